@@ -1,0 +1,268 @@
+"""Back office for provider staff. Every create/change goes through the services: the admin
+form's clean() calls the service, so a validation error shows on the form and nothing is
+written by the admin itself."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from domains import services
+from domains.inclusion import inclusion_for
+from domains.models import AuditEntry, Customer, CustomerUser, Domain, Mailbox, Manager, Site
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """ModelAdmin whose writes are service calls made from the form's clean()."""
+
+    def service_create(self, request, data: dict):
+        raise NotImplementedError
+
+    def service_update(self, request, obj, data: dict):
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        base = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(base):
+            service_result = None
+
+            def _post_clean(self):
+                # The service validates (model full_clean and constraints); skip the ModelForm's
+                # own instance validation so the same rule is not written twice.
+                pass
+
+            def clean(self):
+                data = super().clean()
+                if self.errors:
+                    return data
+                try:
+                    if obj is None:
+                        self.service_result = model_admin.service_create(request, data)
+                    else:
+                        self.service_result = model_admin.service_update(request, obj, data)
+                except ValidationError as exc:
+                    if hasattr(exc, "error_dict"):
+                        for field, errors in exc.error_dict.items():
+                            self.add_error(field if field in self.fields else None, errors)
+                    else:
+                        self.add_error(None, exc)
+                return data
+
+        return ServiceForm
+
+    def save_model(self, request, obj, form, change):
+        result = form.service_result
+        if result is not None:
+            obj.__dict__.update({k: v for k, v in result.__dict__.items() if not k.startswith("_")})
+            obj.pk = result.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # relations are written by the service
+
+
+class SiteInline(admin.TabularInline):
+    model = Site
+    fields = ("name", "profile", "voice_channels")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(ServiceAdmin):
+    list_display = ("company_name", "vat_number", "legal_rep_name", "legal_rep_email", "included_mailboxes")
+    search_fields = ("company_name", "vat_number", "legal_rep_name")
+    inlines = [SiteInline]
+    fields = ("company_name", "vat_number", "legal_rep_name", "legal_rep_email")
+
+    @admin.display(description=_("included mailboxes"))
+    def included_mailboxes(self, obj):
+        return inclusion_for(obj.sites.all()).included_mailboxes
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("sites")
+
+    def service_create(self, request, data):
+        return services.customer_create(actor=request.user, **{k: data[k] for k in self.fields})
+
+    def service_update(self, request, obj, data):
+        changes = {k: data[k] for k in self.fields if data[k] != getattr(Customer.objects.get(pk=obj.pk), k)}
+        return services.customer_update(customer=obj, actor=request.user, **changes)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a customer with domains is protected; closing a contract is a service of its own
+
+
+@admin.register(Site)
+class SiteAdmin(ServiceAdmin):
+    list_display = ("name", "customer", "profile", "voice_channels")
+    list_filter = ("profile",)
+    search_fields = ("name", "customer__company_name")
+    list_select_related = ("customer",)
+    fields = ("customer", "name", "profile", "voice_channels")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("customer",) if obj else ()
+
+    def service_create(self, request, data):
+        return services.site_create(actor=request.user, **{k: data[k] for k in self.fields})
+
+    def service_update(self, request, obj, data):
+        return services.site_update(
+            site=obj, actor=request.user, **{k: data[k] for k in ("name", "profile", "voice_channels")}
+        )
+
+    def delete_model(self, request, obj):
+        services.site_delete(site=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for site in queryset:
+            services.site_delete(site=site, actor=request.user)
+
+
+class DomainAddForm(forms.ModelForm):
+    name = forms.CharField(label=_("domain name"), max_length=253)
+
+    class Meta:
+        model = Domain
+        fields = ("customer", "name")
+
+
+@admin.register(Domain)
+class DomainAdmin(ServiceAdmin):
+    list_display = ("name", "customer", "manager", "require_2fa", "mailbox_count", "created_at")
+    search_fields = ("name", "customer__company_name")
+    list_select_related = ("customer", "manager__user")
+    readonly_fields = ("name", "customer", "manager", "brand_name", "brand_logo", "created_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = DomainAddForm
+            kwargs["fields"] = ("customer", "name")
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("customer", "name")
+        return ("name", "customer", "manager", "require_2fa", "brand_name", "brand_logo", "created_at")
+
+    @admin.display(description=_("mailboxes"))
+    def mailbox_count(self, obj):
+        return obj.mailboxes.count()
+
+    def service_create(self, request, data):
+        return services.domain_register(customer=data["customer"], name=data["name"], actor=request.user)
+
+    def service_update(self, request, obj, data):
+        return services.domain_set_require_2fa(domain=obj, required=data["require_2fa"], actor=request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ManagerAddForm(forms.ModelForm):
+    username = forms.CharField(label=_("login"), max_length=150)
+    email = forms.EmailField(label=_("email"), required=False)
+    password = forms.CharField(label=_("password"), widget=forms.PasswordInput)
+    domains = forms.ModelMultipleChoiceField(queryset=Domain.objects.all(), required=False, label=_("domains"))
+
+    class Meta:
+        model = Manager
+        fields = ("customer",)
+
+
+class ManagerChangeForm(forms.ModelForm):
+    domains = forms.ModelMultipleChoiceField(queryset=Domain.objects.all(), required=False, label=_("domains"))
+
+    class Meta:
+        model = Manager
+        fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["domains"].queryset = Domain.objects.filter(customer=self.instance.customer)
+            self.initial["domains"] = list(self.instance.domains.values_list("pk", flat=True))
+
+
+@admin.register(Manager)
+class ManagerAdmin(ServiceAdmin):
+    list_display = ("user", "customer", "domain_list")
+    search_fields = ("user__username", "customer__company_name")
+    list_select_related = ("user", "customer")
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = ManagerAddForm if obj is None else ManagerChangeForm
+        kwargs["fields"] = ("customer", "username", "email", "password", "domains") if obj is None else ("domains",)
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("customer", "username", "email", "password", "domains") if obj is None else ("domains",)
+
+    @admin.display(description=_("domains"))
+    def domain_list(self, obj):
+        return ", ".join(d.name for d in obj.domains.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("domains")
+
+    def service_create(self, request, data):
+        return services.manager_create(
+            customer=data["customer"], username=data["username"], password=data["password"],
+            email=data.get("email") or "", domains=data["domains"], actor=request.user,
+        )
+
+    def service_update(self, request, obj, data):
+        return services.manager_set_domains(manager=obj, domains=data["domains"], actor=request.user)
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    """Read-only for staff: mailboxes are run by the domain's postmaster and manager."""
+
+    list_display = ("__str__", "first_name", "last_name", "quota_tier", "send_limit", "is_active", "is_postmaster")
+    list_filter = ("quota_tier", "send_limit", "is_active")
+    search_fields = ("local_part", "domain__name", "first_name", "last_name")
+    list_select_related = ("domain",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CustomerUser)
+class CustomerUserAdmin(admin.ModelAdmin):
+    list_display = ("user", "customer", "can_configure_mail")
+    list_select_related = ("user", "customer")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_label", "action", "target", "customer", "domain")
+    list_filter = ("action",)
+    search_fields = ("target", "actor_label")
+    list_select_related = ("customer", "domain")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,266 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from domains.validators import DOMAIN_RE, LOCAL_PART_RE, validate_domain_name, validate_local_part
+
+
+class QuotaTier(models.IntegerChoices):
+    """Mailbox space in GB. 8 GB is standard; larger tiers are paid."""
+
+    GB8 = 8, _("8 GB (standard)")
+    GB25 = 25, _("25 GB")
+    GB50 = 50, _("50 GB")
+    GB100 = 100, _("100 GB")
+
+
+class SendLimitTier(models.IntegerChoices):
+    """External recipients a mailbox may send to per day. Above 1,000 is paid."""
+
+    L250 = 250, _("250 a day (standard)")
+    L1000 = 1000, _("1,000 a day")
+    L2000 = 2000, _("2,000 a day")
+    L5000 = 5000, _("5,000 a day")
+
+
+class Customer(models.Model):
+    company_name = models.CharField(_("company name"), max_length=200)
+    vat_number = models.CharField(_("VAT number"), max_length=32, unique=True)
+    legal_rep_name = models.CharField(_("legal representative"), max_length=200)
+    legal_rep_email = models.EmailField(_("legal representative's email"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["company_name"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(company_name=""), name="customer_company_name_not_empty"),
+            models.CheckConstraint(condition=~models.Q(vat_number=""), name="customer_vat_number_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.company_name
+
+
+class Site(models.Model):
+    """A customer's telephony site: its commercial profile and voice channels decide how many
+    mailboxes are included (see domains.inclusion)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites", verbose_name=_("customer"))
+    name = models.CharField(_("name"), max_length=200)
+    profile = models.DecimalField(
+        _("commercial profile"), max_digits=3, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    voice_channels = models.PositiveIntegerField(_("voice channels"))
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["customer", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="site_name_unique_per_customer"),
+            models.CheckConstraint(condition=models.Q(profile__gt=0), name="site_profile_positive"),
+            models.CheckConstraint(condition=models.Q(voice_channels__gte=0), name="site_voice_channels_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.profile})"
+
+
+class Manager(models.Model):
+    """A customer's mail Manager: one login, some of that customer's domains (Domain.manager)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manager", verbose_name=_("login")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="managers", verbose_name=_("customer")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("manager")
+        verbose_name_plural = _("managers")
+        constraints = [
+            # Target of the composite foreign key Domain(manager_id, customer_id), which makes the
+            # database refuse a Manager of another customer (see migration 0002).
+            models.UniqueConstraint(fields=["id", "customer"], name="manager_id_customer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.username
+
+
+class Domain(models.Model):
+    name = models.CharField(_("domain name"), max_length=253, unique=True, validators=[validate_domain_name])
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="domains", verbose_name=_("customer")
+    )
+    manager = models.ForeignKey(
+        Manager,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="domains",
+        verbose_name=_("manager"),
+    )
+    require_2fa = models.BooleanField(_("two-factor authentication required"), default=False)
+    brand_name = models.CharField(_("company name shown in webmail"), max_length=120, blank=True, default="")
+    brand_logo = models.ImageField(_("logo"), upload_to="branding/", blank=True, default="")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="domain_name_lowercase"),
+            models.CheckConstraint(condition=models.Q(name__regex=DOMAIN_RE), name="domain_name_fqdn"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Mailbox(models.Model):
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="mailboxes", verbose_name=_("domain"))
+    local_part = models.CharField(_("mailbox name"), max_length=64, validators=[validate_local_part])
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mailbox", verbose_name=_("login")
+    )
+    first_name = models.CharField(_("first name"), max_length=100, blank=True, default="")
+    last_name = models.CharField(_("last name"), max_length=100, blank=True, default="")
+    quota_tier = models.PositiveSmallIntegerField(_("space"), choices=QuotaTier.choices, default=QuotaTier.GB8)
+    send_limit = models.PositiveIntegerField(
+        _("daily external send limit"), choices=SendLimitTier.choices, default=SendLimitTier.L250
+    )
+    is_postmaster = models.BooleanField(_("postmaster"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    require_2fa = models.BooleanField(_("two-factor authentication required"), default=False)
+    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("mailbox")
+        verbose_name_plural = _("mailboxes")
+        ordering = ["domain", "local_part"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_unique_per_domain"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=models.Q(is_postmaster=True), name="mailbox_one_postmaster_per_domain"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_postmaster=False) | models.Q(local_part="postmaster"),
+                name="mailbox_postmaster_is_postmaster_address",
+            ),
+            models.CheckConstraint(condition=models.Q(local_part=Lower("local_part")), name="mailbox_local_part_lowercase"),
+            models.CheckConstraint(condition=models.Q(local_part__regex=LOCAL_PART_RE), name="mailbox_local_part_dot_atom"),
+            models.CheckConstraint(condition=models.Q(quota_tier__in=QuotaTier.values), name="mailbox_quota_tier_valid"),
+            models.CheckConstraint(condition=models.Q(send_limit__in=SendLimitTier.values), name="mailbox_send_limit_valid"),
+        ]
+        indexes = [models.Index(fields=["domain", "is_active"], name="mailbox_domain_active_idx")]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def quota_bytes(self) -> int:
+        return int(self.quota_tier) * 1024**3
+
+
+class Delegate(models.Model):
+    """A person a Manager allows to read archives of some mailboxes, within a time window."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegate", verbose_name=_("login")
+    )
+    manager = models.ForeignKey(Manager, on_delete=models.CASCADE, related_name="delegates", verbose_name=_("manager"))
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"))
+    expires_on = models.DateField(_("access expires on"))
+    window_start = models.DateField(_("messages from"), null=True, blank=True)
+    window_end = models.DateField(_("messages until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delegate")
+        verbose_name_plural = _("delegates")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_start__isnull=True)
+                | models.Q(window_end__isnull=True)
+                | models.Q(window_start__lte=models.F("window_end")),
+                name="delegate_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DelegateGrant(models.Model):
+    class Access(models.TextChoices):
+        HEADERS = "headers", _("Headers only")
+        FULL = "full", _("Full content")
+
+    delegate = models.ForeignKey(Delegate, on_delete=models.CASCADE, related_name="grants")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="delegate_grants")
+    access = models.CharField(_("access"), max_length=8, choices=Access.choices, default=Access.HEADERS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delegate", "mailbox"], name="delegate_grant_unique"),
+            models.CheckConstraint(condition=models.Q(access__in=["headers", "full"]), name="delegate_grant_access_valid"),
+        ]
+
+
+class CustomerUser(models.Model):
+    """A login of the customer area; with `can_configure_mail` it sees the billing Monitor."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_user")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="users")
+    can_configure_mail = models.BooleanField(_("mail configuration right"), default=False)
+
+    class Meta:
+        verbose_name = _("customer area user")
+        verbose_name_plural = _("customer area users")
+
+
+class AuditEntry(models.Model):
+    """Who changed what, before → after, when. Written by services in the change's transaction."""
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(_("who"), max_length=254, blank=True, default="")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    domain = models.ForeignKey(Domain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(_("what"), max_length=64)
+    target = models.CharField(_("object"), max_length=254, blank=True, default="")
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["domain", "-at"], name="audit_domain_at_idx"),
+            models.Index(fields=["customer", "-at"], name="audit_customer_at_idx"),
+        ]

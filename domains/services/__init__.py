@@ -1,0 +1,33 @@
+"""Services of the domains app: the only functions that change customers, sites, domains,
+mailboxes, managers and delegates. Each validates, runs in one transaction, writes its audit
+row there and schedules side effects with transaction.on_commit."""
+
+from domains.services.customers import customer_create, customer_update, site_create, site_delete, site_update
+from domains.services.delegates import delegate_create, delegate_delete, delegate_update
+from domains.services.domains import domain_register, domain_set_require_2fa
+from domains.services.mailboxes import (
+    mailbox_create,
+    mailbox_delete,
+    mailbox_set_password,
+    mailbox_update,
+)
+from domains.services.managers import manager_create, manager_set_domains
+
+__all__ = [
+    "customer_create",
+    "customer_update",
+    "site_create",
+    "site_update",
+    "site_delete",
+    "domain_register",
+    "domain_set_require_2fa",
+    "mailbox_create",
+    "mailbox_update",
+    "mailbox_set_password",
+    "mailbox_delete",
+    "manager_create",
+    "manager_set_domains",
+    "delegate_create",
+    "delegate_update",
+    "delegate_delete",
+]

@@ -1,0 +1,55 @@
+"""Helpers shared by the domains services."""
+
+import secrets
+import string
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.!"
+
+
+def generate_password(length: int = 18) -> str:
+    """A random password that passes the password validators (letters, digits, a symbol)."""
+    while True:
+        candidate = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+        if (
+            any(c.isdigit() for c in candidate)
+            and any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+        ):
+            return candidate
+
+
+def clean(instance: models.Model, *, exclude: Iterable[str] | None = None) -> None:
+    """full_clean() that keeps field names in the error (callers show them next to the field)."""
+    instance.full_clean(exclude=list(exclude or []))
+
+
+def check_password(password: str, *, user: Any | None = None, field: str = "password") -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.error_list}) from exc
+
+
+def integrity_to_validation(exc: IntegrityError, mapping: dict[str, tuple[str, str]]) -> ValidationError:
+    """Turn a constraint violation the database raised into a ValidationError naming the field.
+
+    `mapping` goes from a constraint name to (field, message)."""
+    text = str(exc)
+    for constraint, (field, message) in mapping.items():
+        if constraint in text:
+            return ValidationError({field: [message]})
+    return ValidationError({NON_FIELD_ERRORS: [str(exc).splitlines()[0]]})
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict:
+    out = {}
+    for name in fields:
+        value = getattr(instance, name)
+        out[name] = value if isinstance(value, (int, str, bool, type(None), float)) else str(value)
+    return out

@@ -1,0 +1,98 @@
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from domains.audit import audit_record
+from domains.models import Delegate, DelegateGrant, Mailbox, Manager
+from domains.services.common import check_password, clean
+
+
+def _check_grants(manager: Manager, grants: Iterable[tuple[Mailbox, str]]) -> list[tuple[Mailbox, str]]:
+    grants = list(grants)
+    allowed = set(manager.domains.values_list("pk", flat=True))
+    outside = [m.address for m, _access in grants if m.domain_id not in allowed]
+    if outside:
+        raise ValidationError(
+            {"grants": [_("These mailboxes are not in your domains: %(names)s.") % {"names": ", ".join(outside)}]}
+        )
+    bad = [a for _m, a in grants if a not in DelegateGrant.Access.values]
+    if bad:
+        raise ValidationError({"grants": [_("Unknown access level: %(value)s.") % {"value": bad[0]}]})
+    return grants
+
+
+def delegate_create(
+    *,
+    manager: Manager,
+    username: str,
+    password: str,
+    name: str,
+    email: str,
+    expires_on: datetime.date,
+    window_start: datetime.date | None = None,
+    window_end: datetime.date | None = None,
+    grants: Iterable[tuple[Mailbox, str]] = (),
+    actor: Any | None = None,
+) -> Delegate:
+    User = get_user_model()
+    username = (username or "").strip().lower()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": [_("A user with that login already exists.")]})
+    user = User(username=username, email=email, kind=User.Kind.DELEGATE)
+    check_password(password, user=user)
+    user.full_clean(exclude=["password"])
+    user.set_password(password)
+    grants = _check_grants(manager, grants)
+    delegate = Delegate(manager=manager, name=name.strip(), email=email.strip().lower(), expires_on=expires_on,
+                        window_start=window_start, window_end=window_end)
+    clean(delegate, exclude=["user"])
+    with transaction.atomic():
+        user.save()
+        delegate.user = user
+        delegate.save()
+        DelegateGrant.objects.bulk_create(DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in grants)
+        audit_record(actor=actor, action="delegate.create", customer=manager.customer, target=delegate.name,
+                     after={"login": username, "expires_on": str(expires_on),
+                            "grants": {m.address: a for m, a in grants}})
+    return delegate
+
+
+def delegate_update(
+    *,
+    delegate: Delegate,
+    actor: Any | None = None,
+    grants: Iterable[tuple[Mailbox, str]] | None = None,
+    **changes: Any,
+) -> Delegate:
+    allowed = {"name", "email", "expires_on", "window_start", "window_end"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"delegate_update: unknown fields {sorted(unknown)}")
+    with transaction.atomic():
+        delegate = Delegate.objects.select_for_update().get(pk=delegate.pk)
+        for field, value in changes.items():
+            setattr(delegate, field, value)
+        clean(delegate)
+        delegate.save()
+        if grants is not None:
+            checked = _check_grants(delegate.manager, grants)
+            delegate.grants.all().delete()
+            DelegateGrant.objects.bulk_create(
+                DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in checked
+            )
+        audit_record(actor=actor, action="delegate.update", customer=delegate.manager.customer,
+                     target=delegate.name, after={k: str(v) for k, v in changes.items()})
+    return delegate
+
+
+def delegate_delete(*, delegate: Delegate, actor: Any | None = None) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="delegate.delete", customer=delegate.manager.customer, target=delegate.name)
+        user = delegate.user
+        delegate.delete()
+        user.delete()

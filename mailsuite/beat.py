@@ -1,0 +1,10 @@
+"""Celery beat schedule (times in Europe/Rome, the Celery timezone)."""
+
+from celery.schedules import crontab
+
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "heartbeat": {
+        "task": "mailsuite.tasks.heartbeat",
+        "schedule": crontab(minute="*/5"),
+    },
+}

@@ -1,0 +1,219 @@
+"""mailsuite settings, driven by environment variables (django-environ).
+
+Development defaults work on a machine with PostgreSQL and Redis on loopback.
+With DEBUG off the process refuses to start without SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("MAILSUITE_DEBUG", default=True)
+
+SECRET_KEY = env.str("MAILSUITE_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("MAILSUITE_ALLOWED_HOSTS", default=[])
+if not DEBUG:
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("MAILSUITE_SECRET_KEY is required when MAILSUITE_DEBUG is off.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("MAILSUITE_ALLOWED_HOSTS is required when MAILSUITE_DEBUG is off.")
+else:
+    SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", ".localhost", "testserver"]
+
+# Runtime data (Dovecot config and sockets, mail store, spool, snapshots, archive blobs).
+DATA_DIR = Path(env.str("MAILSUITE_DATA_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "mailsuite",
+    "accounts",
+    "domains",
+    "mta",
+    "mailstore",
+    "webmail",
+    "timemachine",
+    "archive",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "mailsuite.portals.PortalHostMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailsuite.urls"
+WSGI_APPLICATION = "mailsuite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("MAILSUITE_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/mailsuite"),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("MAILSUITE_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})
+DATABASES["default"]["TEST"]["NAME"] = env.str("MAILSUITE_TEST_DATABASE", default="test_mailsuite")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+REDIS_URL = env.str("MAILSUITE_REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("MAILSUITE_CACHE_URL", default="redis://127.0.0.1:6379/1"),
+        "KEY_PREFIX": env.str("MAILSUITE_CACHE_PREFIX", default="mailsuite"),
+    }
+}
+
+# Dovecot can verify Argon2 hashes ({ARGON2ID}); it cannot verify PBKDF2. Argon2 stays first.
+PASSWORD_HASHERS = [
+    "accounts.hashers.MailArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Argon2 cost; the defaults are Django's. Tests lower them (Dovecot reads them from each hash).
+ARGON2_TIME_COST = env.int("MAILSUITE_ARGON2_TIME_COST", default=2)
+ARGON2_MEMORY_COST = env.int("MAILSUITE_ARGON2_MEMORY_COST", default=102400)
+ARGON2_PARALLELISM = env.int("MAILSUITE_ARGON2_PARALLELISM", default=8)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "it"
+LANGUAGES = [("it", _("Italian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Rome"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = env.str("MAILSUITE_STATIC_URL", default="/static/")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+MEDIA_URL = env.str("MAILSUITE_MEDIA_URL", default="/media/")
+MEDIA_ROOT = Path(env.str("MAILSUITE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+
+SESSION_COOKIE_AGE = env.int("MAILSUITE_SESSION_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Portals. In development every portal lives under a path prefix of one host; in production
+# each has a host name of its own (MAILSUITE_HOST_<PORTAL>), routed by PortalHostMiddleware.
+PORTALS = ["mailadmin", "webmail", "timemachine", "archive", "customer", "backoffice"]
+PORTAL_HOSTS = {
+    portal: env.str(f"MAILSUITE_HOST_{portal.upper()}", default="") for portal in PORTALS
+}
+PUBLIC_BASE_URL = env.str("MAILSUITE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# Mail plane.
+MAIL_HOSTNAME = env.str("MAILSUITE_MAIL_HOSTNAME", default="mail.localhost")
+MAIL_BIND = env.str("MAILSUITE_MAIL_BIND", default="127.0.0.1")
+MAIL_PORTS = {
+    "smtp_mx": env.int("MAILSUITE_PORT_MX", default=10025),
+    "smtps": env.int("MAILSUITE_PORT_SMTPS", default=10465),
+    "submission": env.int("MAILSUITE_PORT_SUBMISSION", default=10587),
+    "imap": env.int("MAILSUITE_PORT_IMAP", default=10143),
+    "imaps": env.int("MAILSUITE_PORT_IMAPS", default=10993),
+    "pop3s": env.int("MAILSUITE_PORT_POP3S", default=10995),
+    "lmtp": env.int("MAILSUITE_PORT_LMTP", default=10024),
+    "sieve": env.int("MAILSUITE_PORT_SIEVE", default=14190),
+}
+SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
+SMTP_MAX_RECIPIENTS = env.int("MAILSUITE_SMTP_MAX_RECIPIENTS", default=150)
+OUTBOUND_RELAY = env.str("MAILSUITE_OUTBOUND_RELAY", default="")  # host:port, empty = MX lookup
+TLS_CERT_FILE = env.str("MAILSUITE_TLS_CERT", default=str(DATA_DIR / "tls" / "cert.pem"))
+TLS_KEY_FILE = env.str("MAILSUITE_TLS_KEY", default=str(DATA_DIR / "tls" / "key.pem"))
+DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dovecot")))
+MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR / "mail")))
+SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
+VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
+TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
+ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)
+
+# Email the suite itself sends (credentials, notices). SMTP in production; in development a
+# file backend, read with `manage.py sentmail`.
+if env.str("MAILSUITE_EMAIL_URL", default=""):
+    vars().update(env.email_url("MAILSUITE_EMAIL_URL"))
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "sent-email"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("MAILSUITE_EMAIL_HOST", default="127.0.0.1")
+    EMAIL_PORT = env.int("MAILSUITE_EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("MAILSUITE_DEFAULT_FROM_EMAIL", default="mailsuite <noreply@mail.localhost>")
+
+# Celery.
+CELERY_BROKER_URL = env.str("MAILSUITE_CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("MAILSUITE_CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "mta.tasks.*": {"queue": "delivery"},
+    "timemachine.tasks.*": {"queue": "snapshots"},
+    "archive.tasks.*": {"queue": "archive"},
+    "billing.tasks.*": {"queue": "billing"},
+}
+CELERY_TASK_ALWAYS_EAGER = env.bool("MAILSUITE_CELERY_EAGER", default=False)
+CELERY_WORKER_QUEUES = ["default", "delivery", "snapshots", "archive", "billing"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("MAILSUITE_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+from mailsuite.beat import CELERY_BEAT_SCHEDULE  # noqa: E402,F401

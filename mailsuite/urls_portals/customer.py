@@ -1,0 +1,5 @@
+from django.urls import include, path
+
+from mailsuite.urls import common_patterns
+
+urlpatterns = [*common_patterns, path("", include("mailsuite.portal_home", namespace="customer"))]

@@ -1,0 +1,9 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(settings):
+    """Cheaper Argon2 in tests; Dovecot reads the parameters from each hash, so logins still work."""
+    settings.ARGON2_TIME_COST = 1
+    settings.ARGON2_MEMORY_COST = 8192
+    settings.ARGON2_PARALLELISM = 1
