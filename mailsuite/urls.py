@@ -7,15 +7,19 @@ from mailsuite.health import health
 common_patterns = [
     path("healthz", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Endpoints Dovecot and the project's own services call (auth policy, events); loopback only.
+    path("internal/", include("mailstore.urls", namespace="internal")),
 ]
 
+# Development: every portal under a path prefix of one host. Production: PortalHostMiddleware
+# serves each portal's own host from mailsuite/urls_portals/<portal>.py at the root.
 urlpatterns = [
     *common_patterns,
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("backoffice/", admin.site.urls),
-    path("mailadmin/", include("mailsuite.portal_home", namespace="mailadmin")),
-    path("webmail/", include("mailsuite.portal_home", namespace="webmail")),
-    path("timemachine/", include("mailsuite.portal_home", namespace="timemachine")),
-    path("archive/", include("mailsuite.portal_home", namespace="archive")),
-    path("customer/", include("mailsuite.portal_home", namespace="customer")),
+    path("mailadmin/", include("domains.urls", namespace="mailadmin")),
+    path("webmail/", include("webmail.urls", namespace="webmail")),
+    path("timemachine/", include("timemachine.urls", namespace="timemachine")),
+    path("archive/", include("archive.urls", namespace="archive")),
+    path("customer/", include("billing.urls", namespace="customer")),
 ]

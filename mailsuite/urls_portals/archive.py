@@ -2,4 +2,4 @@ from django.urls import include, path
 
 from mailsuite.urls import common_patterns
 
-urlpatterns = [*common_patterns, path("", include("mailsuite.portal_home", namespace="archive"))]
+urlpatterns = [*common_patterns, path("", include("archive.urls", namespace="archive"))]

@@ -2,4 +2,4 @@ from django.urls import include, path
 
 from mailsuite.urls import common_patterns
 
-urlpatterns = [*common_patterns, path("", include("mailsuite.portal_home", namespace="timemachine"))]
+urlpatterns = [*common_patterns, path("", include("timemachine.urls", namespace="timemachine"))]
