@@ -174,6 +174,10 @@ DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dove
 MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR / "mail")))
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
+# Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
+INTERNAL_API_TOKEN = env.str("MAILSUITE_INTERNAL_API_TOKEN", default="" if not DEBUG else "dev-internal-token")
+if not DEBUG and not INTERNAL_API_TOKEN:
+    raise ImproperlyConfigured("MAILSUITE_INTERNAL_API_TOKEN is required when MAILSUITE_DEBUG is off.")
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)
 
