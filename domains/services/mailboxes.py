@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -59,7 +59,12 @@ def create_mailbox_row(
     try:
         clean(mailbox, exclude=["user"])
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        for field, field_errors in exc.error_dict.items():
+            if field == NON_FIELD_ERRORS:
+                # The (domain, local_part) unique constraint: reported on local_part just below.
+                field_errors = [e for e in field_errors if e.code != "unique_together"]
+            if field_errors:
+                errors.setdefault(field, []).extend(field_errors)
     if "local_part" not in errors and (
         Mailbox.objects.filter(domain=domain, local_part=local_part).exists()
         or User.objects.filter(username__iexact=address).exists()
