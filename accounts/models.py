@@ -42,3 +42,102 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class AppPassword(models.Model):
+    """A random token for mail clients (IMAP, POP3, SMTP, ManageSieve) that cannot do 2FA.
+
+    Only the SHA-256 hex of the token is stored; the clear token is shown once at creation.
+    Dovecot matches it in SQL through the mailstore views. Active while revoked_at is NULL."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="app_passwords", verbose_name=_("login")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        db_table = "accounts_apppassword"
+        verbose_name = _("app password")
+        verbose_name_plural = _("app passwords")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(name=""), name="apppassword_name_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"), name="apppassword_token_hash_sha256_hex"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user"], condition=models.Q(revoked_at__isnull=True), name="apppassword_active_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AccessLogEntry(models.Model):
+    """One authentication attempt on any protocol or portal: who, from where, how it ended."""
+
+    class Protocol(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        POP3 = "pop3", "POP3"
+        SIEVE = "sieve", "ManageSieve"
+        SMTP = "smtp", "SMTP"
+        SUBMISSION = "submission", _("SMTP submission")
+        WEBMAIL = "webmail", _("Webmail")
+        MAILADMIN = "mailadmin", _("Control panel")
+        TIMEMACHINE = "timemachine", _("Time Machine")
+        ARCHIVE = "archive", _("Archive")
+        CUSTOMER = "customer", _("Customer area")
+        BACKOFFICE = "backoffice", _("Back office")
+
+    class Result(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        BLOCKED = "blocked", _("Blocked")
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    login = models.CharField(_("login"), max_length=254)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    domain = models.ForeignKey(
+        "domains.Domain", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("domain"),
+    )
+    protocol = models.CharField(_("protocol"), max_length=16, choices=Protocol.choices)
+    remote_ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    tls = models.BooleanField(_("TLS"), default=False)
+    result = models.CharField(_("result"), max_length=16, choices=Result.choices)
+    reason = models.CharField(_("reason"), max_length=100, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(protocol__in=[
+                    "imap", "pop3", "sieve", "smtp", "submission", "webmail", "mailadmin",
+                    "timemachine", "archive", "customer", "backoffice",
+                ]),
+                name="accesslog_protocol_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(result__in=["success", "failure", "blocked"]), name="accesslog_result_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["domain", "-at"], name="accesslog_domain_at_idx"),
+            models.Index(fields=["login", "-at"], name="accesslog_login_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.login} {self.protocol} {self.result}"

@@ -1,6 +1,11 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
+from accounts.internal_views import auth_policy
+
 app_name = "internal"
 
-urlpatterns = [path("", TemplateView.as_view(template_name="portal_home.html"), name="home")]
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="portal_home.html"), name="home"),
+    path("auth-policy/", auth_policy, name="auth_policy"),
+]

@@ -7,4 +7,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "mailsuite.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
     },
+    "accounts-purge-access-log": {
+        "task": "accounts.tasks.purge_access_log",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }

@@ -180,6 +180,14 @@ if not DEBUG and not INTERNAL_API_TOKEN:
     raise ImproperlyConfigured("MAILSUITE_INTERNAL_API_TOKEN is required when MAILSUITE_DEBUG is off.")
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)
+# Brute-force blocking of mail and portal logins (accounts.bruteforce): failures counted in Redis
+# per login and per remote IP over a window; over the threshold, attempts are refused for BLOCK_SECONDS.
+BRUTEFORCE_REDIS_URL = env.str("MAILSUITE_BRUTEFORCE_REDIS_URL", default=REDIS_URL)
+BRUTEFORCE_KEY_PREFIX = env.str("MAILSUITE_BRUTEFORCE_KEY_PREFIX", default="mailsuite:bf")
+BRUTEFORCE_LOGIN_FAILURES = env.int("MAILSUITE_BRUTEFORCE_LOGIN_FAILURES", default=10)
+BRUTEFORCE_IP_FAILURES = env.int("MAILSUITE_BRUTEFORCE_IP_FAILURES", default=30)
+BRUTEFORCE_WINDOW_SECONDS = env.int("MAILSUITE_BRUTEFORCE_WINDOW_SECONDS", default=15 * 60)
+BRUTEFORCE_BLOCK_SECONDS = env.int("MAILSUITE_BRUTEFORCE_BLOCK_SECONDS", default=15 * 60)
 
 # Email the suite itself sends (credentials, notices). SMTP in production; in development a
 # file backend, read with `manage.py sentmail`.

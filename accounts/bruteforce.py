@@ -1,0 +1,158 @@
+"""Brute-force blocking of logins, shared by every place that checks a password.
+
+Failures are counted in Redis per login and per remote IP over a fixed window
+(settings.BRUTEFORCE_WINDOW_SECONDS). When a counter reaches its threshold, a block key with
+its own lifetime (BRUTEFORCE_BLOCK_SECONDS) refuses further attempts for that login or IP, even
+with the right password. Counting and blocking happen in one Lua script, so parallel attempts
+on several servers cannot slip between the increment and the block.
+
+IPv6 addresses are counted per /64: one subscriber usually holds a whole /64.
+Any Redis problem raises BruteforceUnavailable; callers answer "try again later", never "ok".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+# KEYS: fail:login, fail:ip, block:login, block:ip (fail:ip and block:ip may be "" = no IP known)
+# ARGV: login threshold, IP threshold, window seconds, block seconds
+# Returns {login failures, IP failures, blocked (0/1)}.
+_RECORD_FAILURE = """
+local login_fail, ip_fail, blocked = 0, 0, 0
+login_fail = redis.call('INCR', KEYS[1])
+if login_fail == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if login_fail >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+  blocked = 1
+end
+if KEYS[2] ~= '' then
+  ip_fail = redis.call('INCR', KEYS[2])
+  if ip_fail == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+  if ip_fail >= tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[4], '1', 'EX', ARGV[4])
+    blocked = 1
+  end
+end
+return {login_fail, ip_fail, blocked}
+"""
+
+
+class BruteforceUnavailable(Exception):
+    """The counters cannot be read or written (Redis down or too slow)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    blocked: bool
+    by_login: bool = False
+    by_ip: bool = False
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    login_failures: int
+    ip_failures: int
+    blocked: bool
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def _client() -> redis.Redis:
+    url = settings.BRUTEFORCE_REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        # Short timeouts: a login must not hang on a sick Redis; it gets a temporary failure.
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _clients[url] = client
+    return client
+
+
+def normalize_login(login: str) -> str:
+    return (login or "").strip().lower()[:254]
+
+
+def ip_bucket(remote_ip: str | None) -> str:
+    """The unit counted for an address: the address itself, or its /64 for IPv6."""
+    if not remote_ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(remote_ip)
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _keys(login: str, remote_ip: str | None) -> tuple[str, str, str, str]:
+    prefix = settings.BRUTEFORCE_KEY_PREFIX
+    login = normalize_login(login)
+    bucket = ip_bucket(remote_ip)
+    return (
+        f"{prefix}:fail:login:{login}",
+        f"{prefix}:fail:ip:{bucket}" if bucket else "",
+        f"{prefix}:block:login:{login}",
+        f"{prefix}:block:ip:{bucket}" if bucket else "",
+    )
+
+
+def check(*, login: str, remote_ip: str | None) -> Verdict:
+    """Is this login, or this address, blocked right now? One round trip."""
+    _, _, block_login, block_ip = _keys(login, remote_ip)
+    keys = [block_login, block_ip] if block_ip else [block_login]
+    try:
+        values = _client().mget(keys)
+    except redis.RedisError as exc:
+        raise BruteforceUnavailable(str(exc)) from exc
+    by_login = values[0] is not None
+    by_ip = len(values) > 1 and values[1] is not None
+    return Verdict(blocked=by_login or by_ip, by_login=by_login, by_ip=by_ip)
+
+
+def record_failure(*, login: str, remote_ip: str | None) -> FailureCount:
+    fail_login, fail_ip, block_login, block_ip = _keys(login, remote_ip)
+    try:
+        login_failures, ip_failures, blocked = _client().eval(
+            _RECORD_FAILURE,
+            4,
+            fail_login,
+            fail_ip,
+            block_login,
+            block_ip,
+            settings.BRUTEFORCE_LOGIN_FAILURES,
+            settings.BRUTEFORCE_IP_FAILURES,
+            settings.BRUTEFORCE_WINDOW_SECONDS,
+            settings.BRUTEFORCE_BLOCK_SECONDS,
+        )
+    except redis.RedisError as exc:
+        raise BruteforceUnavailable(str(exc)) from exc
+    return FailureCount(login_failures=int(login_failures), ip_failures=int(ip_failures), blocked=bool(blocked))
+
+
+def record_success(*, login: str) -> None:
+    """A right password clears that login's failure count. The address's count stays: an
+    attacker who owns one account must not wipe the failures it made against the others."""
+    fail_login, _, _, _ = _keys(login, None)
+    try:
+        _client().delete(fail_login)
+    except redis.RedisError as exc:
+        raise BruteforceUnavailable(str(exc)) from exc
+
+
+def unblock(*, login: str = "", remote_ip: str | None = None) -> None:
+    """Lift a block and its counter (support staff, after checking who is asking)."""
+    fail_login, fail_ip, block_login, block_ip = _keys(login, remote_ip)
+    keys = [k for k in ((fail_login, block_login) if login else ()) + (fail_ip, block_ip) if k]
+    if not keys:
+        return
+    try:
+        _client().delete(*keys)
+    except redis.RedisError as exc:
+        raise BruteforceUnavailable(str(exc)) from exc

@@ -1,0 +1,129 @@
+"""Dovecot's authentication policy server (auth_policy_server_url).
+
+Dovecot POSTs JSON to `?command=allow` before authentication (and again after a successful
+one) and to `?command=report` at the end with `success` and `policy_reject`. `allow` answers
+from Redis only (no database, no password hashing): a blocked login or address gets
+{"status": -1}. `report` writes the access-log row and counts failures.
+
+Fields come from auth_policy_request_attributes; the mailstore config sends
+login, remote, protocol, plus `tls` (Dovecot adds it when TLS was used) and may send `master`
+(%{master_user}): logins of the project's own services through the master user are neither
+logged nor counted here (the service logs its own portal login).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponseForbidden, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts import bruteforce
+from accounts.models import AccessLogEntry
+from accounts.services import access_log_record
+from domains.models import Mailbox
+
+logger = logging.getLogger(__name__)
+
+# Dovecot service names (%s) → access-log protocol. Anything else (doveadm, lmtp) is not a login.
+PROTOCOLS = {"imap": "imap", "pop3": "pop3", "sieve": "sieve", "managesieve": "sieve",
+             "submission": "submission", "smtp": "smtp"}
+
+
+def _allowed_caller(request: HttpRequest) -> bool:
+    try:
+        remote = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if not remote.is_loopback:
+        return False
+    token = settings.INTERNAL_API_TOKEN
+    given = request.headers.get("X-API-Key", "")
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _flag(value: object) -> bool:
+    """Dovecot booleans arrive as JSON true/false, or as strings when set through attributes."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "tls", "secured", "trusted"}
+    return False
+
+
+def _reply(status: int, msg: str = "") -> JsonResponse:
+    return JsonResponse({"status": status, "msg": msg})
+
+
+@csrf_exempt
+@require_POST
+def auth_policy(request: HttpRequest) -> JsonResponse | HttpResponseForbidden:
+    if not _allowed_caller(request):
+        return HttpResponseForbidden()
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        return JsonResponse({"status": 0, "msg": "bad request"}, status=400)
+
+    command = request.GET.get("command", "")
+    login = bruteforce.normalize_login(str(data.get("login") or ""))
+    remote_ip = str(data.get("remote") or "") or None
+    if data.get("master") or not login:
+        return _reply(0)
+
+    if command == "allow":
+        try:
+            verdict = bruteforce.check(login=login, remote_ip=remote_ip)
+        except bruteforce.BruteforceUnavailable as exc:
+            # Fail open for blocking only: Dovecot still checks the password itself.
+            logger.warning("auth policy: brute-force counters unavailable: %s", exc)
+            return _reply(0)
+        if verdict.blocked:
+            return _reply(-1, _("Too many failed logins. Try again later."))
+        return _reply(0)
+
+    if command == "report":
+        _report(data, login=login, remote_ip=remote_ip)
+        return _reply(0)
+
+    return JsonResponse({"status": 0, "msg": "unknown command"}, status=400)
+
+
+def _report(data: dict, *, login: str, remote_ip: str | None) -> None:
+    protocol = PROTOCOLS.get(str(data.get("protocol") or "").lower())
+    if protocol is None:
+        return
+    success = _flag(data.get("success"))
+    policy_reject = _flag(data.get("policy_reject"))
+    Result = AccessLogEntry.Result
+    if success:
+        result, reason = Result.SUCCESS, ""
+    elif policy_reject:
+        result, reason = Result.BLOCKED, "blocked"
+    else:
+        result, reason = Result.FAILURE, str(data.get("fail_type") or "")
+    try:
+        if result == Result.SUCCESS:
+            bruteforce.record_success(login=login)
+        elif result == Result.FAILURE:
+            bruteforce.record_failure(login=login, remote_ip=remote_ip)
+    except bruteforce.BruteforceUnavailable as exc:
+        logger.warning("auth policy: brute-force counters unavailable: %s", exc)
+    try:
+        entry = access_log_record(login=login, protocol=protocol, remote_ip=remote_ip,
+                                  tls=_flag(data.get("tls")), result=result, reason=reason)
+        if result == Result.SUCCESS and entry.user_id is not None:
+            Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
+    except DatabaseError as exc:
+        logger.warning("auth policy: access log unavailable: %s", exc)

@@ -1,0 +1,156 @@
+"""Services of the accounts app: app passwords and the access log."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import secrets
+import string
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import AccessLogEntry, AppPassword, User
+from domains.audit import audit_record
+from domains.models import Domain
+
+logger = logging.getLogger(__name__)
+
+# 4 groups of 4 lowercase letters = 16 letters; 26**16 is about 2**75, too little. Six groups
+# of five letters are 30 letters, about 141 bits: above the 128 required, and easy to type on a
+# phone (no digits, no shift, no look-alike characters needed).
+APP_PASSWORD_GROUPS = 6
+APP_PASSWORD_GROUP_LENGTH = 5
+_TOKEN_ALPHABET = string.ascii_lowercase
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of an app password exactly as issued (dashes included): Dovecot computes the
+    same hash in SQL from the password the client sends, so no normalisation happens here."""
+    return hashlib.sha256((token or "").encode("utf-8")).hexdigest()
+
+
+def _new_token() -> str:
+    groups = [
+        "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(APP_PASSWORD_GROUP_LENGTH))
+        for _ in range(APP_PASSWORD_GROUPS)
+    ]
+    return "-".join(groups)
+
+
+def _mailbox_domain(user: Any) -> Domain | None:
+    try:
+        return user.mailbox.domain
+    except (ObjectDoesNotExist, AttributeError):
+        return None
+
+
+def app_password_create(*, user: User, name: str) -> tuple[AppPassword, str]:
+    """Create an app password; returns it with the clear token, which is never stored or shown again."""
+    name = (name or "").strip()
+    app_password = AppPassword(user=user, name=name, token_hash="0" * 64)
+    app_password.full_clean(exclude=["token_hash", "user"])
+    token = _new_token()
+    app_password.token_hash = token_hash(token)
+    with transaction.atomic():
+        app_password.save()
+        audit_record(actor=user, action="app_password.create", domain=_mailbox_domain(user),
+                     target=user.get_username(), after={"name": name})
+    return app_password, token
+
+
+def app_password_revoke(*, app_password: AppPassword, actor: Any) -> AppPassword:
+    """Revoke an app password (idempotent: revoking twice keeps the first time)."""
+    with transaction.atomic():
+        app_password = AppPassword.objects.select_for_update().select_related("user").get(pk=app_password.pk)
+        if app_password.revoked_at is None:
+            app_password.revoked_at = timezone.now()
+            app_password.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="app_password.revoke", domain=_mailbox_domain(app_password.user),
+                         target=app_password.user.get_username(), before={"name": app_password.name})
+    return app_password
+
+
+def app_password_touch(*, app_password_id: int) -> None:
+    """Record a use of an app password (a single UPDATE, no read)."""
+    AppPassword.objects.filter(pk=app_password_id).update(last_used_at=timezone.now())
+
+
+def _clean_ip(remote_ip: str | None) -> str | None:
+    if not remote_ip:
+        return None
+    try:
+        address = ipaddress.ip_address(str(remote_ip).strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _resolve(login: str) -> tuple[User | None, Domain | None]:
+    """The login's user and the domain the attempt concerns (also for unknown addresses of a
+    hosted domain: its postmaster wants to see attacks against addresses that do not exist)."""
+    user = User.objects.filter(username=login).select_related("mailbox__domain").first()
+    if user is not None:
+        domain = _mailbox_domain(user)
+        if domain is not None:
+            return user, domain
+    _, at, domain_name = login.rpartition("@")
+    domain = Domain.objects.filter(name=domain_name).first() if at and domain_name else None
+    return user, domain
+
+
+_UNRESOLVED = object()
+
+
+def access_log_record(
+    *,
+    login: str,
+    protocol: str,
+    remote_ip: str | None,
+    tls: bool,
+    result: str,
+    reason: str = "",
+    user: Any = _UNRESOLVED,
+    domain: Any = _UNRESOLVED,
+) -> AccessLogEntry:
+    """Write one access-log row. `user`/`domain` may be passed when the caller already knows
+    them (saves the lookups); otherwise they are found from the login."""
+    if protocol not in AccessLogEntry.Protocol.values:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    if result not in AccessLogEntry.Result.values:
+        raise ValueError(f"unknown result {result!r}")
+    login = (login or "").strip().lower()[:254]
+    if user is _UNRESOLVED or domain is _UNRESOLVED:
+        found_user, found_domain = _resolve(login)
+        user = found_user if user is _UNRESOLVED else user
+        domain = found_domain if domain is _UNRESOLVED else domain
+    return AccessLogEntry.objects.create(
+        at=timezone.now(),
+        login=login,
+        user=user,
+        domain=domain,
+        protocol=protocol,
+        remote_ip=_clean_ip(remote_ip),
+        tls=bool(tls),
+        result=result,
+        reason=(reason or "")[:100],
+    )
+
+
+def access_log_purge() -> int:
+    """Delete access-log rows older than ACCESS_LOG_RETENTION_DAYS; returns how many."""
+    days = settings.ACCESS_LOG_RETENTION_DAYS
+    if days <= 0:
+        raise ValidationError(_("The access log retention must be at least one day."))
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _by_model = AccessLogEntry.objects.filter(at__lt=cutoff).delete()
+    logger.info("access log purge: %d rows older than %s deleted", deleted, cutoff.isoformat())
+    return deleted
