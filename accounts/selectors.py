@@ -6,8 +6,8 @@ import ipaddress
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AccessLogEntry, AppPassword
@@ -28,17 +28,11 @@ def can_administer_domain(*, actor: Any, domain: Domain) -> bool:
         return False
     if actor.is_superuser or (actor.is_staff and actor.kind == actor.Kind.STAFF):
         return True
-    if domain.manager_id is not None:
-        try:
-            if actor.manager.pk == domain.manager_id:
-                return True
-        except ObjectDoesNotExist:
-            pass
-    try:
-        mailbox = actor.mailbox
-    except ObjectDoesNotExist:
-        return False
-    return mailbox.is_postmaster and mailbox.is_active and mailbox.domain_id == domain.pk
+    # Read from the database, not from the passed instance: rights change (manager_set_domains).
+    return Domain.objects.filter(pk=domain.pk).filter(
+        Q(manager__user=actor)
+        | Q(mailboxes__user=actor, mailboxes__is_postmaster=True, mailboxes__is_active=True)
+    ).exists()
 
 
 def _start_of(day: date | datetime) -> datetime:

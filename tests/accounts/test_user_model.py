@@ -52,7 +52,9 @@ def test_a_pbkdf2_hash_is_upgraded_to_argon2_at_the_next_login(settings):
     user = User.objects.create_user("legacy@acme.test", password="Legacy-Pass-2026")
     assert user.password.startswith("pbkdf2_sha256$")
     settings.PASSWORD_HASHERS = [
-        "accounts.hashers.MailArgon2PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+        "accounts.hashers.MailArgon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
     # when the password is checked, then the hash is rewritten as Argon2
     assert user.check_password("Legacy-Pass-2026") is True
     user.refresh_from_db()
