@@ -25,10 +25,15 @@ def staff_client() -> Client:
     User.objects.create_superuser("staff", "staff@provider.test", STAFF_PASSWORD)
     client = Client(enforce_csrf_checks=True)
     page = client.get("/backoffice/login/")
-    response = client.post("/backoffice/login/?next=/backoffice/", {
-        "username": "staff", "password": STAFF_PASSWORD, "csrfmiddlewaretoken": csrf_token(page.content.decode()),
-        "next": "/backoffice/",
-    })
+    response = client.post(
+        "/backoffice/login/?next=/backoffice/",
+        {
+            "username": "staff",
+            "password": STAFF_PASSWORD,
+            "csrfmiddlewaretoken": csrf_token(page.content.decode()),
+            "next": "/backoffice/",
+        },
+    )
     assert (response.status_code, response["Location"]) == (302, "/backoffice/")
     return client
 
@@ -49,9 +54,14 @@ def test_a_mailbox_login_cannot_enter_the_back_office():
     User.objects.create_user("user@acme.test", password=STAFF_PASSWORD, kind="mailbox")
     client = Client(enforce_csrf_checks=True)
     page = client.get("/backoffice/login/")
-    response = client.post("/backoffice/login/", {
-        "username": "user@acme.test", "password": STAFF_PASSWORD,
-        "csrfmiddlewaretoken": csrf_token(page.content.decode())})
+    response = client.post(
+        "/backoffice/login/",
+        {
+            "username": "user@acme.test",
+            "password": STAFF_PASSWORD,
+            "csrfmiddlewaretoken": csrf_token(page.content.decode()),
+        },
+    )
     assert response.status_code == 200  # the form again, with an error
     assert client.get("/backoffice/").status_code == 302
 
@@ -70,8 +80,11 @@ def test_staff_registers_a_domain_and_the_postmaster_is_created_and_emailed(
     customer = CustomerFactory(legal_rep_email="legal@acme.test")
     # when staff submit the admin add form
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_form(staff_client, "/backoffice/domains/domain/add/",
-                             {"customer": customer.pk, "name": "Acme.Test", "_save": "Save"})
+        response = post_form(
+            staff_client,
+            "/backoffice/domains/domain/add/",
+            {"customer": customer.pk, "name": "Acme.Test", "_save": "Save"},
+        )
     # then the domain exists, with its postmaster, and the credentials went to the legal representative
     assert (response.status_code, response["Location"]) == (302, "/backoffice/domains/domain/")
     domain = Domain.objects.get()
@@ -86,8 +99,11 @@ def test_admin_add_for_an_ineligible_customer_shows_the_error_and_writes_nothing
     from decimal import Decimal
 
     customer = CustomerFactory(site__profile=Decimal("1.0"))
-    response = post_form(staff_client, "/backoffice/domains/domain/add/",
-                         {"customer": customer.pk, "name": "acme.test", "_save": "Save"})
+    response = post_form(
+        staff_client,
+        "/backoffice/domains/domain/add/",
+        {"customer": customer.pk, "name": "acme.test", "_save": "Save"},
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["customer"]
     assert (Domain.objects.count(), Mailbox.objects.count(), len(mailoutbox)) == (0, 0, 0)
@@ -96,8 +112,11 @@ def test_admin_add_for_an_ineligible_customer_shows_the_error_and_writes_nothing
 def test_admin_add_with_a_bad_domain_name_shows_the_error_and_writes_nothing(staff_client):
     customer = CustomerFactory()
     users = User.objects.count()
-    response = post_form(staff_client, "/backoffice/domains/domain/add/",
-                         {"customer": customer.pk, "name": "not a domain", "_save": "Save"})
+    response = post_form(
+        staff_client,
+        "/backoffice/domains/domain/add/",
+        {"customer": customer.pk, "name": "not a domain", "_save": "Save"},
+    )
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["name"]
     assert (Domain.objects.count(), User.objects.count()) == (0, users)
@@ -105,8 +124,11 @@ def test_admin_add_with_a_bad_domain_name_shows_the_error_and_writes_nothing(sta
 
 def test_admin_add_of_an_already_registered_domain_shows_the_error_on_name(staff_client):
     DomainFactory(name="taken.test")
-    response = post_form(staff_client, "/backoffice/domains/domain/add/",
-                         {"customer": CustomerFactory().pk, "name": "taken.test", "_save": "Save"})
+    response = post_form(
+        staff_client,
+        "/backoffice/domains/domain/add/",
+        {"customer": CustomerFactory().pk, "name": "taken.test", "_save": "Save"},
+    )
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["name"]
     assert Domain.objects.filter(name="taken.test").count() == 1
@@ -116,9 +138,18 @@ def test_admin_add_manager_with_another_customers_domain_shows_the_error(staff_c
     customer = CustomerFactory()
     foreign = DomainFactory(name="foreign.test")
     users = User.objects.count()
-    response = post_form(staff_client, "/backoffice/domains/manager/add/", {
-        "customer": customer.pk, "username": "it.manager", "email": "it@acme.test",
-        "password": "Manager-Pass-2026", "domains": [foreign.pk], "_save": "Save"})
+    response = post_form(
+        staff_client,
+        "/backoffice/domains/manager/add/",
+        {
+            "customer": customer.pk,
+            "username": "it.manager",
+            "email": "it@acme.test",
+            "password": "Manager-Pass-2026",
+            "domains": [foreign.pk],
+            "_save": "Save",
+        },
+    )
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["domains"]
     assert "foreign.test" in str(response.context["adminform"].form.errors["domains"])
@@ -129,9 +160,18 @@ def test_admin_add_manager_with_another_customers_domain_shows_the_error(staff_c
 def test_admin_add_manager_with_own_domains(staff_client):
     customer = CustomerFactory()
     domain = DomainFactory(customer=customer, name="own.test")
-    response = post_form(staff_client, "/backoffice/domains/manager/add/", {
-        "customer": customer.pk, "username": "it.manager", "email": "it@acme.test",
-        "password": "Manager-Pass-2026", "domains": [domain.pk], "_save": "Save"})
+    response = post_form(
+        staff_client,
+        "/backoffice/domains/manager/add/",
+        {
+            "customer": customer.pk,
+            "username": "it.manager",
+            "email": "it@acme.test",
+            "password": "Manager-Pass-2026",
+            "domains": [domain.pk],
+            "_save": "Save",
+        },
+    )
     assert response.status_code == 302
     manager = Manager.objects.get()
     assert (manager.user.username, manager.customer_id) == ("it.manager", customer.pk)

@@ -26,10 +26,19 @@ REPORT = (
 def start(**overrides: str) -> subprocess.CompletedProcess:
     # Empty values (not absent ones): the .env file only fills variables that are not set at all.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILSUITE_")}
-    env.update({"MAILSUITE_SECRET_KEY": "", "MAILSUITE_ALLOWED_HOSTS": "", "MAILSUITE_INTERNAL_API_TOKEN": ""})
+    env.update(
+        {"MAILSUITE_SECRET_KEY": "", "MAILSUITE_ALLOWED_HOSTS": "", "MAILSUITE_INTERNAL_API_TOKEN": ""}
+    )
     env.update({"DJANGO_SETTINGS_MODULE": "mailsuite.settings", **overrides})
-    return subprocess.run([sys.executable, "-c", REPORT], cwd=BASE_DIR, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", REPORT],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_production_without_secret_key_refuses_to_start():

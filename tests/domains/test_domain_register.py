@@ -47,7 +47,9 @@ def test_register_emails_the_credentials_to_the_legal_representative_once(
     assert "acme.test" in message.subject
     assert "postmaster@acme.test" in message.body
     assert "Carla Acme" in message.body
-    password_line = next(line for line in message.body.splitlines() if line.startswith(("Password", "Temporary")))
+    password_line = next(
+        line for line in message.body.splitlines() if line.startswith(("Password", "Temporary"))
+    )
     password = password_line.split(":", 1)[1].strip()
     assert User.objects.get(username="postmaster@acme.test").check_password(password) is True
 
@@ -129,10 +131,16 @@ def test_invalid_domain_name_is_refused_with_an_error_naming_name(name):
 def test_register_writes_one_audit_row():
     staff = User.objects.create_user("staff1", password="x-Staff-Pass-2026", is_staff=True)
     domain = domain_register(customer=CustomerFactory(), name="audit.test", actor=staff)
-    rows = list(AuditEntry.objects.filter(action="domain.register").values("actor", "domain", "target", "after"))
+    rows = list(
+        AuditEntry.objects.filter(action="domain.register").values("actor", "domain", "target", "after")
+    )
     assert rows == [
-        {"actor": staff.pk, "domain": domain.pk, "target": "audit.test",
-         "after": {"name": "audit.test", "postmaster": "postmaster@audit.test"}}
+        {
+            "actor": staff.pk,
+            "domain": domain.pk,
+            "target": "audit.test",
+            "after": {"name": "audit.test", "postmaster": "postmaster@audit.test"},
+        }
     ]
 
 

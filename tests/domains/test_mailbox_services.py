@@ -19,20 +19,34 @@ def test_create_writes_mailbox_login_and_audit_row():
     # given a domain (with its postmaster)
     domain = DomainFactory(name="acme.test")
     # when a mailbox is created
-    mailbox = mailbox_create(domain=domain, local_part=" Mario.Rossi ", password=MAILBOX_PASSWORD,
-                             first_name="Mario", last_name="Rossi", quota_tier=QuotaTier.GB25,
-                             send_limit=SendLimitTier.L1000)
+    mailbox = mailbox_create(
+        domain=domain,
+        local_part=" Mario.Rossi ",
+        password=MAILBOX_PASSWORD,
+        first_name="Mario",
+        last_name="Rossi",
+        quota_tier=QuotaTier.GB25,
+        send_limit=SendLimitTier.L1000,
+    )
     # then the address is lower-case, the login is the address, the password is Argon2
     mailbox.refresh_from_db()
     assert (mailbox.address, mailbox.quota_tier, mailbox.send_limit, mailbox.is_postmaster) == (
-        "mario.rossi@acme.test", 25, 1000, False)
+        "mario.rossi@acme.test",
+        25,
+        1000,
+        False,
+    )
     assert mailbox.quota_bytes == 25 * 1024**3
     assert mailbox.user.username == "mario.rossi@acme.test"
     assert mailbox.user.kind == User.Kind.MAILBOX
     assert mailbox.user.must_change_password is False
     assert mailbox.user.check_password(MAILBOX_PASSWORD) is True
     entry = AuditEntry.objects.get(action="mailbox.create")
-    assert (entry.target, entry.domain_id, entry.customer_id) == ("mario.rossi@acme.test", domain.pk, domain.customer_id)
+    assert (entry.target, entry.domain_id, entry.customer_id) == (
+        "mario.rossi@acme.test",
+        domain.pk,
+        domain.customer_id,
+    )
     assert entry.after["quota_tier"] == 25
 
 
@@ -124,7 +138,10 @@ def test_update_changes_tiers_and_writes_before_and_after():
     mailbox.refresh_from_db()
     assert (mailbox.quota_tier, mailbox.send_limit) == (100, 5000)
     entry = AuditEntry.objects.get(action="mailbox.update")
-    assert (entry.before, entry.after) == ({"quota_tier": 8, "send_limit": 250}, {"quota_tier": 100, "send_limit": 5000})
+    assert (entry.before, entry.after) == (
+        {"quota_tier": 8, "send_limit": 250},
+        {"quota_tier": 100, "send_limit": 5000},
+    )
 
 
 def test_update_deactivating_a_mailbox_deactivates_its_login():

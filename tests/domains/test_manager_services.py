@@ -12,7 +12,9 @@ User = get_user_model()
 
 
 def manager_of(*names: str) -> list:
-    return list(Domain.objects.filter(name__in=names).order_by("name").values_list("name", "manager__user__username"))
+    return list(
+        Domain.objects.filter(name__in=names).order_by("name").values_list("name", "manager__user__username")
+    )
 
 
 def test_create_manager_with_the_customers_domains():
@@ -20,15 +22,27 @@ def test_create_manager_with_the_customers_domains():
     customer = CustomerFactory()
     a, b = DomainFactory(customer=customer, name="a.test"), DomainFactory(customer=customer, name="b.test")
     # when a Manager is created for both
-    manager = manager_create(customer=customer, username="IT.Manager", password=MANAGER_PASSWORD,
-                             email="IT@Acme.test", domains=[b, a])
+    manager = manager_create(
+        customer=customer,
+        username="IT.Manager",
+        password=MANAGER_PASSWORD,
+        email="IT@Acme.test",
+        domains=[b, a],
+    )
     # then the login is lower-case, of kind manager, and both domains point at it
-    assert (manager.user.username, manager.user.email, manager.user.kind) == ("it.manager", "it@acme.test", "manager")
+    assert (manager.user.username, manager.user.email, manager.user.kind) == (
+        "it.manager",
+        "it@acme.test",
+        "manager",
+    )
     assert manager.user.check_password(MANAGER_PASSWORD) is True
     assert manager_of("a.test", "b.test") == [("a.test", "it.manager"), ("b.test", "it.manager")]
     entry = AuditEntry.objects.get(action="manager.create")
-    assert (entry.customer_id, entry.target, entry.after) == (customer.pk, "it.manager",
-                                                            {"domains": ["a.test", "b.test"]})
+    assert (entry.customer_id, entry.target, entry.after) == (
+        customer.pk,
+        "it.manager",
+        {"domains": ["a.test", "b.test"]},
+    )
 
 
 def test_create_with_another_customers_domain_is_refused_and_writes_nothing():
@@ -78,9 +92,15 @@ def test_set_domains_moves_domains_and_audits_before_and_after():
     manager_set_domains(manager=manager, domains=[c, b])
     # then a.test is free, b.test and c.test are its own
     assert manager_of("a.test", "b.test", "c.test") == [
-        ("a.test", None), ("b.test", manager.user.username), ("c.test", manager.user.username)]
+        ("a.test", None),
+        ("b.test", manager.user.username),
+        ("c.test", manager.user.username),
+    ]
     entry = AuditEntry.objects.get(action="manager.domains")
-    assert (entry.before, entry.after) == ({"domains": ["a.test", "b.test"]}, {"domains": ["b.test", "c.test"]})
+    assert (entry.before, entry.after) == (
+        {"domains": ["a.test", "b.test"]},
+        {"domains": ["b.test", "c.test"]},
+    )
 
 
 def test_set_domains_with_another_customers_domain_is_refused_and_changes_nothing():
@@ -91,7 +111,10 @@ def test_set_domains_with_another_customers_domain_is_refused_and_changes_nothin
     with pytest.raises(ValidationError) as exc:
         manager_set_domains(manager=manager, domains=[foreign])
     assert list(exc.value.message_dict) == ["domains"]
-    assert manager_of("foreign.test", "own.test") == [("foreign.test", None), ("own.test", manager.user.username)]
+    assert manager_of("foreign.test", "own.test") == [
+        ("foreign.test", None),
+        ("own.test", manager.user.username),
+    ]
     assert AuditEntry.objects.filter(action="manager.domains").count() == 0
 
 
