@@ -1,6 +1,20 @@
+"""Customer area (mounted at /customer/ with namespace "customer", or at the root of its own
+host). Staff pages for the price list and the end-of-day notices are in the back office."""
+
 from django.urls import path
-from django.views.generic import TemplateView
+from django.utils.translation import gettext_lazy as _
+
+from accounts.web.portal import Portal
+from accounts.web.urls import login_urlpatterns
+from billing import views
 
 app_name = "billing"
 
-urlpatterns = [path("", TemplateView.as_view(template_name="portal_home.html"), name="home")]
+portal = Portal(name="customer", title=_("Customer area"), may_enter=views.may_enter, home_url="customer:home")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("mail/monitor/", views.monitor, name="monitor"),
+    path("mail/monitor/data/", views.monitor_data, name="monitor_data"),
+    *login_urlpatterns(portal),
+]

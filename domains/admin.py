@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from domains import services
 from domains.inclusion import inclusion_for
-from domains.models import AuditEntry, Customer, CustomerUser, Domain, Mailbox, Manager, Site
+from domains.models import AuditEntry, Customer, Domain, Mailbox, Manager, Site
 
 
 class ServiceAdmin(admin.ModelAdmin):
@@ -245,10 +245,8 @@ class MailboxAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(CustomerUser)
-class CustomerUserAdmin(admin.ModelAdmin):
-    list_display = ("user", "customer", "can_configure_mail")
-    list_select_related = ("user", "customer")
+# CustomerUser is registered by billing/admin.py (one form: login, password and the right,
+# through billing.services.customer_user_create).
 
 
 @admin.register(AuditEntry)

@@ -11,4 +11,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "accounts.tasks.purge_access_log",
         "schedule": crontab(hour=3, minute=30),
     },
+    # After midnight, so the day it reports on is complete (docs/billing.md).
+    "billing-daily-notices": {
+        "task": "billing.tasks.send_daily_notices",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }

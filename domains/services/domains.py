@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from billing.services import charge_mailbox_created
 from domains.audit import audit_record
 from domains.inclusion import inclusion_for
 from domains.models import Customer, Domain
@@ -51,6 +52,7 @@ def domain_register(*, customer: Customer, name: str, actor: Any | None = None) 
             )
             audit_record(actor=actor, action="domain.register", domain=domain, target=domain.name,
                          after={"name": domain.name, "postmaster": postmaster.address})
+            charge_mailbox_created(mailbox=postmaster, actor=actor)
             transaction.on_commit(
                 lambda: _send_postmaster_credentials(domain_id=domain.pk, address=postmaster.address, password=password)
             )

@@ -5,6 +5,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from domains.audit import audit_record
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
@@ -112,6 +113,7 @@ def mailbox_create(
         )
         audit_record(actor=actor, action="mailbox.create", domain=domain, target=mailbox.address,
                      after=snapshot(mailbox, MAILBOX_FIELDS))
+        charge_mailbox_created(mailbox=mailbox, actor=actor)
     return mailbox
 
 
@@ -125,10 +127,13 @@ def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any
         if mailbox.is_postmaster and changes.get("is_active") is False:
             raise ValidationError({"is_active": [_("The postmaster mailbox cannot be deactivated.")]})
         before = snapshot(mailbox, changes)
+        old_quota_tier, old_send_limit = mailbox.quota_tier, mailbox.send_limit
         for name, value in changes.items():
             setattr(mailbox, name, value.strip() if isinstance(value, str) else value)
         clean(mailbox)
         mailbox.save()
+        charge_mailbox_tiers_changed(mailbox=mailbox, old_quota_tier=old_quota_tier, old_send_limit=old_send_limit,
+                                     actor=actor)
         user = mailbox.user
         user_changed = []
         for name in ("first_name", "last_name"):
@@ -169,5 +174,6 @@ def mailbox_delete(*, mailbox: Mailbox, actor: Any | None = None) -> None:
         address, domain, user = mailbox.address, mailbox.domain, mailbox.user
         audit_record(actor=actor, action="mailbox.delete", domain=domain, target=address,
                      before=snapshot(mailbox, MAILBOX_FIELDS))
+        charge_mailbox_deleted(mailbox=mailbox, actor=actor)  # before the delete: it prices the row
         mailbox.delete()
         user.delete()
