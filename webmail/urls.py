@@ -1,6 +1,13 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
+from accounts.web.urls import login_urlpatterns
+from webmail.views import WEBMAIL, brand_logo
+
 app_name = "webmail"
 
-urlpatterns = [path("", TemplateView.as_view(template_name="portal_home.html"), name="home")]
+urlpatterns = [
+    *login_urlpatterns(WEBMAIL),
+    path("brand/<str:domain_name>/logo.png", brand_logo, name="brand_logo"),
+    path("", TemplateView.as_view(template_name="portal_home.html"), name="home"),
+]

@@ -2,6 +2,7 @@
 mailboxes, managers and delegates. Each validates, runs in one transaction, writes its audit
 row there and schedules side effects with transaction.on_commit."""
 
+from domains.services.branding import domain_set_branding
 from domains.services.customers import customer_create, customer_update, site_create, site_delete, site_update
 from domains.services.delegates import delegate_create, delegate_delete, delegate_update
 from domains.services.domains import domain_register, domain_set_require_2fa
@@ -12,6 +13,7 @@ from domains.services.mailboxes import (
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
+from domains.services.security import mailbox_revoke_app_passwords
 
 __all__ = [
     "customer_create",
@@ -30,4 +32,6 @@ __all__ = [
     "delegate_create",
     "delegate_update",
     "delegate_delete",
+    "domain_set_branding",
+    "mailbox_revoke_app_passwords",
 ]

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from accounts.web.portal import Portal
+from accounts.web.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
+
+
+def login_urlpatterns(portal: Portal) -> list:
+    """The login steps of one portal, to include in its URLconf (names: login, login_2fa,
+    login_enrol, login_password, logout)."""
+    return [
+        path("login/", LoginView.as_view(portal=portal), name="login"),
+        path("login/2fa/", TwoFactorView.as_view(portal=portal), name="login_2fa"),
+        path("login/enrol/", EnrolView.as_view(portal=portal), name="login_enrol"),
+        path("login/password/", PasswordChangeView.as_view(portal=portal), name="login_password"),
+        path("logout/", LogoutView.as_view(portal=portal), name="logout"),
+    ]

@@ -1,0 +1,217 @@
+"""Reads of the control panel, scoped to the acting user.
+
+Who administers a domain: its Postmaster (the mailbox postmaster@domain) and its Manager.
+A Manager may do everything a Postmaster does, plus the Manager-only pages (send limits,
+archives, branding, delegates). Every tenant read in a view goes through a function here.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from domains.inclusion import inclusion_for
+from domains.models import AuditEntry, Delegate, Domain, Mailbox, Manager
+
+MAILBOX_SORTS = {
+    "address": ("local_part",),
+    "-address": ("-local_part",),
+    "name": ("last_name", "first_name", "local_part"),
+    "-name": ("-last_name", "-first_name", "-local_part"),
+    "quota": ("quota_tier", "local_part"),
+    "-quota": ("-quota_tier", "local_part"),
+    "send_limit": ("send_limit", "local_part"),
+    "-send_limit": ("-send_limit", "local_part"),
+    "last_login": ("last_login_at", "local_part"),
+    "-last_login": ("-last_login_at", "local_part"),
+}
+
+
+def _manager_of(user: Any) -> Manager | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return user.manager
+    except Manager.DoesNotExist:
+        return None
+
+
+def domains_for(*, user: Any) -> QuerySet[Domain]:
+    """The active domains the user administers, as Postmaster or as Manager."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Domain.objects.none()
+    postmaster_of = Mailbox.objects.filter(
+        domain=OuterRef("pk"), user=user, is_postmaster=True, is_active=True
+    )
+    return (
+        Domain.objects.filter(is_active=True)
+        .filter(Q(manager__user=user) | Q(Exists(postmaster_of)))
+        .select_related("customer")
+        .order_by("name")
+    )
+
+
+def can_administer(user: Any, domain: Domain) -> bool:
+    return domains_for(user=user).filter(pk=domain.pk).exists()
+
+
+def is_manager_of(user: Any, domain: Domain) -> bool:
+    manager = _manager_of(user)
+    return manager is not None and domain.manager_id == manager.pk and domain.is_active
+
+
+def domain_for(*, user: Any, name: str, manager_only: bool = False) -> Domain:
+    """The domain called `name` if the user administers it. 404 otherwise (nothing leaks:
+    another customer's domain and a missing one look the same); 403 for a Postmaster on a
+    Manager-only page of the very domain they administer."""
+    domain = domains_for(user=user).filter(name=name).first()
+    if domain is None:
+        raise Http404
+    if manager_only and not is_manager_of(user, domain):
+        raise PermissionDenied
+    return domain
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    domain: Domain
+    mailboxes: int
+    customer_mailboxes: int
+    included: int
+    archives: int
+    storage_bytes: int
+    is_manager: bool
+
+
+def quota_usage(addresses: list[str]) -> dict[str, tuple[int, int]]:
+    """Bytes and messages per address as Dovecot last reported them (one query)."""
+    if not addresses:
+        return {}
+    try:
+        from mailstore.selectors import quota_usage_for
+    except ImportError:  # the mailstore app exports usage in its own issue
+        return {}
+    return quota_usage_for(addresses)
+
+
+def domain_summaries_for(*, user: Any) -> list[DomainSummary]:
+    """The home page: each administered domain with mailboxes used / included, archives and storage."""
+    domains = list(
+        domains_for(user=user).annotate(
+            n_mailboxes=Count("mailboxes", distinct=True),
+            n_archives=Count("mailboxes__archive_plan", distinct=True),
+        )
+    )
+    customer_ids = {d.customer_id for d in domains}
+    per_customer = dict(
+        Mailbox.objects.filter(domain__customer_id__in=customer_ids)
+        .values_list("domain__customer_id")
+        .annotate(n=Count("pk"))
+        .values_list("domain__customer_id", "n")
+    )
+    included: dict[int, int] = {}
+    for d in domains:
+        if d.customer_id not in included:
+            included[d.customer_id] = inclusion_for(d.customer.sites.all()).included_mailboxes
+    addresses = list(
+        Mailbox.objects.filter(domain__in=domains).values_list("local_part", "domain__name")
+    )
+    usage = quota_usage([f"{lp}@{dn}" for lp, dn in addresses])
+    storage: dict[str, int] = {}
+    for lp, dn in addresses:
+        storage[dn] = storage.get(dn, 0) + usage.get(f"{lp}@{dn}", (0, 0))[0]
+    manager = _manager_of(user)
+    return [
+        DomainSummary(
+            domain=d,
+            mailboxes=d.n_mailboxes,
+            customer_mailboxes=per_customer.get(d.customer_id, 0),
+            included=included[d.customer_id],
+            archives=d.n_archives,
+            storage_bytes=storage.get(d.name, 0),
+            is_manager=manager is not None and d.manager_id == manager.pk,
+        )
+        for d in domains
+    ]
+
+
+def mailboxes_for(*, user: Any, domain: Domain, search: str = "", sort: str = "address") -> QuerySet[Mailbox]:
+    """The mailboxes of a domain the user administers, filtered and sorted, with what the list
+    shows (2FA state, archive, last login) fetched in the same query."""
+    if not can_administer(user, domain):
+        raise Http404
+    totp = TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
+    qs = (
+        Mailbox.objects.filter(domain=domain)
+        .select_related("domain", "user", "archive_plan")
+        .annotate(has_totp=Exists(totp))
+    )
+    search = (search or "").strip()
+    if search:
+        qs = qs.filter(
+            Q(local_part__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+        )
+    return qs.order_by(*MAILBOX_SORTS.get(sort, MAILBOX_SORTS["address"]))
+
+
+def mailbox_for(*, user: Any, domain: Domain, pk: int) -> Mailbox:
+    if not can_administer(user, domain):
+        raise Http404
+    mailbox = (
+        Mailbox.objects.filter(domain=domain, pk=pk)
+        .select_related("domain", "user", "archive_plan")
+        .first()
+    )
+    if mailbox is None:
+        raise Http404
+    return mailbox
+
+
+def customer_mailbox_count(*, domain: Domain) -> int:
+    return Mailbox.objects.filter(domain__customer_id=domain.customer_id).count()
+
+
+def included_mailboxes(*, domain: Domain) -> int:
+    return inclusion_for(domain.customer.sites.all()).included_mailboxes
+
+
+def audit_for(*, user: Any, domain: Domain) -> QuerySet[AuditEntry]:
+    if not can_administer(user, domain):
+        raise Http404
+    return AuditEntry.objects.filter(domain=domain).order_by("-at", "-id")
+
+
+def delegates_for(*, user: Any) -> QuerySet[Delegate]:
+    manager = _manager_of(user)
+    if manager is None:
+        raise PermissionDenied
+    return Delegate.objects.filter(manager=manager).select_related("user").order_by("name")
+
+
+def delegate_for(*, user: Any, pk: int) -> Delegate:
+    delegate = delegates_for(user=user).filter(pk=pk).first()
+    if delegate is None:
+        raise Http404
+    return delegate
+
+
+def manager_mailboxes(*, user: Any) -> QuerySet[Mailbox]:
+    """Every mailbox of the Manager's domains (what a delegate may be granted)."""
+    manager = _manager_of(user)
+    if manager is None:
+        raise PermissionDenied
+    return (
+        Mailbox.objects.filter(domain__manager=manager, domain__is_active=True)
+        .select_related("domain")
+        .order_by("domain__name", "local_part")
+    )
+
+
+def manager_for(*, user: Any) -> Manager:
+    manager = _manager_of(user)
+    if manager is None:
+        raise PermissionDenied
+    return manager

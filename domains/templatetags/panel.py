@@ -1,0 +1,36 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def bytes_human(value) -> str:
+    value = float(value or 0)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str, label: str) -> str:
+    """A column header that sorts by `key`, toggling the direction, keeping the search."""
+    request = context["request"]
+    current = context.get("sort", "")
+    query = request.GET.copy()
+    query.pop("page", None)
+    new = f"-{key}" if current == key else key
+    query["sort"] = new
+    arrow = " ▲" if current == key else (" ▼" if current == f"-{key}" else "")
+    return format_html('<a href="?{}" aria-label="{}">{}{}</a>', query.urlencode(),
+                       _("Sort by %(column)s") % {"column": label}, label, arrow)
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, number: int) -> str:
+    query = context["request"].GET.copy()
+    query["page"] = number
+    return query.urlencode()

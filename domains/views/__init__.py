@@ -1,0 +1,1 @@
+"""The control panel (mailadmin portal): thin views over domains.selectors and services."""

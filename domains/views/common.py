@@ -1,0 +1,37 @@
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.web.decorators import portal_login_required
+from accounts.web.portal import Portal
+from domains.selectors import domains_for
+
+PAGE_SIZE = 50
+
+
+def _may_enter(user) -> bool:
+    return domains_for(user=user).exists()
+
+
+def _branding(request: HttpRequest) -> dict:
+    return {}
+
+
+MAILADMIN = Portal(
+    name="mailadmin",
+    title=_("Control panel"),
+    may_enter=_may_enter,
+    home_url="mailadmin:home",
+    branding=_branding,
+)
+
+panel_view = portal_login_required("mailadmin", login_url="mailadmin:login")
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def mailbox_url(domain, mailbox) -> str:
+    return reverse("mailadmin:mailbox", args=[domain.name, mailbox.pk])
