@@ -1,0 +1,303 @@
+"""aiosmtpd handler: MX (inbound, no AUTH) and submission (AUTH under TLS).
+
+The handler stays thin: RCPT does cheap checks in a worker thread (routing, sender, send limit),
+DATA hands the message to `mta.acceptance.accept_message`, which answers 250 only when every
+local copy is in Dovecot and every remote copy is durably queued.
+"""
+
+import base64
+import functools
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from django.utils.translation import gettext as _
+
+from mta import routing, sendlimit, services
+from mta.acceptance import Accepted, accept_message, parse_headers
+from mta.lmtp import LMTPEndpoint
+from mta.models import TracemailEntry
+
+logger = logging.getLogger(__name__)
+
+MX = "mx"
+SUBMISSION = "submission"
+
+TEMP_BACKEND = "451 4.3.0 Temporary server error, please try again later"
+AUTH_TEMPFAIL = "454 4.7.0 Temporary authentication failure, please try again later"
+AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a successful AUTH leaves on the session."""
+
+    login: str
+    mailbox_id: int
+
+
+@dataclass
+class Reserved:
+    key: str
+    address: str
+
+
+class MailEnvelope(Envelope):
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: dict[str, routing.Route] = {}
+        self.sender: routing.Sender | None = None
+        self.reservations: list[Reserved] = []
+        self.trace: services.MessageTrace | None = None
+
+
+def _db_call(fn, *args, **kwargs):
+    """Run in a worker thread: drop a broken or too old connection first, so a PostgreSQL
+    restart costs one 4xx, not every transaction from then on."""
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+@dataclass
+class _RcptVerdict:
+    reply: str
+    route: routing.Route | None = None
+    sender: routing.Sender | None = None
+    reservation: Reserved | None = None
+
+
+class MailHandler:
+    def __init__(self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int):
+        assert mode in (MX, SUBMISSION)
+        self.mode = mode
+        self.lmtp = lmtp
+        self.executor = executor
+        self.max_recipients = max_recipients
+
+    async def run(self, fn, *args, **kwargs):
+        call = functools.partial(_db_call, fn, *args, **kwargs)
+        return await sync_to_async(call, thread_sensitive=False, executor=self.executor)()
+
+    # AUTH ---------------------------------------------------------------------------------
+    # Handler auth_* methods replace aiosmtpd's built-in ones, which call the authenticator
+    # synchronously inside the event loop (Django's ORM and Argon2 must run in a thread).
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1].encode(), validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        try:
+            _authz, login, password = blob.split(b"\x00")
+        except ValueError:
+            await server.push("501 5.5.2 Can't split auth value")
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, login, password)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            login = await server.challenge_auth(SMTP.AuthLoginUsernameChallenge)
+            if login is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                login = base64.b64decode(args[1].encode(), validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
+        if password is MISSING:
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, login, password)
+
+    async def _authenticate(self, server: SMTP, login_b: bytes, password_b: bytes) -> AuthResult:
+        if self.mode != SUBMISSION:
+            return AuthResult(success=False, handled=False, message="503 5.5.1 AUTH not available here")
+        if server.transport is None or server.transport.get_extra_info("ssl_object") is None:
+            return AuthResult(success=False, handled=False, message=AUTH_NEEDS_TLS)
+        login = login_b.decode("utf-8", "replace").strip()
+        password = password_b.decode("utf-8", "replace")
+        from accounts.mailauth import authenticate_mail
+
+        remote_ip = server.session.peer[0] if server.session and server.session.peer else None
+        try:
+            result = await self.run(
+                authenticate_mail, login, password, protocol="submission", remote_ip=remote_ip, tls=True
+            )
+        except DatabaseError:
+            logger.exception("AUTH: database error")
+            return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL)
+        if result.temporary:
+            return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL)
+        if not result.ok or result.mailbox is None:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        return AuthResult(success=True, auth_data=Identity(login=login, mailbox_id=result.mailbox.pk))
+
+    # MAIL ---------------------------------------------------------------------------------
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: MailEnvelope, address: str,
+                          mail_options: list[str]) -> str:
+        sender = "" if address == "<>" else address
+        client_ip = session.peer[0] if session.peer else None
+        if self.mode == MX:
+            try:
+                sender_domain_id = await self.run(routing.hosted_domain_id, sender) if sender else None
+            except DatabaseError:
+                return TEMP_BACKEND
+            envelope.trace = services.MessageTrace(sender=sender, sender_domain_id=sender_domain_id,
+                                                   client_ip=client_ip)
+        else:
+            identity: Identity = session.auth_data
+            try:
+                who = await self.run(routing.sender_for, identity.mailbox_id)
+            except DatabaseError:
+                return TEMP_BACKEND
+            if who is None or not who.active:
+                return "550 5.7.1 " + _("Mailbox not active")
+            if sender.lower() != who.address.lower():
+                reply = "553 5.7.1 " + _("Sender address <%(sender)s> not owned by user %(login)s") % {
+                    "sender": sender, "login": identity.login}
+                trace = services.MessageTrace(sender=sender, sender_domain_id=who.domain_id, client_ip=client_ip)
+                await self._trace_rejection(trace, recipient="", domain_id=None, direction="out", reason=reply)
+                return reply
+            envelope.sender = who
+            envelope.trace = services.MessageTrace(sender=who.address, sender_domain_id=who.domain_id,
+                                                   client_ip=client_ip)
+        envelope.mail_from = sender or "<>"
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    # RCPT ---------------------------------------------------------------------------------
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: MailEnvelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        key = address.lower()
+        if key in envelope.routes:
+            return "250 2.1.5 OK"  # a duplicate: one copy, counted once
+        if len(envelope.routes) >= self.max_recipients:
+            return "452 4.5.3 " + _("Too many recipients (at most %(n)d per message)") % {"n": self.max_recipients}
+        try:
+            verdict = await self.run(self._check_recipient, address, envelope.sender)
+        except (DatabaseError, sendlimit.SendLimitUnavailable):
+            logger.exception("RCPT check failed")
+            return TEMP_BACKEND
+        if verdict.route is None:
+            return verdict.reply
+        envelope.routes[key] = verdict.route
+        if verdict.reservation is not None:
+            envelope.reservations.append(verdict.reservation)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return verdict.reply
+
+    def _check_recipient(self, address: str, sender: routing.Sender | None) -> _RcptVerdict:
+        """Sync, in a worker thread. Rejections are traced here."""
+        route = routing.resolve(address)
+        trace = None
+        if self.mode == MX:
+            if route.kind == routing.Kind.LOCAL:
+                return _RcptVerdict("250 2.1.5 OK", route=route)
+            trace = services.MessageTrace(sender="", sender_domain_id=None)
+            if route.kind == routing.Kind.UNKNOWN:
+                reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {"rcpt": address}
+            else:
+                reply = "554 5.7.1 " + _("<%(rcpt)s>: Relay access denied") % {"rcpt": address}
+            self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.IN, reply)
+            return _RcptVerdict(reply)
+
+        assert sender is not None
+        fresh = routing.sender_for(sender.mailbox_id)  # the tier may have changed a second ago
+        if fresh is None or not fresh.active:
+            return _RcptVerdict("550 5.7.1 " + _("Mailbox not active"))
+        trace = services.MessageTrace(sender=fresh.address, sender_domain_id=fresh.domain_id)
+        if route.kind == routing.Kind.UNKNOWN:
+            reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {"rcpt": address}
+            self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.INTERNAL, reply)
+            return _RcptVerdict(reply)
+        direction = TracemailEntry.Direction.INTERNAL if route.kind == routing.Kind.LOCAL else TracemailEntry.Direction.OUT
+        if route.domain_id == fresh.domain_id:
+            return _RcptVerdict("250 2.1.5 OK", route=route)  # one's own domain: unlimited
+        reservation = sendlimit.reserve(mailbox_id=fresh.mailbox_id, limit=fresh.send_limit)
+        if not reservation.ok:
+            reply = "550 5.7.1 " + _(
+                "Daily limit of %(limit)d external recipients reached; resets at 00:00 (Europe/Rome)"
+            ) % {"limit": reservation.limit}
+            self._trace_rejection_sync(trace, address, route.domain_id, direction, reply)
+            return _RcptVerdict(reply)
+        return _RcptVerdict("250 2.1.5 OK", route=route, reservation=Reserved(reservation.key, address.lower()))
+
+    def _trace_rejection_sync(self, trace, recipient, domain_id, direction, reason) -> None:
+        try:
+            services.tracemail_record(trace=trace, recipient=recipient, recipient_domain_id=domain_id,
+                                      direction=direction, status=TracemailEntry.Status.REJECTED, reason=reason)
+        except DatabaseError:
+            logger.exception("could not trace a rejection")
+
+    async def _trace_rejection(self, trace, *, recipient, domain_id, direction, reason) -> None:
+        await self.run(self._trace_rejection_sync, trace, recipient, domain_id, direction, reason)
+
+    # DATA ---------------------------------------------------------------------------------
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: MailEnvelope) -> str:
+        content: bytes = envelope.original_content or b""
+        trace = envelope.trace or services.MessageTrace(sender="", sender_domain_id=None)
+        headers = parse_headers(content)
+        trace.message_id = headers.message_id
+        trace.subject = headers.subject
+        if self.mode == SUBMISSION:
+            protocol = "ESMTPSA"
+        elif session.ssl is not None or (server.transport and server.transport.get_extra_info("ssl_object")):
+            protocol = "ESMTPS"
+        else:
+            protocol = "ESMTP" if session.extended_smtp else "SMTP"
+        reservations, envelope.reservations = envelope.reservations, []
+        try:
+            result: Accepted = await self.run(
+                accept_message,
+                content=content,
+                sender="" if envelope.mail_from == "<>" else envelope.mail_from,
+                routes=list(envelope.routes.values()),
+                trace=trace,
+                submission=self.mode == SUBMISSION,
+                helo=session.host_name or "unknown",
+                protocol=protocol,
+                lmtp=self.lmtp or LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"]),
+                server_hostname=server.hostname,
+            )
+        except Exception:
+            logger.exception("DATA: acceptance failed")
+            await self._refund([r.key for r in reservations])
+            return TEMP_BACKEND
+        # Give back what was reserved but not sent now: a retry of a copy already queued, a
+        # recipient whose copy failed.
+        unsent = [r.key for r in reservations if r.address not in result.newly_handled]
+        await self._refund(unsent)
+        return result.reply
+
+    async def _refund(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                await self.run(sendlimit.refund, key=key)
+            except sendlimit.SendLimitUnavailable:
+                logger.warning("send limit refund lost for %s (Redis unavailable)", key)
+
+    def release_envelope(self, envelope: Envelope, loop) -> None:
+        """The envelope is being dropped without DATA (RSET, new MAIL after error, disconnect)."""
+        reservations = getattr(envelope, "reservations", None)
+        if reservations:
+            envelope.reservations = []
+            loop.create_task(self._refund([r.key for r in reservations]))

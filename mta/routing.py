@@ -1,0 +1,79 @@
+"""Where an address lives: a mailbox hosted here, an unknown address of a hosted domain, or a
+remote domain. Read by the SMTP server at RCPT time (no tenant scope: the server acts for the
+whole system)."""
+
+from dataclasses import dataclass
+from enum import Enum
+
+from domains.models import Domain, Mailbox
+
+
+class Kind(Enum):
+    LOCAL = "local"  # an active mailbox of an active hosted domain
+    UNKNOWN = "unknown"  # a hosted domain, but no such active mailbox
+    REMOTE = "remote"  # not hosted here
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: Kind
+    address: str
+    domain_id: int | None = None
+    mailbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The authenticated submitter: its mailbox, read fresh at each check."""
+
+    mailbox_id: int
+    address: str
+    domain_id: int
+    domain_name: str
+    send_limit: int
+    active: bool
+
+
+def split_address(address: str) -> tuple[str, str]:
+    local, _, domain = address.rpartition("@")
+    return local, domain.lower().rstrip(".")
+
+
+def resolve(address: str) -> Route:
+    local, domain_name = split_address(address)
+    if not local or not domain_name:
+        return Route(Kind.UNKNOWN, address)
+    domain = Domain.objects.filter(name=domain_name).only("id", "is_active").first()
+    if domain is None:
+        return Route(Kind.REMOTE, address)
+    mailbox = (
+        Mailbox.objects.filter(domain=domain, local_part=local.lower(), is_active=True)
+        .only("id").first()
+    )
+    if mailbox is None or not domain.is_active:
+        return Route(Kind.UNKNOWN, address, domain_id=domain.pk)
+    canonical = f"{local.lower()}@{domain_name}"
+    return Route(Kind.LOCAL, canonical, domain_id=domain.pk, mailbox_id=mailbox.pk)
+
+
+def sender_for(mailbox_id: int) -> Sender | None:
+    mailbox = (
+        Mailbox.objects.select_related("domain")
+        .only("id", "local_part", "send_limit", "is_active", "domain__id", "domain__name", "domain__is_active")
+        .filter(pk=mailbox_id).first()
+    )
+    if mailbox is None:
+        return None
+    return Sender(
+        mailbox_id=mailbox.pk,
+        address=mailbox.address,
+        domain_id=mailbox.domain_id,
+        domain_name=mailbox.domain.name,
+        send_limit=int(mailbox.send_limit),
+        active=mailbox.is_active and mailbox.domain.is_active,
+    )
+
+
+def hosted_domain_id(address: str) -> int | None:
+    _, domain_name = split_address(address)
+    return Domain.objects.filter(name=domain_name).values_list("id", flat=True).first()

@@ -1,0 +1,191 @@
+"""The SMTP server process: three listeners (MX, submission with implicit TLS, submission with
+STARTTLS) in one asyncio loop, sharing one worker-thread pool for database, Redis and LMTP work.
+
+`SMTPService.serve_forever()` is what `manage.py smtpd` runs; `start()`/`stop()` run the same
+loop in a background thread for tests and benchmarks.
+"""
+
+import asyncio
+import logging
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import SMTP
+from django.conf import settings
+from django.db import connections
+
+from mta.handler import MX, SUBMISSION, MailEnvelope, MailHandler
+from mta.lmtp import LMTPEndpoint
+
+logger = logging.getLogger(__name__)
+
+# aiosmtpd's fixed replies, given the enhanced status codes clients and tests look for.
+_REPLY_REWRITES = {
+    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
+    "552 Error: message size exceeds fixed maximum message size":
+        "552 5.3.4 Message size exceeds fixed maximum message size",
+}
+
+
+class MailSMTP(SMTP):
+    def _create_envelope(self) -> MailEnvelope:
+        return MailEnvelope()
+
+    def _set_post_data_state(self) -> None:
+        if self.envelope is not None:
+            self.event_handler.release_envelope(self.envelope, self.loop)
+        super()._set_post_data_state()
+
+    def connection_lost(self, error) -> None:
+        if self.envelope is not None:
+            self.event_handler.release_envelope(self.envelope, self.loop)
+        super().connection_lost(error)
+
+    async def push(self, status) -> None:
+        if isinstance(status, str):
+            status = _REPLY_REWRITES.get(status, status)
+        await super().push(status)
+
+
+@dataclass
+class Listener:
+    name: str  # "smtp_mx" | "smtps" | "submission" (the keys of settings.MAIL_PORTS)
+    port: int
+
+
+class SMTPService:
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        ports: dict[str, int] | None = None,
+        tls_context: ssl.SSLContext,
+        lmtp: LMTPEndpoint | None = None,  # None: settings.LMTP_HOST / MAIL_PORTS["lmtp"] at each delivery
+        hostname: str | None = None,
+        max_workers: int = 8,
+        max_message_size: int | None = None,
+        max_recipients: int | None = None,
+    ):
+        self.host = host or settings.MAIL_BIND
+        wanted = ports or {k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "smtps", "submission")}
+        self.listeners = [Listener(name, port) for name, port in wanted.items()]
+        self.tls_context = tls_context
+        self.lmtp = lmtp
+        self.hostname = hostname or settings.MAIL_HOSTNAME
+        self.max_workers = max_workers
+        self.max_message_size = max_message_size or settings.SMTP_MAX_MESSAGE_SIZE
+        self.max_recipients = max_recipients or settings.SMTP_MAX_RECIPIENTS
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="smtpd")
+        self.ports: dict[str, int] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _factory(self, name: str):
+        mode = MX if name == "smtp_mx" else SUBMISSION
+        handler = MailHandler(mode=mode, lmtp=self.lmtp, executor=self.executor, max_recipients=self.max_recipients)
+        common = dict(
+            hostname=self.hostname,
+            ident="mailsuite ESMTP",
+            data_size_limit=self.max_message_size,
+            enable_SMTPUTF8=True,
+            timeout=300,
+        )
+        if name == "smtp_mx":
+            # STARTTLS offered, never required; no AUTH on the MX.
+            return lambda: MailSMTP(handler, tls_context=self.tls_context, auth_require_tls=True,
+                                    auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)
+        if name == "smtps":
+            # The whole connection is TLS already: aiosmtpd's STARTTLS-based auth_require_tls check
+            # does not know it, so the handler checks the transport itself.
+            return lambda: MailSMTP(handler, auth_required=True, auth_require_tls=False, **common)
+        return lambda: MailSMTP(handler, tls_context=self.tls_context, require_starttls=True, auth_required=True,
+                                auth_require_tls=True, **common)
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        for listener in self.listeners:
+            server = await loop.create_server(
+                self._factory(listener.name), host=self.host, port=listener.port,
+                ssl=self.tls_context if listener.name == "smtps" else None, reuse_address=True,
+            )
+            self._servers.append(server)
+            self.ports[listener.name] = server.sockets[0].getsockname()[1]
+            logger.info("smtpd %s listening on %s:%d", listener.name, self.host, self.ports[listener.name])
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+    def serve_forever(self) -> None:
+        async def main() -> None:
+            await self.open()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.close()
+
+        try:
+            asyncio.run(main())
+        finally:
+            self._shutdown_executor()
+
+    # Background-thread mode (tests, benchmarks) ------------------------------------------------
+
+    def start(self) -> "SMTPService":
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.open())
+            except BaseException as exc:  # noqa: BLE001
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.close())
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="smtpd-loop", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+        self._shutdown_executor()
+
+    def _shutdown_executor(self) -> None:
+        """Close the database connection of every worker thread (each thread runs exactly one of
+        these tasks thanks to the barrier), then stop the pool."""
+        barrier = threading.Barrier(self.max_workers, timeout=10)
+
+        def close_connections() -> None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+            connections.close_all()
+
+        futures = [self.executor.submit(close_connections) for _ in range(self.max_workers)]
+        for future in futures:
+            future.result(timeout=30)
+        self.executor.shutdown(wait=True)

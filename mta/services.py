@@ -1,0 +1,260 @@
+"""State changes of the mail transfer agent: Tracemail rows, handled copies, the outbound queue,
+delivery attempts, bounces and purges. The SMTP handler and the Celery tasks call these."""
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mta import routing, spool
+from mta.dsn import build_dsn, enhanced_status
+from mta.lmtp import LMTPEndpoint, LMTPError, deliver_one
+from mta.models import HandledCopy, OutboundMessage, OutboundRecipient, TracemailEntry, TracemailEvent
+from mta.outbound import OutboundError, send
+
+logger = logging.getLogger(__name__)
+
+HANDLED_COPY_RETENTION = dt.timedelta(days=3)
+Status = TracemailEntry.Status
+Direction = TracemailEntry.Direction
+
+
+@dataclass
+class MessageTrace:
+    """What Tracemail records of a message, whoever the recipient."""
+
+    sender: str
+    sender_domain_id: int | None
+    message_id: str = ""
+    subject: str = ""
+    size: int = 0
+    client_ip: str | None = None
+    queue_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16].upper())
+
+
+def _clip(text: str, length: int = 500) -> str:
+    return (text or "")[:length]
+
+
+def tracemail_record(
+    *,
+    trace: MessageTrace,
+    recipient: str,
+    recipient_domain_id: int | None,
+    direction: str,
+    status: str,
+    reason: str = "",
+    remote_host: str = "",
+) -> TracemailEntry:
+    with transaction.atomic():
+        entry = TracemailEntry.objects.create(
+            direction=direction,
+            status=status,
+            reason=_clip(reason),
+            sender=_clip(trace.sender, 320),
+            recipient=_clip(recipient, 320),
+            sender_domain_id=trace.sender_domain_id,
+            recipient_domain_id=recipient_domain_id,
+            message_id=_clip(trace.message_id),
+            subject=_clip(trace.subject),
+            size=trace.size,
+            client_ip=trace.client_ip,
+            remote_host=_clip(remote_host, 255),
+            queue_id=trace.queue_id,
+        )
+        TracemailEvent.objects.create(entry=entry, status=status, reason=entry.reason, remote_host=entry.remote_host)
+    return entry
+
+
+def tracemail_update(*, entry_id: int, status: str, reason: str = "", remote_host: str = "") -> None:
+    with transaction.atomic():
+        TracemailEntry.objects.filter(pk=entry_id).update(
+            status=status, reason=_clip(reason), remote_host=_clip(remote_host, 255), updated_at=timezone.now()
+        )
+        TracemailEvent.objects.create(
+            entry_id=entry_id, status=status, reason=_clip(reason), remote_host=_clip(remote_host, 255)
+        )
+
+
+def local_copy_delivered(*, fingerprint: str, trace: MessageTrace, recipient: str, recipient_domain_id: int | None,
+                         direction: str) -> None:
+    """Remember the copy (so a retry of the same message skips it) and trace it, in one transaction."""
+    with transaction.atomic():
+        HandledCopy.objects.get_or_create(fingerprint=fingerprint, recipient=recipient.lower())
+        entry = tracemail_record(trace=trace, recipient=recipient, recipient_domain_id=recipient_domain_id,
+                                 direction=direction, status=Status.ACCEPTED)
+        tracemail_update(entry_id=entry.pk, status=Status.DELIVERED, reason="250 2.0.0 delivered to mailbox")
+
+
+def outbound_enqueue(
+    *, trace: MessageTrace, recipients: list[str], data: bytes, fingerprint: str = ""
+) -> OutboundMessage:
+    """Durably queue a message for remote recipients: spool file fsynced, then the rows committed;
+    the delivery tasks are scheduled after the commit (a failure to schedule leaves the rows
+    queued for `outbound_requeue_due`)."""
+    name = uuid.uuid4().hex
+    path = spool.spool_write(name, data)
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(
+                queue_id=uuid.UUID(name), sender=trace.sender, spool_path=str(path), size=len(data),
+                message_id=_clip(trace.message_id),
+            )
+            rows = []
+            for address in recipients:
+                entry = tracemail_record(trace=trace, recipient=address, recipient_domain_id=None,
+                                         direction=Direction.OUT, status=Status.ACCEPTED,
+                                         reason="250 2.0.0 queued for remote delivery")
+                rows.append(OutboundRecipient(message=message, address=address, tracemail=entry,
+                                              next_attempt_at=timezone.now()))
+                if fingerprint:
+                    HandledCopy.objects.get_or_create(fingerprint=fingerprint, recipient=address.lower())
+            OutboundRecipient.objects.bulk_create(rows)
+            ids = list(message.recipients.values_list("id", flat=True))
+            transaction.on_commit(lambda: _schedule(ids), robust=True)
+    except Exception:
+        spool.spool_remove(path)
+        raise
+    return message
+
+
+def _schedule(recipient_ids: list[int]) -> None:
+    from mta.tasks import deliver_outbound
+
+    for rid in recipient_ids:
+        deliver_outbound.delay(rid)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    status: str
+    retry_in: int | None = None  # seconds, when the attempt should be retried
+
+
+def _backoff(attempts: int) -> int:
+    return min(settings.OUTBOUND_RETRY_BASE * 2 ** max(attempts - 1, 0), settings.OUTBOUND_RETRY_MAX)
+
+
+def outbound_attempt(*, recipient_id: int, now: dt.datetime | None = None) -> AttemptOutcome:
+    """One delivery attempt of one queued copy. Idempotent: a copy already delivered or bounced is
+    left alone. Temporary failures are deferred with exponential backoff until OUTBOUND_MAX_AGE,
+    then bounced; permanent failures bounce at once (a DSN to the sender)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rcpt = (
+            OutboundRecipient.objects.select_for_update().select_related("message")
+            .filter(pk=recipient_id).first()
+        )
+        if rcpt is None or rcpt.status in (OutboundRecipient.Status.DELIVERED, OutboundRecipient.Status.BOUNCED):
+            return AttemptOutcome(status=rcpt.status if rcpt else "missing")
+        rcpt.attempts += 1
+        rcpt.save(update_fields=["attempts", "updated_at"])
+    message = rcpt.message
+    data = spool.spool_read(message.spool_path)
+    try:
+        delivered = send(sender=message.sender, recipient=rcpt.address, data=data)
+    except OutboundError as exc:
+        reason = f"{exc.code} {exc.message}"
+        expired = now - message.created_at >= dt.timedelta(seconds=settings.OUTBOUND_MAX_AGE)
+        if exc.permanent or expired:
+            if not exc.permanent:
+                reason = f"{reason} (gave up after {rcpt.attempts} attempts)"
+            _bounce(rcpt=rcpt, data=data, code=exc.code, message=exc.message, reason=reason,
+                    remote_host=exc.remote_host, expired=not exc.permanent)
+            return AttemptOutcome(status=OutboundRecipient.Status.BOUNCED)
+        retry_in = _backoff(rcpt.attempts)
+        with transaction.atomic():
+            OutboundRecipient.objects.filter(pk=rcpt.pk).update(
+                status=OutboundRecipient.Status.DEFERRED, last_error=_clip(reason),
+                next_attempt_at=now + dt.timedelta(seconds=retry_in), updated_at=now,
+            )
+            if rcpt.tracemail_id:
+                tracemail_update(entry_id=rcpt.tracemail_id, status=Status.DEFERRED, reason=reason,
+                                 remote_host=exc.remote_host)
+        return AttemptOutcome(status=OutboundRecipient.Status.DEFERRED, retry_in=retry_in)
+    with transaction.atomic():
+        OutboundRecipient.objects.filter(pk=rcpt.pk).update(
+            status=OutboundRecipient.Status.DELIVERED, last_error="", next_attempt_at=None, updated_at=now
+        )
+        if rcpt.tracemail_id:
+            tracemail_update(entry_id=rcpt.tracemail_id, status=Status.DELIVERED,
+                             reason=f"{delivered.reply} delivered", remote_host=delivered.remote_host)
+    _release_spool_if_done(message)
+    return AttemptOutcome(status=OutboundRecipient.Status.DELIVERED)
+
+
+def _bounce(*, rcpt: OutboundRecipient, data: bytes, code: int, message: str, reason: str, remote_host: str,
+            expired: bool) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        OutboundRecipient.objects.filter(pk=rcpt.pk).update(
+            status=OutboundRecipient.Status.BOUNCED, last_error=_clip(reason), next_attempt_at=None, updated_at=now
+        )
+        if rcpt.tracemail_id:
+            tracemail_update(entry_id=rcpt.tracemail_id, status=Status.BOUNCED, reason=reason,
+                             remote_host=remote_host)
+    status = "4.4.7" if expired else enhanced_status(code, message)
+    dsn_send(original=data, sender=rcpt.message.sender, recipient=rcpt.address, status=status,
+             diagnostic=reason, remote_host=remote_host)
+    _release_spool_if_done(rcpt.message)
+
+
+def dsn_send(*, original: bytes, sender: str, recipient: str, status: str, diagnostic: str,
+             remote_host: str = "") -> None:
+    """Tell the sender a copy failed. Never for a null sender (no bounce of a bounce). A hosted
+    sender gets the DSN over LMTP; a remote one through the outbound queue."""
+    if not sender:
+        return
+    dsn = build_dsn(original=original, sender=sender, recipient=recipient, status=status,
+                    diagnostic=diagnostic, remote_host=remote_host)
+    trace = MessageTrace(sender="", sender_domain_id=None, subject="Undelivered Mail Returned to Sender",
+                         size=len(dsn))
+    route = routing.resolve(sender)
+    if route.kind == routing.Kind.LOCAL:
+        endpoint = LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"])
+        try:
+            deliver_one(endpoint, sender="", recipient=route.address, data=dsn)
+        except LMTPError as exc:
+            logger.warning("DSN to %s not delivered: %s", sender, exc)
+            tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
+                             direction=Direction.INTERNAL, status=Status.DEFERRED, reason=exc.reply)
+            return
+        tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
+                         direction=Direction.INTERNAL, status=Status.DELIVERED, reason="DSN delivered")
+    elif route.kind == routing.Kind.REMOTE:
+        outbound_enqueue(trace=trace, recipients=[sender], data=dsn)
+
+
+def _release_spool_if_done(message: OutboundMessage) -> None:
+    pending = message.recipients.exclude(
+        status__in=[OutboundRecipient.Status.DELIVERED, OutboundRecipient.Status.BOUNCED]
+    ).exists()
+    if not pending:
+        spool.spool_remove(message.spool_path)
+
+
+def outbound_requeue_due(*, now: dt.datetime | None = None, grace: dt.timedelta = dt.timedelta(minutes=10)) -> int:
+    """Schedule again the copies whose next attempt is overdue (a lost task, a broker that was
+    down when the message was queued). Safe to run often: attempts are idempotent."""
+    now = now or timezone.now()
+    ids = list(
+        OutboundRecipient.objects.filter(
+            status__in=[OutboundRecipient.Status.QUEUED, OutboundRecipient.Status.DEFERRED],
+            next_attempt_at__lt=now - grace,
+        ).values_list("id", flat=True)[:1000]
+    )
+    _schedule(ids)
+    return len(ids)
+
+
+def tracemail_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete Tracemail rows older than TRACEMAIL_RETENTION_DAYS and expired handled copies."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.TRACEMAIL_RETENTION_DAYS)
+    _, per_model = TracemailEntry.objects.filter(created_at__lt=cutoff).delete()
+    HandledCopy.objects.filter(at__lt=now - HANDLED_COPY_RETENTION).delete()
+    return per_model.get(TracemailEntry._meta.label, 0)
