@@ -7,6 +7,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "mailsuite.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
     },
+    "mta-tracemail-purge": {
+        "task": "mta.tasks.tracemail_purge",
+        "schedule": crontab(hour=3, minute=45),
+    },
+    "mta-outbound-requeue-due": {
+        "task": "mta.tasks.outbound_requeue_due",
+        "schedule": crontab(minute="*/10"),
+    },
     "accounts-purge-access-log": {
         "task": "accounts.tasks.purge_access_log",
         "schedule": crontab(hour=3, minute=30),

@@ -168,6 +168,16 @@ MAIL_PORTS = {
 SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
 SMTP_MAX_RECIPIENTS = env.int("MAILSUITE_SMTP_MAX_RECIPIENTS", default=150)
 OUTBOUND_RELAY = env.str("MAILSUITE_OUTBOUND_RELAY", default="")  # host:port, empty = MX lookup
+# Outbound queue (mta): a message not delivered after OUTBOUND_MAX_AGE seconds bounces (DSN).
+OUTBOUND_MAX_AGE = env.int("MAILSUITE_OUTBOUND_MAX_AGE", default=5 * 24 * 3600)
+OUTBOUND_RETRY_BASE = env.int("MAILSUITE_OUTBOUND_RETRY_BASE", default=60)  # seconds, doubled per attempt
+OUTBOUND_RETRY_MAX = env.int("MAILSUITE_OUTBOUND_RETRY_MAX", default=3600)
+OUTBOUND_TIMEOUT = env.int("MAILSUITE_OUTBOUND_TIMEOUT", default=60)
+# Where smtpd delivers local mail (Dovecot LMTP over TCP).
+LMTP_HOST = env.str("MAILSUITE_LMTP_HOST", default="127.0.0.1")
+# Daily external send limits: Redis counters (one key per mailbox and local day).
+SENDLIMIT_REDIS_URL = env.str("MAILSUITE_SENDLIMIT_REDIS_URL", default=REDIS_URL)
+SENDLIMIT_KEY_PREFIX = env.str("MAILSUITE_SENDLIMIT_KEY_PREFIX", default="mailsuite:sendlimit")
 TLS_CERT_FILE = env.str("MAILSUITE_TLS_CERT", default=str(DATA_DIR / "tls" / "cert.pem"))
 TLS_KEY_FILE = env.str("MAILSUITE_TLS_KEY", default=str(DATA_DIR / "tls" / "key.pem"))
 DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dovecot")))
