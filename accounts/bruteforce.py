@@ -133,7 +133,9 @@ def record_failure(*, login: str, remote_ip: str | None) -> FailureCount:
         )
     except redis.RedisError as exc:
         raise BruteforceUnavailable(str(exc)) from exc
-    return FailureCount(login_failures=int(login_failures), ip_failures=int(ip_failures), blocked=bool(blocked))
+    return FailureCount(
+        login_failures=int(login_failures), ip_failures=int(ip_failures), blocked=bool(blocked)
+    )
 
 
 def record_success(*, login: str) -> None:

@@ -27,14 +27,14 @@ logger = logging.getLogger(__name__)
 MAIL_PROTOCOLS = {"imap", "pop3", "sieve", "smtp", "submission"}
 
 # Reasons written to the access log (and returned in AuthResult.reason).
-OK_PASSWORD = "password"
-OK_APP_PASSWORD = "app_password"
+OK_PASSWORD = "password"  # noqa: S105 - a log reason, not a secret
+OK_APP_PASSWORD = "app_password"  # noqa: S105 - a log reason, not a secret
 BLOCKED = "blocked"
 UNKNOWN_USER = "unknown_user"
-BAD_PASSWORD = "bad_password"
+BAD_PASSWORD = "bad_password"  # noqa: S105 - a log reason, not a secret
 MAILBOX_INACTIVE = "mailbox_inactive"
 DOMAIN_INACTIVE = "domain_inactive"
-APP_PASSWORD_REVOKED = "app_password_revoked"
+APP_PASSWORD_REVOKED = "app_password_revoked"  # noqa: S105 - a log reason, not a secret
 TWO_FACTOR_REQUIRED = "2fa_required"
 BACKEND_UNAVAILABLE = "backend_unavailable"
 
@@ -90,7 +90,9 @@ def _domain_of_login(login: str) -> Domain | None:
     return Domain.objects.filter(name=domain_name).first()
 
 
-def authenticate_mail(login: str, password: str, *, protocol: str, remote_ip: str | None, tls: bool) -> AuthResult:
+def authenticate_mail(
+    login: str, password: str, *, protocol: str, remote_ip: str | None, tls: bool
+) -> AuthResult:
     if protocol not in MAIL_PROTOCOLS:
         raise ValueError(f"authenticate_mail: not a mail protocol: {protocol!r}")
     login = bruteforce.normalize_login(login)

@@ -67,11 +67,14 @@ class AppPassword(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(name=""), name="apppassword_name_not_empty"),
             models.CheckConstraint(
-                condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"), name="apppassword_token_hash_sha256_hex"
+                condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"),  # noqa: S106 - a pattern, not a secret
+                name="apppassword_token_hash_sha256_hex",
             ),
         ]
         indexes = [
-            models.Index(fields=["user"], condition=models.Q(revoked_at__isnull=True), name="apppassword_active_idx"),
+            models.Index(
+                fields=["user"], condition=models.Q(revoked_at__isnull=True), name="apppassword_active_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,7 +134,8 @@ class AccessLogEntry(models.Model):
                 name="accesslog_protocol_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(result__in=["success", "failure", "blocked"]), name="accesslog_result_valid"
+                condition=models.Q(result__in=["success", "failure", "blocked"]),
+                name="accesslog_result_valid",
             ),
         ]
         indexes = [

@@ -97,7 +97,8 @@ def totp_enrol_confirm(device: TOTPDevice, token: str) -> list[str]:
         if device.confirmed:
             raise ValidationError(_("This device is already confirmed."))
         if not device.verify_token((token or "").strip().replace(" ", "")):
-            raise ValidationError({"token": [_("The code is not valid. Check the time on your phone and retry.")]})
+            message = _("The code is not valid. Check the time on your phone and retry.")
+            raise ValidationError({"token": [message]})
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         user = device.user

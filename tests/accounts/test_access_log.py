@@ -15,7 +15,7 @@ from accounts.services import access_log_purge, access_log_record
 from accounts.tasks import purge_access_log
 from domains.models import Mailbox
 from mailsuite.beat import CELERY_BEAT_SCHEDULE
-from tests.factories import DomainFactory, MailboxFactory, ManagerFactory
+from tests.factories import DomainFactory, ManagerFactory
 
 pytestmark = pytest.mark.django_db
 ROME = ZoneInfo("Europe/Rome")
@@ -104,7 +104,9 @@ def test_date_range_is_whole_days_in_rome_both_ends_included(mailbox, postmaster
     at(last, datetime(2026, 3, 11, 23, 59, 59, tzinfo=ROME))
     at(after, datetime(2026, 3, 12, 0, 0, 0, tzinfo=ROME))
 
-    rows = access_log_for(actor=postmaster, domain=mailbox.domain, since=date(2026, 3, 10), until=date(2026, 3, 11))
+    rows = access_log_for(
+        actor=postmaster, domain=mailbox.domain, since=date(2026, 3, 10), until=date(2026, 3, 11)
+    )
 
     assert [r.pk for r in rows] == [last.pk, first.pk]
 

@@ -26,7 +26,8 @@ def test_create_returns_the_token_once_and_stores_only_its_sha256(mailbox):
     assert token not in {stored.name, stored.token_hash}
     assert (stored.last_used_at, stored.revoked_at, stored.is_active) == (None, None, True)
     audit = AuditEntry.objects.get(action="app_password.create")
-    assert (audit.domain, audit.target, audit.after) == (mailbox.domain, "mario@example.test", {"name": "Phone"})
+    assert (audit.domain, audit.target, audit.after) == (
+        mailbox.domain, "mario@example.test", {"name": "Phone"})
 
 
 def test_tokens_are_different_each_time(mailbox):

@@ -7,7 +7,9 @@ import pytest
 from accounts import bruteforce
 
 
-def test_failures_are_counted_per_login_and_address_with_the_window_as_lifetime(bruteforce_prefix, redis_client):
+def test_failures_are_counted_per_login_and_address_with_the_window_as_lifetime(
+    bruteforce_prefix, redis_client
+):
     bruteforce.record_failure(login="Mario@Example.test", remote_ip="198.51.100.7")
     count = bruteforce.record_failure(login="mario@example.test", remote_ip="198.51.100.7")
 
@@ -16,7 +18,9 @@ def test_failures_are_counted_per_login_and_address_with_the_window_as_lifetime(
     assert 890 <= redis_client.ttl(f"{bruteforce_prefix}:fail:ip:198.51.100.7") <= 900
 
 
-def test_reaching_the_login_threshold_sets_a_block_for_block_seconds(bruteforce_prefix, redis_client, settings):
+def test_reaching_the_login_threshold_sets_a_block_for_block_seconds(
+    bruteforce_prefix, redis_client, settings
+):
     settings.BRUTEFORCE_BLOCK_SECONDS = 600
     counts = [bruteforce.record_failure(login="mario@example.test", remote_ip=None) for _ in range(10)]
 
@@ -46,7 +50,10 @@ def test_ipv6_addresses_of_one_slash_64_share_a_counter(bruteforce_prefix):
 
 def test_parallel_failures_are_all_counted(bruteforce_prefix, redis_client):
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda _: bruteforce.record_failure(login="x@example.test", remote_ip="192.0.2.5"), range(64)))
+        def fail(_):
+            return bruteforce.record_failure(login="x@example.test", remote_ip="192.0.2.5")
+
+        list(pool.map(fail, range(64)))
 
     assert redis_client.get(f"{bruteforce_prefix}:fail:login:x@example.test") == "64"
     assert redis_client.get(f"{bruteforce_prefix}:fail:ip:192.0.2.5") == "64"
