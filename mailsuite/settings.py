@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in production (gunicorn serves them itself; no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "mailsuite.portals.PortalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -131,7 +133,7 @@ USE_TZ = True
 
 STATIC_URL = env.str("MAILSUITE_STATIC_URL", default="/static/")
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("MAILSUITE_STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
 MEDIA_URL = env.str("MAILSUITE_MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env.str("MAILSUITE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 

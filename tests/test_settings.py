@@ -13,6 +13,8 @@ PRODUCTION = {
     "MAILSUITE_SECRET_KEY": "x" * 50,
     "MAILSUITE_ALLOWED_HOSTS": "mail.example.net,webmail.example.net",
     "MAILSUITE_INTERNAL_API_TOKEN": "internal-token-for-tests",
+    "MAILSUITE_DOVECOT_DB_PASSWORD": "dovecot-db-password-for-tests",
+    "MAILSUITE_MAILSTORE_MASTER_PASSWORD": "master-password-for-tests",
 }
 REPORT = (
     "import django, json; from django.conf import settings; django.setup(); "
@@ -26,9 +28,7 @@ REPORT = (
 def start(**overrides: str) -> subprocess.CompletedProcess:
     # Empty values (not absent ones): the .env file only fills variables that are not set at all.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILSUITE_")}
-    env.update(
-        {"MAILSUITE_SECRET_KEY": "", "MAILSUITE_ALLOWED_HOSTS": "", "MAILSUITE_INTERNAL_API_TOKEN": ""}
-    )
+    env.update({name: "" for name in PRODUCTION if name != "MAILSUITE_DEBUG"})
     env.update({"DJANGO_SETTINGS_MODULE": "mailsuite.settings", **overrides})
     return subprocess.run(
         [sys.executable, "-c", REPORT],
