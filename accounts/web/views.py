@@ -109,7 +109,7 @@ class LoginView(_PortalView):
         self._count_success(login)
         record_attempt(request, login=login, portal=self.portal.name, result="success", reason="password")
         start_pending(request, user=user, portal=self.portal.name, next_url=next_url)
-        _, data = get_pending(request, self.portal.name)
+        _user, data = get_pending(request, self.portal.name)
         return self.next_step(user, data)
 
     def _check_blocked(self, login: str) -> str:

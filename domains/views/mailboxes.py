@@ -1,10 +1,10 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts import twofactor
 from accounts.selectors import app_passwords_for
@@ -97,6 +97,7 @@ def _detail(request, domain, mailbox, status=200, **forms):
 
 
 def _load(request, domain_name, pk, *, manager_only=False):
+    """Access first, then the method: an outsider gets the same 404 for every URL."""
     domain = domain_for(user=request.user, name=domain_name, manager_only=manager_only)
     return domain, mailbox_for(user=request.user, domain=domain, pk=pk)
 
@@ -108,9 +109,10 @@ def mailbox_detail(request, domain_name, pk):
 
 
 @panel_view
-@require_POST
 def mailbox_profile(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form = MailboxProfileForm(request.POST)
     if form.is_valid():
         try:
@@ -124,9 +126,10 @@ def mailbox_profile(request, domain_name, pk):
 
 
 @panel_view
-@require_POST
 def mailbox_password(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form = MailboxPasswordForm(request.POST)
     if form.is_valid():
         generated = form.cleaned_data["generate_password"]
@@ -165,23 +168,26 @@ def _tier_change(request, domain, mailbox, form, field, form_key):
 
 
 @panel_view
-@require_POST
 def mailbox_quota(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     return _tier_change(request, domain, mailbox, QuotaForm(request.POST), "quota_tier", "quota_form")
 
 
 @panel_view
-@require_POST
 def mailbox_send_limit(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk, manager_only=True)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     return _tier_change(request, domain, mailbox, SendLimitForm(request.POST), "send_limit", "send_limit_form")
 
 
 @panel_view
-@require_POST
 def mailbox_security(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     action = request.POST.get("action")
     if action in ("require_2fa", "unrequire_2fa"):
         services.mailbox_update(mailbox=mailbox, actor=request.user, require_2fa=action == "require_2fa")
@@ -193,14 +199,15 @@ def mailbox_security(request, domain_name, pk):
         count = services.mailbox_revoke_app_passwords(mailbox=mailbox, actor=request.user)
         messages.success(request, _("App passwords revoked: %(n)d.") % {"n": count})
     else:
-        return HttpResponseNotAllowed(["POST"])
+        return HttpResponseBadRequest(_("Unknown action."))
     return redirect(mailbox_url(domain, mailbox))
 
 
 @panel_view
-@require_POST
 def mailbox_archive(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk, manager_only=True)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if request.POST.get("action") == "remove":
         try:
             archive_remove(mailbox=mailbox, actor=request.user)
