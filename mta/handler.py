@@ -75,7 +75,7 @@ class _RcptVerdict:
 
 
 class MailHandler:
-    def __init__(self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int):
+    def __init__(self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int | None):
         assert mode in (MX, SUBMISSION)
         self.mode = mode
         self.lmtp = lmtp
@@ -147,6 +147,12 @@ class MailHandler:
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         return AuthResult(success=True, auth_data=Identity(login=login, mailbox_id=result.mailbox.pk))
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: MailEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        # aiosmtpd advertises "AUTH" with an empty list when every mechanism is excluded (MX).
+        return [r for r in responses if r.strip() != "250-AUTH"]
+
     # MAIL ---------------------------------------------------------------------------------
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: MailEnvelope, address: str,
@@ -188,8 +194,9 @@ class MailHandler:
         key = address.lower()
         if key in envelope.routes:
             return "250 2.1.5 OK"  # a duplicate: one copy, counted once
-        if len(envelope.routes) >= self.max_recipients:
-            return "452 4.5.3 " + _("Too many recipients (at most %(n)d per message)") % {"n": self.max_recipients}
+        max_recipients = self.max_recipients or settings.SMTP_MAX_RECIPIENTS
+        if len(envelope.routes) >= max_recipients:
+            return "452 4.5.3 " + _("Too many recipients (at most %(n)d per message)") % {"n": max_recipients}
         try:
             verdict = await self.run(self._check_recipient, address, envelope.sender)
         except (DatabaseError, sendlimit.SendLimitUnavailable):
@@ -294,6 +301,12 @@ class MailHandler:
                 await self.run(sendlimit.refund, key=key)
             except sendlimit.SendLimitUnavailable:
                 logger.warning("send limit refund lost for %s (Redis unavailable)", key)
+
+    async def refund_envelope(self, envelope: Envelope) -> None:
+        reservations = getattr(envelope, "reservations", None)
+        if reservations:
+            envelope.reservations = []
+            await self._refund([r.key for r in reservations])
 
     def release_envelope(self, envelope: Envelope, loop) -> None:
         """The envelope is being dropped without DATA (RSET, new MAIL after error, disconnect)."""

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import ssl
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -38,6 +39,12 @@ class MailSMTP(SMTP):
             self.event_handler.release_envelope(self.envelope, self.loop)
         super()._set_post_data_state()
 
+    async def smtp_RSET(self, arg: str) -> None:
+        # Refund before answering, so the client sees its counter back once RSET returns.
+        if self.envelope is not None:
+            await self.event_handler.refund_envelope(self.envelope)
+        await super().smtp_RSET(arg)
+
     def connection_lost(self, error) -> None:
         if self.envelope is not None:
             self.event_handler.release_envelope(self.envelope, self.loop)
@@ -47,6 +54,12 @@ class MailSMTP(SMTP):
         if isinstance(status, str):
             status = _REPLY_REWRITES.get(status, status)
         await super().push(status)
+
+
+class _AiosmtpdNoiseFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "auth_require_tls == False" not in message and "login_data is deprecated" not in message
 
 
 @dataclass
@@ -76,7 +89,12 @@ class SMTPService:
         self.hostname = hostname or settings.MAIL_HOSTNAME
         self.max_workers = max_workers
         self.max_message_size = max_message_size or settings.SMTP_MAX_MESSAGE_SIZE
-        self.max_recipients = max_recipients or settings.SMTP_MAX_RECIPIENTS
+        self.max_recipients = max_recipients  # None: settings.SMTP_MAX_RECIPIENTS at each RCPT
+        # aiosmtpd logs every command at INFO ("mail.log"): too chatty for a production MX.
+        aiosmtpd_log = logging.getLogger("mail.log")
+        aiosmtpd_log.setLevel(logging.WARNING)
+        if not any(isinstance(f, _AiosmtpdNoiseFilter) for f in aiosmtpd_log.filters):
+            aiosmtpd_log.addFilter(_AiosmtpdNoiseFilter())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="smtpd")
         self.ports: dict[str, int] = {}
         self._servers: list[asyncio.AbstractServer] = []
@@ -99,8 +117,14 @@ class SMTPService:
                                     auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)
         if name == "smtps":
             # The whole connection is TLS already: aiosmtpd's STARTTLS-based auth_require_tls check
-            # does not know it, so the handler checks the transport itself.
-            return lambda: MailSMTP(handler, auth_required=True, auth_require_tls=False, **common)
+            # does not know it, so the handler checks the transport itself (and aiosmtpd's warning
+            # about AUTH without TLS, false here, is silenced).
+            def implicit_tls() -> MailSMTP:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    return MailSMTP(handler, auth_required=True, auth_require_tls=False, **common)
+
+            return implicit_tls
         return lambda: MailSMTP(handler, tls_context=self.tls_context, require_starttls=True, auth_required=True,
                                 auth_require_tls=True, **common)
 

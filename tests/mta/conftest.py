@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from django.conf import settings as django_settings
 
 from mailstore.tls import client_context_for, ensure_certificate, server_context
 from mta.server import SMTPService
@@ -27,6 +26,20 @@ def sendlimit_prefix(settings):
     settings.SENDLIMIT_REDIS_URL = "redis://127.0.0.1:6379/0"
     yield prefix
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def bruteforce_prefix(settings):
+    """SMTP AUTH failures are counted by accounts.bruteforce: under a prefix of this test."""
+    prefix = f"test:{uuid.uuid4().hex}:bf"
+    settings.BRUTEFORCE_KEY_PREFIX = prefix
+    url = settings.BRUTEFORCE_REDIS_URL
+    yield prefix
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
@@ -155,7 +168,6 @@ def smtpd(django_db_setup, django_db_blocker, tmp_path_factory):
         hostname="mx.test.localhost",
         max_workers=4,
         max_message_size=200_000,
-        max_recipients=django_settings.SMTP_MAX_RECIPIENTS,
     )
     service.start()
     yield RunningSMTP(service=service, host="127.0.0.1", cert_file=str(cert))
