@@ -19,7 +19,7 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponseForbidden, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -121,9 +121,10 @@ def _report(data: dict, *, login: str, remote_ip: str | None) -> None:
     except bruteforce.BruteforceUnavailable as exc:
         logger.warning("auth policy: brute-force counters unavailable: %s", exc)
     try:
-        entry = access_log_record(login=login, protocol=protocol, remote_ip=remote_ip,
-                                  tls=_flag(data.get("tls")), result=result, reason=reason)
-        if result == Result.SUCCESS and entry.user_id is not None:
-            Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
+        with transaction.atomic():
+            entry = access_log_record(login=login, protocol=protocol, remote_ip=remote_ip,
+                                      tls=_flag(data.get("tls")), result=result, reason=reason)
+            if result == Result.SUCCESS and entry.user_id is not None:
+                Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
     except DatabaseError as exc:
         logger.warning("auth policy: access log unavailable: %s", exc)
