@@ -1,0 +1,205 @@
+"""Mailbox pages: create, edit, paid changes with their price, delete; bad input changes nothing."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import AppPassword
+from accounts.services import app_password_create
+from archive.models import ArchivePlan
+from billing.models import LedgerEvent
+from domains.models import AuditEntry, Mailbox
+from tests.factories import MailboxFactory
+from tests.panel.test_authorization import fingerprint
+
+pytestmark = pytest.mark.django_db
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+def create_url(world):
+    return reverse("mailadmin:mailbox_create", args=[world.domain.name])
+
+
+def test_postmaster_creates_a_mailbox_with_a_typed_password(world, postmaster_client):
+    response = postmaster_client.post(create_url(world), {
+        "local_part": "Anna.Rossi", "first_name": "Anna", "last_name": "Rossi",
+        "password": "Anna-Secret-2026", "quota_tier": "8",
+    })
+    assert response.status_code == 200
+    mailbox = Mailbox.objects.get(domain=world.domain, local_part="anna.rossi")
+    assert (mailbox.first_name, mailbox.last_name, mailbox.quota_tier) == ("Anna", "Rossi", 8)
+    assert mailbox.user.check_password("Anna-Secret-2026")
+    entry = AuditEntry.objects.filter(action="mailbox.create", target="anna.rossi@acme.test").get()
+    assert entry.actor == world.postmaster.user
+    assert LedgerEvent.objects.filter(kind="mailbox_created", target="anna.rossi@acme.test").count() == 1
+
+
+def test_generated_password_is_shown_once_and_works(world, postmaster_client):
+    response = postmaster_client.post(create_url(world), {"local_part": "gen", "generate_password": "on",
+                                                          "quota_tier": "8"})
+    assert response.status_code == 200
+    password = response.context["password"]
+    assert len(password) == 18
+    assert Mailbox.objects.get(local_part="gen", domain=world.domain).user.check_password(password)
+
+
+@pytest.mark.parametrize("data,field,message", [
+    ({"local_part": "bad..name", "password": "Good-Pass-2026-x", "quota_tier": "8"}, "local_part",
+     "is not a valid mailbox name"),
+    ({"local_part": "postmaster", "password": "Good-Pass-2026-x", "quota_tier": "8"}, "local_part",
+     "This address already exists."),
+    ({"local_part": "ok", "password": "Good-Pass-2026-x", "quota_tier": "12"}, "quota_tier",
+     "Select a valid choice. 12 is not one of the available choices."),
+    ({"local_part": "ok", "password": "short", "quota_tier": "8"}, "password", "This password is too short."),
+    ({"local_part": "ok", "quota_tier": "8"}, "password", "Type a password or choose to generate one."),
+], ids=["invalid address", "duplicate", "tier outside the list", "weak password", "no password"])
+def test_bad_input_gets_a_clear_error_and_changes_nothing(world, postmaster_client, data, field, message):
+    before = fingerprint()
+    response = postmaster_client.post(create_url(world), data, **EN)
+    assert response.status_code == 400
+    assert any(message in str(e) for e in response.context["form"].errors[field])
+    assert message in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
+    assert fingerprint() == before
+
+
+def test_bad_input_message_is_italian_by_default(world, postmaster_client):
+    response = postmaster_client.post(create_url(world), {"local_part": "postmaster", "password": "Good-Pass-2026-x",
+                                                          "quota_tier": "99"})
+    assert response.status_code == 400
+    assert "Scegli un&#x27;opzione valida. 99 non è tra quelle disponibili." in response.content.decode()
+
+
+def test_a_paid_space_tier_shows_its_price_before_confirming(world, postmaster_client):
+    # given a mailbox on the standard 8 GB
+    mailbox = MailboxFactory(domain=world.domain, local_part="big")
+    url = reverse("mailadmin:mailbox_quota", args=[world.domain.name, mailbox.pk])
+    before = fingerprint()
+    # when 50 GB is asked, the price comes first and nothing changes yet
+    response = postmaster_client.post(url, {"quota_tier": "50"}, **EN)
+    assert response.status_code == 200
+    assert "Space of 50 GB is a paid option." in response.content.decode()
+    assert response.context["price"] is not None
+    assert fingerprint() == before
+    # then confirming changes the tier and writes its billing event
+    response = postmaster_client.post(url, {"quota_tier": "50", "confirm": "1"})
+    assert response.status_code == 302
+    mailbox.refresh_from_db()
+    assert mailbox.quota_tier == 50
+    assert LedgerEvent.objects.filter(kind="quota_changed", target="big@acme.test").count() == 1
+    audit = AuditEntry.objects.filter(action="mailbox.update", target="big@acme.test").latest("pk")
+    assert (audit.before, audit.after) == ({"quota_tier": 8}, {"quota_tier": 50})
+    # and going back down is free: no confirmation step
+    assert postmaster_client.post(url, {"quota_tier": "8"}).status_code == 302
+    mailbox.refresh_from_db()
+    assert mailbox.quota_tier == 8
+
+
+def test_manager_sets_send_limit_and_archive(world, manager_client):
+    mailbox = MailboxFactory(domain=world.domain, local_part="sales")
+    name = world.domain.name
+    # 1,000 a day is free
+    assert manager_client.post(reverse("mailadmin:mailbox_send_limit", args=[name, mailbox.pk]),
+                               {"send_limit": "1000"}).status_code == 302
+    # 5,000 a day asks for confirmation first
+    url = reverse("mailadmin:mailbox_send_limit", args=[name, mailbox.pk])
+    assert manager_client.post(url, {"send_limit": "5000"}).status_code == 200
+    mailbox.refresh_from_db()
+    assert mailbox.send_limit == 1000
+    assert manager_client.post(url, {"send_limit": "5000", "confirm": "1"}).status_code == 302
+    mailbox.refresh_from_db()
+    assert mailbox.send_limit == 5000
+    # a limit outside the list is refused
+    assert manager_client.post(url, {"send_limit": "3000", "confirm": "1"}).status_code == 400
+    mailbox.refresh_from_db()
+    assert mailbox.send_limit == 5000
+    # archive: price first, then attach with its retention, then remove
+    url = reverse("mailadmin:mailbox_archive", args=[name, mailbox.pk])
+    assert manager_client.post(url, {"retention_years": "7"}).status_code == 200
+    assert not ArchivePlan.objects.filter(mailbox=mailbox).exists()
+    assert manager_client.post(url, {"retention_years": "11", "confirm": "1"}).status_code == 400
+    assert manager_client.post(url, {"retention_years": "7", "confirm": "1"}).status_code == 302
+    plan = ArchivePlan.objects.get(mailbox=mailbox)
+    assert (plan.retention_years, plan.created_by) == (7, world.manager.user)
+    assert LedgerEvent.objects.filter(kind="archive_attached", target="sales@acme.test").count() == 1
+    assert manager_client.post(url, {"action": "remove"}).status_code == 302
+    assert not ArchivePlan.objects.filter(mailbox=mailbox).exists()
+    assert LedgerEvent.objects.filter(kind="archive_removed", target="sales@acme.test").count() == 1
+
+
+def test_security_actions(world, postmaster_client):
+    mailbox = MailboxFactory(domain=world.domain, local_part="sec")
+    app_password_create(user=mailbox.user, name="Thunderbird")
+    url = reverse("mailadmin:mailbox_security", args=[world.domain.name, mailbox.pk])
+    assert postmaster_client.post(url, {"action": "require_2fa"}).status_code == 302
+    mailbox.refresh_from_db()
+    assert mailbox.require_2fa is True
+    assert postmaster_client.post(url, {"action": "revoke_app_passwords"}).status_code == 302
+    assert AppPassword.objects.get(user=mailbox.user).revoked_at is not None
+    assert postmaster_client.post(url, {"action": "nonsense"}).status_code == 400
+
+
+def test_delete_needs_the_typed_address_and_says_what_is_lost(world, postmaster_client):
+    mailbox = MailboxFactory(domain=world.domain, local_part="leaving")
+    url = reverse("mailadmin:mailbox_delete", args=[world.domain.name, mailbox.pk])
+    page = postmaster_client.get(url, **EN).content.decode()
+    assert "This cannot be undone. You will lose:" in page and "Time Machine" in page
+    before = fingerprint()
+    response = postmaster_client.post(url, {"confirm_address": "leaving@other.test"}, **EN)
+    assert response.status_code == 400
+    assert "does not match leaving@acme.test" in response.content.decode()
+    assert fingerprint() == before
+    response = postmaster_client.post(url, {"confirm_address": "Leaving@acme.test"})
+    assert response.status_code == 302
+    assert not Mailbox.objects.filter(pk=mailbox.pk).exists()
+
+
+def test_the_postmaster_cannot_be_deleted(world, manager_client):
+    url = reverse("mailadmin:mailbox_delete", args=[world.domain.name, world.postmaster.pk])
+    before = fingerprint()
+    response = manager_client.post(url, {"confirm_address": "postmaster@acme.test"}, **EN)
+    assert response.status_code == 400
+    assert "The postmaster mailbox cannot be deleted." in response.content.decode()
+    assert fingerprint() == before
+
+
+def test_domain_2fa_switch_is_audited(world, postmaster_client, manager_client):
+    url = reverse("mailadmin:domain_security", args=[world.domain.name])
+    assert postmaster_client.post(url, {"require_2fa": "on"}).status_code == 302
+    world.domain.refresh_from_db()
+    assert world.domain.require_2fa is True
+    # the postmaster's own session, opened without a second factor, must now log in again (and enrol)
+    response = postmaster_client.get(reverse("mailadmin:home"))
+    assert response.status_code == 302 and response["Location"].startswith("/mailadmin/login/")
+    page = manager_client.get(reverse("mailadmin:audit_log", args=[world.domain.name])).content.decode()
+    assert "domain.require_2fa" in page and "require_2fa: False" in page and "require_2fa: True" in page
+
+
+def test_list_query_count_does_not_grow_with_mailboxes(world, postmaster_client):
+    url = reverse("mailadmin:mailboxes", args=[world.domain.name]) + "?sort=-quota&q=user"
+    for i in range(3):
+        MailboxFactory(domain=world.domain, local_part=f"user{i}")
+    postmaster_client.get(url)  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        assert postmaster_client.get(url).status_code == 200
+    for i in range(3, 40):
+        MailboxFactory(domain=world.domain, local_part=f"user{i}")
+    with CaptureQueriesContext(connection) as many:
+        response = postmaster_client.get(url)
+    assert response.status_code == 200 and len(response.context["rows"]) == 40
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_list_search_sort_and_pagination(world, postmaster_client):
+    for i in range(55):
+        MailboxFactory(domain=world.domain, local_part=f"u{i:02d}", last_name=f"Name{i:02d}")
+    url = reverse("mailadmin:mailboxes", args=[world.domain.name])
+    page1 = postmaster_client.get(url)
+    assert page1.context["page"].paginator.count == 56 and len(page1.context["rows"]) == 50
+    page2 = postmaster_client.get(url + "?page=2")
+    assert [m.local_part for m in page2.context["rows"]] == ["u49", "u50", "u51", "u52", "u53", "u54"]
+    found = postmaster_client.get(url + "?q=name07")
+    assert [m.local_part for m in found.context["rows"]] == ["u07"]
+    desc = postmaster_client.get(url + "?sort=-address")
+    assert desc.context["rows"][0].local_part == "u54"
