@@ -21,7 +21,7 @@ def can_see_tracemail(*, actor: Any, domain: Domain) -> bool:
         return True
     if Mailbox.objects.filter(user=actor, domain=domain, is_postmaster=True, is_active=True).exists():
         return True
-    return domain.manager_id is not None and Domain.objects.filter(pk=domain.pk, manager__user=actor).exists()
+    return Domain.objects.filter(pk=domain.pk, manager__user=actor).exists()
 
 
 def tracemail_for(
