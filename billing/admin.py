@@ -42,7 +42,9 @@ class PriceListAdmin(ServiceAdmin):
         return services.price_list_save(actor=request.user, **{k: data[k] for k in self.fields})
 
     def service_update(self, request, obj, data):
-        return services.price_list_save(actor=request.user, price_list=obj, **{k: data[k] for k in self.fields})
+        return services.price_list_save(
+            actor=request.user, price_list=obj, **{k: data[k] for k in self.fields}
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -50,8 +52,20 @@ class PriceListAdmin(ServiceAdmin):
 
 @admin.register(LedgerEvent)
 class LedgerEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "customer", "domain_name", "actor_label", "kind", "target", "before", "after",
-                    "monthly_delta", "one_off_amount", "monthly_total_before", "monthly_total_after")
+    list_display = (
+        "at",
+        "customer",
+        "domain_name",
+        "actor_label",
+        "kind",
+        "target",
+        "before",
+        "after",
+        "monthly_delta",
+        "one_off_amount",
+        "monthly_total_before",
+        "monthly_total_after",
+    )
     list_filter = ("kind", "intervention")
     search_fields = ("target", "domain_name", "customer__company_name", "actor_label")
     list_select_related = ("customer",)
@@ -60,13 +74,33 @@ class LedgerEventAdmin(ReadOnlyAdmin):
 
 @admin.register(DailyNotice)
 class DailyNoticeAdmin(ReadOnlyAdmin):
-    list_display = ("day", "customer", "state", "recipient", "monthly_total_before", "monthly_total_after",
-                    "attempts", "sent_at", "error")
+    list_display = (
+        "day",
+        "customer",
+        "state",
+        "recipient",
+        "monthly_total_before",
+        "monthly_total_after",
+        "attempts",
+        "sent_at",
+        "error",
+    )
     list_filter = ("state", "day")
     search_fields = ("customer__company_name", "recipient")
     list_select_related = ("customer",)
-    readonly_fields = ("day", "customer", "state", "recipient", "subject", "body", "message_id", "attempts",
-                       "claimed_at", "sent_at", "error")
+    readonly_fields = (
+        "day",
+        "customer",
+        "state",
+        "recipient",
+        "subject",
+        "body",
+        "message_id",
+        "attempts",
+        "claimed_at",
+        "sent_at",
+        "error",
+    )
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -93,7 +127,15 @@ class CustomerUserAdmin(ServiceAdmin):
     search_fields = ("user__username", "customer__company_name")
     list_select_related = ("user", "customer")
 
-    ADD_FIELDS = ("customer", "username", "email", "first_name", "last_name", "password", "can_configure_mail")
+    ADD_FIELDS = (
+        "customer",
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "password",
+        "can_configure_mail",
+    )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -113,5 +155,6 @@ class CustomerUserAdmin(ServiceAdmin):
         return services.customer_user_create(actor=request.user, **{k: data[k] for k in self.ADD_FIELDS})
 
     def service_update(self, request, obj, data):
-        return services.customer_user_set_right(customer_user=obj, can_configure_mail=data["can_configure_mail"],
-                                                actor=request.user)
+        return services.customer_user_set_right(
+            customer_user=obj, can_configure_mail=data["can_configure_mail"], actor=request.user
+        )

@@ -15,8 +15,15 @@ from domains.models import Customer, Domain, Mailbox
 AMOUNT = {"max_digits": 10, "decimal_places": 2}
 ZERO = Decimal("0.00")
 PRICE_FIELDS = (
-    "mailbox_extra", "quota_25", "quota_50", "quota_100", "send_2000", "send_5000", "archive",
-    "timemachine_restore", "intervention",
+    "mailbox_extra",
+    "quota_25",
+    "quota_50",
+    "quota_100",
+    "send_2000",
+    "send_5000",
+    "archive",
+    "timemachine_restore",
+    "intervention",
 )
 
 
@@ -42,9 +49,13 @@ class PriceList(models.Model):
         verbose_name_plural = _("price lists")
         ordering = ["-valid_from"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(valid_from__day=1), name="pricelist_valid_from_first_of_month"),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__day=1), name="pricelist_valid_from_first_of_month"
+            ),
             *(
-                models.CheckConstraint(condition=models.Q(**{f"{name}__gte": 0}), name=f"pricelist_{name}_non_negative")
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{name}__gte": 0}), name=f"pricelist_{name}_non_negative"
+                )
                 for name in PRICE_FIELDS
             ),
         ]
@@ -63,6 +74,9 @@ class BilledArchive(models.Model):
     class Meta:
         verbose_name = _("billed archive")
         verbose_name_plural = _("billed archives")
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}"
 
 
 class LedgerEvent(models.Model):
@@ -83,22 +97,28 @@ class LedgerEvent(models.Model):
         OTHER = "other", _("Other intervention")
 
     at = models.DateTimeField(_("when"), db_index=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger_events",
-                                 verbose_name=_("customer"))
-    domain = models.ForeignKey(Domain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                               verbose_name=_("domain"))
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="ledger_events", verbose_name=_("customer")
+    )
+    domain = models.ForeignKey(
+        Domain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("domain")
+    )
     domain_name = models.CharField(_("domain name"), max_length=253, blank=True, default="")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_label = models.CharField(_("who"), max_length=254, blank=True, default="")
     kind = models.CharField(_("what"), max_length=24, choices=Kind.choices)
-    intervention = models.CharField(_("intervention"), max_length=24, choices=Intervention.choices, blank=True,
-                                    default="")
+    intervention = models.CharField(
+        _("intervention"), max_length=24, choices=Intervention.choices, blank=True, default=""
+    )
     target = models.CharField(_("object"), max_length=254, blank=True, default="")
     description = models.CharField(_("description"), max_length=300, blank=True, default="")
     before = models.CharField(_("before"), max_length=100, blank=True, default="")
     after = models.CharField(_("after"), max_length=100, blank=True, default="")
-    price_list = models.ForeignKey(PriceList, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    price_list = models.ForeignKey(
+        PriceList, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     monthly_delta = models.DecimalField(_("monthly amount change"), default=ZERO, **AMOUNT)
     one_off_amount = models.DecimalField(_("one-off amount"), default=ZERO, **AMOUNT)
     monthly_total_before = models.DecimalField(_("monthly total before"), **AMOUNT)
@@ -111,15 +131,26 @@ class LedgerEvent(models.Model):
         indexes = [models.Index(fields=["customer", "at"], name="ledger_customer_at_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind__in=[
-                    "mailbox_created", "mailbox_deleted", "quota_changed", "send_limit_changed",
-                    "archive_attached", "archive_removed", "intervention",
-                ]),
+                condition=models.Q(
+                    kind__in=[
+                        "mailbox_created",
+                        "mailbox_deleted",
+                        "quota_changed",
+                        "send_limit_changed",
+                        "archive_attached",
+                        "archive_removed",
+                        "intervention",
+                    ]
+                ),
                 name="ledger_kind_valid",
             ),
-            models.CheckConstraint(condition=models.Q(one_off_amount__gte=0), name="ledger_one_off_non_negative"),
             models.CheckConstraint(
-                condition=models.Q(monthly_delta=models.F("monthly_total_after") - models.F("monthly_total_before")),
+                condition=models.Q(one_off_amount__gte=0), name="ledger_one_off_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    monthly_delta=models.F("monthly_total_after") - models.F("monthly_total_before")
+                ),
                 name="ledger_delta_is_after_minus_before",
             ),
             models.CheckConstraint(
@@ -141,8 +172,9 @@ class DailyNotice(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="daily_notices",
-                                 verbose_name=_("customer"))
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="daily_notices", verbose_name=_("customer")
+    )
     day = models.DateField(_("day"))
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.SENDING)
     recipient = models.EmailField(_("recipient"))
@@ -162,10 +194,12 @@ class DailyNotice(models.Model):
         ordering = ["-day", "customer"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "day"], name="dailynotice_one_per_customer_day"),
-            models.CheckConstraint(condition=models.Q(state__in=["sending", "sent", "failed"]),
-                                   name="dailynotice_state_valid"),
             models.CheckConstraint(
-                condition=~models.Q(state="sent") | models.Q(sent_at__isnull=False), name="dailynotice_sent_has_time"
+                condition=models.Q(state__in=["sending", "sent", "failed"]), name="dailynotice_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="sent") | models.Q(sent_at__isnull=False),
+                name="dailynotice_sent_has_time",
             ),
         ]
 

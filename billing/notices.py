@@ -65,12 +65,20 @@ def _render(customer: Customer, day: datetime.date) -> tuple[str, str, Decimal, 
     total_after = events[-1].monthly_total_after
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("%(company)s: changes to your mail service costs on %(day)s") % {
-            "company": customer.company_name, "day": day.strftime("%d/%m/%Y")}
-        body = render_to_string("billing/email/daily_notice.txt", {
-            "customer": customer, "day": day, "events": events,
-            "total_before": total_before, "total_after": total_after,
-            "one_off": sum((e.one_off_amount for e in events), Decimal("0.00")),
-        })
+            "company": customer.company_name,
+            "day": day.strftime("%d/%m/%Y"),
+        }
+        body = render_to_string(
+            "billing/email/daily_notice.txt",
+            {
+                "customer": customer,
+                "day": day,
+                "events": events,
+                "total_before": total_before,
+                "total_after": total_after,
+                "one_off": sum((e.one_off_amount for e in events), Decimal("0.00")),
+            },
+        )
     return subject, body, total_before, total_after
 
 
@@ -82,15 +90,24 @@ def _claim(customer_id: int, day: datetime.date) -> DailyNotice | None:
         with transaction.atomic():
             subject, body, before, after = _render(customer, day)
             return DailyNotice.objects.create(
-                customer=customer, day=day, state=DailyNotice.State.SENDING, recipient=customer.legal_rep_email,
-                subject=subject, body=body, message_id=_message_id(customer_id, day),
-                monthly_total_before=before, monthly_total_after=after, attempts=1, claimed_at=now,
+                customer=customer,
+                day=day,
+                state=DailyNotice.State.SENDING,
+                recipient=customer.legal_rep_email,
+                subject=subject,
+                body=body,
+                message_id=_message_id(customer_id, day),
+                monthly_total_before=before,
+                monthly_total_after=after,
+                attempts=1,
+                claimed_at=now,
             )
     except IntegrityError:
         pass
     # The row exists: take it over only if it failed, or if its sender died long ago.
-    retry = (Q(state=DailyNotice.State.FAILED) | Q(state=DailyNotice.State.SENDING,
-                                                   claimed_at__lt=now - NOTICE_CLAIM_TIMEOUT))
+    retry = Q(state=DailyNotice.State.FAILED) | Q(
+        state=DailyNotice.State.SENDING, claimed_at__lt=now - NOTICE_CLAIM_TIMEOUT
+    )
     with transaction.atomic():
         taken = (
             DailyNotice.objects.filter(customer_id=customer_id, day=day, attempts__lt=NOTICE_MAX_ATTEMPTS)
@@ -104,7 +121,10 @@ def _claim(customer_id: int, day: datetime.date) -> DailyNotice | None:
 
 def _send(notice: DailyNotice) -> None:
     message = EmailMessage(
-        subject=notice.subject, body=notice.body, from_email=settings.DEFAULT_FROM_EMAIL, to=[notice.recipient],
+        subject=notice.subject,
+        body=notice.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notice.recipient],
         headers={"Message-ID": notice.message_id},
     )
     message.send(fail_silently=False)
@@ -123,10 +143,13 @@ def daily_notices_send(*, day: datetime.date) -> dict[str, int]:
             _send(notice)
         except Exception as exc:  # any delivery error: recorded, retried by the next run
             logger.warning("billing notice %s for %s failed: %s", day, customer_id, exc)
-            DailyNotice.objects.filter(pk=notice.pk).update(state=DailyNotice.State.FAILED, error=str(exc)[:500])
+            DailyNotice.objects.filter(pk=notice.pk).update(
+                state=DailyNotice.State.FAILED, error=str(exc)[:500]
+            )
             outcome["failed"] += 1
             continue
-        DailyNotice.objects.filter(pk=notice.pk).update(state=DailyNotice.State.SENT, sent_at=timezone.now(),
-                                                        error="")
+        DailyNotice.objects.filter(pk=notice.pk).update(
+            state=DailyNotice.State.SENT, sent_at=timezone.now(), error=""
+        )
         outcome["sent"] += 1
     return outcome

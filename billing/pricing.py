@@ -48,7 +48,9 @@ class Usage:
 
     @classmethod
     def of_mailbox(cls, *, quota_tier: int, send_limit: int, archive: bool = False) -> "Usage":
-        return cls(mailboxes=1, archives=int(archive)) + cls.of_tiers(quota_tier=quota_tier, send_limit=send_limit)
+        return cls(mailboxes=1, archives=int(archive)) + cls.of_tiers(
+            quota_tier=quota_tier, send_limit=send_limit
+        )
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ def tier_lines(usage: Usage, prices: Prices) -> tuple[Line, ...]:
     for key, usage_field, price_field, label in TIER_LINES:
         quantity = getattr(usage, usage_field)
         unit = getattr(prices, price_field)
-        out.append(Line(key=key, label=str(label), quantity=quantity, unit_price=unit, amount=unit * quantity))
+        out.append(
+            Line(key=key, label=str(label), quantity=quantity, unit_price=unit, amount=unit * quantity)
+        )
     return tuple(out)
 
 
@@ -118,13 +122,23 @@ def monthly_cost(usage: Usage, *, included: int, prices: Prices) -> MonthlyCost:
     tier, each archive. Every line is quantity × unit price; amounts are exact to the cent."""
     extra = max(0, usage.mailboxes - included)
     lines = (
-        Line(key="extra_mailboxes", label=str(_("Mailboxes beyond the included count")), quantity=extra,
-             unit_price=prices.mailbox_extra, amount=prices.mailbox_extra * extra),
+        Line(
+            key="extra_mailboxes",
+            label=str(_("Mailboxes beyond the included count")),
+            quantity=extra,
+            unit_price=prices.mailbox_extra,
+            amount=prices.mailbox_extra * extra,
+        ),
         *tier_lines(usage, prices),
     )
     total = sum((line.amount for line in lines), ZERO)
-    return MonthlyCost(included=included, mailboxes=usage.mailboxes, extra_mailboxes=extra, lines=lines,
-                       total=total.quantize(CENT))
+    return MonthlyCost(
+        included=included,
+        mailboxes=usage.mailboxes,
+        extra_mailboxes=extra,
+        lines=lines,
+        total=total.quantize(CENT),
+    )
 
 
 def month_bounds(day: datetime.date) -> tuple[datetime.date, datetime.date]:

@@ -11,7 +11,16 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import DailyNotice, LedgerEvent, PriceList
-from billing.pricing import ZERO, Line, MonthlyCost, Prices, Usage, monthly_cost, month_bounds, prorated_recurring
+from billing.pricing import (
+    ZERO,
+    Line,
+    MonthlyCost,
+    Prices,
+    Usage,
+    month_bounds,
+    monthly_cost,
+    prorated_recurring,
+)
 from billing.pricing import tier_lines as _tier_lines
 from domains.inclusion import Inclusion, inclusion_for
 from domains.models import Customer, CustomerUser, Domain, Mailbox, Site
@@ -60,6 +69,7 @@ def customer_monthly_cost(customer: Customer, *, day: datetime.date | None = Non
 
 
 # --- the Monitor -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DomainRow:
@@ -133,9 +143,17 @@ def monitor_for(*, user: Any) -> Monitor:
         total_usage += usage
         lines = _tier_lines(usage, prices)
         iv = interventions.get(row["id"], {})
-        rows.append(DomainRow(domain_id=row["id"], name=row["name"], usage=usage, lines=lines,
-                              recurring=sum((line.amount for line in lines), ZERO),
-                              interventions=iv.get("n", 0), one_off=iv.get("amount") or ZERO))
+        rows.append(
+            DomainRow(
+                domain_id=row["id"],
+                name=row["name"],
+                usage=usage,
+                lines=lines,
+                recurring=sum((line.amount for line in lines), ZERO),
+                interventions=iv.get("n", 0),
+                one_off=iv.get("amount") or ZERO,
+            )
+        )
     cost = monthly_cost(total_usage, included=inclusion.included_mailboxes, prices=prices)
     iv_count = sum(row.get("n", 0) for row in interventions.values())
     one_off = sum((row.get("amount") or ZERO for row in interventions.values()), ZERO)
@@ -152,15 +170,31 @@ def monitor_for(*, user: Any) -> Monitor:
         changes=[(timezone.localdate(at), after) for at, _before, after in changes],
         current_total=cost.total,
     )
-    return Monitor(customer=customer, today=today, period_start=first, period_end=last, price_list=price_list,
-                   inclusion=inclusion, cost=cost, domains=tuple(rows), interventions=iv_count, one_off=one_off,
-                   recurring_prorated=recurring, next_invoice=recurring + one_off)
+    return Monitor(
+        customer=customer,
+        today=today,
+        period_start=first,
+        period_end=last,
+        price_list=price_list,
+        inclusion=inclusion,
+        cost=cost,
+        domains=tuple(rows),
+        interventions=iv_count,
+        one_off=one_off,
+        recurring_prorated=recurring,
+        next_invoice=recurring + one_off,
+    )
 
 
 def monitor_as_dict(monitor: Monitor) -> dict[str, Any]:
     def line(ln: Line) -> dict[str, Any]:
-        return {"key": ln.key, "label": ln.label, "quantity": ln.quantity, "unit_price": str(ln.unit_price),
-                "amount": str(ln.amount)}
+        return {
+            "key": ln.key,
+            "label": ln.label,
+            "quantity": ln.quantity,
+            "unit_price": str(ln.unit_price),
+            "amount": str(ln.amount),
+        }
 
     return {
         "customer": monitor.customer.company_name,
@@ -175,14 +209,21 @@ def monitor_as_dict(monitor: Monitor) -> dict[str, Any]:
         "recurring_prorated": str(monitor.recurring_prorated),
         "next_invoice": str(monitor.next_invoice),
         "domains": [
-            {"name": row.name, "mailboxes": row.usage.mailboxes, "lines": [line(ln) for ln in row.lines],
-             "recurring": str(row.recurring), "interventions": row.interventions, "one_off": str(row.one_off)}
+            {
+                "name": row.name,
+                "mailboxes": row.usage.mailboxes,
+                "lines": [line(ln) for ln in row.lines],
+                "recurring": str(row.recurring),
+                "interventions": row.interventions,
+                "one_off": str(row.one_off),
+            }
             for row in monitor.domains
         ],
     }
 
 
 # --- price preview for the control panel -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PricePreview:
@@ -213,12 +254,17 @@ def price_preview(
         after = now + Usage.of_mailbox(quota_tier=quota_tier or 8, send_limit=send_limit or 250)
     elif change == "mailbox_delete":
         has_archive = hasattr(mailbox, "billed_archive")
-        after = now - Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit,
-                                       archive=has_archive)
+        after = now - Usage.of_mailbox(
+            quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit, archive=has_archive
+        )
     elif change == "mailbox_update":
-        after = (now - Usage.of_tiers(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit)
-                 + Usage.of_tiers(quota_tier=quota_tier or mailbox.quota_tier,
-                                  send_limit=send_limit or mailbox.send_limit))
+        after = (
+            now
+            - Usage.of_tiers(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit)
+            + Usage.of_tiers(
+                quota_tier=quota_tier or mailbox.quota_tier, send_limit=send_limit or mailbox.send_limit
+            )
+        )
     elif change == "archive_attach":
         after = now if hasattr(mailbox, "billed_archive") else now + Usage(archives=1)
     elif change == "archive_remove":
@@ -230,11 +276,16 @@ def price_preview(
         raise ValueError(f"price_preview: unknown change {change!r}")
     before_total = monthly_cost(now, included=included, prices=prices).total
     after_total = monthly_cost(after, included=included, prices=prices).total
-    return PricePreview(monthly_before=before_total, monthly_after=after_total,
-                        monthly_delta=after_total - before_total, one_off=one_off)
+    return PricePreview(
+        monthly_before=before_total,
+        monthly_after=after_total,
+        monthly_delta=after_total - before_total,
+        one_off=one_off,
+    )
 
 
 # --- staff -------------------------------------------------------------------------------------
+
 
 def ledger_for(*, customer: Customer, since: datetime.datetime | None = None) -> QuerySet[LedgerEvent]:
     qs = LedgerEvent.objects.filter(customer=customer)

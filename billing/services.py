@@ -41,8 +41,12 @@ def _lock(customer_id: int) -> _Priced:
         raise NotInTransaction("billing charges must run inside the transaction of the change")
     customer = Customer.objects.select_for_update().get(pk=customer_id)
     price_list = price_list_on(timezone.localdate())
-    return _Priced(customer=customer, price_list=price_list, prices=Prices.of(price_list),
-                   included=included_mailboxes(customer_id))
+    return _Priced(
+        customer=customer,
+        price_list=price_list,
+        prices=Prices.of(price_list),
+        included=included_mailboxes(customer_id),
+    )
 
 
 def _total(priced: _Priced, usage: Usage) -> Decimal:
@@ -95,9 +99,16 @@ def charge_mailbox_created(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
     priced = _lock(mailbox.domain.customer_id)
     after = customer_usage(priced.customer.pk)
     mine = Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit)
-    return _record(priced, kind=LedgerEvent.Kind.MAILBOX_CREATED, actor=actor, usage_before=after - mine,
-                   usage_after=after, domain=mailbox.domain, target=mailbox.address,
-                   after=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d")
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.MAILBOX_CREATED,
+        actor=actor,
+        usage_before=after - mine,
+        usage_after=after,
+        domain=mailbox.domain,
+        target=mailbox.address,
+        after=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d",
+    )
 
 
 def charge_mailbox_deleted(*, mailbox: Mailbox, actor: Any | None) -> LedgerEvent:
@@ -107,9 +118,16 @@ def charge_mailbox_deleted(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
     before = customer_usage(priced.customer.pk)
     archive = _has_archive(mailbox)
     mine = Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit, archive=archive)
-    return _record(priced, kind=LedgerEvent.Kind.MAILBOX_DELETED, actor=actor, usage_before=before,
-                   usage_after=before - mine, domain=mailbox.domain, target=mailbox.address,
-                   before=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d" + (", archive" if archive else ""))
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.MAILBOX_DELETED,
+        actor=actor,
+        usage_before=before,
+        usage_after=before - mine,
+        domain=mailbox.domain,
+        target=mailbox.address,
+        before=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d" + (", archive" if archive else ""),
+    )
 
 
 def charge_mailbox_tiers_changed(
@@ -129,13 +147,33 @@ def charge_mailbox_tiers_changed(
     start = after - new + old
     events = []
     if quota_changed:
-        events.append(_record(priced, kind=LedgerEvent.Kind.QUOTA_CHANGED, actor=actor, usage_before=start,
-                              usage_after=middle, domain=mailbox.domain, target=mailbox.address,
-                              before=f"{old_quota_tier} GB", after=f"{mailbox.quota_tier} GB"))
+        events.append(
+            _record(
+                priced,
+                kind=LedgerEvent.Kind.QUOTA_CHANGED,
+                actor=actor,
+                usage_before=start,
+                usage_after=middle,
+                domain=mailbox.domain,
+                target=mailbox.address,
+                before=f"{old_quota_tier} GB",
+                after=f"{mailbox.quota_tier} GB",
+            )
+        )
     if send_changed:
-        events.append(_record(priced, kind=LedgerEvent.Kind.SEND_LIMIT_CHANGED, actor=actor,
-                              usage_before=middle, usage_after=after, domain=mailbox.domain,
-                              target=mailbox.address, before=f"{old_send_limit}/d", after=f"{mailbox.send_limit}/d"))
+        events.append(
+            _record(
+                priced,
+                kind=LedgerEvent.Kind.SEND_LIMIT_CHANGED,
+                actor=actor,
+                usage_before=middle,
+                usage_after=after,
+                domain=mailbox.domain,
+                target=mailbox.address,
+                before=f"{old_send_limit}/d",
+                after=f"{mailbox.send_limit}/d",
+            )
+        )
     return events
 
 
@@ -147,9 +185,17 @@ def charge_archive_attached(*, mailbox: Mailbox, actor: Any | None) -> LedgerEve
         return None
     before = customer_usage(priced.customer.pk)
     BilledArchive.objects.create(mailbox=mailbox)
-    return _record(priced, kind=LedgerEvent.Kind.ARCHIVE_ATTACHED, actor=actor, usage_before=before,
-                   usage_after=before + Usage(archives=1), domain=mailbox.domain, target=mailbox.address,
-                   before=_("no archive"), after=_("archive"))
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.ARCHIVE_ATTACHED,
+        actor=actor,
+        usage_before=before,
+        usage_after=before + Usage(archives=1),
+        domain=mailbox.domain,
+        target=mailbox.address,
+        before=_("no archive"),
+        after=_("archive"),
+    )
 
 
 def charge_archive_removed(*, mailbox: Mailbox, actor: Any | None) -> LedgerEvent | None:
@@ -160,9 +206,17 @@ def charge_archive_removed(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
     deleted, _rows = BilledArchive.objects.filter(mailbox_id=mailbox.pk).delete()
     if not deleted:
         return None
-    return _record(priced, kind=LedgerEvent.Kind.ARCHIVE_REMOVED, actor=actor, usage_before=before,
-                   usage_after=before - Usage(archives=1), domain=mailbox.domain, target=mailbox.address,
-                   before=_("archive"), after=_("no archive"))
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.ARCHIVE_REMOVED,
+        actor=actor,
+        usage_before=before,
+        usage_after=before - Usage(archives=1),
+        domain=mailbox.domain,
+        target=mailbox.address,
+        before=_("archive"),
+        after=_("no archive"),
+    )
 
 
 def charge_intervention(
@@ -185,17 +239,29 @@ def charge_intervention(
         raise TypeError("charge_intervention needs a mailbox or a domain")
     priced = _lock(domain.customer_id)
     if amount is None:
-        amount = getattr(priced.prices, "timemachine_restore" if kind == "timemachine_restore" else "intervention")
+        amount = getattr(
+            priced.prices, "timemachine_restore" if kind == "timemachine_restore" else "intervention"
+        )
     amount = Decimal(amount)
     if amount < 0:
         raise ValidationError({"amount": [_("The amount cannot be negative.")]})
     usage = customer_usage(priced.customer.pk)
-    return _record(priced, kind=LedgerEvent.Kind.INTERVENTION, actor=actor, usage_before=usage, usage_after=usage,
-                   domain=domain, target=mailbox.address if mailbox else domain.name, intervention=kind,
-                   description=description, one_off=amount)
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.INTERVENTION,
+        actor=actor,
+        usage_before=usage,
+        usage_after=usage,
+        domain=domain,
+        target=mailbox.address if mailbox else domain.name,
+        intervention=kind,
+        description=description,
+        one_off=amount,
+    )
 
 
 # --- price list --------------------------------------------------------------------------------
+
 
 def price_list_save(*, actor: Any | None, price_list: PriceList | None = None, **values: Any) -> PriceList:
     """Create a price-list version, or change one that is not yet in force. A version in force
@@ -207,8 +273,9 @@ def price_list_save(*, actor: Any | None, price_list: PriceList | None = None, *
         if price_list is not None and price_list.pk:
             price_list = PriceList.objects.select_for_update().get(pk=price_list.pk)
             if price_list.valid_from <= timezone.localdate():
-                raise ValidationError(_("This price list is already in force and cannot be changed; "
-                                        "add a new version instead."))
+                raise ValidationError(
+                    _("This price list is already in force and cannot be changed; add a new version instead.")
+                )
         else:
             price_list = PriceList()
         for name, value in values.items():
@@ -224,12 +291,17 @@ def price_list_save(*, actor: Any | None, price_list: PriceList | None = None, *
         if errors:
             raise ValidationError(errors)
         price_list.save()
-        audit_record(actor=actor, action="pricelist.save", target=str(price_list.valid_from),
-                     after={name: str(getattr(price_list, name)) for name in ("valid_from", *PRICE_FIELDS)})
+        audit_record(
+            actor=actor,
+            action="pricelist.save",
+            target=str(price_list.valid_from),
+            after={name: str(getattr(price_list, name)) for name in ("valid_from", *PRICE_FIELDS)},
+        )
     return price_list
 
 
 # --- customer-area users -----------------------------------------------------------------------
+
 
 def customer_user_create(
     *,
@@ -251,18 +323,29 @@ def customer_user_create(
         raise ValidationError({"username": [_("This field cannot be blank.")]})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": [_("A user with that login already exists.")]})
-    user = User(username=username, email=(email or "").strip().lower(), first_name=first_name.strip(),
-                last_name=last_name.strip(), kind=User.Kind.CUSTOMER)
+    user = User(
+        username=username,
+        email=(email or "").strip().lower(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        kind=User.Kind.CUSTOMER,
+    )
     check_password(password, user=user)
     user.full_clean(exclude=["password"])
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
-            customer_user = CustomerUser.objects.create(user=user, customer=customer,
-                                                        can_configure_mail=can_configure_mail)
-            audit_record(actor=actor, action="customer_user.create", customer=customer, target=username,
-                         after={"can_configure_mail": can_configure_mail})
+            customer_user = CustomerUser.objects.create(
+                user=user, customer=customer, can_configure_mail=can_configure_mail
+            )
+            audit_record(
+                actor=actor,
+                action="customer_user.create",
+                customer=customer,
+                target=username,
+                after={"can_configure_mail": can_configure_mail},
+            )
     except IntegrityError as exc:
         raise ValidationError({"username": [_("A user with that login already exists.")]}) from exc
     return customer_user
@@ -272,14 +355,21 @@ def customer_user_set_right(
     *, customer_user: CustomerUser, can_configure_mail: bool, actor: Any | None = None
 ) -> CustomerUser:
     with transaction.atomic():
-        customer_user = CustomerUser.objects.select_for_update().select_related("user", "customer").get(
-            pk=customer_user.pk
+        customer_user = (
+            CustomerUser.objects.select_for_update()
+            .select_related("user", "customer")
+            .get(pk=customer_user.pk)
         )
         before = customer_user.can_configure_mail
         if before != can_configure_mail:
             customer_user.can_configure_mail = can_configure_mail
             customer_user.save(update_fields=["can_configure_mail"])
-            audit_record(actor=actor, action="customer_user.right", customer=customer_user.customer,
-                         target=customer_user.user.username, before={"can_configure_mail": before},
-                         after={"can_configure_mail": can_configure_mail})
+            audit_record(
+                actor=actor,
+                action="customer_user.right",
+                customer=customer_user.customer,
+                target=customer_user.user.username,
+                before={"can_configure_mail": before},
+                after={"can_configure_mail": can_configure_mail},
+            )
     return customer_user

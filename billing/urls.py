@@ -10,7 +10,9 @@ from billing import views
 
 app_name = "billing"
 
-portal = Portal(name="customer", title=_("Customer area"), may_enter=views.may_enter, home_url="customer:home")
+portal = Portal(
+    name="customer", title=_("Customer area"), may_enter=views.may_enter, home_url="customer:home"
+)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -31,7 +31,9 @@ def home(request: HttpRequest) -> HttpResponse:
     customer_user = CustomerUser.objects.select_related("customer").filter(user_id=request.user.pk).first()
     if customer_user is None:
         raise PermissionDenied
-    return render(request, "billing/home.html", {"customer_user": customer_user, "customer": customer_user.customer})
+    return render(
+        request, "billing/home.html", {"customer_user": customer_user, "customer": customer_user.customer}
+    )
 
 
 @require_GET

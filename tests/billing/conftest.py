@@ -33,18 +33,31 @@ def price_list(db):
     return PriceList.objects.create(valid_from=previous_first, **PRICES)
 
 
-def bulk_mailboxes(domain: Domain, count: int, *, prefix: str, quota_tier: int = 8, send_limit: int = 250,
-                   archive: bool = False) -> list[Mailbox]:
+def bulk_mailboxes(
+    domain: Domain,
+    count: int,
+    *,
+    prefix: str,
+    quota_tier: int = 8,
+    send_limit: int = 250,
+    archive: bool = False,
+) -> list[Mailbox]:
     """Test data in bulk, bypassing the services on purpose (no ledger rows, no Argon2): the
     arithmetic tests need hundreds of mailboxes in a given state, not their history."""
     User = get_user_model()
     users = User.objects.bulk_create(
-        User(username=f"{prefix}{i}@{domain.name}", email=f"{prefix}{i}@{domain.name}", kind=User.Kind.MAILBOX,
-             password="!")  # noqa: S106 - unusable password
+        User(
+            username=f"{prefix}{i}@{domain.name}",
+            email=f"{prefix}{i}@{domain.name}",
+            kind=User.Kind.MAILBOX,
+            password="!",
+        )  # noqa: S106 - unusable password
         for i in range(count)
     )
     mailboxes = Mailbox.objects.bulk_create(
-        Mailbox(domain=domain, local_part=f"{prefix}{i}", user=user, quota_tier=quota_tier, send_limit=send_limit)
+        Mailbox(
+            domain=domain, local_part=f"{prefix}{i}", user=user, quota_tier=quota_tier, send_limit=send_limit
+        )
         for i, user in enumerate(users)
     )
     if archive:
@@ -57,8 +70,11 @@ def make_customer_user(db):
     def make(customer, *, can_configure_mail: bool, username: str | None = None):
         n = make.counter = getattr(make, "counter", 0) + 1
         return customer_user_create(
-            customer=customer, username=username or f"cu{n}-{customer.pk}", password=CUSTOMER_PASSWORD,
-            email=f"cu{n}@customer.test", can_configure_mail=can_configure_mail,
+            customer=customer,
+            username=username or f"cu{n}-{customer.pk}",
+            password=CUSTOMER_PASSWORD,
+            email=f"cu{n}@customer.test",
+            can_configure_mail=can_configure_mail,
         )
 
     return make

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser(username="admin-billing", password="x", email="a@x.test")  # noqa: S106
+    admin = django_user_model.objects.create_superuser(
+        username="admin-billing", password="x", email="a@x.test"
+    )  # noqa: S106
     client.force_login(admin)
     return client
 
@@ -27,15 +29,27 @@ def staff_client(client, django_user_model):
 def test_staff_create_a_customer_user_with_password_and_right_in_one_form(staff_client):
     customer = CustomerFactory()
 
-    response = staff_client.post("/backoffice/domains/customeruser/add/", {
-        "customer": customer.pk, "username": "Contabile@Cliente", "email": "contabile@cliente.test",
-        "first_name": "Carla", "last_name": "Conti", "password": "Cliente-Area-2026!", "can_configure_mail": "on",
-    })
+    response = staff_client.post(
+        "/backoffice/domains/customeruser/add/",
+        {
+            "customer": customer.pk,
+            "username": "Contabile@Cliente",
+            "email": "contabile@cliente.test",
+            "first_name": "Carla",
+            "last_name": "Conti",
+            "password": "Cliente-Area-2026!",
+            "can_configure_mail": "on",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     cu = CustomerUser.objects.select_related("user").get()
     assert (cu.customer, cu.can_configure_mail, cu.user.username, cu.user.kind) == (
-        customer, True, "contabile@cliente", "customer")
+        customer,
+        True,
+        "contabile@cliente",
+        "customer",
+    )
     assert cu.user.check_password("Cliente-Area-2026!")
     assert AuditEntry.objects.filter(action="customer_user.create", target="contabile@cliente").count() == 1
 
@@ -43,9 +57,15 @@ def test_staff_create_a_customer_user_with_password_and_right_in_one_form(staff_
 def test_weak_password_is_refused_on_the_form_and_nothing_is_written(staff_client):
     customer = CustomerFactory()
 
-    response = staff_client.post("/backoffice/domains/customeruser/add/", {
-        "customer": customer.pk, "username": "debole", "password": "123", "can_configure_mail": "",
-    })
+    response = staff_client.post(
+        "/backoffice/domains/customeruser/add/",
+        {
+            "customer": customer.pk,
+            "username": "debole",
+            "password": "123",
+            "can_configure_mail": "",
+        },
+    )
 
     assert response.status_code == 200
     assert CustomerUser.objects.count() == 0
@@ -53,7 +73,11 @@ def test_weak_password_is_refused_on_the_form_and_nothing_is_written(staff_clien
 
 def test_staff_add_a_future_price_list_version(staff_client):
     first_next_month = (timezone.localdate().replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    data = {"valid_from": first_next_month.isoformat(), "note": "2027", **{k: str(v) for k, v in PRICES.items()}}
+    data = {
+        "valid_from": first_next_month.isoformat(),
+        "note": "2027",
+        **{k: str(v) for k, v in PRICES.items()},
+    }
 
     response = staff_client.post("/backoffice/billing/pricelist/add/", data)
 
@@ -77,8 +101,15 @@ def test_a_price_list_in_force_cannot_be_changed(price_list):
     assert price_list.mailbox_extra == Decimal("2.50")
 
 
-@pytest.mark.parametrize("path", ["/backoffice/billing/ledgerevent/", "/backoffice/billing/dailynotice/",
-                                  "/backoffice/billing/pricelist/", "/backoffice/domains/customeruser/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/backoffice/billing/ledgerevent/",
+        "/backoffice/billing/dailynotice/",
+        "/backoffice/billing/pricelist/",
+        "/backoffice/domains/customeruser/",
+    ],
+)
 def test_billing_pages_of_the_back_office_open(staff_client, path):
     assert staff_client.get(path).status_code == 200
 

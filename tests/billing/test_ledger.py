@@ -42,8 +42,13 @@ def fill_included(domain):
 @pytest.mark.django_db
 def test_domain_registration_records_the_postmaster_as_a_free_mailbox(domain):
     [event] = events(domain)
-    assert (event.kind, event.target, event.monthly_total_before, event.monthly_total_after, event.monthly_delta) == (
-        "mailbox_created", "postmaster@ledger.test", D("0.00"), D("0.00"), D("0.00"))
+    assert (
+        event.kind,
+        event.target,
+        event.monthly_total_before,
+        event.monthly_total_after,
+        event.monthly_delta,
+    ) == ("mailbox_created", "postmaster@ledger.test", D("0.00"), D("0.00"), D("0.00"))
 
 
 @pytest.mark.django_db
@@ -54,8 +59,16 @@ def test_mailbox_beyond_the_included_count_costs_the_extra_fee(domain, staff):
 
     last = events(domain)[-1]
     assert (last.kind, last.target, last.actor, last.actor_label) == (
-        "mailbox_created", "seventh@ledger.test", staff, "staff-ledger")
-    assert (last.monthly_total_before, last.monthly_total_after, last.monthly_delta) == (D("0.00"), D("2.50"), D("2.50"))
+        "mailbox_created",
+        "seventh@ledger.test",
+        staff,
+        "staff-ledger",
+    )
+    assert (last.monthly_total_before, last.monthly_total_after, last.monthly_delta) == (
+        D("0.00"),
+        D("2.50"),
+        D("2.50"),
+    )
     assert last.price_list is not None and last.domain == domain and last.domain_name == "ledger.test"
     assert len(events(domain)) == 7
 
@@ -64,8 +77,9 @@ def test_mailbox_beyond_the_included_count_costs_the_extra_fee(domain, staff):
 def test_mailbox_created_on_paid_tiers_costs_the_tiers_too(domain):
     fill_included(domain)
 
-    services.mailbox_create(domain=domain, local_part="big", password="Big-Mailbox-2026", quota_tier=50,
-                            send_limit=5000)
+    services.mailbox_create(
+        domain=domain, local_part="big", password="Big-Mailbox-2026", quota_tier=50, send_limit=5000
+    )
 
     last = events(domain)[-1]
     assert (last.monthly_total_before, last.monthly_total_after) == (D("0.00"), D("15.50"))  # 2.50 + 5 + 8
@@ -80,9 +94,19 @@ def test_quota_and_send_limit_change_write_one_chained_event_each(domain, staff)
 
     quota, send = events(domain)[-2:]
     assert (quota.kind, quota.before, quota.after, quota.monthly_total_before, quota.monthly_total_after) == (
-        "quota_changed", "8 GB", "25 GB", D("0.00"), D("3.00"))
+        "quota_changed",
+        "8 GB",
+        "25 GB",
+        D("0.00"),
+        D("3.00"),
+    )
     assert (send.kind, send.before, send.after, send.monthly_total_before, send.monthly_total_after) == (
-        "send_limit_changed", "250/d", "2000/d", D("3.00"), D("7.00"))
+        "send_limit_changed",
+        "250/d",
+        "2000/d",
+        D("3.00"),
+        D("7.00"),
+    )
 
 
 @pytest.mark.django_db
@@ -92,8 +116,12 @@ def test_free_send_limit_change_is_recorded_with_zero_amount(domain):
     services.mailbox_update(mailbox=mailbox, send_limit=1000)
 
     last = events(domain)[-1]
-    assert (last.kind, last.before, last.after, last.monthly_delta) == ("send_limit_changed", "250/d", "1000/d",
-                                                                        D("0.00"))
+    assert (last.kind, last.before, last.after, last.monthly_delta) == (
+        "send_limit_changed",
+        "250/d",
+        "1000/d",
+        D("0.00"),
+    )
 
 
 @pytest.mark.django_db
@@ -116,8 +144,13 @@ def test_deleting_an_extra_mailbox_with_archive_removes_both_fees(domain, staff)
     services.mailbox_delete(mailbox=extra, actor=staff)
 
     last = events(domain)[-1]
-    assert (last.kind, last.before, last.monthly_total_before, last.monthly_total_after, last.monthly_delta) == (
-        "mailbox_deleted", "100 GB, 250/d, archive", D("13.00"), D("0.00"), D("-13.00"))
+    assert (
+        last.kind,
+        last.before,
+        last.monthly_total_before,
+        last.monthly_total_after,
+        last.monthly_delta,
+    ) == ("mailbox_deleted", "100 GB, 250/d, archive", D("13.00"), D("0.00"), D("-13.00"))
     assert BilledArchive.objects.count() == 0
 
 
@@ -130,9 +163,15 @@ def test_archive_attach_and_remove_through_the_archive_services(domain, staff):
 
     attached, removed = events(domain)[-2:]
     assert (attached.kind, attached.monthly_total_before, attached.monthly_total_after) == (
-        "archive_attached", D("0.00"), D("1.50"))
+        "archive_attached",
+        D("0.00"),
+        D("1.50"),
+    )
     assert (removed.kind, removed.monthly_total_before, removed.monthly_total_after) == (
-        "archive_removed", D("1.50"), D("0.00"))
+        "archive_removed",
+        D("1.50"),
+        D("0.00"),
+    )
 
 
 @pytest.mark.django_db
@@ -140,17 +179,24 @@ def test_intervention_is_one_off_and_leaves_the_monthly_total(domain, staff):
     mailbox = MailboxFactory(domain=domain, local_part="restore", quota_tier=25)
 
     with transaction.atomic():
-        restore = charge_intervention(kind="timemachine_restore", mailbox=mailbox, actor=staff,
-                                      description="2026-11-20")
+        restore = charge_intervention(
+            kind="timemachine_restore", mailbox=mailbox, actor=staff, description="2026-11-20"
+        )
     with transaction.atomic():
         other = charge_intervention(kind="other", domain=domain, actor=staff, description="DNS migration")
 
-    assert (restore.kind, restore.intervention, restore.one_off_amount, restore.monthly_total_before,
-            restore.monthly_total_after) == ("intervention", "timemachine_restore", D("50.00"), D("3.00"), D("3.00"))
+    assert (
+        restore.kind,
+        restore.intervention,
+        restore.one_off_amount,
+        restore.monthly_total_before,
+        restore.monthly_total_after,
+    ) == ("intervention", "timemachine_restore", D("50.00"), D("3.00"), D("3.00"))
     assert (other.target, other.one_off_amount, other.monthly_delta) == ("ledger.test", D("80.00"), D("0.00"))
 
 
 # --- real commits and rollbacks: transactional database ----------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_charge_outside_a_transaction_is_refused(price_list):
@@ -158,6 +204,7 @@ def test_charge_outside_a_transaction_is_refused(price_list):
 
     with pytest.raises(NotInTransaction):
         charge_mailbox_created(mailbox=domain.mailboxes.get(), actor=None)
+
 
 @pytest.mark.django_db(transaction=True)
 def test_service_failing_after_its_change_leaves_neither_the_change_nor_the_event(price_list, monkeypatch):

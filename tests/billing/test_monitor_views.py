@@ -42,12 +42,18 @@ def client_for(username):
 
 def test_four_clients_see_only_what_they_may(tenants):
     events_before = LedgerEvent.objects.count()
-    anonymous, other, no_right, right = (client_for(u) for u in (None, "right@altrui", "noright@nostra", "right@nostra"))
+    anonymous, other, no_right, right = (
+        client_for(u) for u in (None, "right@altrui", "noright@nostra", "right@nostra")
+    )
 
-    page = {name: c.get(PAGE) for name, c in
-            [("anonymous", anonymous), ("other", other), ("no_right", no_right), ("right", right)]}
-    data = {name: c.get(DATA) for name, c in
-            [("anonymous", anonymous), ("other", other), ("no_right", no_right), ("right", right)]}
+    page = {
+        name: c.get(PAGE)
+        for name, c in [("anonymous", anonymous), ("other", other), ("no_right", no_right), ("right", right)]
+    }
+    data = {
+        name: c.get(DATA)
+        for name, c in [("anonymous", anonymous), ("other", other), ("no_right", no_right), ("right", right)]
+    }
 
     assert page["anonymous"].status_code == 302
     assert page["anonymous"]["Location"] == "/customer/login/?next=%2Fcustomer%2Fmail%2Fmonitor%2F"
@@ -55,10 +61,20 @@ def test_four_clients_see_only_what_they_may(tenants):
     assert page["no_right"].status_code == 403 and data["no_right"].status_code == 403
     # Another customer's user with the right sees its own customer, nothing of ours.
     assert page["other"].status_code == 200 and data["other"].status_code == 200
-    for response in (page["anonymous"], data["anonymous"], page["no_right"], data["no_right"], page["other"],
-                     data["other"]):
+    for response in (
+        page["anonymous"],
+        data["anonymous"],
+        page["no_right"],
+        data["no_right"],
+        page["other"],
+        data["other"],
+    ):
         body = response.content.decode()
-        assert "nostra.test" not in body and "Nostra S.r.l." not in body and "37.00" not in body.replace(",", ".")
+        assert (
+            "nostra.test" not in body
+            and "Nostra S.r.l." not in body
+            and "37.00" not in body.replace(",", ".")
+        )
     assert [d["name"] for d in data["other"].json()["monitor"]["domains"]] == ["altrui.test"]
     assert page["right"].status_code == 200 and "nostra.test" in page["right"].content.decode()
     assert LedgerEvent.objects.count() == events_before  # reading changed nothing
@@ -76,7 +92,9 @@ def test_a_mailbox_login_cannot_enter_the_customer_area(tenants):
     from tests.factories import MailboxFactory
 
     mailbox = MailboxFactory(domain=tenants["ours"].domains.get())
-    response = Client().post("/customer/login/", {"login": mailbox.address, "password": mailbox.password_plain})
+    response = Client().post(
+        "/customer/login/", {"login": mailbox.address, "password": mailbox.password_plain}
+    )
 
     assert response.status_code == 403
 
@@ -87,8 +105,14 @@ def test_json_has_the_figures_of_the_monitor(tenants):
     # 10 mailboxes, 6 included: 4 × 2.50 = 10.00; 9 × 25 GB × 3.00 = 27.00; total 37.00
     assert (monitor["mailboxes"], monitor["included"], monitor["extra_mailboxes"]) == (10, 6, 4)
     assert {ln["key"]: ln["amount"] for ln in monitor["lines"]} == {
-        "extra_mailboxes": "10.00", "quota_25": "27.00", "quota_50": "0.00", "quota_100": "0.00",
-        "send_2000": "0.00", "send_5000": "0.00", "archives": "0.00"}
+        "extra_mailboxes": "10.00",
+        "quota_25": "27.00",
+        "quota_50": "0.00",
+        "quota_100": "0.00",
+        "send_2000": "0.00",
+        "send_5000": "0.00",
+        "archives": "0.00",
+    }
     assert monitor["monthly_total"] == "37.00"
     assert [d["name"] for d in monitor["domains"]] == ["nostra.test"]
 
@@ -128,7 +152,9 @@ def test_totals_follow_a_change_without_reload(tenants):
     client = client_for("right@nostra")
     assert client.get(DATA).json()["monitor"]["monthly_total"] == "37.00"
 
-    services.mailbox_create(domain=tenants["ours"].domains.get(), local_part="nuova", password="Nuova-Casella-2026")
+    services.mailbox_create(
+        domain=tenants["ours"].domains.get(), local_part="nuova", password="Nuova-Casella-2026"
+    )
 
     monitor = client.get(DATA).json()["monitor"]
     assert (monitor["mailboxes"], monitor["monthly_total"]) == (11, "39.50")

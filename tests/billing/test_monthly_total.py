@@ -26,7 +26,6 @@ import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEvent
-
 from billing.selectors import customer_monthly_cost, monitor_for
 from domains.models import Mailbox
 from tests.billing.conftest import bulk_mailboxes
@@ -85,7 +84,9 @@ def test_included_count_extra_mailboxes_and_every_line_match_the_hand_computatio
     assert cost.total == Decimal("729.00")
 
 
-def test_monitor_aggregate_and_per_domain_breakdown_match_the_hand_computation(big_customer, make_customer_user):
+def test_monitor_aggregate_and_per_domain_breakdown_match_the_hand_computation(
+    big_customer, make_customer_user
+):
     user = make_customer_user(big_customer, can_configure_mail=True).user
 
     monitor = monitor_for(user=user)
@@ -95,10 +96,24 @@ def test_monitor_aggregate_and_per_domain_breakdown_match_the_hand_computation(b
     rows = {row.name: row for row in monitor.domains}
     assert list(rows) == ["alpha.test", "beta.test"]
     alpha, beta = rows["alpha.test"].usage, rows["beta.test"].usage
-    assert (alpha.mailboxes, alpha.quota_25, alpha.quota_50, alpha.quota_100,
-            alpha.send_2000, alpha.send_5000, alpha.archives) == (250, 20, 10, 5, 15, 7, 12)
-    assert (beta.mailboxes, beta.quota_25, beta.quota_50, beta.quota_100,
-            beta.send_2000, beta.send_5000, beta.archives) == (150, 7, 0, 3, 7, 3, 10)
+    assert (
+        alpha.mailboxes,
+        alpha.quota_25,
+        alpha.quota_50,
+        alpha.quota_100,
+        alpha.send_2000,
+        alpha.send_5000,
+        alpha.archives,
+    ) == (250, 20, 10, 5, 15, 7, 12)
+    assert (
+        beta.mailboxes,
+        beta.quota_25,
+        beta.quota_50,
+        beta.quota_100,
+        beta.send_2000,
+        beta.send_5000,
+        beta.archives,
+    ) == (150, 7, 0, 3, 7, 3, 10)
     assert rows["alpha.test"].recurring == Decimal("289.00")
     assert rows["beta.test"].recurring == Decimal("115.00")
     # No priced change this month: the next invoice is one full month.

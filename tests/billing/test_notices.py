@@ -20,13 +20,18 @@ pytestmark = pytest.mark.django_db
 def changed(price_list, django_user_model):
     """A customer with 6 included mailboxes and one extra mailbox created today by staff."""
     staff = django_user_model.objects.create_user(username="staff-notice", password="x")  # noqa: S106
-    customer = CustomerFactory(site__voice_channels=1, company_name="Cambiata S.r.l.",
-                               legal_rep_name="Anna Rossi", legal_rep_email="anna@cambiata.test")
+    customer = CustomerFactory(
+        site__voice_channels=1,
+        company_name="Cambiata S.r.l.",
+        legal_rep_name="Anna Rossi",
+        legal_rep_email="anna@cambiata.test",
+    )
     domain = DomainFactory(customer=customer, name="cambiata.test")
     for i in range(5):
         MailboxFactory(domain=domain, local_part=f"inc{i}")
-    services.mailbox_create(domain=domain, local_part="extra", password="Extra-Mailbox-2026", quota_tier=25,
-                            actor=staff)
+    services.mailbox_create(
+        domain=domain, local_part="extra", password="Extra-Mailbox-2026", quota_tier=25, actor=staff
+    )
     mail.outbox.clear()
     return customer
 
@@ -42,7 +47,9 @@ def unchanged(price_list):
 
 
 def test_one_email_to_the_legal_representative_with_what_changed_and_the_totals(changed, unchanged, settings):
-    settings.LANGUAGE_CODE = "en"  # the notice is written in the site language; English keeps this test stable
+    settings.LANGUAGE_CODE = (
+        "en"  # the notice is written in the site language; English keeps this test stable
+    )
     today = timezone.localdate()
 
     outcome = notices.daily_notices_send(day=today)
@@ -50,14 +57,20 @@ def test_one_email_to_the_legal_representative_with_what_changed_and_the_totals(
     assert outcome == {"sent": 1, "failed": 0, "skipped": 0}
     [message] = mail.outbox
     assert message.to == ["anna@cambiata.test"]
-    assert message.extra_headers["Message-ID"] == f"<billing-notice-{changed.pk}-{today.isoformat()}@mail.localhost>"
+    assert (
+        message.extra_headers["Message-ID"]
+        == f"<billing-notice-{changed.pk}-{today.isoformat()}@mail.localhost>"
+    )
     assert "Cambiata S.r.l." in message.subject
     assert "extra@cambiata.test" in message.body
     assert "staff-notice" in message.body
     lines = message.body.splitlines()
     at = timezone.localtime(LedgerEvent.objects.get(target="extra@cambiata.test").at).strftime("%H:%M")
     # 2.50 for the mailbox beyond the 6 included + 3.00 for 25 GB.
-    assert f"- {at} Mailbox created: extra@cambiata.test [- → 25 GB, 250/d], by staff-notice; monthly +5.50" in lines
+    assert (
+        f"- {at} Mailbox created: extra@cambiata.test [- → 25 GB, 250/d], by staff-notice; monthly +5.50"
+        in lines
+    )
     assert "Monthly total before: 0.00 EUR" in lines
     assert "Monthly total now: 5.50 EUR" in lines
     notice = DailyNotice.objects.get()
@@ -105,7 +118,9 @@ def test_crash_after_claim_is_not_resent_before_the_timeout_then_sent_once(chang
     rerun = notices.daily_notices_send(day=today)  # a second run right away: someone may be sending
     assert (rerun, mail.outbox) == ({"sent": 0, "failed": 0, "skipped": 1}, [])
 
-    DailyNotice.objects.update(claimed_at=timezone.now() - notices.NOTICE_CLAIM_TIMEOUT - datetime.timedelta(1))
+    DailyNotice.objects.update(
+        claimed_at=timezone.now() - notices.NOTICE_CLAIM_TIMEOUT - datetime.timedelta(1)
+    )
     late = notices.daily_notices_send(day=today)
     again = notices.daily_notices_send(day=today)
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from tests.billing.conftest import CUSTOMER_PASSWORD, bulk_mailboxes
-from tests.billing.conftest import make_customer_user, price_list  # noqa: F401 - fixtures used here
+from tests.billing.conftest import CUSTOMER_PASSWORD, bulk_mailboxes, make_customer_user, price_list  # noqa: F401 - fixtures used here
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -39,7 +38,7 @@ def browser():
 
 
 @pytest.fixture
-def contract(price_list, make_customer_user):
+def contract(price_list, make_customer_user):  # noqa: F811 - fixtures imported from tests/billing
     """6 mailboxes included and 6 in use (postmaster + 5): the next one costs 2.50 a month."""
     customer = CustomerFactory(site__voice_channels=1, company_name="Monitor Live S.r.l.")
     domain = DomainFactory(customer=customer, name="live.test")
@@ -99,13 +98,15 @@ def test_monitor_follows_a_mailbox_created_in_the_panel_within_5_seconds(browser
     else:  # the control panel is not there: drive the same change through the service
         from domains import services
 
-        services.mailbox_create(domain=contract["domain"], local_part="settima", password="Settima-Casella-2026")
+        services.mailbox_create(
+            domain=contract["domain"], local_part="settima", password="Settima-Casella-2026"
+        )
     created_at = time.monotonic()
     assert contract["domain"].mailboxes.filter(local_part="settima").exists()
 
+    total_cell = "#monitor-total tr[data-key=monthly_total] td"
     monitor.wait_for_function(
-        "() => document.querySelector('#monitor-total tr[data-key=monthly_total] td').textContent.trim() === '2,50'",
-        timeout=5000,
+        f"() => document.querySelector('{total_cell}').textContent.trim() === '2,50'", timeout=5000
     )
     elapsed = time.monotonic() - created_at
     print(f"Monitor updated {elapsed:.2f} s after the mailbox was created (via panel: {via_panel})")
