@@ -4,9 +4,10 @@ PY := .venv/bin/python
 
 .PHONY: run test setup setup-test demo lint messages
 
+# demo_data prints the portal URLs and demo logins (scripts/banner.sh prints them again).
+# Ctrl-C: honcho stops every process; make then reports "Error 130", which is expected.
 run: setup
 	$(PY) manage.py demo_data
-	@scripts/banner.sh
 	exec .venv/bin/honcho start -f Procfile
 
 test: setup-test

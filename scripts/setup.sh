@@ -87,8 +87,11 @@ fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing Python dependencies"
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e ".[test]"
+  mkdir -p var
+  # Quiet unless it fails: the build backend's warnings would bury the useful output.
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e ".[test]"; } >var/pip-install.log 2>&1; then
+    cat var/pip-install.log >&2; echo "pip install failed (log: var/pip-install.log)" >&2; exit 1
+  fi
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
