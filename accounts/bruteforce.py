@@ -12,17 +12,30 @@ Any Redis problem raises BruteforceUnavailable; callers answer "try again later"
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 
-# KEYS: fail:login, fail:ip, block:login, block:ip (fail:ip and block:ip may be "" = no IP known)
-# ARGV: login threshold, IP threshold, window seconds, block seconds
+# KEYS: fail:login, fail:ip, block:login, block:ip, seen:login (the IP keys and seen may be ""
+#       = no IP known / no password fingerprint)
+# ARGV: login threshold, IP threshold, window seconds, block seconds, password fingerprint
 # Returns {login failures, IP failures, blocked (0/1)}.
 _RECORD_FAILURE = """
 local login_fail, ip_fail, blocked = 0, 0, 0
+if KEYS[5] ~= '' then
+  -- The same wrong password again (a phone retrying an old password) counts once per window.
+  local added = redis.call('SADD', KEYS[5], ARGV[5])
+  if redis.call('TTL', KEYS[5]) < 0 then redis.call('EXPIRE', KEYS[5], ARGV[3]) end
+  if added == 0 then
+    login_fail = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if KEYS[2] ~= '' then ip_fail = tonumber(redis.call('GET', KEYS[2]) or '0') end
+    return {login_fail, ip_fail, 0}
+  end
+end
 login_fail = redis.call('INCR', KEYS[1])
 if login_fail == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 if login_fail >= tonumber(ARGV[1]) then
@@ -39,7 +52,6 @@ if KEYS[2] ~= '' then
 end
 return {login_fail, ip_fail, blocked}
 """
-
 
 class BruteforceUnavailable(Exception):
     """The counters cannot be read or written (Redis down or too slow)."""
@@ -103,6 +115,10 @@ def _keys(login: str, remote_ip: str | None) -> tuple[str, str, str, str]:
     )
 
 
+def _seen_key(login: str) -> str:
+    return f"{settings.BRUTEFORCE_KEY_PREFIX}:seen:login:{normalize_login(login)}"
+
+
 def check(*, login: str, remote_ip: str | None) -> Verdict:
     """Is this login, or this address, blocked right now? One round trip."""
     _, _, block_login, block_ip = _keys(login, remote_ip)
@@ -116,20 +132,25 @@ def check(*, login: str, remote_ip: str | None) -> Verdict:
     return Verdict(blocked=by_login or by_ip, by_login=by_login, by_ip=by_ip)
 
 
-def record_failure(*, login: str, remote_ip: str | None) -> FailureCount:
+def record_failure(*, login: str, remote_ip: str | None, password_fingerprint: str = "") -> FailureCount:
+    """Count a failed attempt. With `password_fingerprint` (a keyed hash of the password tried,
+    never the password), repeating the same wrong password within the window counts once."""
     fail_login, fail_ip, block_login, block_ip = _keys(login, remote_ip)
+    seen = _seen_key(login) if password_fingerprint else ""
     try:
         login_failures, ip_failures, blocked = _client().eval(
             _RECORD_FAILURE,
-            4,
+            5,
             fail_login,
             fail_ip,
             block_login,
             block_ip,
+            seen,
             settings.BRUTEFORCE_LOGIN_FAILURES,
             settings.BRUTEFORCE_IP_FAILURES,
             settings.BRUTEFORCE_WINDOW_SECONDS,
             settings.BRUTEFORCE_BLOCK_SECONDS,
+            password_fingerprint,
         )
     except redis.RedisError as exc:
         raise BruteforceUnavailable(str(exc)) from exc
@@ -138,12 +159,20 @@ def record_failure(*, login: str, remote_ip: str | None) -> FailureCount:
     )
 
 
+def password_fingerprint(*, login: str, password: str) -> str:
+    """A short keyed hash of (login, password): tells repeats apart, reveals nothing."""
+    key = settings.SECRET_KEY.encode()
+    message = normalize_login(login).encode() + b"\0" + (password or "").encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
+
+
 def record_success(*, login: str) -> None:
     """A right password clears that login's failure count. The address's count stays: an
     attacker who owns one account must not wipe the failures it made against the others."""
     fail_login, _, _, _ = _keys(login, None)
+    seen = _seen_key(login)
     try:
-        _client().delete(fail_login)
+        _client().delete(fail_login, seen)
     except redis.RedisError as exc:
         raise BruteforceUnavailable(str(exc)) from exc
 
@@ -151,7 +180,8 @@ def record_success(*, login: str) -> None:
 def unblock(*, login: str = "", remote_ip: str | None = None) -> None:
     """Lift a block and its counter (support staff, after checking who is asking)."""
     fail_login, fail_ip, block_login, block_ip = _keys(login, remote_ip)
-    keys = [k for k in ((fail_login, block_login) if login else ()) + (fail_ip, block_ip) if k]
+    seen = _seen_key(login)
+    keys = [k for k in ((fail_login, block_login, seen) if login else ()) + (fail_ip, block_ip) if k]
     if not keys:
         return
     try:

@@ -117,7 +117,9 @@ def _report(data: dict, *, login: str, remote_ip: str | None) -> None:
         if result == Result.SUCCESS:
             bruteforce.record_success(login=login)
         elif result == Result.FAILURE:
-            bruteforce.record_failure(login=login, remote_ip=remote_ip)
+            # pwhash: Dovecot's truncated, nonce-keyed hash of the password tried.
+            bruteforce.record_failure(login=login, remote_ip=remote_ip,
+                                      password_fingerprint=str(data.get("pwhash") or ""))
     except bruteforce.BruteforceUnavailable as exc:
         logger.warning("auth policy: brute-force counters unavailable: %s", exc)
     try:

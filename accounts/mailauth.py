@@ -128,7 +128,10 @@ def authenticate_mail(
         if ok:
             bruteforce.record_success(login=login)
         else:
-            bruteforce.record_failure(login=login, remote_ip=remote_ip)
+            bruteforce.record_failure(
+                login=login, remote_ip=remote_ip,
+                password_fingerprint=bruteforce.password_fingerprint(login=login, password=password),
+            )
     except bruteforce.BruteforceUnavailable as exc:
         return temporary(exc)
 

@@ -1,5 +1,6 @@
 """Dovecot's auth policy endpoint: JSON in and out, loopback and API key only."""
 
+import itertools
 import json
 import statistics
 import time
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/internal/auth-policy/"
 KEY = "test-internal-key"
+PWHASHES = (f"{n:03x}" for n in itertools.count())
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +31,9 @@ def post(client, command, payload, *, key=KEY, remote="127.0.0.1", raw=None):
 
 
 def attempt(login="mario@example.test", remote="198.51.100.7", **extra):
-    return {"login": login, "pwhash": "abc", "remote": remote, "device_id": "", "protocol": "imap",
+    """One attempt as Dovecot sends it; each with a different password hash unless given."""
+    extra.setdefault("pwhash", next(PWHASHES))
+    return {"login": login, "remote": remote, "device_id": "", "protocol": "imap",
             "session_id": "s1", **extra}
 
 
@@ -98,6 +102,14 @@ def test_successful_report_logs_success_with_tls_and_updates_last_login(client, 
     row = AccessLogEntry.objects.get()
     assert (row.result, row.tls, row.user, row.domain) == ("success", True, mailbox.user, mailbox.domain)
     assert Mailbox.objects.get(pk=mailbox.pk).last_login_at == row.at
+
+
+def test_reports_of_the_same_password_hash_count_once(client, mailbox):
+    for _ in range(12):
+        post(client, "report", attempt(success=False, pwhash="5a1"))
+
+    assert post(client, "allow", attempt()).json()["status"] == 0
+    assert AccessLogEntry.objects.filter(result="failure").count() == 12
 
 
 def test_report_without_success_field_is_a_failure(client, mailbox):

@@ -44,8 +44,8 @@ def test_ten_imap_failures_block_the_login_on_pop3_too_even_with_the_right_passw
     running_mailplane, mailbox_factory
 ):
     address, password = mailbox_factory()
-    for _ in range(10):
-        assert imap_login(running_mailplane, address, "wrong-password-123")[0] is False
+    for i in range(10):
+        assert imap_login(running_mailplane, address, f"wrong-password-{i}")[0] is False
     rows_for(address, 10)
 
     ok_imap, _ = imap_login(running_mailplane, address, password)

@@ -74,3 +74,22 @@ def test_redis_down_raises_the_one_error_type(redis_down):
         bruteforce.check(login="mario@example.test", remote_ip="192.0.2.5")
     with pytest.raises(bruteforce.BruteforceUnavailable):
         bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5")
+
+
+def test_repeated_fingerprint_counts_once_and_success_forgets_it(bruteforce_prefix):
+    fingerprint = bruteforce.password_fingerprint(login="mario@example.test", password="old")
+    first = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=fingerprint)
+    again = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=fingerprint)
+    other = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=bruteforce.password_fingerprint(
+                                          login="mario@example.test", password="older"))
+    bruteforce.record_success(login="mario@example.test")
+    after_success = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                              password_fingerprint=fingerprint)
+
+    assert [(c.login_failures, c.ip_failures) for c in (first, again, other, after_success)] == [
+        (1, 1), (1, 1), (2, 2), (1, 3)]
+    assert fingerprint != bruteforce.password_fingerprint(login="luigi@example.test", password="old")
+    assert "old" not in fingerprint and len(fingerprint) == 16

@@ -149,8 +149,8 @@ def test_app_password_of_another_mailbox_does_not_open_this_one(mailbox):
 
 
 def test_tenth_failure_blocks_the_login_even_with_the_right_password(mailbox):
-    for _ in range(10):
-        assert auth("mario@example.test", "wrong-password-123").reason == "bad_password"
+    for i in range(10):
+        assert auth("mario@example.test", f"wrong-password-{i}").reason == "bad_password"
 
     result = auth("mario@example.test", MAILBOX_PASSWORD)
 
@@ -161,7 +161,7 @@ def test_tenth_failure_blocks_the_login_even_with_the_right_password(mailbox):
 
 def test_login_block_applies_from_every_address(mailbox):
     for i in range(10):
-        auth("mario@example.test", "wrong-password-123", remote_ip=f"203.0.113.{i + 1}")
+        auth("mario@example.test", f"wrong-password-{i}", remote_ip=f"203.0.113.{i + 1}")
 
     assert auth("mario@example.test", MAILBOX_PASSWORD, remote_ip="192.0.2.200").reason == "blocked"
 
@@ -188,12 +188,12 @@ def test_success_does_not_reset_the_address_counter_of_other_logins(mailbox):
 
 
 def test_success_resets_the_failures_of_its_own_login(mailbox):
-    for _ in range(9):
-        auth("mario@example.test", "wrong-password-123")
+    for i in range(9):
+        auth("mario@example.test", f"wrong-password-{i}")
     assert auth("mario@example.test", MAILBOX_PASSWORD).ok is True
 
-    for _ in range(9):
-        auth("mario@example.test", "wrong-password-123")
+    for i in range(9):
+        auth("mario@example.test", f"wrong-password-{i}")
 
     assert auth("mario@example.test", MAILBOX_PASSWORD).ok is True
 
@@ -214,3 +214,13 @@ def test_last_login_is_updated_with_a_single_update(mailbox, django_assert_max_n
     # mailbox, app-password lookup, TOTP lookup, last_login UPDATE, user+domain of the log row, INSERT
     with django_assert_max_num_queries(7):
         assert auth("mario@example.test", MAILBOX_PASSWORD).ok is True
+
+
+def test_the_same_wrong_password_repeated_counts_once(mailbox):
+    # given a phone that keeps retrying an old password
+    for _ in range(25):
+        assert auth("mario@example.test", "old-password-2025").reason == "bad_password"
+
+    # then the user is not locked out, and every attempt is still in the access log
+    assert auth("mario@example.test", MAILBOX_PASSWORD).ok is True
+    assert AccessLogEntry.objects.filter(result="failure").count() == 25
