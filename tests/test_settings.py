@@ -3,9 +3,12 @@ defaults just work. Each case is a fresh interpreter, as a real start is."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from django.conf import settings as django_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PRODUCTION = {
@@ -81,3 +84,12 @@ def test_development_defaults_start_without_any_variable():
     assert (report["debug"], report["session_secure"]) == (True, False)
     assert report["email"] == "django.core.mail.backends.filebased.EmailBackend"
     assert "127.0.0.1" in report["hosts"]
+
+
+def test_every_variable_the_readme_documents_exists():
+    settings_source = (BASE_DIR / "mailsuite" / "settings.py").read_text()
+    known = set(re.findall(r"MAILSUITE_[A-Z0-9_]*[A-Z0-9]", settings_source))
+    known |= {f"MAILSUITE_HOST_{portal.upper()}" for portal in django_settings.PORTALS}
+    known |= set(re.findall(r"MAILSUITE_[A-Z0-9_]*[A-Z0-9]", (BASE_DIR / "Procfile").read_text()))
+    documented = set(re.findall(r"MAILSUITE_[A-Z0-9_]*[A-Z0-9]", (BASE_DIR / "README.md").read_text()))
+    assert documented - known == set()
