@@ -240,3 +240,51 @@ def test_change_rolled_back_by_the_caller_leaves_no_event(price_list):
 
     assert Mailbox.objects.get(pk=mailbox.pk).quota_tier == 8
     assert LedgerEvent.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_of_one_customer_chain_their_totals(price_list):
+    """Two mailboxes beyond the included count created at the same time in two connections: the
+    customer lock serializes the charges, so the second event starts where the first ended."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    domain = DomainFactory(customer=CustomerFactory(site__voice_channels=1), name="race.test")
+    for i in range(5):
+        MailboxFactory(domain=domain, local_part=f"inc{i}")  # 6 of 6 included in use
+    inserted = threading.Event()
+    errors = []
+
+    def first():  # creates its mailbox, then keeps its transaction open for a while
+        try:
+            with transaction.atomic():
+                services.mailbox_create(domain=domain, local_part="race1", password="Race-Mailbox-2026")
+                inserted.set()
+                time.sleep(0.5)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            inserted.set()
+        finally:
+            connection.close()
+
+    def second():  # starts while the first is still open: must wait for it, then count its mailbox
+        try:
+            inserted.wait(10)
+            services.mailbox_create(domain=domain, local_part="race2", password="Race-Mailbox-2026")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    first, second = events(domain)[-2:]
+    assert (first.monthly_total_before, first.monthly_total_after) == (D("0.00"), D("2.50"))
+    assert (second.monthly_total_before, second.monthly_total_after) == (D("2.50"), D("5.00"))
