@@ -190,6 +190,26 @@ VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 INTERNAL_API_TOKEN = env.str("MAILSUITE_INTERNAL_API_TOKEN", default="" if not DEBUG else "dev-internal-token")
 if not DEBUG and not INTERNAL_API_TOKEN:
     raise ImproperlyConfigured("MAILSUITE_INTERNAL_API_TOKEN is required when MAILSUITE_DEBUG is off.")
+# Dovecot (mailstore.dovecot). It reads the mailstore SQL views as its own PostgreSQL role.
+DOVECOT_DB_USER = env.str("MAILSUITE_DOVECOT_DB_USER", default="mailsuite_dovecot")
+DOVECOT_DB_PASSWORD = env.str("MAILSUITE_DOVECOT_DB_PASSWORD", default="" if not DEBUG else "dev-dovecot-db")
+if not DEBUG and not DOVECOT_DB_PASSWORD:
+    raise ImproperlyConfigured("MAILSUITE_DOVECOT_DB_PASSWORD is required when MAILSUITE_DEBUG is off.")
+# Master user of the project's own services (webmail, snapshots, restores): "<address>*<user>", loopback only.
+MAILSTORE_MASTER_USER = env.str("MAILSUITE_MAILSTORE_MASTER_USER", default="mailsuite")
+MAILSTORE_MASTER_PASSWORD = env.str(
+    "MAILSUITE_MAILSTORE_MASTER_PASSWORD", default="" if not DEBUG else "dev-master-password"
+)
+if not DEBUG and not MAILSTORE_MASTER_PASSWORD:
+    raise ImproperlyConfigured("MAILSUITE_MAILSTORE_MASTER_PASSWORD is required when MAILSUITE_DEBUG is off.")
+# Where Dovecot reaches the web process's internal endpoints (auth policy, quota warnings).
+INTERNAL_BASE_URL = env.str("MAILSUITE_INTERNAL_BASE_URL", default="http://127.0.0.1:8000")
+# Host:port Sieve (vacation, redirect) hands its outgoing mail to: our SMTP server on loopback.
+DOVECOT_SUBMISSION_HOST = env.str(
+    "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{MAIL_BIND}:{MAIL_PORTS['smtp_mx']}"
+)
+DOVECOT_AUTH_FAILURE_DELAY = env.int("MAILSUITE_DOVECOT_AUTH_FAILURE_DELAY", default=2)  # seconds
+QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)
 # Brute-force blocking of mail and portal logins (accounts.bruteforce): failures counted in Redis

@@ -1,5 +1,8 @@
 import pytest
 
+# The shared Dovecot of the test session (fixtures `mailplane`, `dovecot`, `mailbox_factory`).
+pytest_plugins = ["tests.protocol.mailplane"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_argon2(settings):

@@ -1,0 +1,42 @@
+"""Internal endpoints Dovecot calls (loopback only, X-API-Key = settings.INTERNAL_API_TOKEN)."""
+
+import hmac
+import ipaddress
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from mailstore.services import quota_warning_record
+
+
+def internal_caller_allowed(request: HttpRequest) -> bool:
+    """True for a loopback peer presenting the internal API token."""
+    try:
+        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+    token = settings.INTERNAL_API_TOKEN
+    given = request.headers.get("X-API-Key", "")
+    return loopback and bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+@csrf_exempt
+@require_POST
+def quota_warning(request: HttpRequest) -> JsonResponse:
+    """Dovecot's quota-warning script: {"user": "<address>", "level": <percent, 0 = below>}."""
+    if not internal_caller_allowed(request):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    try:
+        payload = json.loads(request.body)
+        user, level = str(payload["user"]), int(payload["level"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "bad request"}, status=400)
+    try:
+        sent = quota_warning_record(username=user, level=level)
+    except ValidationError:
+        return JsonResponse({"error": "bad request"}, status=400)
+    return JsonResponse({"sent": sent})
