@@ -24,7 +24,8 @@ REPORT = (
     "print(json.dumps({'debug': settings.DEBUG, 'hosts': settings.ALLOWED_HOSTS, "
     "'session_secure': settings.SESSION_COOKIE_SECURE, 'csrf_secure': settings.CSRF_COOKIE_SECURE, "
     "'email': settings.EMAIL_BACKEND, 'hasher': settings.PASSWORD_HASHERS[0], "
-    "'language': settings.LANGUAGE_CODE, 'tz': settings.TIME_ZONE}))"
+    "'language': settings.LANGUAGE_CODE, 'tz': settings.TIME_ZONE, "
+    "'whitenoise': 'whitenoise.middleware.WhiteNoiseMiddleware' in settings.MIDDLEWARE}))"
 )
 
 
@@ -74,6 +75,7 @@ def test_production_with_its_secrets_starts_with_secure_cookies_and_smtp_email()
         "hasher": "accounts.hashers.MailArgon2PasswordHasher",
         "language": "it",
         "tz": "Europe/Rome",
+        "whitenoise": True,
     }
 
 
@@ -81,7 +83,7 @@ def test_development_defaults_start_without_any_variable():
     result = start(MAILSUITE_DEBUG="1")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
-    assert (report["debug"], report["session_secure"]) == (True, False)
+    assert (report["debug"], report["session_secure"], report["whitenoise"]) == (True, False, False)
     assert report["email"] == "django.core.mail.backends.filebased.EmailBackend"
     assert "127.0.0.1" in report["hosts"]
 
