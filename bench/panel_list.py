@@ -74,27 +74,44 @@ def run(args) -> None:
     from domains import services
     from domains.models import Domain, Mailbox
 
-    customer = services.customer_create(company_name="Bench S.p.A.", vat_number="IT99999999999",
-                                        legal_rep_name="Bench", legal_rep_email="bench@example.test")
+    customer = services.customer_create(
+        company_name="Bench S.p.A.",
+        vat_number="IT99999999999",
+        legal_rep_name="Bench",
+        legal_rep_email="bench@example.test",
+    )
     services.site_create(customer=customer, name="HQ", profile="2.0", voice_channels=60)
     domain = services.domain_register(customer=customer, name="bench.test")
     t0 = time.perf_counter()
     for i in range(359):
-        services.mailbox_create(domain=domain, local_part=f"user{i:03d}", password="Bench-Pass-2026-x",
-                                first_name="Nome", last_name=f"Cognome{i:03d}", quota_tier=8)
+        services.mailbox_create(
+            domain=domain,
+            local_part=f"user{i:03d}",
+            password="Bench-Pass-2026-x",  # noqa: S106
+            first_name="Nome",
+            last_name=f"Cognome{i:03d}",
+            quota_tier=8,
+        )
     created = time.perf_counter() - t0
     # The rest of the system: other customers' domains, bulk-loaded (rows only).
     others = max(0, args.system - 360)
     hashed = make_password("Bench-Pass-2026-x")
-    other_customer = services.customer_create(company_name="Others", vat_number="IT88888888888",
-                                              legal_rep_name="O", legal_rep_email="o@example.test")
+    other_customer = services.customer_create(
+        company_name="Others",
+        vat_number="IT88888888888",
+        legal_rep_name="O",
+        legal_rep_email="o@example.test",
+    )
     per_domain = 500
     for d in range((others + per_domain - 1) // per_domain):
         other = Domain.objects.create(customer=other_customer, name=f"other{d}.test")
         count = min(per_domain, others - d * per_domain)
         users = User.objects.bulk_create(
-            User(username=f"u{j}@other{d}.test", password=hashed, kind="mailbox") for j in range(count))
-        Mailbox.objects.bulk_create(Mailbox(domain=other, local_part=f"u{j}", user=u) for j, u in enumerate(users))
+            User(username=f"u{j}@other{d}.test", password=hashed, kind="mailbox") for j in range(count)
+        )
+        Mailbox.objects.bulk_create(
+            Mailbox(domain=other, local_part=f"u{j}", user=u) for j, u in enumerate(users)
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     postmaster = Mailbox.objects.get(domain=domain, is_postmaster=True).user
@@ -110,13 +127,16 @@ def run(args) -> None:
         def go():
             response = client.get(url)
             assert response.status_code == 200, response.status_code
+
         return go
 
     def baseline():
         list(Mailbox.objects.filter(domain=domain).order_by("local_part")[:50])
 
-    print(f"mailboxes: {Mailbox.objects.filter(domain=domain).count()} in the domain, "
-          f"{Mailbox.objects.count()} in the system (359 created by the service in {created:.1f} s)")
+    print(
+        f"mailboxes: {Mailbox.objects.filter(domain=domain).count()} in the domain, "
+        f"{Mailbox.objects.count()} in the system (359 created by the service in {created:.1f} s)"
+    )
     timed(page("/mailadmin/d/bench.test/"), 10)  # warm-up
     timed(baseline, 10)
     base = timed(baseline, args.n)
@@ -124,9 +144,11 @@ def run(args) -> None:
     print(f"{'case':<28} {'median ms':>10} {'p95 ms':>8} {'p95/baseline p95':>17}")
     print(f"{'baseline ORM (50 rows)':<28} {b_med:>10.2f} {b_p95:>8.2f} {1:>17.1f}")
     worst = 0.0
-    for label, url in [("list, first page", "/mailadmin/d/bench.test/"),
-                       ("list, search", "/mailadmin/d/bench.test/?q=cognome12"),
-                       ("list, sort -last_login p5", "/mailadmin/d/bench.test/?sort=-last_login&page=5")]:
+    for label, url in [
+        ("list, first page", "/mailadmin/d/bench.test/"),
+        ("list, search", "/mailadmin/d/bench.test/?q=cognome12"),
+        ("list, sort -last_login p5", "/mailadmin/d/bench.test/?sort=-last_login&page=5"),
+    ]:
         times = timed(page(url), args.n)
         med, p95 = statistics.median(times), percentile(times, 95)
         worst = max(worst, p95)

@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from archive.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
 from domains.models import DelegateGrant, QuotaTier, SendLimitTier
-from domains.validators import validate_local_part
 from domains.services.branding import LOGO_MAX_BYTES
+from domains.validators import validate_local_part
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -24,7 +24,9 @@ def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
 
 class PasswordChoiceMixin(forms.Form):
     password = forms.CharField(
-        label=_("Password"), required=False, strip=False,
+        label=_("Password"),
+        required=False,
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
         help_text=_("At least 10 characters. Leave empty and tick “generate” for a random one."),
     )
@@ -38,12 +40,16 @@ class PasswordChoiceMixin(forms.Form):
 
 
 class MailboxCreateForm(PasswordChoiceMixin):
-    local_part = forms.CharField(label=_("Address"), max_length=64,
-                                 widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}))
+    local_part = forms.CharField(
+        label=_("Address"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
-    quota_tier = forms.TypedChoiceField(label=_("Space"), choices=QuotaTier.choices, coerce=int,
-                                        initial=QuotaTier.GB8)
+    quota_tier = forms.TypedChoiceField(
+        label=_("Space"), choices=QuotaTier.choices, coerce=int, initial=QuotaTier.GB8
+    )
     field_order = ["local_part", "first_name", "last_name", "password", "generate_password", "quota_tier"]
 
     def clean_local_part(self):
@@ -68,23 +74,29 @@ class QuotaForm(forms.Form):
 
 
 class SendLimitForm(forms.Form):
-    send_limit = forms.TypedChoiceField(label=_("Daily external send limit"), choices=SendLimitTier.choices,
-                                        coerce=int)
+    send_limit = forms.TypedChoiceField(
+        label=_("Daily external send limit"), choices=SendLimitTier.choices, coerce=int
+    )
 
 
 class ArchiveForm(forms.Form):
     retention_years = forms.TypedChoiceField(
-        label=_("Keep messages for"), coerce=int,
-        choices=[(n, _("%(n)d years") % {"n": n} if n > 1 else _("1 year"))
-                 for n in range(RETENTION_MIN_YEARS, RETENTION_MAX_YEARS + 1)],
+        label=_("Keep messages for"),
+        coerce=int,
+        choices=[
+            (n, _("%(n)d years") % {"n": n} if n > 1 else _("1 year"))
+            for n in range(RETENTION_MIN_YEARS, RETENTION_MAX_YEARS + 1)
+        ],
         initial=10,
     )
 
 
 class MailboxDeleteForm(forms.Form):
-    confirm_address = forms.CharField(label=_("Type the address to confirm"), max_length=320,
-                                      widget=forms.TextInput(attrs={"autocomplete": "off",
-                                                                    "autocapitalize": "none"}))
+    confirm_address = forms.CharField(
+        label=_("Type the address to confirm"),
+        max_length=320,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
 
     def __init__(self, *args, address: str, **kwargs):
         self.address = address
@@ -93,20 +105,25 @@ class MailboxDeleteForm(forms.Form):
     def clean_confirm_address(self):
         value = self.cleaned_data["confirm_address"].strip().lower()
         if value != self.address:
-            raise ValidationError(_("The address you typed does not match %(address)s."),
-                                  params={"address": self.address})
+            raise ValidationError(
+                _("The address you typed does not match %(address)s."), params={"address": self.address}
+            )
         return value
 
 
 class DomainSecurityForm(forms.Form):
-    require_2fa = forms.BooleanField(label=_("Require two-factor authentication for every mailbox"),
-                                     required=False)
+    require_2fa = forms.BooleanField(
+        label=_("Require two-factor authentication for every mailbox"), required=False
+    )
 
 
 class BrandingForm(forms.Form):
     brand_name = forms.CharField(label=_("Company name"), max_length=120, required=False)
-    brand_logo = forms.FileField(label=_("Logo (PNG or JPEG, at most 1 MB)"), required=False,
-                                 widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}))
+    brand_logo = forms.FileField(
+        label=_("Logo (PNG or JPEG, at most 1 MB)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
     remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
 
     def clean_brand_logo(self):
@@ -119,15 +136,22 @@ class BrandingForm(forms.Form):
 class DelegateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     email = forms.EmailField(label=_("Email"))
-    username = forms.CharField(label=_("Login"), max_length=254,
-                               widget=forms.TextInput(attrs={"autocapitalize": "none"}))
-    password = forms.CharField(label=_("Password"), strip=False, required=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    username = forms.CharField(
+        label=_("Login"), max_length=254, widget=forms.TextInput(attrs={"autocapitalize": "none"})
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     expires_on = forms.DateField(label=_("Access expires on"), widget=forms.DateInput(attrs={"type": "date"}))
-    window_start = forms.DateField(label=_("Messages from"), required=False,
-                                   widget=forms.DateInput(attrs={"type": "date"}))
-    window_end = forms.DateField(label=_("Messages until"), required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}))
+    window_start = forms.DateField(
+        label=_("Messages from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    window_end = forms.DateField(
+        label=_("Messages until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     GRANT_CHOICES = [("", _("No access")), *DelegateGrant.Access.choices]
 
@@ -153,7 +177,11 @@ class DelegateForm(forms.Form):
         return data
 
     def grants(self) -> list:
-        return [(m, self.cleaned_data[f"grant_{m.pk}"]) for m in self.mailboxes if self.cleaned_data.get(f"grant_{m.pk}")]
+        return [
+            (m, self.cleaned_data[f"grant_{m.pk}"])
+            for m in self.mailboxes
+            if self.cleaned_data.get(f"grant_{m.pk}")
+        ]
 
     def grant_fields(self):
         return [self[f"grant_{m.pk}"] for m in self.mailboxes]

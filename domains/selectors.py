@@ -116,9 +116,7 @@ def domain_summaries_for(*, user: Any) -> list[DomainSummary]:
     for d in domains:
         if d.customer_id not in included:
             included[d.customer_id] = inclusion_for(d.customer.sites.all()).included_mailboxes
-    addresses = list(
-        Mailbox.objects.filter(domain__in=domains).values_list("local_part", "domain__name")
-    )
+    addresses = list(Mailbox.objects.filter(domain__in=domains).values_list("local_part", "domain__name"))
     usage = quota_usage([f"{lp}@{dn}" for lp, dn in addresses])
     storage: dict[str, int] = {}
     for lp, dn in addresses:
@@ -161,9 +159,7 @@ def mailbox_for(*, user: Any, domain: Domain, pk: int) -> Mailbox:
     if not can_administer(user, domain):
         raise Http404
     mailbox = (
-        Mailbox.objects.filter(domain=domain, pk=pk)
-        .select_related("domain", "user", "archive_plan")
-        .first()
+        Mailbox.objects.filter(domain=domain, pk=pk).select_related("domain", "user", "archive_plan").first()
     )
     if mailbox is None:
         raise Http404

@@ -11,6 +11,11 @@ urlpatterns = [
     *login_urlpatterns(WEBMAIL),
     path("brand/<str:domain_name>/logo.png", brand_logo, name="brand_logo"),
     # Placeholder until the webmail lands; already behind the webmail's own login.
-    path("", portal_login_required("webmail", login_url="webmail:login")(
-        TemplateView.as_view(template_name="portal_home.html")), name="home"),
+    path(
+        "",
+        portal_login_required("webmail", login_url="webmail:login")(
+            TemplateView.as_view(template_name="portal_home.html")
+        ),
+        name="home",
+    ),
 ]

@@ -39,8 +39,9 @@ def _may_enter(user) -> bool:
     return Mailbox.objects.filter(user=user, is_active=True, domain__is_active=True).exists()
 
 
-WEBMAIL = Portal(name="webmail", title=_("Webmail"), may_enter=_may_enter, home_url="webmail:home",
-                 branding=branding)
+WEBMAIL = Portal(
+    name="webmail", title=_("Webmail"), may_enter=_may_enter, home_url="webmail:home", branding=branding
+)
 
 
 @cache_control(public=True, max_age=300)

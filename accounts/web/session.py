@@ -70,6 +70,10 @@ def record_attempt(request: HttpRequest, *, login: str, portal: str, result: str
         logger.info("login %s %s %s %s", portal, login, result, reason)
         return
     access_log_record(
-        login=login[:254], protocol=portal, remote_ip=client_ip(request), tls=request.is_secure(),
-        result=result, reason=reason[:100],
+        login=login[:254],
+        protocol=portal,
+        remote_ip=client_ip(request),
+        tls=request.is_secure(),
+        result=result,
+        reason=reason[:100],
     )

@@ -103,7 +103,9 @@ class LoginView(_PortalView):
             form.add_error(None, _("Wrong login or password."))
             return self.render({"form": form, "next": next_url}, status=400)
         if not self.portal.may_enter(user):
-            record_attempt(request, login=login, portal=self.portal.name, result="failure", reason="no access")
+            record_attempt(
+                request, login=login, portal=self.portal.name, result="failure", reason="no access"
+            )
             form.add_error(None, _("This login cannot use this portal."))
             return self.render({"form": form, "next": next_url}, status=403)
         self._count_success(login)
@@ -122,8 +124,13 @@ class LoginView(_PortalView):
         except bruteforce.BruteforceUnavailable:
             return _("Login is temporarily unavailable. Try again in a few minutes.")
         if verdict.blocked:
-            record_attempt(self.request, login=login, portal=self.portal.name, result="blocked",
-                           reason="ip" if verdict.by_ip else "login")
+            record_attempt(
+                self.request,
+                login=login,
+                portal=self.portal.name,
+                result="blocked",
+                reason="ip" if verdict.by_ip else "login",
+            )
             return _("Too many failed attempts. Try again later.")
         return ""
 
@@ -158,13 +165,18 @@ class TwoFactorView(_PortalView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = TokenForm(request.POST)
-        device = form.is_valid() and enrolment.verify_second_factor(user=self.user, token=form.cleaned_data["token"])
+        device = form.is_valid() and enrolment.verify_second_factor(
+            user=self.user, token=form.cleaned_data["token"]
+        )
         if not device:
-            record_attempt(request, login=self.user.username, portal=self.portal.name, result="failure",
-                           reason="totp")
+            record_attempt(
+                request, login=self.user.username, portal=self.portal.name, result="failure", reason="totp"
+            )
             form.add_error(None, _("Wrong or expired code."))
             return self.render({"form": form}, status=400)
-        record_attempt(request, login=self.user.username, portal=self.portal.name, result="success", reason="totp")
+        record_attempt(
+            request, login=self.user.username, portal=self.portal.name, result="success", reason="totp"
+        )
         update_pending(request, device=device.persistent_id)
         self.data["device"] = device.persistent_id
         return self.next_step(self.user, self.data)
@@ -212,12 +224,22 @@ class EnrolView(_PortalView):
             except ValidationError:
                 codes = None
         if not codes:
-            record_attempt(request, login=self.user.username, portal=self.portal.name, result="failure",
-                           reason="totp enrolment")
+            record_attempt(
+                request,
+                login=self.user.username,
+                portal=self.portal.name,
+                result="failure",
+                reason="totp enrolment",
+            )
             form.add_error(None, _("Wrong or expired code."))
             return self.render(self._context(form, device), status=400)
-        record_attempt(request, login=self.user.username, portal=self.portal.name, result="success",
-                       reason="totp enrolment")
+        record_attempt(
+            request,
+            login=self.user.username,
+            portal=self.portal.name,
+            result="success",
+            reason="totp enrolment",
+        )
         update_pending(request, device=device.persistent_id, backup_codes=codes)
         return self.render({"backup_codes": codes})
 

@@ -73,8 +73,14 @@ def domain_set_branding(
         domain.save(update_fields=["brand_name", "brand_logo"])
         after = {"brand_name": domain.brand_name, "brand_logo": domain.brand_logo.name or ""}
         if before != after:
-            audit_record(actor=actor, action="domain.branding", domain=domain, target=domain.name,
-                         before=before, after=after)
+            audit_record(
+                actor=actor,
+                action="domain.branding",
+                domain=domain,
+                target=domain.name,
+                before=before,
+                after=after,
+            )
         if old_file:
             storage = domain.brand_logo.storage
             transaction.on_commit(lambda: storage.delete(old_file))

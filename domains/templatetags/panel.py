@@ -25,8 +25,13 @@ def sort_link(context, key: str, label: str) -> str:
     new = f"-{key}" if current == key else key
     query["sort"] = new
     arrow = " ▲" if current == key else (" ▼" if current == f"-{key}" else "")
-    return format_html('<a href="?{}" aria-label="{}">{}{}</a>', query.urlencode(),
-                       _("Sort by %(column)s") % {"column": label}, label, arrow)
+    return format_html(
+        '<a href="?{}" aria-label="{}">{}{}</a>',
+        query.urlencode(),
+        _("Sort by %(column)s") % {"column": label},
+        label,
+        arrow,
+    )
 
 
 @register.simple_tag(takes_context=True)

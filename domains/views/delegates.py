@@ -25,17 +25,28 @@ def delegate_create(request):
         d = form.cleaned_data
         try:
             services.delegate_create(
-                manager=manager, username=d["username"], password=d["password"], name=d["name"], email=d["email"],
-                expires_on=d["expires_on"], window_start=d["window_start"], window_end=d["window_end"],
-                grants=form.grants(), actor=request.user,
+                manager=manager,
+                username=d["username"],
+                password=d["password"],
+                name=d["name"],
+                email=d["email"],
+                expires_on=d["expires_on"],
+                window_start=d["window_start"],
+                window_end=d["window_end"],
+                grants=form.grants(),
+                actor=request.user,
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
             messages.success(request, _("Delegate created."))
             return redirect("mailadmin:delegates")
-    return render(request, "mailadmin/delegate_form.html", {"form": form, "creating": True},
-                  status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "mailadmin/delegate_form.html",
+        {"form": form, "creating": True},
+        status=400 if form.is_bound else 200,
+    )
 
 
 @panel_view
@@ -43,24 +54,39 @@ def delegate_create(request):
 def delegate_edit(request, pk):
     delegate = delegate_for(user=request.user, pk=pk)
     mailboxes = manager_mailboxes(user=request.user)
-    initial = {"name": delegate.name, "email": delegate.email, "expires_on": delegate.expires_on,
-               "window_start": delegate.window_start, "window_end": delegate.window_end}
+    initial = {
+        "name": delegate.name,
+        "email": delegate.email,
+        "expires_on": delegate.expires_on,
+        "window_start": delegate.window_start,
+        "window_end": delegate.window_end,
+    }
     initial.update({f"grant_{g.mailbox_id}": g.access for g in delegate.grants.all()})
     form = DelegateForm(request.POST or None, mailboxes=mailboxes, creating=False, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             services.delegate_update(
-                delegate=delegate, grants=form.grants(), actor=request.user, name=d["name"], email=d["email"],
-                expires_on=d["expires_on"], window_start=d["window_start"], window_end=d["window_end"],
+                delegate=delegate,
+                grants=form.grants(),
+                actor=request.user,
+                name=d["name"],
+                email=d["email"],
+                expires_on=d["expires_on"],
+                window_start=d["window_start"],
+                window_end=d["window_end"],
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
             messages.success(request, _("Delegate saved."))
             return redirect("mailadmin:delegates")
-    return render(request, "mailadmin/delegate_form.html", {"form": form, "creating": False, "delegate": delegate},
-                  status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "mailadmin/delegate_form.html",
+        {"form": form, "creating": False, "delegate": delegate},
+        status=400 if form.is_bound else 200,
+    )
 
 
 @panel_view

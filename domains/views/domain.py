@@ -19,24 +19,37 @@ def domain_security(request, domain_name):
     domain = domain_for(user=request.user, name=domain_name)
     form = DomainSecurityForm(request.POST or None, initial={"require_2fa": domain.require_2fa})
     if request.method == "POST" and form.is_valid():
-        services.domain_set_require_2fa(domain=domain, required=form.cleaned_data["require_2fa"], actor=request.user)
+        services.domain_set_require_2fa(
+            domain=domain, required=form.cleaned_data["require_2fa"], actor=request.user
+        )
         messages.success(request, _("Saved."))
         return redirect("mailadmin:domain_security", domain.name)
-    return render(request, "mailadmin/domain_security.html", {
-        "domain": domain, "form": form, "is_manager": is_manager_of(request.user, domain),
-    }, status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "mailadmin/domain_security.html",
+        {
+            "domain": domain,
+            "form": form,
+            "is_manager": is_manager_of(request.user, domain),
+        },
+        status=400 if form.is_bound else 200,
+    )
 
 
 @panel_view
 @require_http_methods(["GET", "POST"])
 def domain_branding(request, domain_name):
     domain = domain_for(user=request.user, name=domain_name, manager_only=True)
-    form = BrandingForm(request.POST or None, request.FILES or None, initial={"brand_name": domain.brand_name})
+    form = BrandingForm(
+        request.POST or None, request.FILES or None, initial={"brand_name": domain.brand_name}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.domain_set_branding(
-                domain=domain, brand_name=form.cleaned_data["brand_name"],
-                logo=form.cleaned_data["brand_logo"] or None, remove_logo=form.cleaned_data["remove_logo"],
+                domain=domain,
+                brand_name=form.cleaned_data["brand_name"],
+                logo=form.cleaned_data["brand_logo"] or None,
+                remove_logo=form.cleaned_data["remove_logo"],
                 actor=request.user,
             )
         except ValidationError as exc:
@@ -44,18 +57,31 @@ def domain_branding(request, domain_name):
         else:
             messages.success(request, _("Branding saved."))
             return redirect("mailadmin:domain_branding", domain.name)
-    return render(request, "mailadmin/domain_branding.html", {
-        "domain": domain, "form": form, "is_manager": True,
-    }, status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "mailadmin/domain_branding.html",
+        {
+            "domain": domain,
+            "form": form,
+            "is_manager": True,
+        },
+        status=400 if form.is_bound else 200,
+    )
 
 
 @panel_view
 def audit_log(request, domain_name):
     domain = domain_for(user=request.user, name=domain_name)
     page = paginate(request, audit_for(user=request.user, domain=domain))
-    return render(request, "mailadmin/audit_log.html", {
-        "domain": domain, "page": page, "is_manager": is_manager_of(request.user, domain),
-    })
+    return render(
+        request,
+        "mailadmin/audit_log.html",
+        {
+            "domain": domain,
+            "page": page,
+            "is_manager": is_manager_of(request.user, domain),
+        },
+    )
 
 
 def _filters(request) -> tuple[LogFilterForm, dict]:
@@ -71,20 +97,39 @@ def access_log(request, domain_name):
     protocol = request.GET.get("protocol", "")
     result = request.GET.get("result", "")
     try:
-        rows = access_log_for(actor=request.user, domain=domain, login=data.get("q", ""), protocol=protocol,
-                              result=result, since=data.get("since"), until=data.get("until"))
+        rows = access_log_for(
+            actor=request.user,
+            domain=domain,
+            login=data.get("q", ""),
+            protocol=protocol,
+            result=result,
+            since=data.get("since"),
+            until=data.get("until"),
+        )
     except PermissionDenied:
         raise
     if request.GET.get("format") == "csv":
-        response = StreamingHttpResponse(access_log_csv(rows.iterator()), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            access_log_csv(rows.iterator()), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="access-log-{domain.name}.csv"'
         return response
     from accounts.models import AccessLogEntry
 
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "mailadmin/access_log.html", {
-        "domain": domain, "form": form, "page": paginate(request, rows), "protocol": protocol, "result": result,
-        "protocols": AccessLogEntry.Protocol.choices, "results": AccessLogEntry.Result.choices,
-        "query": query.urlencode(), "is_manager": is_manager_of(request.user, domain),
-    })
+    return render(
+        request,
+        "mailadmin/access_log.html",
+        {
+            "domain": domain,
+            "form": form,
+            "page": paginate(request, rows),
+            "protocol": protocol,
+            "result": result,
+            "protocols": AccessLogEntry.Protocol.choices,
+            "results": AccessLogEntry.Result.choices,
+            "query": query.urlencode(),
+            "is_manager": is_manager_of(request.user, domain),
+        },
+    )

@@ -20,7 +20,14 @@ from domains.forms import (
     SendLimitForm,
     apply_service_errors,
 )
-from domains.selectors import MAILBOX_SORTS, domain_for, is_manager_of, mailbox_for, mailboxes_for, quota_usage
+from domains.selectors import (
+    MAILBOX_SORTS,
+    domain_for,
+    is_manager_of,
+    mailbox_for,
+    mailboxes_for,
+    quota_usage,
+)
 from domains.services.common import generate_password
 from domains.views import pricing
 from domains.views.common import mailbox_url, paginate, panel_view
@@ -39,10 +46,18 @@ def mailbox_list(request, domain_name):
     for m in rows:
         m.used_bytes, m.used_messages = usage.get(m.address, (0, 0))
         m.used_percent = min(100, round(100 * m.used_bytes / m.quota_bytes)) if m.quota_bytes else 0
-    return render(request, "mailadmin/mailbox_list.html", {
-        "domain": domain, "page": page, "rows": rows, "search": search, "sort": sort,
-        "is_manager": is_manager_of(request.user, domain),
-    })
+    return render(
+        request,
+        "mailadmin/mailbox_list.html",
+        {
+            "domain": domain,
+            "page": page,
+            "rows": rows,
+            "search": search,
+            "sort": sort,
+            "is_manager": is_manager_of(request.user, domain),
+        },
+    )
 
 
 @panel_view
@@ -55,23 +70,37 @@ def mailbox_create(request, domain_name):
         reasons = pricing.reasons_for(domain=domain, creating=True, quota_tier=data["quota_tier"])
         if reasons and not pricing.confirmed(request):
             price = pricing.preview(domain=domain, change="mailbox_create", quota_tier=data["quota_tier"])
-            return pricing.confirm_charge(request, domain=domain, reasons=reasons, price=price,
-                                          title=_("Create mailbox"),
-                                          cancel_url=reverse("mailadmin:mailboxes", args=[domain.name]))
+            return pricing.confirm_charge(
+                request,
+                domain=domain,
+                reasons=reasons,
+                price=price,
+                title=_("Create mailbox"),
+                cancel_url=reverse("mailadmin:mailboxes", args=[domain.name]),
+            )
         password = generate_password() if data["generate_password"] else data["password"]
         try:
             mailbox = services.mailbox_create(
-                domain=domain, local_part=data["local_part"], password=password,
-                first_name=data["first_name"], last_name=data["last_name"], quota_tier=data["quota_tier"],
+                domain=domain,
+                local_part=data["local_part"],
+                password=password,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                quota_tier=data["quota_tier"],
                 actor=request.user,
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
-            return render(request, "mailadmin/mailbox_created.html", {
-                "domain": domain, "mailbox": mailbox,
-                "password": password if data["generate_password"] else None,
-            })
+            return render(
+                request,
+                "mailadmin/mailbox_created.html",
+                {
+                    "domain": domain,
+                    "mailbox": mailbox,
+                    "password": password if data["generate_password"] else None,
+                },
+            )
     status = 400 if form.is_bound else 200
     return render(request, "mailadmin/mailbox_create.html", {"domain": domain, "form": form}, status=status)
 
@@ -86,11 +115,12 @@ def _detail(request, domain, mailbox, status=200, **forms):
         "app_passwords": list(app_passwords_for(user=mailbox.user)),
         "archive_plan": getattr(mailbox, "archive_plan", None),
         "usage": quota_usage([mailbox.address]).get(mailbox.address, (0, 0)),
-        "profile_form": forms.get("profile_form") or MailboxProfileForm(
-            initial={"first_name": mailbox.first_name, "last_name": mailbox.last_name}),
+        "profile_form": forms.get("profile_form")
+        or MailboxProfileForm(initial={"first_name": mailbox.first_name, "last_name": mailbox.last_name}),
         "password_form": forms.get("password_form") or MailboxPasswordForm(),
         "quota_form": forms.get("quota_form") or QuotaForm(initial={"quota_tier": mailbox.quota_tier}),
-        "send_limit_form": forms.get("send_limit_form") or SendLimitForm(initial={"send_limit": mailbox.send_limit}),
+        "send_limit_form": forms.get("send_limit_form")
+        or SendLimitForm(initial={"send_limit": mailbox.send_limit}),
         "archive_form": forms.get("archive_form") or ArchiveForm(),
     }
     return render(request, "mailadmin/mailbox_detail.html", context, status=status)
@@ -135,14 +165,20 @@ def mailbox_password(request, domain_name, pk):
         generated = form.cleaned_data["generate_password"]
         password = generate_password() if generated else form.cleaned_data["password"]
         try:
-            services.mailbox_set_password(mailbox=mailbox, password=password, actor=request.user,
-                                          must_change=form.cleaned_data["must_change"])
+            services.mailbox_set_password(
+                mailbox=mailbox,
+                password=password,
+                actor=request.user,
+                must_change=form.cleaned_data["must_change"],
+            )
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
             if generated:
-                messages.success(request, _("New password: %(password)s — it will not be shown again.")
-                                 % {"password": password})
+                messages.success(
+                    request,
+                    _("New password: %(password)s — it will not be shown again.") % {"password": password},
+                )
             else:
                 messages.success(request, _("Password changed."))
             return redirect(mailbox_url(domain, mailbox))
@@ -156,8 +192,14 @@ def _tier_change(request, domain, mailbox, form, field, form_key):
     reasons = pricing.reasons_for(domain=domain, mailbox=mailbox, **{field: value})
     if reasons and not pricing.confirmed(request):
         price = pricing.preview(domain=domain, change="mailbox_update", mailbox=mailbox, **{field: value})
-        return pricing.confirm_charge(request, domain=domain, reasons=reasons, price=price,
-                                      title=str(mailbox), cancel_url=mailbox_url(domain, mailbox))
+        return pricing.confirm_charge(
+            request,
+            domain=domain,
+            reasons=reasons,
+            price=price,
+            title=str(mailbox),
+            cancel_url=mailbox_url(domain, mailbox),
+        )
     try:
         services.mailbox_update(mailbox=mailbox, actor=request.user, **{field: value})
     except ValidationError as exc:
@@ -180,7 +222,9 @@ def mailbox_send_limit(request, domain_name, pk):
     domain, mailbox = _load(request, domain_name, pk, manager_only=True)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    return _tier_change(request, domain, mailbox, SendLimitForm(request.POST), "send_limit", "send_limit_form")
+    return _tier_change(
+        request, domain, mailbox, SendLimitForm(request.POST), "send_limit", "send_limit_form"
+    )
 
 
 @panel_view
@@ -221,10 +265,18 @@ def mailbox_archive(request, domain_name, pk):
         return _detail(request, domain, mailbox, status=400, archive_form=form)
     if not pricing.confirmed(request):
         price = pricing.preview(domain=domain, change="archive_attach", mailbox=mailbox)
-        return pricing.confirm_charge(request, domain=domain, reasons=pricing.reasons_for(domain=domain, archive=True),
-                                      price=price, title=str(mailbox), cancel_url=mailbox_url(domain, mailbox))
+        return pricing.confirm_charge(
+            request,
+            domain=domain,
+            reasons=pricing.reasons_for(domain=domain, archive=True),
+            price=price,
+            title=str(mailbox),
+            cancel_url=mailbox_url(domain, mailbox),
+        )
     try:
-        archive_attach(mailbox=mailbox, retention_years=form.cleaned_data["retention_years"], actor=request.user)
+        archive_attach(
+            mailbox=mailbox, retention_years=form.cleaned_data["retention_years"], actor=request.user
+        )
     except ValidationError as exc:
         apply_service_errors(form, exc)
         return _detail(request, domain, mailbox, status=400, archive_form=form)
@@ -245,8 +297,15 @@ def mailbox_delete(request, domain_name, pk):
         else:
             messages.success(request, _("Mailbox %(address)s deleted.") % {"address": mailbox.address})
             return redirect("mailadmin:mailboxes", domain.name)
-    return render(request, "mailadmin/mailbox_delete.html", {
-        "domain": domain, "mailbox": mailbox, "form": form,
-        "archive_plan": getattr(mailbox, "archive_plan", None),
-        "usage": quota_usage([mailbox.address]).get(mailbox.address, (0, 0)),
-    }, status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "mailadmin/mailbox_delete.html",
+        {
+            "domain": domain,
+            "mailbox": mailbox,
+            "form": form,
+            "archive_plan": getattr(mailbox, "archive_plan", None),
+            "usage": quota_usage([mailbox.address]).get(mailbox.address, (0, 0)),
+        },
+        status=400 if form.is_bound else 200,
+    )

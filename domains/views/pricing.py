@@ -25,12 +25,16 @@ def reasons_for(
     reasons = []
     if creating and customer_mailbox_count(domain=domain) >= included_mailboxes(domain=domain):
         reasons.append(_("This mailbox is beyond the number included in your contract."))
-    if quota_tier is not None and quota_tier != QuotaTier.GB8 and (
-        mailbox is None or quota_tier > mailbox.quota_tier
+    if (
+        quota_tier is not None
+        and quota_tier != QuotaTier.GB8
+        and (mailbox is None or quota_tier > mailbox.quota_tier)
     ):
         reasons.append(_("Space of %(n)d GB is a paid option.") % {"n": quota_tier})
-    if send_limit is not None and send_limit not in FREE_SEND_LIMITS and (
-        mailbox is None or send_limit > mailbox.send_limit
+    if (
+        send_limit is not None
+        and send_limit not in FREE_SEND_LIMITS
+        and (mailbox is None or send_limit > mailbox.send_limit)
     ):
         reasons.append(_("A send limit of %(n)s a day is a paid option.") % {"n": f"{send_limit:,}"})
     if archive:
@@ -48,12 +52,24 @@ def confirm_charge(
     request: HttpRequest, *, domain: Domain, reasons: list[str], price, title: str, cancel_url: str
 ) -> HttpResponse:
     """The confirmation page: what costs money, how much, and the same form posted again with confirm=1."""
-    hidden = [(k, v) for k, values in request.POST.lists() if k not in ("csrfmiddlewaretoken", "confirm")
-              for v in values]
-    return render(request, "mailadmin/confirm_charge.html", {
-        "domain": domain, "reasons": reasons, "price": price, "title": title, "hidden": hidden,
-        "cancel_url": cancel_url,
-    })
+    hidden = [
+        (k, v)
+        for k, values in request.POST.lists()
+        if k not in ("csrfmiddlewaretoken", "confirm")
+        for v in values
+    ]
+    return render(
+        request,
+        "mailadmin/confirm_charge.html",
+        {
+            "domain": domain,
+            "reasons": reasons,
+            "price": price,
+            "title": title,
+            "hidden": hidden,
+            "cancel_url": cancel_url,
+        },
+    )
 
 
 def confirmed(request: HttpRequest) -> bool:

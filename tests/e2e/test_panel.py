@@ -101,7 +101,9 @@ def test_postmaster_first_login_to_mailbox_lifecycle(page, live_server, mailplan
     assert Mailbox.objects.filter(domain=fresh_domain, local_part="giulia").exists()
     shot(page, "mailbox-created")
     # the new mailbox logs in over IMAP
-    with imaplib.IMAP4_SSL(mailplane.host, mailplane.ports["imaps"], ssl_context=mailplane.ssl_context()) as imap:
+    with imaplib.IMAP4_SSL(
+        mailplane.host, mailplane.ports["imaps"], ssl_context=mailplane.ssl_context()
+    ) as imap:
         typ, _ = imap.login("giulia@browser.test", "Giulia-Pass-2026")
         assert typ == "OK"
     # change the space to 25 GB: the price is shown, then confirmed

@@ -43,11 +43,11 @@ def panel_client(user) -> Client:
 
 @dataclass
 class World:
-    domain: Domain            # customer A's domain under test
-    sibling: Domain           # customer A's other domain (another postmaster, no manager)
-    foreign: Domain           # customer B's domain
-    manager: Manager          # manager of `domain`
-    postmaster: Mailbox       # postmaster of `domain`
+    domain: Domain  # customer A's domain under test
+    sibling: Domain  # customer A's other domain (another postmaster, no manager)
+    foreign: Domain  # customer B's domain
+    manager: Manager  # manager of `domain`
+    postmaster: Mailbox  # postmaster of `domain`
     sibling_postmaster: Mailbox
     foreign_postmaster: Mailbox
 
@@ -61,8 +61,12 @@ def world(db) -> World:
     foreign = DomainFactory(customer=customer_b, name="other.test")
     manager = ManagerFactory(customer=customer_a, domains=[domain], username="boss@acme")
     return World(
-        domain=domain, sibling=sibling, foreign=foreign, manager=manager,
-        postmaster=postmaster_of(domain), sibling_postmaster=postmaster_of(sibling),
+        domain=domain,
+        sibling=sibling,
+        foreign=foreign,
+        manager=manager,
+        postmaster=postmaster_of(domain),
+        sibling_postmaster=postmaster_of(sibling),
         foreign_postmaster=postmaster_of(foreign),
     )
 

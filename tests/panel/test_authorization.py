@@ -12,7 +12,7 @@ from accounts.models import AppPassword
 from archive.models import ArchivePlan
 from domains import services
 from domains.models import AuditEntry, Delegate, DelegateGrant, Domain, Mailbox
-from tests.factories import ManagerFactory, MailboxFactory
+from tests.factories import MailboxFactory, ManagerFactory
 from tests.panel.conftest import panel_client
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,12 @@ pytestmark = pytest.mark.django_db
 # (url name, needs a mailbox pk, methods and POST data, manager only)
 DOMAIN_URLS = [
     ("mailboxes", False, {}, False),
-    ("mailbox_create", False, {"local_part": "intruder", "password": "Intruder-Pass-2026", "quota_tier": "8"}, False),
+    (
+        "mailbox_create",
+        False,
+        {"local_part": "intruder", "password": "Intruder-Pass-2026", "quota_tier": "8"},
+        False,
+    ),
     ("mailbox", True, None, False),
     ("mailbox_profile", True, {"first_name": "Hacked", "last_name": "Hacked"}, False),
     ("mailbox_password", True, {"password": "Hacked-Pass-2026-x"}, False),
@@ -34,18 +39,37 @@ DOMAIN_URLS = [
     ("mailbox_archive", True, {"retention_years": "5", "confirm": "1"}, True),
     ("domain_branding", False, {"brand_name": "Hacked Inc."}, True),
 ]
-POST_ONLY = {"mailbox_profile", "mailbox_password", "mailbox_quota", "mailbox_security", "mailbox_send_limit",
-             "mailbox_archive"}
+POST_ONLY = {
+    "mailbox_profile",
+    "mailbox_password",
+    "mailbox_quota",
+    "mailbox_security",
+    "mailbox_send_limit",
+    "mailbox_archive",
+}
 
 
 def fingerprint() -> dict:
     """Everything a panel request could change."""
     return {
-        "mailboxes": list(Mailbox.objects.order_by("pk").values_list(
-            "pk", "local_part", "first_name", "last_name", "quota_tier", "send_limit", "require_2fa", "is_active",
-            "user__password")),
-        "domains": list(Domain.objects.order_by("pk").values_list("pk", "name", "require_2fa", "brand_name",
-                                                                   "brand_logo", "manager_id")),
+        "mailboxes": list(
+            Mailbox.objects.order_by("pk").values_list(
+                "pk",
+                "local_part",
+                "first_name",
+                "last_name",
+                "quota_tier",
+                "send_limit",
+                "require_2fa",
+                "is_active",
+                "user__password",
+            )
+        ),
+        "domains": list(
+            Domain.objects.order_by("pk").values_list(
+                "pk", "name", "require_2fa", "brand_name", "brand_logo", "manager_id"
+            )
+        ),
         "audit": AuditEntry.objects.count(),
         "delegates": list(Delegate.objects.order_by("pk").values_list("pk", "name", "expires_on")),
         "grants": DelegateGrant.objects.count(),
@@ -75,8 +99,9 @@ def clients(world):
 
 
 @pytest.mark.parametrize("name,needs_mailbox,data,manager_only", DOMAIN_URLS, ids=[u[0] for u in DOMAIN_URLS])
-def test_domain_pages_refuse_everyone_but_the_domain_admins(world, victim, clients, name, needs_mailbox, data,
-                                                             manager_only):
+def test_domain_pages_refuse_everyone_but_the_domain_admins(
+    world, victim, clients, name, needs_mailbox, data, manager_only
+):
     # given a URL of customer A's domain and a snapshot of the data
     url = url_for(world, victim, name, needs_mailbox)
     before = fingerprint()
@@ -97,8 +122,9 @@ def test_domain_pages_refuse_everyone_but_the_domain_admins(world, victim, clien
 
 
 @pytest.mark.parametrize("name,needs_mailbox,data,manager_only", DOMAIN_URLS, ids=[u[0] for u in DOMAIN_URLS])
-def test_domain_pages_open_to_the_right_admin(world, victim, manager_client, postmaster_client, name,
-                                               needs_mailbox, data, manager_only):
+def test_domain_pages_open_to_the_right_admin(
+    world, victim, manager_client, postmaster_client, name, needs_mailbox, data, manager_only
+):
     url = url_for(world, victim, name, needs_mailbox)
     expected_get = 405 if name in POST_ONLY else 200
     # when the Manager asks for the page
@@ -117,8 +143,13 @@ def test_domain_pages_open_to_the_right_admin(world, victim, manager_client, pos
 @pytest.fixture
 def delegate(world, victim):
     return services.delegate_create(
-        manager=world.manager, username="auditor@acme", password="Auditor-Pass-2026", name="Auditor",
-        email="auditor@example.test", expires_on=datetime.date(2030, 1, 1), grants=[(victim, "headers")],
+        manager=world.manager,
+        username="auditor@acme",
+        password="Auditor-Pass-2026",
+        name="Auditor",
+        email="auditor@example.test",
+        expires_on=datetime.date(2030, 1, 1),
+        grants=[(victim, "headers")],
     )
 
 
@@ -127,11 +158,20 @@ def test_delegate_pages_belong_to_their_manager_only(world, delegate):
     other_manager = ManagerFactory(customer=world.foreign.customer, domains=[world.foreign])
     urls = {
         "list": (reverse("mailadmin:delegates"), {}),
-        "create": (reverse("mailadmin:delegate_create"),
-                   {"name": "X", "email": "x@example.test", "username": "x1", "password": "Xx-Pass-2026-long",
-                    "expires_on": "2030-01-01"}),
-        "edit": (reverse("mailadmin:delegate_edit", args=[delegate.pk]),
-                 {"name": "Hacked", "email": "h@example.test", "expires_on": "2031-01-01"}),
+        "create": (
+            reverse("mailadmin:delegate_create"),
+            {
+                "name": "X",
+                "email": "x@example.test",
+                "username": "x1",
+                "password": "Xx-Pass-2026-long",
+                "expires_on": "2030-01-01",
+            },
+        ),
+        "edit": (
+            reverse("mailadmin:delegate_edit", args=[delegate.pk]),
+            {"name": "Hacked", "email": "h@example.test", "expires_on": "2031-01-01"},
+        ),
         "delete": (reverse("mailadmin:delegate_delete", args=[delegate.pk]), {}),
     }
     before = fingerprint()
@@ -140,8 +180,10 @@ def test_delegate_pages_belong_to_their_manager_only(world, delegate):
         # another customer's Manager: their own (empty) list, and 404 on this delegate
         "other customer": (panel_client(other_manager.user), {"edit": 404, "delete": 404}),
         # the Postmaster of the managed domain is not a Manager
-        "same customer, no rights": (panel_client(world.postmaster.user),
-                                     {"list": 403, "create": 403, "edit": 403, "delete": 403}),
+        "same customer, no rights": (
+            panel_client(world.postmaster.user),
+            {"list": 403, "create": 403, "edit": 403, "delete": 403},
+        ),
     }
     for who, (client, expected) in outsiders.items():
         for key, status in expected.items():

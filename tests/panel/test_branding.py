@@ -38,18 +38,22 @@ def test_manager_uploads_a_logo_that_is_re_encoded_and_shown_on_webmail_login(wo
     assert b"SecretCamera" not in stored and not image.getexif()
     # the webmail login page of that domain shows name and logo
     page = Client().get("/webmail/login/?domain=acme.test").content.decode()
-    assert "ACME S.p.A." in page and '/webmail/brand/acme.test/logo.png' in page
+    assert "ACME S.p.A." in page and "/webmail/brand/acme.test/logo.png" in page
     logo = Client().get("/webmail/brand/acme.test/logo.png")
     assert logo.status_code == 200 and logo["Content-Type"] == "image/png"
     # another domain's login page does not
     assert "ACME S.p.A." not in Client().get("/webmail/login/?domain=other.test").content.decode()
 
 
-@pytest.mark.parametrize("payload,name,message", [
-    (b"%PDF-1.4 not an image", "logo.png", "The logo must be a PNG or JPEG image."),
-    (None, "logo.gif", "The logo must be a PNG or JPEG image."),
-    (b"\x89PNG" + b"0" * (1024 * 1024), "huge.png", "The logo is larger than 1 MB."),
-], ids=["not an image", "gif", "too large"])
+@pytest.mark.parametrize(
+    "payload,name,message",
+    [
+        (b"%PDF-1.4 not an image", "logo.png", "The logo must be a PNG or JPEG image."),
+        (None, "logo.gif", "The logo must be a PNG or JPEG image."),
+        (b"\x89PNG" + b"0" * (1024 * 1024), "huge.png", "The logo is larger than 1 MB."),
+    ],
+    ids=["not an image", "gif", "too large"],
+)
 def test_bad_logo_is_refused_with_a_clear_error(world, manager_client, payload, name, message):
     if payload is None:
         out = io.BytesIO()
@@ -57,8 +61,9 @@ def test_bad_logo_is_refused_with_a_clear_error(world, manager_client, payload, 
         payload = out.getvalue()
     url = reverse("mailadmin:domain_branding", args=[world.domain.name])
     before = fingerprint()
-    response = manager_client.post(url, {"brand_name": "Changed", "brand_logo": SimpleUploadedFile(name, payload)},
-                                   **EN)
+    response = manager_client.post(
+        url, {"brand_name": "Changed", "brand_logo": SimpleUploadedFile(name, payload)}, **EN
+    )
     assert response.status_code == 400
     assert message in response.content.decode()
     assert fingerprint() == before

@@ -25,7 +25,9 @@ def totp_now(device: TOTPDevice) -> str:
 
 
 def log_rows(login: str) -> list[tuple[str, str, str]]:
-    return list(AccessLogEntry.objects.filter(login=login).order_by("pk").values_list("protocol", "result", "reason"))
+    return list(
+        AccessLogEntry.objects.filter(login=login).order_by("pk").values_list("protocol", "result", "reason")
+    )
 
 
 def test_postmaster_first_login_forces_a_password_change(world):
@@ -39,13 +41,17 @@ def test_postmaster_first_login_forces_a_password_change(world):
     assert response.status_code == 302 and response["Location"] == "/mailadmin/login/password/"
     assert client.get("/mailadmin/").status_code == 302
     # a new password equal to the old one is refused, with a localized message
-    response = client.post("/mailadmin/login/password/", {"new_password1": "Emailed-Pass-2026",
-                                                          "new_password2": "Emailed-Pass-2026"},
-                           HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        "/mailadmin/login/password/",
+        {"new_password1": "Emailed-Pass-2026", "new_password2": "Emailed-Pass-2026"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 400
     assert "Choose a password different from the current one." in response.content.decode()
-    response = client.post("/mailadmin/login/password/", {"new_password1": "Brand-New-Pass-2026",
-                                                          "new_password2": "Brand-New-Pass-2026"})
+    response = client.post(
+        "/mailadmin/login/password/",
+        {"new_password1": "Brand-New-Pass-2026", "new_password2": "Brand-New-Pass-2026"},
+    )
     assert response.status_code == 302 and response["Location"] == "/mailadmin/"
     assert client.get("/mailadmin/").status_code == 200
     mailbox.user.refresh_from_db()
@@ -56,7 +62,9 @@ def test_postmaster_first_login_forces_a_password_change(world):
 
 def test_wrong_password_is_refused_and_logged(world):
     client = Client()
-    response = client.post(LOGIN, {"login": "postmaster@acme.test", "password": "wrong"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        LOGIN, {"login": "postmaster@acme.test", "password": "wrong"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 400
     assert "Wrong login or password." in response.content.decode()
     assert client.get("/mailadmin/").status_code == 302
@@ -71,8 +79,9 @@ def test_error_messages_are_italian_by_default(world):
 
 def test_a_plain_mailbox_cannot_enter_the_panel(world):
     mailbox = MailboxFactory(domain=world.domain, local_part="plain")
-    response = Client().post(LOGIN, {"login": mailbox.address, "password": mailbox.password_plain},
-                             HTTP_ACCEPT_LANGUAGE="en")
+    response = Client().post(
+        LOGIN, {"login": mailbox.address, "password": mailbox.password_plain}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 403
     assert "This login cannot use this portal." in response.content.decode()
     assert log_rows(mailbox.address) == [("mailadmin", "failure", "no access")]
@@ -80,12 +89,16 @@ def test_a_plain_mailbox_cannot_enter_the_panel(world):
 
 def test_manager_logs_in_and_out(world):
     client = Client()
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "/mailadmin/d/acme.test/"})
+    response = client.post(
+        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "/mailadmin/d/acme.test/"}
+    )
     assert response.status_code == 302 and response["Location"] == "/mailadmin/d/acme.test/"
     assert client.get("/mailadmin/d/acme.test/").status_code == 200
     # an open redirect is not followed
     other = Client()
-    response = other.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "https://evil.test/"})
+    response = other.post(
+        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "https://evil.test/"}
+    )
     assert response["Location"] == "/mailadmin/"
     # logout ends the session
     assert client.post("/mailadmin/logout/").status_code == 302
@@ -109,7 +122,9 @@ def test_user_with_totp_must_give_a_code(world, settings):
     assert response.status_code == 302 and response["Location"] == "/mailadmin/"
     assert client.get("/mailadmin/").status_code == 200
     assert log_rows(user.username) == [
-        ("mailadmin", "success", "password"), ("mailadmin", "failure", "totp"), ("mailadmin", "success", "totp"),
+        ("mailadmin", "success", "password"),
+        ("mailadmin", "failure", "totp"),
+        ("mailadmin", "success", "totp"),
     ]
 
 
@@ -157,8 +172,10 @@ def test_panel_session_does_not_open_the_webmail(world):
     client.post("/webmail/login/", {"login": world.postmaster.user.username, "password": POSTMASTER_PASSWORD})
     assert client.get("/webmail/").status_code == 200
     assert client.get("/mailadmin/").status_code == 200
-    assert log_rows(world.postmaster.user.username) == [("mailadmin", "success", "password"),
-                                                        ("webmail", "success", "password")]
+    assert log_rows(world.postmaster.user.username) == [
+        ("mailadmin", "success", "password"),
+        ("webmail", "success", "password"),
+    ]
 
 
 def test_too_many_failures_block_the_login(world, settings):
@@ -166,7 +183,9 @@ def test_too_many_failures_block_the_login(world, settings):
     client = Client()
     for _ in range(3):
         client.post(LOGIN, {"login": "boss@acme", "password": "wrong"})
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 429
     assert "Too many failed attempts" in response.content.decode()
     assert log_rows("boss@acme")[-1] == ("mailadmin", "blocked", "login")

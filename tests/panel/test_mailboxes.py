@@ -23,10 +23,16 @@ def create_url(world):
 
 
 def test_postmaster_creates_a_mailbox_with_a_typed_password(world, postmaster_client):
-    response = postmaster_client.post(create_url(world), {
-        "local_part": "Anna.Rossi", "first_name": "Anna", "last_name": "Rossi",
-        "password": "Anna-Secret-2026", "quota_tier": "8",
-    })
+    response = postmaster_client.post(
+        create_url(world),
+        {
+            "local_part": "Anna.Rossi",
+            "first_name": "Anna",
+            "last_name": "Rossi",
+            "password": "Anna-Secret-2026",
+            "quota_tier": "8",
+        },
+    )
     assert response.status_code == 200
     mailbox = Mailbox.objects.get(domain=world.domain, local_part="anna.rossi")
     assert (mailbox.first_name, mailbox.last_name, mailbox.quota_tier) == ("Anna", "Rossi", 8)
@@ -37,24 +43,42 @@ def test_postmaster_creates_a_mailbox_with_a_typed_password(world, postmaster_cl
 
 
 def test_generated_password_is_shown_once_and_works(world, postmaster_client):
-    response = postmaster_client.post(create_url(world), {"local_part": "gen", "generate_password": "on",
-                                                          "quota_tier": "8"})
+    response = postmaster_client.post(
+        create_url(world), {"local_part": "gen", "generate_password": "on", "quota_tier": "8"}
+    )
     assert response.status_code == 200
     password = response.context["password"]
     assert len(password) == 18
     assert Mailbox.objects.get(local_part="gen", domain=world.domain).user.check_password(password)
 
 
-@pytest.mark.parametrize("data,field,message", [
-    ({"local_part": "bad..name", "password": "Good-Pass-2026-x", "quota_tier": "8"}, "local_part",
-     "is not a valid mailbox name"),
-    ({"local_part": "postmaster", "password": "Good-Pass-2026-x", "quota_tier": "8"}, "local_part",
-     "This address already exists."),
-    ({"local_part": "ok", "password": "Good-Pass-2026-x", "quota_tier": "12"}, "quota_tier",
-     "Select a valid choice. 12 is not one of the available choices."),
-    ({"local_part": "ok", "password": "short", "quota_tier": "8"}, "password", "This password is too short."),
-    ({"local_part": "ok", "quota_tier": "8"}, "password", "Type a password or choose to generate one."),
-], ids=["invalid address", "duplicate", "tier outside the list", "weak password", "no password"])
+@pytest.mark.parametrize(
+    "data,field,message",
+    [
+        (
+            {"local_part": "bad..name", "password": "Good-Pass-2026-x", "quota_tier": "8"},
+            "local_part",
+            "is not a valid mailbox name",
+        ),
+        (
+            {"local_part": "postmaster", "password": "Good-Pass-2026-x", "quota_tier": "8"},
+            "local_part",
+            "This address already exists.",
+        ),
+        (
+            {"local_part": "ok", "password": "Good-Pass-2026-x", "quota_tier": "12"},
+            "quota_tier",
+            "Select a valid choice. 12 is not one of the available choices.",
+        ),
+        (
+            {"local_part": "ok", "password": "short", "quota_tier": "8"},
+            "password",
+            "This password is too short.",
+        ),
+        ({"local_part": "ok", "quota_tier": "8"}, "password", "Type a password or choose to generate one."),
+    ],
+    ids=["invalid address", "duplicate", "tier outside the list", "weak password", "no password"],
+)
 def test_bad_input_gets_a_clear_error_and_changes_nothing(world, postmaster_client, data, field, message):
     before = fingerprint()
     response = postmaster_client.post(create_url(world), data, **EN)
@@ -65,8 +89,9 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(world, postmaster_clie
 
 
 def test_bad_input_message_is_italian_by_default(world, postmaster_client):
-    response = postmaster_client.post(create_url(world), {"local_part": "postmaster", "password": "Good-Pass-2026-x",
-                                                          "quota_tier": "99"})
+    response = postmaster_client.post(
+        create_url(world), {"local_part": "postmaster", "password": "Good-Pass-2026-x", "quota_tier": "99"}
+    )
     assert response.status_code == 400
     assert "Scegli un&#x27;opzione valida. 99 non è tra quelle disponibili." in response.content.decode()
 
@@ -100,8 +125,12 @@ def test_manager_sets_send_limit_and_archive(world, manager_client):
     mailbox = MailboxFactory(domain=world.domain, local_part="sales")
     name = world.domain.name
     # 1,000 a day is free
-    assert manager_client.post(reverse("mailadmin:mailbox_send_limit", args=[name, mailbox.pk]),
-                               {"send_limit": "1000"}).status_code == 302
+    assert (
+        manager_client.post(
+            reverse("mailadmin:mailbox_send_limit", args=[name, mailbox.pk]), {"send_limit": "1000"}
+        ).status_code
+        == 302
+    )
     # 5,000 a day asks for confirmation first
     url = reverse("mailadmin:mailbox_send_limit", args=[name, mailbox.pk])
     assert manager_client.post(url, {"send_limit": "5000"}).status_code == 200
