@@ -96,8 +96,11 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # 6. Django: translations, migrations, static files ----------------------------------------------
-log "compiling translations"
-.venv/bin/python manage.py compilemessages --ignore=.venv -v 0
+# (compilemessages fails when there is no catalogue at all, as in a clone before the first translation)
+if [ -n "$(find . -path ./.venv -prune -o -name '*.po' -print -quit)" ]; then
+  log "compiling translations"
+  .venv/bin/python manage.py compilemessages --ignore=.venv -v 0
+fi
 if [ "$MODE" != "--test" ]; then
   log "migrating the database"
   .venv/bin/python manage.py migrate --no-input -v 0
