@@ -1,7 +1,8 @@
 import pytest
 
 # The shared Dovecot of the test session (fixtures `mailplane`, `dovecot`, `mailbox_factory`).
-pytest_plugins = ["tests.protocol.mailplane"]
+# The project's SMTP server and a relay sink (fixtures `smtpd`, `relay_sink`, `smtp_isolation`).
+pytest_plugins = ["tests.protocol.mailplane", "tests.mta.smtpd_plugin"]
 
 
 @pytest.fixture(autouse=True)
