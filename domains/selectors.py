@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from domains.inclusion import inclusion_for
 from domains.models import AuditEntry, Delegate, Domain, Mailbox, Manager
+from mailstore.selectors import quota_usage_for
 
 MAILBOX_SORTS = {
     "address": ("local_part",),
@@ -89,10 +90,6 @@ class DomainSummary:
 def quota_usage(addresses: list[str]) -> dict[str, tuple[int, int]]:
     """Bytes and messages per address as Dovecot last reported them (one query)."""
     if not addresses:
-        return {}
-    try:
-        from mailstore.selectors import quota_usage_for
-    except ImportError:  # the mailstore app exports usage in its own issue
         return {}
     return quota_usage_for(addresses)
 

@@ -27,4 +27,5 @@ urlpatterns = [
     path("d/<str:domain_name>/branding/", domain.domain_branding, name="domain_branding"),
     path("d/<str:domain_name>/audit/", domain.audit_log, name="audit_log"),
     path("d/<str:domain_name>/access-log/", domain.access_log, name="access_log"),
+    path("d/<str:domain_name>/tracemail/", domain.tracemail, name="tracemail"),
 ]

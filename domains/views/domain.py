@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -129,6 +129,48 @@ def access_log(request, domain_name):
             "result": result,
             "protocols": AccessLogEntry.Protocol.choices,
             "results": AccessLogEntry.Result.choices,
+            "query": query.urlencode(),
+            "is_manager": is_manager_of(request.user, domain),
+        },
+    )
+
+
+@panel_view
+def tracemail(request, domain_name):
+    from mta.models import TracemailEntry
+    from mta.selectors import tracemail_csv, tracemail_for
+
+    domain = domain_for(user=request.user, name=domain_name)
+    form, data = _filters(request)
+    direction = request.GET.get("direction", "")
+    status = request.GET.get("status", "")
+    filters = {
+        "text": data.get("q"),
+        "since": data.get("since"),
+        "until": data.get("until"),
+        "direction": direction if direction in TracemailEntry.Direction.values else None,
+        "status": status if status in TracemailEntry.Status.values else None,
+    }
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(
+            tracemail_csv(actor=request.user, domain=domain, **filters),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="tracemail-{domain.name}.csv"'
+        return response
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "mailadmin/tracemail.html",
+        {
+            "domain": domain,
+            "form": form,
+            "page": paginate(request, tracemail_for(actor=request.user, domain=domain, **filters)),
+            "direction": direction,
+            "status": status,
+            "directions": TracemailEntry.Direction.choices,
+            "statuses": TracemailEntry.Status.choices,
             "query": query.urlencode(),
             "is_manager": is_manager_of(request.user, domain),
         },

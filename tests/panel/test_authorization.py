@@ -35,6 +35,7 @@ DOMAIN_URLS = [
     ("domain_security", False, {"require_2fa": "on"}, False),
     ("audit_log", False, None, False),
     ("access_log", False, None, False),
+    ("tracemail", False, None, False),
     ("mailbox_send_limit", True, {"send_limit": "5000", "confirm": "1"}, True),
     ("mailbox_archive", True, {"retention_years": "5", "confirm": "1"}, True),
     ("domain_branding", False, {"brand_name": "Hacked Inc."}, True),

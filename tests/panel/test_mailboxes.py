@@ -232,3 +232,33 @@ def test_list_search_sort_and_pagination(world, postmaster_client):
     assert [m.local_part for m in found.context["rows"]] == ["u07"]
     desc = postmaster_client.get(url + "?sort=-address")
     assert desc.context["rows"][0].local_part == "u54"
+
+
+def test_access_log_and_tracemail_export_csv(world, postmaster_client):
+    from accounts.services import access_log_record
+
+    access_log_record(
+        login="postmaster@acme.test",
+        protocol="imap",
+        remote_ip="192.0.2.7",
+        tls=True,
+        result="failure",
+        reason="password",
+    )
+    access_log_record(
+        login="postmaster@other.test",
+        protocol="imap",
+        remote_ip="192.0.2.8",
+        tls=True,
+        result="failure",
+        reason="password",
+    )
+    url = reverse("mailadmin:access_log", args=[world.domain.name])
+    page = postmaster_client.get(url + "?protocol=imap").content.decode()
+    assert "192.0.2.7" in page and "192.0.2.8" not in page
+    response = postmaster_client.get(url + "?protocol=imap&format=csv")
+    body = b"".join(response.streaming_content).decode()
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "192.0.2.7" in body and "192.0.2.8" not in body
+    response = postmaster_client.get(reverse("mailadmin:tracemail", args=[world.domain.name]) + "?format=csv")
+    assert response.status_code == 200 and response.content.decode().startswith("received,")
