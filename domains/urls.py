@@ -20,7 +20,9 @@ urlpatterns = [
     path("d/<str:domain_name>/m/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
     path("d/<str:domain_name>/m/<int:pk>/quota/", mailboxes.mailbox_quota, name="mailbox_quota"),
     path("d/<str:domain_name>/m/<int:pk>/security/", mailboxes.mailbox_security, name="mailbox_security"),
-    path("d/<str:domain_name>/m/<int:pk>/send-limit/", mailboxes.mailbox_send_limit, name="mailbox_send_limit"),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/send-limit/", mailboxes.mailbox_send_limit, name="mailbox_send_limit"
+    ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
     path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),
