@@ -7,6 +7,7 @@ import time
 import pytest
 from django_otp.oath import totp
 
+from accounts.models import AccessLogEntry
 from accounts.services import app_password_create, app_password_revoke
 from accounts.twofactor import totp_enrol_confirm, totp_enrol_start
 from domains.models import Domain, Mailbox
@@ -203,3 +204,36 @@ def test_median_imap_login_time(running_mailplane, mailbox_factory, settings):
         f"m={settings.ARGON2_MEMORY_COST} KiB)"
     )
     assert median_ms < 1000
+
+
+def wait_for_rows(queryset, count: int, timeout: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(queryset.all())  # .all(): a fresh query each time, not the cached result
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def test_logins_reach_the_access_log_through_the_auth_policy(running_mailplane, mailbox_factory):
+    # given a mailbox
+    address, password = mailbox_factory()
+    # when it logs in once with a wrong password and once with the right one over IMAPS
+    assert imap_login(running_mailplane, address, password + "x")[0] is False
+    assert imap_login(running_mailplane, address, password)[0] is True
+    # then Dovecot reported both to the accounts endpoint, which wrote one row each
+    rows = wait_for_rows(
+        AccessLogEntry.objects.filter(login=address)
+        .order_by("at", "id")
+        .values_list("protocol", "result", "remote_ip", "tls"),
+        2,
+    )
+    assert rows == [("imap", "failure", "127.0.0.1", True), ("imap", "success", "127.0.0.1", True)]
+
+
+def test_master_sessions_are_not_logged_as_the_users_login(running_mailplane, mailbox_factory):
+    address, _ = mailbox_factory()
+    with imap_session(address, client_ip="198.51.100.7") as imap:
+        imap.noop()
+    time.sleep(0.5)
+    assert AccessLogEntry.objects.filter(login=address).count() == 0

@@ -1,0 +1,445 @@
+"""Rendering of the private Dovecot configuration from settings (used by mailstore.dovecot).
+
+Files written into DovecotConfig.directory: dovecot.conf, sql-app.conf.ext (app-password passdb),
+sql-main.conf.ext (main-password passdb + userdb), dict-sql.conf.ext (quota_clone → PostgreSQL),
+master-users (the project's master user), quota-warning.py (the quota_warning script).
+"""
+
+from __future__ import annotations
+
+import base64
+import grp
+import hashlib
+import os
+import pwd
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from django.conf import settings
+
+from mailstore.tls import ensure_certificate
+
+DOVECOT_INTERNAL_GROUP = "dovecot"  # default_internal_user's group: the auth process reads the secrets
+DH_FILE = Path("/usr/share/dovecot/dh.pem")
+LOOPBACK_NETS = "127.0.0.0/8 ::1/128"
+
+
+class DovecotError(RuntimeError):
+    """Dovecot could not be configured, started, stopped or queried."""
+
+
+@dataclass(frozen=True)
+class DovecotConfig:
+    directory: Path  # runtime: dovecot.conf, run/ (base_dir), state/, dovecot.log
+    mail_store_dir: Path
+    bind: str
+    ports: Mapping[str, int]  # imap, imaps, pop3s, lmtp, sieve
+    cert_file: Path
+    key_file: Path
+    database: Mapping[str, str]  # name, host, port
+    db_user: str
+    db_password: str
+    master_user: str
+    master_password: str
+    hostname: str
+    internal_base_url: str  # "" = no auth policy, no quota-warning callbacks
+    internal_api_token: str
+    submission_host: str
+    vmail_user: str
+    auth_failure_delay: int = 2
+    auth_penalty: bool = True  # anvil's growing per-IP delay after failures (off in tests)
+    quota_warning_levels: tuple[int, ...] = (80, 95)
+    extra: Mapping[str, str] = field(default_factory=dict)  # top-level settings appended verbatim
+
+    @property
+    def conf_path(self) -> Path:
+        return self.directory / "dovecot.conf"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.directory / "run"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "dovecot.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.base_dir / "master.pid"
+
+
+def config_from_settings(**overrides) -> DovecotConfig:
+    db = settings.DATABASES["default"]
+    config = DovecotConfig(
+        directory=Path(settings.DOVECOT_DIR),
+        mail_store_dir=Path(settings.MAIL_STORE_DIR),
+        bind=settings.MAIL_BIND,
+        ports={k: settings.MAIL_PORTS[k] for k in ("imap", "imaps", "pop3s", "lmtp", "sieve")},
+        cert_file=Path(settings.TLS_CERT_FILE),
+        key_file=Path(settings.TLS_KEY_FILE),
+        database={"name": db["NAME"], "host": db.get("HOST") or "", "port": str(db.get("PORT") or "")},
+        db_user=settings.DOVECOT_DB_USER,
+        db_password=settings.DOVECOT_DB_PASSWORD,
+        master_user=settings.MAILSTORE_MASTER_USER,
+        master_password=settings.MAILSTORE_MASTER_PASSWORD,
+        hostname=settings.MAIL_HOSTNAME,
+        internal_base_url=settings.INTERNAL_BASE_URL,
+        internal_api_token=settings.INTERNAL_API_TOKEN,
+        submission_host=settings.DOVECOT_SUBMISSION_HOST,
+        vmail_user=settings.VMAIL_USER,
+        auth_failure_delay=settings.DOVECOT_AUTH_FAILURE_DELAY,
+        quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
+    )
+    return replace(config, **overrides) if overrides else config
+
+
+def maildir_path(address: str, *, config: DovecotConfig | None = None) -> Path:
+    """The Maildir of a mailbox (home is <store>/<domain>/<local part>)."""
+    config = config or config_from_settings()
+    local_part, _, domain = address.lower().partition("@")
+    return config.mail_store_dir / domain / local_part / "Maildir"
+
+
+def _conninfo_value(value: str) -> str:
+    """A libpq connection-string value, quoted when needed."""
+    if value and all(c.isalnum() or c in "._-/" for c in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _connect_line(config: DovecotConfig) -> str:
+    parts = {"dbname": config.database["name"], "user": config.db_user}
+    host = config.database.get("host") or ""
+    if host:
+        parts["host"] = host
+    if config.database.get("port"):
+        parts["port"] = config.database["port"]
+    if config.db_password:
+        parts["password"] = config.db_password
+    return " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items())
+
+
+def _ssha256(password: str) -> str:
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha256(password.encode() + salt).digest()
+    return "{SSHA256}" + base64.b64encode(digest + salt).decode()
+
+
+def _vmail_ids(user: str) -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError as exc:
+        raise DovecotError(f"system user {user!r} is missing (scripts/setup.sh creates it)") from exc
+    return entry.pw_uid, entry.pw_gid
+
+
+# Where the user's row is selected: by domain and local part, the unique index of domains_mailbox.
+_USER_WHERE = "domain = '%d' AND local_part = '%n'"
+
+
+def _sql_files(config: DovecotConfig) -> dict[str, str]:
+    """Dovecot's SQL configuration files (the queries are Dovecot templates; Dovecot escapes %-variables)."""
+    connect = f"driver = pgsql\nconnect = {_connect_line(config)}\n"
+    app = (
+        connect
+        + "default_pass_scheme = ARGON2ID\n"
+        # One row at most (token_hash is unique); nopassword: the match itself is the check.
+        + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
+        f"FROM mailstore_mailapppassword WHERE {_USER_WHERE} "
+        "AND token_hash = encode(sha256(convert_to('%w', 'UTF8')), 'hex')\n"
+    )
+    main = (
+        connect  # noqa: S608 - a Dovecot template, not a query run here
+        + "default_pass_scheme = ARGON2ID\n"
+        + "password_query = SELECT login AS user, password FROM mailstore_mailuser "  # noqa: S608
+        f"WHERE {_USER_WHERE} AND NOT require_2fa AND password IS NOT NULL\n"
+        + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule "  # noqa: S608
+        f"FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
+        + "iterate_query = SELECT login AS user FROM mailstore_mailuser ORDER BY login\n"
+    )
+    dict_sql = (
+        f"connect = {_connect_line(config)}\n"
+        "map {\n"
+        "  pattern = priv/quota/storage\n"
+        "  table = mailstore_quotausage\n"
+        "  username_field = username\n"
+        "  value_field = bytes\n"
+        "  value_type = uint\n"
+        "}\n"
+        "map {\n"
+        "  pattern = priv/quota/messages\n"
+        "  table = mailstore_quotausage\n"
+        "  username_field = username\n"
+        "  value_field = messages\n"
+        "  value_type = uint\n"
+        "}\n"
+    )
+    return {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+
+
+QUOTA_WARNING_SCRIPT = """#!/usr/bin/python3
+# Rendered by mailstore.dovecot: tells the web process that a mailbox crossed a quota level.
+# Dovecot runs it as: quota-warning.py <level> <user>  (level 0 = back below the lowest level)
+import json, sys, urllib.request
+URL = {url!r}
+TOKEN = {token!r}
+level, user = int(sys.argv[1]), sys.argv[2]
+request = urllib.request.Request(
+    URL, data=json.dumps({{"user": user, "level": level}}).encode(),
+    headers={{"Content-Type": "application/json", "X-API-Key": TOKEN}}, method="POST")
+try:
+    urllib.request.urlopen(request, timeout=10).read()
+except Exception as exc:
+    print("quota-warning: %s: %s" % (URL, exc), file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def render(config: DovecotConfig | None = None) -> Path:
+    """Write dovecot.conf and its companion files into config.directory; return the conf path."""
+    config = config or config_from_settings()
+    uid, gid = _vmail_ids(config.vmail_user)
+    ensure_certificate(config.cert_file, config.key_file, hostname=config.hostname)
+    d = config.directory
+    for sub in (d, config.base_dir, d / "state"):
+        sub.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o755)  # mail processes (vmail) reach sockets and the warning script in here
+    config.mail_store_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(config.mail_store_dir, uid, gid)
+    config.mail_store_dir.chmod(0o750)
+
+    # Secrets inside: readable by root and the auth process (default_internal_user) only.
+    internal_gid = _internal_gid()
+    for name, text in _sql_files(config).items():
+        _write(d / name, text, 0o640, gid=internal_gid)
+    _write(
+        d / "master-users",
+        # allow_real_nets: the connecting address, not the x-originating-ip the webmail forwards.
+        f"{config.master_user}:{_ssha256(config.master_password)}::::::allow_real_nets=127.0.0.0/8\n",
+        0o640,
+        gid=internal_gid,
+    )
+    warning_script = d / "quota-warning.py"
+    _write(
+        warning_script,
+        QUOTA_WARNING_SCRIPT.format(
+            url=config.internal_base_url.rstrip("/") + "/internal/quota-warning/",
+            token=config.internal_api_token,
+        ),
+        0o750,
+    )
+    os.chown(warning_script, 0, gid)
+    _write(config.conf_path, _main_conf(config, uid, gid), 0o644)
+    return config.conf_path
+
+
+def _write(path: Path, text: str, mode: int, *, gid: int | None = None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    if gid is not None:
+        os.chown(tmp, 0, gid)
+    tmp.replace(path)
+
+
+def _internal_gid() -> int:
+    try:
+        return grp.getgrnam(DOVECOT_INTERNAL_GROUP).gr_gid
+    except KeyError as exc:
+        raise DovecotError(
+            f"group {DOVECOT_INTERNAL_GROUP!r} is missing (package dovecot-core creates it)"
+        ) from exc
+
+
+def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
+    d, p, bind = config.directory, config.ports, config.bind
+    vmail_group = grp.getgrgid(gid).gr_name
+    levels = sorted(config.quota_warning_levels, reverse=True)
+    warnings = []
+    for i, level in enumerate(levels):
+        suffix = "" if i == 0 else str(i + 1)
+        warnings.append(f"  quota_warning{suffix} = storage={level}%% quota-warning {level} %u")
+    if levels:
+        warnings.append(f"  quota_warning{len(levels) + 1} = -storage={levels[-1]}%% quota-warning 0 %u")
+    policy = ""
+    if config.internal_base_url:
+        nonce = hashlib.sha256(("auth-policy-nonce:" + config.internal_api_token).encode()).hexdigest()
+        policy = (
+            f"auth_policy_server_url = {config.internal_base_url.rstrip('/')}/internal/auth-policy/\n"
+            f"auth_policy_server_api_header = X-API-Key: {config.internal_api_token}\n"
+            f"auth_policy_hash_nonce = {nonce}\n"
+            "auth_policy_server_timeout_msecs = 2000\n"
+            "auth_policy_reject_on_fail = no\n"
+            "auth_policy_report_after_auth = yes\n"
+            "auth_policy_request_attributes = login=%{requested_username} pwhash=%{hashed_password} "
+            "remote=%{rip} real_remote=%{real_rip} device_id=%{client_id} protocol=%s "
+            "session_id=%{session} tls=%{secured} master=%{master_user}\n"
+        )
+    penalty = (
+        ""
+        if config.auth_penalty
+        else ("service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n")
+    )
+    extra = "".join(f"{k} = {v}\n" for k, v in config.extra.items())
+    ssl_dh = f"ssl_dh = <{DH_FILE}\n" if DH_FILE.exists() else ""
+    return f"""# Rendered by mailstore.dovecot from Django settings. Do not edit: it is rewritten at start.
+base_dir = {config.base_dir}
+state_dir = {d / "state"}
+log_path = {config.log_path}
+instance_name = mailsuite-{hashlib.sha256(str(d).encode()).hexdigest()[:8]}
+protocols = imap pop3 lmtp sieve
+listen = {bind}
+hostname = {config.hostname}
+postmaster_address = postmaster@{config.hostname}
+submission_host = {config.submission_host}
+login_trusted_networks = {LOOPBACK_NETS}
+login_greeting = mailsuite ready.
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+auth_username_format = %Lu
+auth_master_user_separator = *
+auth_failure_delay = {config.auth_failure_delay} secs
+auth_verbose = yes
+{policy}
+ssl = yes
+ssl_cert = <{config.cert_file}
+ssl_key = <{config.key_file}
+{ssl_dh}ssl_min_protocol = TLSv1.2
+ssl_prefer_server_ciphers = yes
+
+mail_location = maildir:~/Maildir
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+last_valid_gid = {gid}
+mail_plugins = $mail_plugins quota quota_clone
+recipient_delimiter = +
+lmtp_rcpt_check_quota = yes
+# Top level on purpose: inside plugin {{}} it is silently ignored. "no" = over quota is permanent (552 5.2.2).
+quota_full_tempfail = no
+
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+}}
+
+passdb {{
+  driver = passwd-file
+  args = scheme=SSHA256 {d / "master-users"}
+  master = yes
+}}
+passdb {{
+  driver = sql
+  args = {d / "sql-app.conf.ext"}
+}}
+passdb {{
+  driver = sql
+  args = {d / "sql-main.conf.ext"}
+}}
+userdb {{
+  driver = sql
+  args = {d / "sql-main.conf.ext"}
+  default_fields = uid={uid} gid={gid} home={config.mail_store_dir}/%d/%n
+}}
+
+dict {{
+  quotaclone = pgsql:{d / "dict-sql.conf.ext"}
+}}
+
+plugin {{
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_clone_dict = proxy::quotaclone
+{chr(10).join(warnings)}
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota
+}}
+protocol lmtp {{
+  mail_plugins = $mail_plugins sieve
+}}
+
+service imap-login {{
+  inet_listener imap {{
+    address = {bind}
+    port = {p["imap"]}
+  }}
+  inet_listener imaps {{
+    address = {bind}
+    port = {p["imaps"]}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    address = {bind}
+    port = {p["pop3s"]}
+    ssl = yes
+  }}
+}}
+service managesieve-login {{
+  inet_listener sieve {{
+    address = {bind}
+    port = {p["sieve"]}
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = {bind}
+    port = {p["lmtp"]}
+  }}
+}}
+service auth {{
+  unix_listener auth-userdb {{
+    mode = 0660
+    user = {config.vmail_user}
+    group = {vmail_group}
+  }}
+}}
+service dict {{
+  unix_listener dict {{
+    mode = 0660
+    user = {config.vmail_user}
+    group = {vmail_group}
+  }}
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+{penalty}service quota-warning {{
+  executable = script {d / "quota-warning.py"}
+  user = {config.vmail_user}
+  unix_listener quota-warning {{
+    mode = 0660
+    user = {config.vmail_user}
+    group = {vmail_group}
+  }}
+}}
+{extra}"""

@@ -1,0 +1,88 @@
+"""The rendered Dovecot configuration, checked by Dovecot's own parser (doveconf)."""
+
+import stat
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from mailstore import dovecot
+
+
+@pytest.fixture
+def config(tmp_path):
+    base = dovecot.config_from_settings()
+    return replace(
+        base,
+        directory=tmp_path / "dovecot",
+        mail_store_dir=tmp_path / "mail",
+        cert_file=tmp_path / "tls" / "cert.pem",
+        key_file=tmp_path / "tls" / "key.pem",
+        internal_base_url="http://127.0.0.1:18000",
+    )
+
+
+def doveconf(config, *args: str) -> str:
+    result = subprocess.run(  # noqa: S603
+        ["doveconf", "-c", str(config.conf_path), *args],
+        capture_output=True,
+        text=True,
+        check=True,  # noqa: S607
+    )
+    return result.stdout
+
+
+def test_rendered_configuration_is_valid_and_keeps_the_measured_settings(config):
+    dovecot.render(config)
+    values = doveconf(
+        config,
+        "-h",
+        "quota_full_tempfail",
+        "lmtp_rcpt_check_quota",
+        "auth_master_user_separator",
+        "base_dir",
+        "auth_policy_server_url",
+    )
+    assert values.splitlines() == [
+        "no",
+        "yes",
+        "*",
+        str(config.directory / "run"),
+        "http://127.0.0.1:18000/internal/auth-policy/",
+    ]
+
+
+def test_passdbs_are_master_then_app_passwords_then_main_password(config):
+    dovecot.render(config)
+    text = doveconf(config, "-n")
+    positions = [
+        text.index(f"args = {arg}")
+        for arg in (
+            f"scheme=SSHA256 {config.directory / 'master-users'}",
+            str(config.directory / "sql-app.conf.ext"),
+            str(config.directory / "sql-main.conf.ext"),
+        )
+    ]
+    assert positions == sorted(positions)
+    assert "master = yes" in text.split("args = ")[1]
+
+
+def test_secrets_are_not_world_readable(config):
+    dovecot.render(config)
+    modes = {
+        name: stat.S_IMODE((config.directory / name).stat().st_mode)
+        for name in ("sql-app.conf.ext", "sql-main.conf.ext", "dict-sql.conf.ext", "master-users")
+    }
+    assert modes == dict.fromkeys(modes, 0o640)
+    assert config.master_password not in (config.directory / "master-users").read_text()
+
+
+def test_without_internal_base_url_there_is_no_auth_policy(config):
+    dovecot.render(replace(config, internal_base_url=""))
+    assert "auth_policy_server_url" not in config.conf_path.read_text()
+
+
+def test_maildir_path_is_under_the_store_by_domain_and_local_part(config):
+    assert dovecot.maildir_path("Mario@Example.test", config=config) == (
+        config.mail_store_dir / "example.test" / "mario" / "Maildir"
+    )
