@@ -146,7 +146,8 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         connect
         + "default_pass_scheme = ARGON2ID\n"
         # One row at most (token_hash is unique); nopassword: the match itself is the check.
-        + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
+        + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword, "  # noqa: S608
+        "app_password_id "
         f"FROM mailstore_mailapppassword WHERE {_USER_WHERE} "
         "AND token_hash = encode(sha256(convert_to('%w', 'UTF8')), 'hex')\n"
     )
@@ -275,7 +276,9 @@ def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
             "auth_policy_report_after_auth = yes\n"
             "auth_policy_request_attributes = login=%{requested_username} pwhash=%{hashed_password} "
             "remote=%{rip} real_remote=%{real_rip} device_id=%{client_id} protocol=%s "
-            "session_id=%{session} tls=%{secured} master=%{master_user}\n"
+            "session_id=%{session} tls=%{secured} master=%{master_user} "
+            # The id of the app password that matched (empty otherwise), for its last_used_at.
+            "app_password=%{passdb:app_password_id}\n"
         )
     penalty = (
         ""
