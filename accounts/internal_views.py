@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import bruteforce
 from accounts.models import AccessLogEntry
-from accounts.services import access_log_record
+from accounts.services import access_log_record, app_password_touch
 from domains.models import Mailbox
 
 logger = logging.getLogger(__name__)
@@ -128,5 +128,10 @@ def _report(data: dict, *, login: str, remote_ip: str | None) -> None:
                                       tls=_flag(data.get("tls")), result=result, reason=reason)
             if result == Result.SUCCESS and entry.user_id is not None:
                 Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
+                # Dovecot sends the id of the app password that matched (its passdb query's
+                # `app_password` field); scoped to this user so a stray id touches nothing else.
+                app_password_id = str(data.get("app_password") or "")
+                if app_password_id.isdigit():
+                    app_password_touch(app_password_id=int(app_password_id), user_id=entry.user_id)
     except DatabaseError as exc:
         logger.warning("auth policy: access log unavailable: %s", exc)

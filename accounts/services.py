@@ -77,9 +77,13 @@ def app_password_revoke(*, app_password: AppPassword, actor: Any) -> AppPassword
     return app_password
 
 
-def app_password_touch(*, app_password_id: int) -> None:
-    """Record a use of an app password (a single UPDATE, no read)."""
-    AppPassword.objects.filter(pk=app_password_id).update(last_used_at=timezone.now())
+def app_password_touch(*, app_password_id: int, user_id: int | None = None) -> None:
+    """Record a use of an app password (a single UPDATE, no read); with `user_id`, only if the
+    app password is that user's."""
+    rows = AppPassword.objects.filter(pk=app_password_id)
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    rows.update(last_used_at=timezone.now())
 
 
 def _clean_ip(remote_ip: str | None) -> str | None:

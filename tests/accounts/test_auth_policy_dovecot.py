@@ -55,3 +55,22 @@ def test_ten_imap_failures_block_the_login_on_pop3_too_even_with_the_right_passw
     rows = rows_for(address, 12)
     assert [r.result for r in rows] == ["failure"] * 10 + ["blocked", "blocked"]
     assert [r.protocol for r in rows[-2:]] == ["imap", "pop3"]
+
+
+def test_an_imap_login_with_an_app_password_records_its_last_use(running_mailplane, mailbox_factory):
+    from accounts.models import AppPassword
+    from accounts.services import app_password_create
+
+    address, _password = mailbox_factory()
+    mailbox = Mailbox.objects.get(user__username=address)
+    app_password, token = app_password_create(user=mailbox.user, name="phone")
+    other, _other_token = app_password_create(user=mailbox.user, name="laptop")
+    assert app_password.last_used_at is None
+
+    assert imap_login(running_mailplane, address, token)[0] is True
+
+    deadline = time.monotonic() + 5
+    while AppPassword.objects.get(pk=app_password.pk).last_used_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert AppPassword.objects.get(pk=app_password.pk).last_used_at is not None
+    assert AppPassword.objects.get(pk=other.pk).last_used_at is None
