@@ -7,13 +7,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from billing.models import PriceList
+from billing.services import customer_user_create, price_list_save
 from domains import services
 from domains.models import Customer, Domain, Mailbox, Manager
 
 DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105 - demo data only, printed to the operator
 STAFF_LOGIN = "admin"
 MANAGER_LOGIN = "manager.acme"
+CUSTOMER_LOGIN = "billing.acme"
+DEMO_PRICES = {
+    "mailbox_extra": "2.50", "quota_25": "1.50", "quota_50": "3.00", "quota_100": "5.00",
+    "send_2000": "4.00", "send_5000": "9.00", "archive": "3.50",
+    "timemachine_restore": "45.00", "intervention": "60.00",
+}
 DOMAINS = ["acme.test", "acme-group.test"]
 MAILBOXES = [
     ("acme.test", "mario.rossi", "Mario", "Rossi"),
@@ -39,7 +48,13 @@ class Command(BaseCommand):
     def _load(self) -> None:
         User = get_user_model()
         if not User.objects.filter(username=STAFF_LOGIN).exists():
-            User.objects.create_superuser(STAFF_LOGIN, "admin@mail.localhost", DEMO_PASSWORD, kind=User.Kind.STAFF)
+            User.objects.create_superuser(
+                STAFF_LOGIN, "admin@mail.localhost", DEMO_PASSWORD, kind=User.Kind.STAFF
+            )
+        if not PriceList.objects.exists():
+            first_of_month = timezone.localdate().replace(day=1)
+            price_list_save(actor=None, valid_from=first_of_month, note="demo",
+                            **{k: Decimal(v) for k, v in DEMO_PRICES.items()})
         customer = Customer.objects.filter(vat_number="IT01234567890").first()
         if customer is None:
             customer = services.customer_create(
@@ -47,10 +62,14 @@ class Command(BaseCommand):
                 legal_rep_name="Carla Acme", legal_rep_email="legal@acme.test",
             )
         if not customer.sites.exists():
-            services.site_create(customer=customer, name="Milano HQ", profile=Decimal("2.0"), voice_channels=30)
-            services.site_create(customer=customer, name="Torino", profile=Decimal("1.0"), voice_channels=10)
+            services.site_create(customer=customer, name="Milano HQ", profile=Decimal("2.0"),
+                                 voice_channels=30)
+            services.site_create(customer=customer, name="Torino", profile=Decimal("1.0"),
+                                 voice_channels=10)
         for name in DOMAINS:
-            domain = Domain.objects.filter(name=name).first() or services.domain_register(customer=customer, name=name)
+            domain = Domain.objects.filter(name=name).first()
+            if domain is None:
+                domain = services.domain_register(customer=customer, name=name)
             postmaster = Mailbox.objects.get(domain=domain, is_postmaster=True)
             if postmaster.user.must_change_password:
                 # Demo only: a known password, still to be changed at first login.
@@ -63,6 +82,10 @@ class Command(BaseCommand):
         if not Manager.objects.filter(user__username=MANAGER_LOGIN).exists():
             services.manager_create(customer=customer, username=MANAGER_LOGIN, password=DEMO_PASSWORD,
                                     email="it@acme.test", domains=Domain.objects.filter(name__in=DOMAINS))
+
+        if not User.objects.filter(username=CUSTOMER_LOGIN).exists():
+            customer_user_create(customer=customer, username=CUSTOMER_LOGIN, password=DEMO_PASSWORD,
+                                 email="billing@acme.test", can_configure_mail=True)
 
     def _print(self) -> None:
         base = settings.PUBLIC_BASE_URL.rstrip("/")
@@ -85,6 +108,7 @@ class Command(BaseCommand):
         w("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         w(f"  back office     {STAFF_LOGIN}")
         w(f"  manager         {MANAGER_LOGIN}")
+        w(f"  customer area   {CUSTOMER_LOGIN}  (billing monitor)")
         for name in DOMAINS:
             w(f"  postmaster      postmaster@{name}  (must change the password at first login)")
         for domain_name, local, *_ in MAILBOXES:
