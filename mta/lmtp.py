@@ -6,6 +6,8 @@ single reply after DATA and silently loses the per-recipient others.
 
 import smtplib
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 
@@ -47,6 +49,7 @@ class LMTPSession:
     def __init__(self, endpoint: LMTPEndpoint):
         self.endpoint = endpoint
         self._conn: smtplib.LMTP | None = None
+        self.last_used = 0.0
 
     def __enter__(self) -> "LMTPSession":
         try:
@@ -69,26 +72,39 @@ class LMTPSession:
             self._conn = None
 
     def deliver(self, *, sender: str, recipient: str, data: bytes) -> str:
-        """Deliver one copy; returns Dovecot's reply text, raises LMTPError."""
+        """Deliver one copy; returns Dovecot's reply text, raises LMTPError.
+
+        A kept-open connection found closed at MAIL FROM (nothing sent yet) is reopened once."""
         if self._conn is None:
             self.__enter__()
-        conn = self._conn
         try:
-            conn.sendmail(sender, [recipient], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, resp = exc.recipients[recipient]
+            code, resp = self._conn.mail(sender)
+        except (OSError, smtplib.SMTPServerDisconnected):
+            self._conn = None
+            self.__enter__()
+            code, resp = self._command(lambda c: c.mail(sender))
+        if code != 250:
             self._reset()
-            raise LMTPError(code, _text(resp)) from exc
-        except smtplib.SMTPSenderRefused as exc:
+            raise LMTPError(code, _text(resp))
+        code, resp = self._command(lambda c: c.rcpt(recipient))
+        if code not in (250, 251):
             self._reset()
-            raise LMTPError(exc.smtp_code, _text(exc.smtp_error)) from exc
-        except smtplib.SMTPResponseException as exc:  # DATA refused (e.g. 552 at DATA)
+            raise LMTPError(code, _text(resp))
+        code, resp = self._command(lambda c: c.data(data))
+        if code != 250:
             self._reset()
-            raise LMTPError(exc.smtp_code, _text(exc.smtp_error)) from exc
+            raise LMTPError(code, _text(resp))
+        self.last_used = time.monotonic()
+        return f"{code} {_text(resp)}"
+
+    def _command(self, call):
+        try:
+            return call(self._conn)
+        except smtplib.SMTPResponseException as exc:
+            return exc.smtp_code, exc.smtp_error
         except (OSError, smtplib.SMTPException) as exc:
             self._conn = None
             raise LMTPError(421, f"4.4.2 Local delivery interrupted ({exc.__class__.__name__})") from exc
-        return "250 2.0.0 delivered"
 
     def _reset(self) -> None:
         try:
@@ -96,9 +112,14 @@ class LMTPSession:
         except (OSError, smtplib.SMTPException, AttributeError):
             self._conn = None
 
-    @property
-    def alive(self) -> bool:
-        return self._conn is not None
+    def check_alive(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            return self._conn.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            self._conn = None
+            return False
 
 
 def deliver_one(endpoint: LMTPEndpoint, *, sender: str, recipient: str, data: bytes) -> str:
@@ -113,3 +134,30 @@ def probe(endpoint: LMTPEndpoint) -> bool:
             return True
     except OSError:
         return False
+
+
+# One kept-open LMTP connection per worker thread of the SMTP server: saves the connect and LHLO
+# of every message. A connection found dead (Dovecot restarted, idle timeout) is replaced.
+_pool = threading.local()
+
+
+def pooled_session(endpoint: LMTPEndpoint) -> LMTPSession:
+    session: LMTPSession | None = getattr(_pool, "session", None)
+    if session is not None and session.endpoint == endpoint and session._conn is not None:
+        # Used in the last few seconds: trust it (deliver() reopens it if it died at MAIL FROM);
+        # idle longer: one NOOP first.
+        if time.monotonic() - session.last_used < 5 or session.check_alive():
+            return session
+    if session is not None:
+        session.__exit__(None, None, None)
+        _pool.session = None
+    session = LMTPSession(endpoint).__enter__()
+    _pool.session = session
+    return session
+
+
+def close_pooled_session() -> None:
+    session: LMTPSession | None = getattr(_pool, "session", None)
+    if session is not None:
+        session.__exit__(None, None, None)
+        _pool.session = None

@@ -43,17 +43,20 @@ def resolve(address: str) -> Route:
     local, domain_name = split_address(address)
     if not local or not domain_name:
         return Route(Kind.UNKNOWN, address)
-    domain = Domain.objects.filter(name=domain_name).only("id", "is_active").first()
-    if domain is None:
-        return Route(Kind.REMOTE, address)
-    mailbox = (
-        Mailbox.objects.filter(domain=domain, local_part=local.lower(), is_active=True)
-        .only("id").first()
+    # One query in the common case (an existing mailbox); a second only to tell unknown from remote.
+    row = (
+        Mailbox.objects.filter(domain__name=domain_name, local_part=local.lower())
+        .values_list("id", "is_active", "domain_id", "domain__is_active").first()
     )
-    if mailbox is None or not domain.is_active:
-        return Route(Kind.UNKNOWN, address, domain_id=domain.pk)
-    canonical = f"{local.lower()}@{domain_name}"
-    return Route(Kind.LOCAL, canonical, domain_id=domain.pk, mailbox_id=mailbox.pk)
+    if row is not None:
+        mailbox_id, active, domain_id, domain_active = row
+        if active and domain_active:
+            return Route(Kind.LOCAL, f"{local.lower()}@{domain_name}", domain_id=domain_id, mailbox_id=mailbox_id)
+        return Route(Kind.UNKNOWN, address, domain_id=domain_id)
+    domain_id = Domain.objects.filter(name=domain_name).values_list("id", flat=True).first()
+    if domain_id is None:
+        return Route(Kind.REMOTE, address)
+    return Route(Kind.UNKNOWN, address, domain_id=domain_id)
 
 
 def sender_for(mailbox_id: int) -> Sender | None:
