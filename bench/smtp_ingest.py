@@ -7,8 +7,8 @@ a private Dovecot on free ports in a temporary directory, and the project's SMTP
 background thread. Then, in the same run:
   1. direct LMTP: N messages, `clients` parallel connections, one recipient per transaction;
   2. MX: N messages through the MX listener, `clients` parallel SMTP sessions;
-(clients are separate processes) checks that every message arrived (doveadm mailbox status), prints msgs/s for both and the ratio
-(target >= 0.5).
+(clients are separate processes) checks that every message arrived (doveadm mailbox status),
+prints msgs/s for both and the ratio (target >= 0.5).
 """
 
 import argparse
@@ -130,13 +130,25 @@ def main() -> None:
         ensure_certificate(cert, key, hostname="localhost")
         config = replace(
             dovecot.config_from_settings(),
-            directory=root / "dovecot", mail_store_dir=root / "mail", bind="127.0.0.1", ports=ports,
-            cert_file=cert, key_file=key, internal_base_url="", auth_failure_delay=0,
+            directory=root / "dovecot",
+            mail_store_dir=root / "mail",
+            bind="127.0.0.1",
+            ports=ports,
+            cert_file=cert,
+            key_file=key,
+            internal_base_url="",
+            auth_failure_delay=0,
         )
         dovecot.start(config)
         lmtp = LMTPEndpoint("127.0.0.1", ports["lmtp"])
-        service = SMTPService(host="127.0.0.1", ports={"smtp_mx": 0}, tls_context=server_context(cert, key),
-                              lmtp=lmtp, hostname="mx.bench.localhost", max_workers=8).start()
+        service = SMTPService(
+            host="127.0.0.1",
+            ports={"smtp_mx": 0},
+            tls_context=server_context(cert, key),
+            lmtp=lmtp,
+            hostname="mx.bench.localhost",
+            max_workers=8,
+        ).start()
         mx_port = service.ports["smtp_mx"]
         n, size = args.messages, args.size
 

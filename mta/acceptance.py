@@ -14,14 +14,13 @@ import email.utils
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
 
 from django.db import connection
 from django.utils import timezone
 
 from domains.models import Domain
-
 from mta import routing, services
 from mta.lmtp import LMTPEndpoint, LMTPError, pooled_session
 from mta.models import HandledCopy, TracemailEntry
@@ -62,12 +61,16 @@ def fingerprint_of(sender: str, content: bytes) -> str:
     return hashlib.sha256(sender.encode("utf-8", "replace") + b"\0" + content).hexdigest()
 
 
-def _prior_state(*, fingerprint: str, recipients: list[str], sender_domain: str | None) -> tuple[int | None, set[str]]:
+def _prior_state(
+    *, fingerprint: str, recipients: list[str], sender_domain: str | None
+) -> tuple[int | None, set[str]]:
     """In one round trip: the copies of this message already handled (a retry), and the hosted
     domain of an MX sender (for Tracemail)."""
+    # Table names come from the models, values are bound parameters.
     sql = (
-        f"SELECT (SELECT id FROM {Domain._meta.db_table} WHERE name = %s), "
-        f"ARRAY(SELECT recipient FROM {HandledCopy._meta.db_table} WHERE fingerprint = %s AND recipient = ANY(%s))"
+        f"SELECT (SELECT id FROM {Domain._meta.db_table} WHERE name = %s), "  # noqa: S608
+        f"ARRAY(SELECT recipient FROM {HandledCopy._meta.db_table} "
+        "WHERE fingerprint = %s AND recipient = ANY(%s))"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [sender_domain or "", fingerprint, recipients])
@@ -75,8 +78,15 @@ def _prior_state(*, fingerprint: str, recipients: list[str], sender_domain: str 
     return domain_id, set(handled or [])
 
 
-def _received(*, helo: str, client_ip: str | None, server_hostname: str, protocol: str, queue_id: str,
-              recipient: str | None) -> bytes:
+def _received(
+    *,
+    helo: str,
+    client_ip: str | None,
+    server_hostname: str,
+    protocol: str,
+    queue_id: str,
+    recipient: str | None,
+) -> bytes:
     for_clause = f"\r\n\tfor <{recipient}>" if recipient else ""
     line = (
         f"Received: from {helo} ([{client_ip or 'unknown'}])\r\n"
@@ -101,7 +111,8 @@ def accept_message(
     fingerprint = fingerprint_of(sender, content)
     lookup_sender = not submission and bool(sender) and trace.sender_domain_id is None
     sender_domain_id, handled_before = _prior_state(
-        fingerprint=fingerprint, recipients=[r.address.lower() for r in routes],
+        fingerprint=fingerprint,
+        recipients=[r.address.lower() for r in routes],
         sender_domain=routing.split_address(sender)[1] if lookup_sender else None,
     )
     if lookup_sender:
@@ -115,15 +126,25 @@ def accept_message(
         trace.message_id = email.utils.make_msgid(domain=server_hostname)
         prefix += f"Message-ID: {trace.message_id}\r\n".encode()
     one = routes[0].address if len(routes) == 1 else None
-    prefix = _received(helo=helo, client_ip=trace.client_ip, server_hostname=server_hostname, protocol=protocol,
-                       queue_id=trace.queue_id, recipient=one) + prefix
+    prefix = (
+        _received(
+            helo=helo,
+            client_ip=trace.client_ip,
+            server_hostname=server_hostname,
+            protocol=protocol,
+            queue_id=trace.queue_id,
+            recipient=one,
+        )
+        + prefix
+    )
     data = prefix + content
     trace.size = len(data)
 
     accepted = Accepted(reply="")
     if remote:
-        services.outbound_enqueue(trace=trace, recipients=[r.address for r in remote], data=data,
-                                  fingerprint=fingerprint)
+        services.outbound_enqueue(
+            trace=trace, recipients=[r.address for r in remote], data=data, fingerprint=fingerprint
+        )
         accepted.newly_handled.update(r.address.lower() for r in remote)
 
     temporary: list[LMTPError] = []
@@ -136,8 +157,14 @@ def accept_message(
             session = None
             temporary.append(exc)
             for route in local:
-                services.tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                                          direction=direction, status=Status.DEFERRED, reason=exc.reply)
+                services.tracemail_record(
+                    trace=trace,
+                    recipient=route.address,
+                    recipient_domain_id=route.domain_id,
+                    direction=direction,
+                    status=Status.DEFERRED,
+                    reason=exc.reply,
+                )
         if session is not None:
             for route in local:
                 try:
@@ -146,13 +173,23 @@ def accept_message(
                     if exc.temporary:
                         temporary.append(exc)
                         services.tracemail_record(
-                            trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                            direction=direction, status=Status.DEFERRED, reason=exc.reply)
+                            trace=trace,
+                            recipient=route.address,
+                            recipient_domain_id=route.domain_id,
+                            direction=direction,
+                            status=Status.DEFERRED,
+                            reason=exc.reply,
+                        )
                     else:
                         permanent.append((route, exc))
                     continue
-                services.local_copy_delivered(fingerprint=fingerprint, trace=trace, recipient=route.address,
-                                              recipient_domain_id=route.domain_id, direction=direction)
+                services.local_copy_delivered(
+                    fingerprint=fingerprint,
+                    trace=trace,
+                    recipient=route.address,
+                    recipient_domain_id=route.domain_id,
+                    direction=direction,
+                )
                 accepted.newly_handled.add(route.address.lower())
 
     if temporary:
@@ -161,17 +198,32 @@ def accept_message(
     elif permanent and not accepted.newly_handled and not handled_before:
         route, exc = permanent[0]
         for route, exc in permanent:
-            services.tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                                      direction=Direction.INTERNAL if submission else Direction.IN,
-                                      status=Status.REJECTED, reason=exc.reply)
+            services.tracemail_record(
+                trace=trace,
+                recipient=route.address,
+                recipient_domain_id=route.domain_id,
+                direction=Direction.INTERNAL if submission else Direction.IN,
+                status=Status.REJECTED,
+                reason=exc.reply,
+            )
         accepted.reply = permanent[0][1].reply
     else:
         for route, exc in permanent:
-            services.tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                                      direction=Direction.INTERNAL if submission else Direction.IN,
-                                      status=Status.BOUNCED, reason=exc.reply)
-            services.dsn_send(original=data, sender=sender, recipient=route.address,
-                              status=_enhanced(exc), diagnostic=exc.reply)
+            services.tracemail_record(
+                trace=trace,
+                recipient=route.address,
+                recipient_domain_id=route.domain_id,
+                direction=Direction.INTERNAL if submission else Direction.IN,
+                status=Status.BOUNCED,
+                reason=exc.reply,
+            )
+            services.dsn_send(
+                original=data,
+                sender=sender,
+                recipient=route.address,
+                status=_enhanced(exc),
+                diagnostic=exc.reply,
+            )
         accepted.reply = f"250 2.0.0 OK queued as {trace.queue_id}"
     return accepted
 

@@ -22,7 +22,8 @@ def build_dsn(
                 "This is the mail system at %(host)s.\n\n"
                 "Your message could not be delivered to %(recipient)s.\n\n"
                 "Reason: %(diagnostic)s\n"
-            ) % {"host": settings.MAIL_HOSTNAME, "recipient": recipient, "diagnostic": diagnostic},
+            )
+            % {"host": settings.MAIL_HOSTNAME, "recipient": recipient, "diagnostic": diagnostic},
             "plain",
             "utf-8",
         )

@@ -7,12 +7,12 @@ local copy is in Dovecot and every remote copy is durably queued.
 
 import base64
 import functools
-import threading
 import logging
+import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -94,7 +94,9 @@ class _RcptVerdict:
 
 
 class MailHandler:
-    def __init__(self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int | None):
+    def __init__(
+        self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int | None
+    ):
         assert mode in (MX, SUBMISSION)
         self.mode = mode
         self.lmtp = lmtp
@@ -166,16 +168,18 @@ class MailHandler:
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         return AuthResult(success=True, auth_data=Identity(login=login, mailbox_id=result.mailbox.pk))
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: MailEnvelope, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: MailEnvelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         # aiosmtpd advertises "AUTH" with an empty list when every mechanism is excluded (MX).
         return [r for r in responses if r.strip() != "250-AUTH"]
 
     # MAIL ---------------------------------------------------------------------------------
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: MailEnvelope, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: MailEnvelope, address: str, mail_options: list[str]
+    ) -> str:
         sender = "" if address == "<>" else address
         client_ip = session.peer[0] if session.peer else None
         if self.mode == MX:
@@ -191,21 +195,29 @@ class MailHandler:
                 return "550 5.7.1 " + _("Mailbox not active")
             if sender.lower() != who.address.lower():
                 reply = "553 5.7.1 " + _("Sender address <%(sender)s> not owned by user %(login)s") % {
-                    "sender": sender, "login": identity.login}
-                trace = services.MessageTrace(sender=sender, sender_domain_id=who.domain_id, client_ip=client_ip)
-                await self._trace_rejection(trace, recipient="", domain_id=None, direction="out", reason=reply)
+                    "sender": sender,
+                    "login": identity.login,
+                }
+                trace = services.MessageTrace(
+                    sender=sender, sender_domain_id=who.domain_id, client_ip=client_ip
+                )
+                await self._trace_rejection(
+                    trace, recipient="", domain_id=None, direction="out", reason=reply
+                )
                 return reply
             envelope.sender = who
-            envelope.trace = services.MessageTrace(sender=who.address, sender_domain_id=who.domain_id,
-                                                   client_ip=client_ip)
+            envelope.trace = services.MessageTrace(
+                sender=who.address, sender_domain_id=who.domain_id, client_ip=client_ip
+            )
         envelope.mail_from = sender or "<>"
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
 
     # RCPT ---------------------------------------------------------------------------------
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: MailEnvelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: MailEnvelope, address: str, rcpt_options: list[str]
+    ) -> str:
         key = address.lower()
         if key in envelope.routes:
             return "250 2.1.5 OK"  # a duplicate: one copy, counted once
@@ -235,7 +247,9 @@ class MailHandler:
                 return _RcptVerdict("250 2.1.5 OK", route=route)
             trace = services.MessageTrace(sender="", sender_domain_id=None)
             if route.kind == routing.Kind.UNKNOWN:
-                reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {"rcpt": address}
+                reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
+                    "rcpt": address
+                }
             else:
                 reply = "554 5.7.1 " + _("<%(rcpt)s>: Relay access denied") % {"rcpt": address}
             self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.IN, reply)
@@ -247,10 +261,18 @@ class MailHandler:
             return _RcptVerdict("550 5.7.1 " + _("Mailbox not active"))
         trace = services.MessageTrace(sender=fresh.address, sender_domain_id=fresh.domain_id)
         if route.kind == routing.Kind.UNKNOWN:
-            reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {"rcpt": address}
-            self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.INTERNAL, reply)
+            reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
+                "rcpt": address
+            }
+            self._trace_rejection_sync(
+                trace, address, route.domain_id, TracemailEntry.Direction.INTERNAL, reply
+            )
             return _RcptVerdict(reply)
-        direction = TracemailEntry.Direction.INTERNAL if route.kind == routing.Kind.LOCAL else TracemailEntry.Direction.OUT
+        direction = (
+            TracemailEntry.Direction.INTERNAL
+            if route.kind == routing.Kind.LOCAL
+            else TracemailEntry.Direction.OUT
+        )
         if route.domain_id == fresh.domain_id:
             return _RcptVerdict("250 2.1.5 OK", route=route)  # one's own domain: unlimited
         reservation = sendlimit.reserve(mailbox_id=fresh.mailbox_id, limit=fresh.send_limit)
@@ -260,12 +282,20 @@ class MailHandler:
             ) % {"limit": reservation.limit}
             self._trace_rejection_sync(trace, address, route.domain_id, direction, reply)
             return _RcptVerdict(reply)
-        return _RcptVerdict("250 2.1.5 OK", route=route, reservation=Reserved(reservation.key, address.lower()))
+        return _RcptVerdict(
+            "250 2.1.5 OK", route=route, reservation=Reserved(reservation.key, address.lower())
+        )
 
     def _trace_rejection_sync(self, trace, recipient, domain_id, direction, reason) -> None:
         try:
-            services.tracemail_record(trace=trace, recipient=recipient, recipient_domain_id=domain_id,
-                                      direction=direction, status=TracemailEntry.Status.REJECTED, reason=reason)
+            services.tracemail_record(
+                trace=trace,
+                recipient=recipient,
+                recipient_domain_id=domain_id,
+                direction=direction,
+                status=TracemailEntry.Status.REJECTED,
+                reason=reason,
+            )
         except DatabaseError:
             logger.exception("could not trace a rejection")
 

@@ -76,6 +76,9 @@ class TracemailEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.status}"
+
 
 class OutboundMessage(models.Model):
     """A message durably queued for remote delivery: its bytes live in the spool file."""
@@ -90,6 +93,9 @@ class OutboundMessage(models.Model):
     class Meta:
         verbose_name = _("outbound message")
         verbose_name_plural = _("outbound queue")
+
+    def __str__(self) -> str:
+        return str(self.queue_id)
 
 
 class OutboundRecipient(models.Model):
@@ -120,6 +126,9 @@ class OutboundRecipient(models.Model):
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_rcpt_due_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.address} ({self.status})"
+
 
 class HandledCopy(models.Model):
     """A copy (message fingerprint, recipient) already delivered locally or durably queued.
@@ -136,3 +145,6 @@ class HandledCopy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["fingerprint", "recipient"], name="handled_copy_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint[:12]} {self.recipient}"

@@ -62,8 +62,9 @@ def _text(resp: bytes | str) -> str:
 def _try_host(host: str, port: int, *, sender: str, recipient: str, data: bytes) -> Delivered:
     label = f"{host}:{port}"
     try:
-        with smtplib.SMTP(host, port, local_hostname=settings.MAIL_HOSTNAME,
-                          timeout=settings.OUTBOUND_TIMEOUT) as smtp:
+        with smtplib.SMTP(
+            host, port, local_hostname=settings.MAIL_HOSTNAME, timeout=settings.OUTBOUND_TIMEOUT
+        ) as smtp:
             smtp.ehlo()
             if smtp.has_extn("starttls"):
                 ctx = ssl.create_default_context()
@@ -82,8 +83,9 @@ def _try_host(host: str, port: int, *, sender: str, recipient: str, data: bytes)
     except smtplib.SMTPResponseException as exc:
         raise OutboundError(exc.smtp_code, _text(exc.smtp_error), remote_host=label) from exc
     except (OSError, smtplib.SMTPException) as exc:
-        raise OutboundError(421, f"4.4.1 Cannot reach {label} ({exc.__class__.__name__})",
-                            remote_host=label) from exc
+        raise OutboundError(
+            421, f"4.4.1 Cannot reach {label} ({exc.__class__.__name__})", remote_host=label
+        ) from exc
 
 
 def send(*, sender: str, recipient: str, data: bytes) -> Delivered:

@@ -46,12 +46,15 @@ def resolve(address: str) -> Route:
     # One query in the common case (an existing mailbox); a second only to tell unknown from remote.
     row = (
         Mailbox.objects.filter(domain__name=domain_name, local_part=local.lower())
-        .values_list("id", "is_active", "domain_id", "domain__is_active").first()
+        .values_list("id", "is_active", "domain_id", "domain__is_active")
+        .first()
     )
     if row is not None:
         mailbox_id, active, domain_id, domain_active = row
         if active and domain_active:
-            return Route(Kind.LOCAL, f"{local.lower()}@{domain_name}", domain_id=domain_id, mailbox_id=mailbox_id)
+            return Route(
+                Kind.LOCAL, f"{local.lower()}@{domain_name}", domain_id=domain_id, mailbox_id=mailbox_id
+            )
         return Route(Kind.UNKNOWN, address, domain_id=domain_id)
     domain_id = Domain.objects.filter(name=domain_name).values_list("id", flat=True).first()
     if domain_id is None:
@@ -62,8 +65,11 @@ def resolve(address: str) -> Route:
 def sender_for(mailbox_id: int) -> Sender | None:
     mailbox = (
         Mailbox.objects.select_related("domain")
-        .only("id", "local_part", "send_limit", "is_active", "domain__id", "domain__name", "domain__is_active")
-        .filter(pk=mailbox_id).first()
+        .only(
+            "id", "local_part", "send_limit", "is_active", "domain__id", "domain__name", "domain__is_active"
+        )
+        .filter(pk=mailbox_id)
+        .first()
     )
     if mailbox is None:
         return None

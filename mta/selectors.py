@@ -51,13 +51,20 @@ def tracemail_for(
     if since:
         qs = qs.filter(created_at__gte=_start_of(since))
     if until:
-        qs = qs.filter(created_at__lt=_start_of(until, next_day=isinstance(until, dt.date)
-                                                and not isinstance(until, dt.datetime)))
+        qs = qs.filter(
+            created_at__lt=_start_of(
+                until, next_day=isinstance(until, dt.date) and not isinstance(until, dt.datetime)
+            )
+        )
     if text:
         t = text.strip()
         qs = qs.filter(
-            Q(sender__icontains=t) | Q(recipient__icontains=t) | Q(subject__icontains=t)
-            | Q(message_id__icontains=t) | Q(queue_id__iexact=t) | Q(reason__icontains=t)
+            Q(sender__icontains=t)
+            | Q(recipient__icontains=t)
+            | Q(subject__icontains=t)
+            | Q(message_id__icontains=t)
+            | Q(queue_id__iexact=t)
+            | Q(reason__icontains=t)
         )
     return qs.order_by("-created_at", "-id")
 
@@ -70,10 +77,19 @@ def _start_of(value: dt.datetime | dt.date, *, next_day: bool = False) -> dt.dat
 
 
 CSV_COLUMNS = [
-    ("created_at", "received"), ("updated_at", "last_change"), ("direction", "direction"),
-    ("status", "status"), ("sender", "from"), ("recipient", "to"), ("subject", "subject"),
-    ("message_id", "message_id"), ("size", "size"), ("client_ip", "client_ip"),
-    ("remote_host", "remote_host"), ("queue_id", "queue_id"), ("reason", "reason"),
+    ("created_at", "received"),
+    ("updated_at", "last_change"),
+    ("direction", "direction"),
+    ("status", "status"),
+    ("sender", "from"),
+    ("recipient", "to"),
+    ("subject", "subject"),
+    ("message_id", "message_id"),
+    ("size", "size"),
+    ("client_ip", "client_ip"),
+    ("remote_host", "remote_host"),
+    ("queue_id", "queue_id"),
+    ("reason", "reason"),
 ]
 
 

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 # aiosmtpd's fixed replies, given the enhanced status codes clients and tests look for.
 _REPLY_REWRITES = {
     "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
-    "552 Error: message size exceeds fixed maximum message size":
-        "552 5.3.4 Message size exceeds fixed maximum message size",
+    "552 Error: message size exceeds fixed maximum message size": (
+        "552 5.3.4 Message size exceeds fixed maximum message size"
+    ),
 }
 
 
@@ -107,7 +108,9 @@ class SMTPService:
 
     def _factory(self, name: str):
         mode = MX if name == "smtp_mx" else SUBMISSION
-        handler = MailHandler(mode=mode, lmtp=self.lmtp, executor=self.executor, max_recipients=self.max_recipients)
+        handler = MailHandler(
+            mode=mode, lmtp=self.lmtp, executor=self.executor, max_recipients=self.max_recipients
+        )
         common = dict(
             hostname=self.hostname,
             ident="mailsuite ESMTP",
@@ -117,8 +120,13 @@ class SMTPService:
         )
         if name == "smtp_mx":
             # STARTTLS offered, never required; no AUTH on the MX.
-            return lambda: MailSMTP(handler, tls_context=self.tls_context, auth_require_tls=True,
-                                    auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)
+            return lambda: MailSMTP(
+                handler,
+                tls_context=self.tls_context,
+                auth_require_tls=True,
+                auth_exclude_mechanism=["PLAIN", "LOGIN"],
+                **common,
+            )
         if name == "smtps":
             # The whole connection is TLS already: aiosmtpd's STARTTLS-based auth_require_tls check
             # does not know it, so the handler checks the transport itself (and aiosmtpd's warning
@@ -129,15 +137,24 @@ class SMTPService:
                     return MailSMTP(handler, auth_required=True, auth_require_tls=False, **common)
 
             return implicit_tls
-        return lambda: MailSMTP(handler, tls_context=self.tls_context, require_starttls=True, auth_required=True,
-                                auth_require_tls=True, **common)
+        return lambda: MailSMTP(
+            handler,
+            tls_context=self.tls_context,
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            **common,
+        )
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         for listener in self.listeners:
             server = await loop.create_server(
-                self._factory(listener.name), host=self.host, port=listener.port,
-                ssl=self.tls_context if listener.name == "smtps" else None, reuse_address=True,
+                self._factory(listener.name),
+                host=self.host,
+                port=listener.port,
+                ssl=self.tls_context if listener.name == "smtps" else None,
+                reuse_address=True,
             )
             self._servers.append(server)
             self.ports[listener.name] = server.sockets[0].getsockname()[1]

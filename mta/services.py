@@ -66,14 +66,19 @@ def tracemail_record(
             remote_host=_clip(remote_host, 255),
             queue_id=trace.queue_id,
         )
-        TracemailEvent.objects.create(entry=entry, status=status, reason=entry.reason, remote_host=entry.remote_host)
+        TracemailEvent.objects.create(
+            entry=entry, status=status, reason=entry.reason, remote_host=entry.remote_host
+        )
     return entry
 
 
 def tracemail_update(*, entry_id: int, status: str, reason: str = "", remote_host: str = "") -> None:
     with transaction.atomic():
         TracemailEntry.objects.filter(pk=entry_id).update(
-            status=status, reason=_clip(reason), remote_host=_clip(remote_host, 255), updated_at=timezone.now()
+            status=status,
+            reason=_clip(reason),
+            remote_host=_clip(remote_host, 255),
+            updated_at=timezone.now(),
         )
         TracemailEvent.objects.create(
             entry_id=entry_id, status=status, reason=_clip(reason), remote_host=_clip(remote_host, 255)
@@ -85,11 +90,12 @@ WITH handled AS (
     INSERT INTO {handled} (fingerprint, recipient, at) VALUES (%(fingerprint)s, %(recipient_key)s, %(now)s)
     ON CONFLICT DO NOTHING
 ), entry AS (
-    INSERT INTO {entry} (created_at, updated_at, direction, status, reason, sender, recipient, sender_domain_id,
-                         recipient_domain_id, message_id, subject, size, client_ip, remote_host, queue_id)
+    INSERT INTO {entry} (created_at, updated_at, direction, status, reason, sender, recipient,
+                         sender_domain_id, recipient_domain_id, message_id, subject, size, client_ip,
+                         remote_host, queue_id)
     VALUES (%(now)s, %(now)s, %(direction)s, 'delivered', %(reason)s, %(sender)s, %(recipient)s,
-            %(sender_domain_id)s, %(recipient_domain_id)s, %(message_id)s, %(subject)s, %(size)s, %(client_ip)s,
-            '', %(queue_id)s)
+            %(sender_domain_id)s, %(recipient_domain_id)s, %(message_id)s, %(subject)s, %(size)s,
+            %(client_ip)s, '', %(queue_id)s)
     RETURNING id
 )
 INSERT INTO {event} (entry_id, at, status, reason, remote_host)
@@ -98,23 +104,38 @@ CROSS JOIN (VALUES (1, 'accepted', ''), (2, 'delivered', %(reason)s)) AS v(n, st
 """
 
 
-def local_copy_delivered(*, fingerprint: str, trace: MessageTrace, recipient: str, recipient_domain_id: int | None,
-                         direction: str) -> None:
+def local_copy_delivered(
+    *, fingerprint: str, trace: MessageTrace, recipient: str, recipient_domain_id: int | None, direction: str
+) -> None:
     """Remember the copy (so a retry of the same message skips it) and trace it as delivered.
 
     One SQL statement (hence one transaction, one round trip): it runs once per local copy on the
     MX's hot path, where the latency of each round trip is what limits throughput."""
-    sql = _LOCAL_COPY_SQL.format(handled=HandledCopy._meta.db_table, entry=TracemailEntry._meta.db_table,
-                                 event=TracemailEvent._meta.db_table)
+    sql = _LOCAL_COPY_SQL.format(
+        handled=HandledCopy._meta.db_table,
+        entry=TracemailEntry._meta.db_table,
+        event=TracemailEvent._meta.db_table,
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {
-            "fingerprint": fingerprint, "recipient_key": recipient.lower(), "now": timezone.now(),
-            "direction": direction, "reason": "250 2.0.0 delivered to mailbox", "sender": _clip(trace.sender, 320),
-            "recipient": _clip(recipient, 320), "sender_domain_id": trace.sender_domain_id,
-            "recipient_domain_id": recipient_domain_id, "message_id": _clip(trace.message_id),
-            "subject": _clip(trace.subject), "size": trace.size, "client_ip": trace.client_ip,
-            "queue_id": trace.queue_id,
-        })
+        cursor.execute(
+            sql,
+            {
+                "fingerprint": fingerprint,
+                "recipient_key": recipient.lower(),
+                "now": timezone.now(),
+                "direction": direction,
+                "reason": "250 2.0.0 delivered to mailbox",
+                "sender": _clip(trace.sender, 320),
+                "recipient": _clip(recipient, 320),
+                "sender_domain_id": trace.sender_domain_id,
+                "recipient_domain_id": recipient_domain_id,
+                "message_id": _clip(trace.message_id),
+                "subject": _clip(trace.subject),
+                "size": trace.size,
+                "client_ip": trace.client_ip,
+                "queue_id": trace.queue_id,
+            },
+        )
 
 
 def outbound_enqueue(
@@ -132,16 +153,27 @@ def outbound_enqueue(
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = on")
             message = OutboundMessage.objects.create(
-                queue_id=uuid.UUID(name), sender=trace.sender, spool_path=str(path), size=len(data),
+                queue_id=uuid.UUID(name),
+                sender=trace.sender,
+                spool_path=str(path),
+                size=len(data),
                 message_id=_clip(trace.message_id),
             )
             rows = []
             for address in recipients:
-                entry = tracemail_record(trace=trace, recipient=address, recipient_domain_id=None,
-                                         direction=Direction.OUT, status=Status.ACCEPTED,
-                                         reason="250 2.0.0 queued for remote delivery")
-                rows.append(OutboundRecipient(message=message, address=address, tracemail=entry,
-                                              next_attempt_at=timezone.now()))
+                entry = tracemail_record(
+                    trace=trace,
+                    recipient=address,
+                    recipient_domain_id=None,
+                    direction=Direction.OUT,
+                    status=Status.ACCEPTED,
+                    reason="250 2.0.0 queued for remote delivery",
+                )
+                rows.append(
+                    OutboundRecipient(
+                        message=message, address=address, tracemail=entry, next_attempt_at=timezone.now()
+                    )
+                )
                 if fingerprint:
                     HandledCopy.objects.get_or_create(fingerprint=fingerprint, recipient=address.lower())
             OutboundRecipient.objects.bulk_create(rows)
@@ -177,10 +209,15 @@ def outbound_attempt(*, recipient_id: int, now: dt.datetime | None = None) -> At
     now = now or timezone.now()
     with transaction.atomic():
         rcpt = (
-            OutboundRecipient.objects.select_for_update().select_related("message")
-            .filter(pk=recipient_id).first()
+            OutboundRecipient.objects.select_for_update()
+            .select_related("message")
+            .filter(pk=recipient_id)
+            .first()
         )
-        if rcpt is None or rcpt.status in (OutboundRecipient.Status.DELIVERED, OutboundRecipient.Status.BOUNCED):
+        if rcpt is None or rcpt.status in (
+            OutboundRecipient.Status.DELIVERED,
+            OutboundRecipient.Status.BOUNCED,
+        ):
             return AttemptOutcome(status=rcpt.status if rcpt else "missing")
         rcpt.attempts += 1
         rcpt.save(update_fields=["attempts", "updated_at"])
@@ -194,56 +231,99 @@ def outbound_attempt(*, recipient_id: int, now: dt.datetime | None = None) -> At
         if exc.permanent or expired:
             if not exc.permanent:
                 reason = f"{reason} (gave up after {rcpt.attempts} attempts)"
-            _bounce(rcpt=rcpt, data=data, code=exc.code, message=exc.message, reason=reason,
-                    remote_host=exc.remote_host, expired=not exc.permanent)
+            _bounce(
+                rcpt=rcpt,
+                data=data,
+                code=exc.code,
+                message=exc.message,
+                reason=reason,
+                remote_host=exc.remote_host,
+                expired=not exc.permanent,
+            )
             return AttemptOutcome(status=OutboundRecipient.Status.BOUNCED)
         retry_in = _backoff(rcpt.attempts)
         with transaction.atomic():
             OutboundRecipient.objects.filter(pk=rcpt.pk).update(
-                status=OutboundRecipient.Status.DEFERRED, last_error=_clip(reason),
-                next_attempt_at=now + dt.timedelta(seconds=retry_in), updated_at=now,
+                status=OutboundRecipient.Status.DEFERRED,
+                last_error=_clip(reason),
+                next_attempt_at=now + dt.timedelta(seconds=retry_in),
+                updated_at=now,
             )
             if rcpt.tracemail_id:
-                tracemail_update(entry_id=rcpt.tracemail_id, status=Status.DEFERRED, reason=reason,
-                                 remote_host=exc.remote_host)
+                tracemail_update(
+                    entry_id=rcpt.tracemail_id,
+                    status=Status.DEFERRED,
+                    reason=reason,
+                    remote_host=exc.remote_host,
+                )
         return AttemptOutcome(status=OutboundRecipient.Status.DEFERRED, retry_in=retry_in)
     with transaction.atomic():
         OutboundRecipient.objects.filter(pk=rcpt.pk).update(
             status=OutboundRecipient.Status.DELIVERED, last_error="", next_attempt_at=None, updated_at=now
         )
         if rcpt.tracemail_id:
-            tracemail_update(entry_id=rcpt.tracemail_id, status=Status.DELIVERED,
-                             reason=f"{delivered.reply} delivered", remote_host=delivered.remote_host)
+            tracemail_update(
+                entry_id=rcpt.tracemail_id,
+                status=Status.DELIVERED,
+                reason=f"{delivered.reply} delivered",
+                remote_host=delivered.remote_host,
+            )
     _release_spool_if_done(message)
     return AttemptOutcome(status=OutboundRecipient.Status.DELIVERED)
 
 
-def _bounce(*, rcpt: OutboundRecipient, data: bytes, code: int, message: str, reason: str, remote_host: str,
-            expired: bool) -> None:
+def _bounce(
+    *,
+    rcpt: OutboundRecipient,
+    data: bytes,
+    code: int,
+    message: str,
+    reason: str,
+    remote_host: str,
+    expired: bool,
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         OutboundRecipient.objects.filter(pk=rcpt.pk).update(
-            status=OutboundRecipient.Status.BOUNCED, last_error=_clip(reason), next_attempt_at=None, updated_at=now
+            status=OutboundRecipient.Status.BOUNCED,
+            last_error=_clip(reason),
+            next_attempt_at=None,
+            updated_at=now,
         )
         if rcpt.tracemail_id:
-            tracemail_update(entry_id=rcpt.tracemail_id, status=Status.BOUNCED, reason=reason,
-                             remote_host=remote_host)
+            tracemail_update(
+                entry_id=rcpt.tracemail_id, status=Status.BOUNCED, reason=reason, remote_host=remote_host
+            )
     status = "4.4.7" if expired else enhanced_status(code, message)
-    dsn_send(original=data, sender=rcpt.message.sender, recipient=rcpt.address, status=status,
-             diagnostic=reason, remote_host=remote_host)
+    dsn_send(
+        original=data,
+        sender=rcpt.message.sender,
+        recipient=rcpt.address,
+        status=status,
+        diagnostic=reason,
+        remote_host=remote_host,
+    )
     _release_spool_if_done(rcpt.message)
 
 
-def dsn_send(*, original: bytes, sender: str, recipient: str, status: str, diagnostic: str,
-             remote_host: str = "") -> None:
+def dsn_send(
+    *, original: bytes, sender: str, recipient: str, status: str, diagnostic: str, remote_host: str = ""
+) -> None:
     """Tell the sender a copy failed. Never for a null sender (no bounce of a bounce). A hosted
     sender gets the DSN over LMTP; a remote one through the outbound queue."""
     if not sender:
         return
-    dsn = build_dsn(original=original, sender=sender, recipient=recipient, status=status,
-                    diagnostic=diagnostic, remote_host=remote_host)
-    trace = MessageTrace(sender="", sender_domain_id=None, subject="Undelivered Mail Returned to Sender",
-                         size=len(dsn))
+    dsn = build_dsn(
+        original=original,
+        sender=sender,
+        recipient=recipient,
+        status=status,
+        diagnostic=diagnostic,
+        remote_host=remote_host,
+    )
+    trace = MessageTrace(
+        sender="", sender_domain_id=None, subject="Undelivered Mail Returned to Sender", size=len(dsn)
+    )
     route = routing.resolve(sender)
     if route.kind == routing.Kind.LOCAL:
         endpoint = LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"])
@@ -251,11 +331,23 @@ def dsn_send(*, original: bytes, sender: str, recipient: str, status: str, diagn
             deliver_one(endpoint, sender="", recipient=route.address, data=dsn)
         except LMTPError as exc:
             logger.warning("DSN to %s not delivered: %s", sender, exc)
-            tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                             direction=Direction.INTERNAL, status=Status.DEFERRED, reason=exc.reply)
+            tracemail_record(
+                trace=trace,
+                recipient=route.address,
+                recipient_domain_id=route.domain_id,
+                direction=Direction.INTERNAL,
+                status=Status.DEFERRED,
+                reason=exc.reply,
+            )
             return
-        tracemail_record(trace=trace, recipient=route.address, recipient_domain_id=route.domain_id,
-                         direction=Direction.INTERNAL, status=Status.DELIVERED, reason="DSN delivered")
+        tracemail_record(
+            trace=trace,
+            recipient=route.address,
+            recipient_domain_id=route.domain_id,
+            direction=Direction.INTERNAL,
+            status=Status.DELIVERED,
+            reason="DSN delivered",
+        )
     elif route.kind == routing.Kind.REMOTE:
         outbound_enqueue(trace=trace, recipients=[sender], data=dsn)
 
@@ -268,7 +360,9 @@ def _release_spool_if_done(message: OutboundMessage) -> None:
         spool.spool_remove(message.spool_path)
 
 
-def outbound_requeue_due(*, now: dt.datetime | None = None, grace: dt.timedelta = dt.timedelta(minutes=10)) -> int:
+def outbound_requeue_due(
+    *, now: dt.datetime | None = None, grace: dt.timedelta = dt.timedelta(minutes=10)
+) -> int:
     """Schedule again the copies whose next attempt is overdue (a lost task, a broker that was
     down when the message was queued). Safe to run often: attempts are idempotent."""
     now = now or timezone.now()

@@ -100,7 +100,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(SinkMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.messages.append(
+            SinkMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
         return "250 2.0.0 sink accepted"
 
 

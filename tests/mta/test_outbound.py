@@ -15,8 +15,13 @@ MESSAGE = (
 
 
 def _enqueue(recipients, sender="alice@remote.example"):
-    trace = services.MessageTrace(sender=sender, sender_domain_id=None, message_id="<m1@remote.example>",
-                                  subject="hello", size=len(MESSAGE))
+    trace = services.MessageTrace(
+        sender=sender,
+        sender_domain_id=None,
+        message_id="<m1@remote.example>",
+        subject="hello",
+        size=len(MESSAGE),
+    )
     return services.outbound_enqueue(trace=trace, recipients=recipients, data=MESSAGE)
 
 
@@ -32,7 +37,11 @@ def test_queued_message_is_durable_and_delivered_to_the_relay(relay_sink, spool_
     rcpt = OutboundRecipient.objects.get(message=message)
     assert (rcpt.status, rcpt.attempts) == ("delivered", 1)
     entry = TracemailEntry.objects.get(recipient="bob@far.example")
-    assert (entry.direction, entry.status, entry.remote_host) == ("out", "delivered", relay_sink_host(relay_sink))
+    assert (entry.direction, entry.status, entry.remote_host) == (
+        "out",
+        "delivered",
+        relay_sink_host(relay_sink),
+    )
     assert [e.status for e in entry.events.all()] == ["accepted", "delivered"]
     assert not Path(message.spool_path).exists()
     assert list(spool_dir.iterdir()) == []
@@ -80,7 +89,9 @@ def test_temporary_failure_defers_with_backoff_then_expires_into_a_bounce(relay_
     outcome = services.outbound_attempt(recipient_id=rcpt.pk)
     assert (outcome.status, outcome.retry_in) == ("deferred", 120)
     rcpt.refresh_from_db()
-    assert before + dt.timedelta(seconds=119) < rcpt.next_attempt_at < timezone.now() + dt.timedelta(seconds=121)
+    assert (
+        before + dt.timedelta(seconds=119) < rcpt.next_attempt_at < timezone.now() + dt.timedelta(seconds=121)
+    )
     # when the message is older than the maximum age
     outcome = services.outbound_attempt(
         recipient_id=rcpt.pk, now=timezone.now() + dt.timedelta(seconds=settings.OUTBOUND_MAX_AGE + 1)

@@ -62,7 +62,9 @@ def test_the_counter_is_per_local_day_and_expires_after_rome_midnight(sendlimit_
     assert first.resets_at == dt.datetime.combine(next_day, dt.time(0, 0), tzinfo=ROME)
     # and the first key expires one hour after its midnight
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    assert client.expiretime(first.key) == int(dt.datetime.combine(next_day, dt.time(1, 0), tzinfo=ROME).timestamp())
+    assert client.expiretime(first.key) == int(
+        dt.datetime.combine(next_day, dt.time(1, 0), tzinfo=ROME).timestamp()
+    )
     client.close()
 
 

@@ -54,7 +54,10 @@ def test_submission_requires_auth(smtpd, mario):
 def test_auth_with_the_main_password_on_465_and_587(smtpd, mario):
     for connect in (smtpd.smtps, smtpd.submission):
         with connect() as client:
-            assert client.login("mario@acme.test", MAILBOX_PASSWORD) == (235, b"2.7.0 Authentication successful")
+            assert client.login("mario@acme.test", MAILBOX_PASSWORD) == (
+                235,
+                b"2.7.0 Authentication successful",
+            )
 
 
 def test_auth_with_a_wrong_password_is_refused(smtpd, mario):
@@ -77,7 +80,9 @@ def test_2fa_user_needs_an_app_password_and_a_revoked_one_stops_working(smtpd, m
             client.ehlo()
             client.user, client.password = "mario@acme.test", token
             assert client.auth(mechanism.upper(), getattr(client, f"auth_{mechanism}")) == (
-                235, b"2.7.0 Authentication successful")
+                235,
+                b"2.7.0 Authentication successful",
+            )
     # when the app password is revoked, it stops working
     app_password_revoke(app_password=app_password, actor=mario.user)
     with smtpd.smtps() as client, pytest.raises(smtplib.SMTPAuthenticationError) as exc:
@@ -91,7 +96,9 @@ def test_auth_backend_down_answers_454(smtpd, mario, settings):
     with smtpd.smtps() as client, pytest.raises(smtplib.SMTPAuthenticationError) as exc:
         client.login("mario@acme.test", MAILBOX_PASSWORD)
     assert (exc.value.smtp_code, exc.value.smtp_error) == (
-        454, b"4.7.0 Temporary authentication failure, please try again later")
+        454,
+        b"4.7.0 Temporary authentication failure, please try again later",
+    )
 
 
 # Sender and recipients --------------------------------------------------------------------------
@@ -102,7 +109,11 @@ def test_forged_mail_from_is_refused_and_traced(smtpd, mario, luigi):
         code, text = client.mail("luigi@acme.test")
     assert (code, text) == (553, b"5.7.1 Sender address <luigi@acme.test> not owned by user mario@acme.test")
     entry = TracemailEntry.objects.get()
-    assert (entry.status, entry.sender, entry.sender_domain_id) == ("rejected", "luigi@acme.test", mario.domain_id)
+    assert (entry.status, entry.sender, entry.sender_domain_id) == (
+        "rejected",
+        "luigi@acme.test",
+        mario.domain_id,
+    )
 
 
 def test_submission_to_an_external_address_reaches_the_relay(smtpd, mario, relay_sink):
@@ -122,7 +133,12 @@ def test_submission_to_an_external_address_reaches_the_relay(smtpd, mario, relay
     # and Tracemail has one outgoing row, delivered, with its history
     entry = TracemailEntry.objects.get()
     assert (entry.direction, entry.status, entry.sender, entry.recipient, entry.subject) == (
-        "out", "delivered", "mario@acme.test", "someone@far.example", "Ciao")
+        "out",
+        "delivered",
+        "mario@acme.test",
+        "someone@far.example",
+        "Ciao",
+    )
     assert entry.message_id == parsed["Message-ID"]
     assert entry.client_ip == "127.0.0.1"
     assert [e.status for e in entry.events.all()] == ["accepted", "delivered"]
@@ -133,22 +149,33 @@ def test_submission_to_an_external_address_reaches_the_relay(smtpd, mario, relay
 def test_unknown_recipient_of_a_hosted_domain_is_refused_on_submission(smtpd, mario):
     with smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD) as client:
         client.mail("mario@acme.test")
-        assert client.rcpt("nobody@acme.test") == (550, b"5.1.1 <nobody@acme.test>: Recipient address rejected: "
-                                                        b"User unknown")
+        assert client.rcpt("nobody@acme.test") == (
+            550,
+            b"5.1.1 <nobody@acme.test>: Recipient address rejected: User unknown",
+        )
 
 
 def test_mx_refuses_relay_and_unknown_users_and_traces_them(smtpd, domain):
     with smtpd.mx() as client:
         client.ehlo("sender.example")
         client.mail("someone@far.example")
-        assert client.rcpt("victim@elsewhere.example") == (554, b"5.7.1 <victim@elsewhere.example>: "
-                                                                b"Relay access denied")
-        assert client.rcpt("nobody@acme.test") == (550, b"5.1.1 <nobody@acme.test>: Recipient address "
-                                                        b"rejected: User unknown")
-    rows = list(TracemailEntry.objects.order_by("id").values_list("direction", "status", "recipient",
-                                                                  "recipient_domain_id"))
-    assert rows == [("in", "rejected", "victim@elsewhere.example", None),
-                    ("in", "rejected", "nobody@acme.test", domain.pk)]
+        assert client.rcpt("victim@elsewhere.example") == (
+            554,
+            b"5.7.1 <victim@elsewhere.example>: Relay access denied",
+        )
+        assert client.rcpt("nobody@acme.test") == (
+            550,
+            b"5.1.1 <nobody@acme.test>: Recipient address rejected: User unknown",
+        )
+    rows = list(
+        TracemailEntry.objects.order_by("id").values_list(
+            "direction", "status", "recipient", "recipient_domain_id"
+        )
+    )
+    assert rows == [
+        ("in", "rejected", "victim@elsewhere.example", None),
+        ("in", "rejected", "nobody@acme.test", domain.pk),
+    ]
 
 
 def test_too_many_recipients_answers_452(smtpd, mario, settings, relay_sink):
@@ -181,7 +208,9 @@ def test_the_251st_external_recipient_is_refused_while_own_domain_passes(smtpd, 
         client.mail("mario@acme.test")
         # then the next external recipient is refused with a 5.7.1 that names the limit and the reset
         assert client.rcpt("one-more@far.example") == (
-            550, b"5.7.1 Daily limit of 250 external recipients reached; resets at 00:00 (Europe/Rome)")
+            550,
+            b"5.7.1 Daily limit of 250 external recipients reached; resets at 00:00 (Europe/Rome)",
+        )
         # while a recipient of his own domain still passes
         assert client.rcpt("luigi@acme.test") == (250, b"2.1.5 OK")
     entry = TracemailEntry.objects.get(recipient="one-more@far.example")
@@ -218,4 +247,7 @@ def test_recipients_of_an_abandoned_transaction_are_refunded(smtpd, mario):
 def test_redis_down_answers_451_at_rcpt(smtpd, mario, redis_down):
     with smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD) as client:
         client.mail("mario@acme.test")
-        assert client.rcpt("someone@far.example") == (451, b"4.3.0 Temporary server error, please try again later")
+        assert client.rcpt("someone@far.example") == (
+            451,
+            b"4.3.0 Temporary server error, please try again later",
+        )

@@ -22,21 +22,39 @@ def world(db):
     mario = MailboxFactory(domain=acme, local_part="mario")
 
     def row(sender, recipient, direction, status, sender_domain=None, recipient_domain=None, subject="s"):
-        trace = services.MessageTrace(sender=sender, sender_domain_id=sender_domain and sender_domain.pk,
-                                      subject=subject, message_id=f"<{subject}@x>")
-        return services.tracemail_record(trace=trace, recipient=recipient,
-                                         recipient_domain_id=recipient_domain and recipient_domain.pk,
-                                         direction=direction, status=status)
+        trace = services.MessageTrace(
+            sender=sender,
+            sender_domain_id=sender_domain and sender_domain.pk,
+            subject=subject,
+            message_id=f"<{subject}@x>",
+        )
+        return services.tracemail_record(
+            trace=trace,
+            recipient=recipient,
+            recipient_domain_id=recipient_domain and recipient_domain.pk,
+            direction=direction,
+            status=status,
+        )
 
     rows = {
-        "in": row("ext@far.example", "mario@acme.test", "in", "delivered", recipient_domain=acme, subject="Fattura"),
-        "out": row("mario@acme.test", "ext@far.example", "out", "bounced", sender_domain=acme, subject="=SUM(A1)"),
+        "in": row(
+            "ext@far.example", "mario@acme.test", "in", "delivered", recipient_domain=acme, subject="Fattura"
+        ),
+        "out": row(
+            "mario@acme.test", "ext@far.example", "out", "bounced", sender_domain=acme, subject="=SUM(A1)"
+        ),
         "rejected": row("spam@far.example", "nobody@acme.test", "in", "rejected", recipient_domain=acme),
         "foreign": row("x@other.test", "y@far.example", "out", "delivered", sender_domain=other),
     }
     postmaster = User.objects.get(username="postmaster@acme.test")
-    return {"acme": acme, "other": other, "manager": manager.user, "postmaster": postmaster,
-            "mario": mario.user, "rows": rows}
+    return {
+        "acme": acme,
+        "other": other,
+        "manager": manager.user,
+        "postmaster": postmaster,
+        "mario": mario.user,
+        "rows": rows,
+    }
 
 
 def test_postmaster_and_manager_see_the_domain_rows_newest_first(world):
@@ -70,8 +88,21 @@ def test_filters(world):
 def test_csv_export_has_a_header_the_rows_and_no_formulas(world):
     text = tracemail_csv(actor=world["manager"], domain=world["acme"], direction="out")
     lines = list(csv.reader(io.StringIO(text)))
-    assert lines[0] == ["received", "last_change", "direction", "status", "from", "to", "subject", "message_id",
-                        "size", "client_ip", "remote_host", "queue_id", "reason"]
+    assert lines[0] == [
+        "received",
+        "last_change",
+        "direction",
+        "status",
+        "from",
+        "to",
+        "subject",
+        "message_id",
+        "size",
+        "client_ip",
+        "remote_host",
+        "queue_id",
+        "reason",
+    ]
     assert len(lines) == 2
     assert lines[1][2:7] == ["out", "bounced", "mario@acme.test", "ext@far.example", "'=SUM(A1)"]
 

@@ -5,7 +5,6 @@ Dovecot down and the sender's retry, relay to the sink; swaks and smtplib as cli
 import email
 import imaplib
 import shutil
-import smtplib
 import subprocess
 
 import pytest
@@ -51,15 +50,17 @@ def swaks(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["swaks", "--timeout", "20", *args], capture_output=True, text=True, timeout=60)  # noqa: S603,S607
 
 
-def test_submission_465_delivers_locally_and_to_the_relay(running_mailplane, smtpd, relay_sink, acme,
-                                                          mailbox_factory):
+def test_submission_465_delivers_locally_and_to_the_relay(
+    running_mailplane, smtpd, relay_sink, acme, mailbox_factory
+):
     # given two mailboxes of the same domain
     mario, mario_pw = mailbox_factory(domain=acme)
     luigi, luigi_pw = mailbox_factory(domain=acme)
     # when mario sends one message to luigi and to an external address over 465
     with smtpd.smtps(mario, mario_pw) as client:
-        refused = client.sendmail(mario, [luigi, "someone@far.example"],
-                                  message(mario, luigi, subject="Riunione"))
+        refused = client.sendmail(
+            mario, [luigi, "someone@far.example"], message(mario, luigi, subject="Riunione")
+        )
     assert refused == {}
     # then luigi sees it over IMAP, with our Received header and a Message-ID
     [raw] = inbox(running_mailplane, luigi, luigi_pw)
@@ -85,16 +86,33 @@ def test_submission_587_starttls_delivers_to_a_local_mailbox(running_mailplane, 
     assert email.message_from_bytes(raw)["Subject"] == "Via 587"
     entry = TracemailEntry.objects.get()
     assert (entry.direction, entry.status, entry.sender_domain_id, entry.recipient_domain.name) == (
-        "internal", "delivered", acme.pk, anna.split("@")[1])
+        "internal",
+        "delivered",
+        acme.pk,
+        anna.split("@")[1],
+    )
 
 
-def test_mx_accepts_a_hosted_mailbox_with_swaks_and_refuses_an_unknown_one(running_mailplane, smtpd, acme,
-                                                                          mailbox_factory):
+def test_mx_accepts_a_hosted_mailbox_with_swaks_and_refuses_an_unknown_one(
+    running_mailplane, smtpd, acme, mailbox_factory
+):
     mario, mario_pw = mailbox_factory(domain=acme)
     port = str(smtpd.ports["smtp_mx"])
     # when swaks delivers to mario through the MX
-    ok = swaks("--server", smtpd.host, "--port", port, "--from", "friend@far.example", "--to", mario,
-               "--header", "Subject: from swaks", "--ehlo", "far.example")
+    ok = swaks(
+        "--server",
+        smtpd.host,
+        "--port",
+        port,
+        "--from",
+        "friend@far.example",
+        "--to",
+        mario,
+        "--header",
+        "Subject: from swaks",
+        "--ehlo",
+        "far.example",
+    )
     # then the message is in mario's inbox
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "<-  250 2.0.0 OK queued as " in ok.stdout
@@ -125,8 +143,9 @@ def test_over_quota_answers_552_5_2_2(running_mailplane, smtpd, acme, mailbox_fa
     assert (entry.status, entry.reason[:9]) == ("rejected", "552 5.2.2")
 
 
-def test_dovecot_down_answers_4xx_and_the_retry_delivers_exactly_one_copy(running_mailplane, smtpd, acme,
-                                                                          mailbox_factory):
+def test_dovecot_down_answers_4xx_and_the_retry_delivers_exactly_one_copy(
+    running_mailplane, smtpd, acme, mailbox_factory
+):
     mario, mario_pw = mailbox_factory(domain=acme)
     luigi, luigi_pw = mailbox_factory(domain=acme)
     data = message("friend@far.example", mario, subject="retry me")
@@ -157,11 +176,14 @@ def test_dovecot_down_answers_4xx_and_the_retry_delivers_exactly_one_copy(runnin
     assert len(inbox(running_mailplane, mario, mario_pw)) == 1
     assert HandledCopy.objects.count() == 2
     statuses = sorted(TracemailEntry.objects.values_list("recipient", "status"))
-    assert statuses == sorted([(luigi, "deferred"), (luigi, "delivered"), (mario, "deferred"), (mario, "delivered")])
+    assert statuses == sorted(
+        [(luigi, "deferred"), (luigi, "delivered"), (mario, "deferred"), (mario, "delivered")]
+    )
 
 
-def test_a_partial_delivery_is_completed_by_the_retry_without_a_second_copy(running_mailplane, smtpd, acme,
-                                                                            mailbox_factory):
+def test_a_partial_delivery_is_completed_by_the_retry_without_a_second_copy(
+    running_mailplane, smtpd, acme, mailbox_factory
+):
     # given a first attempt delivered mario's copy and failed luigi's (simulated: luigi's
     # domain momentarily pointing nowhere is not reproducible, so mario's copy is made first)
     mario, mario_pw = mailbox_factory(domain=acme)
@@ -179,11 +201,14 @@ def test_a_partial_delivery_is_completed_by_the_retry_without_a_second_copy(runn
     assert len(inbox(running_mailplane, luigi, luigi_pw)) == 1
 
 
-def test_bounce_of_an_external_recipient_reaches_the_sender_mailbox(running_mailplane, smtpd, relay_sink, acme,
-                                                                    mailbox_factory):
+def test_bounce_of_an_external_recipient_reaches_the_sender_mailbox(
+    running_mailplane, smtpd, relay_sink, acme, mailbox_factory
+):
     mario, mario_pw = mailbox_factory(domain=acme)
     with smtpd.smtps(mario, mario_pw) as client:
-        assert client.sendmail(mario, ["reject-me@far.example"], message(mario, "reject-me@far.example")) == {}
+        assert (
+            client.sendmail(mario, ["reject-me@far.example"], message(mario, "reject-me@far.example")) == {}
+        )
     [raw] = inbox(running_mailplane, mario, mario_pw)
     dsn = email.message_from_bytes(raw)
     assert dsn.get_content_type() == "multipart/report"

@@ -9,7 +9,9 @@ class Command(BaseCommand):
     help = "Run the SMTP server: MX, submission with implicit TLS (smtps) and with STARTTLS (submission)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--workers", type=int, default=8, help="worker threads for database and LMTP work")
+        parser.add_argument(
+            "--workers", type=int, default=8, help="worker threads for database and LMTP work"
+        )
 
     def handle(self, *args, **options):
         ensure_certificate(settings.TLS_CERT_FILE, settings.TLS_KEY_FILE, hostname=settings.MAIL_HOSTNAME)
@@ -19,7 +21,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "smtpd: MX %(smtp_mx)d, smtps %(smtps)d, submission %(submission)d on %(host)s"
-            % {**{k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "smtps", "submission")}, "host": settings.MAIL_BIND}
+            % {
+                **{k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "smtps", "submission")},
+                "host": settings.MAIL_BIND,
+            }
         )
         try:
             service.serve_forever()
