@@ -1,21 +1,38 @@
 from django.urls import path
-from django.views.generic import TemplateView
 
-from accounts.web.decorators import portal_login_required
 from accounts.web.urls import login_urlpatterns
 from webmail.views import WEBMAIL, brand_logo
+from webmail.views import auth, composing, mail, preferences, reading
 
 app_name = "webmail"
 
 urlpatterns = [
+    # Before the shared login views: the webmail's logout also revokes its submission token.
+    path("logout/", auth.logout, name="logout"),
     *login_urlpatterns(WEBMAIL),
     path("brand/<str:domain_name>/logo.png", brand_logo, name="brand_logo"),
-    # Placeholder until the webmail lands; already behind the webmail's own login.
-    path(
-        "",
-        portal_login_required("webmail", login_url="webmail:login")(
-            TemplateView.as_view(template_name="portal_home.html")
-        ),
-        name="home",
-    ),
+    path("", mail.home, name="home"),
+    path("mail/", mail.message_list, name="list"),
+    path("mail/actions/", mail.actions, name="actions"),
+    path("folders/", mail.folders, name="folders"),
+    path("folders/change/", mail.folder_change, name="folder_change"),
+    path("message/<int:uid>/", reading.message, name="message"),
+    path("message/<int:uid>/body/", reading.body, name="message_body"),
+    path("message/<int:uid>/part/<int:index>/", reading.part, name="message_part"),
+    path("message/<int:uid>/source/", reading.source, name="message_source"),
+    path("message/<int:uid>/eml/", reading.eml, name="message_eml"),
+    path("compose/", composing.compose_new, name="compose_new"),
+    path("compose/suggest/", mail.suggest, name="suggest"),
+    path("compose/<str:cid>/", composing.compose_view, name="compose"),
+    path("compose/<str:cid>/autosave/", composing.autosave, name="compose_autosave"),
+    path("compose/<str:cid>/upload/", composing.upload, name="compose_upload"),
+    path("compose/<str:cid>/attachment/<str:aid>/remove/", composing.attachment_remove,
+         name="compose_attachment_remove"),
+    path("settings/", preferences.identity, name="settings"),
+    path("settings/password/", preferences.password, name="settings_password"),
+    path("settings/security/", preferences.security, name="settings_security"),
+    path("settings/app-passwords/", preferences.app_passwords, name="settings_app_passwords"),
+    path("settings/app-passwords/<int:pk>/revoke/", preferences.app_password_delete,
+         name="settings_app_password_revoke"),
+    path("settings/vacation/", preferences.vacation, name="settings_vacation"),
 ]

@@ -1,0 +1,297 @@
+"""Composing: the compose state of a web session, uploaded attachments on disk, address
+parsing, reply/forward prefill and the MIME message itself."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import mimetypes
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from webmail import rendering
+
+SESSION_KEY = "webmail_compose"
+MAX_COMPOSES = 20  # compose windows remembered per session
+
+
+def upload_root() -> Path:
+    return Path(getattr(settings, "WEBMAIL_UPLOAD_DIR", "") or (Path(settings.DATA_DIR) / "webmail-uploads"))
+
+
+def max_message_size() -> int:
+    return int(settings.SMTP_MAX_MESSAGE_SIZE)
+
+
+def max_attachments_size() -> int:
+    """Raw bytes that still fit once base64 (4/3) and headers are added."""
+    return max_message_size() * 3 // 4 - 64 * 1024
+
+
+@dataclass
+class ComposeState:
+    cid: str
+    draft_uid: int | None = None
+    in_reply_to: str = ""
+    references: str = ""
+    answered: tuple[str, int] | None = None  # (folder, uid) flagged \\Answered after sending
+    forwarded: tuple[str, int] | None = None
+    attachments: list[dict] = field(default_factory=list)  # {id, name, type, size}
+    initial: dict = field(default_factory=dict)  # form fields before the first draft is saved
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _session_dir(request) -> Path:
+    key = hashlib.sha256((request.session.session_key or "").encode()).hexdigest()[:32]
+    return upload_root() / key
+
+
+def compose_dir(request, cid: str) -> Path:
+    return _session_dir(request) / cid
+
+
+def state_new(request) -> ComposeState:
+    states = request.session.get(SESSION_KEY, {})
+    if len(states) >= MAX_COMPOSES:
+        oldest = next(iter(states))
+        states.pop(oldest)
+        shutil.rmtree(compose_dir(request, oldest), ignore_errors=True)
+    state = ComposeState(cid=secrets.token_urlsafe(12))
+    states[state.cid] = state.to_json()
+    request.session[SESSION_KEY] = states
+    return state
+
+
+def state_get(request, cid: str) -> ComposeState | None:
+    data = request.session.get(SESSION_KEY, {}).get(cid)
+    if data is None:
+        return None
+    data = dict(data)
+    for key in ("answered", "forwarded"):
+        if data.get(key):
+            data[key] = tuple(data[key])
+    return ComposeState(**data)
+
+
+def state_save(request, state: ComposeState) -> None:
+    states = request.session.get(SESSION_KEY, {})
+    states[state.cid] = json.loads(json.dumps(state.to_json()))
+    request.session[SESSION_KEY] = states
+
+
+def state_drop(request, cid: str) -> None:
+    states = request.session.get(SESSION_KEY, {})
+    states.pop(cid, None)
+    request.session[SESSION_KEY] = states
+    shutil.rmtree(compose_dir(request, cid), ignore_errors=True)
+
+
+def session_uploads_drop(request) -> None:
+    shutil.rmtree(_session_dir(request), ignore_errors=True)
+
+
+def attachment_add(request, state: ComposeState, *, name: str, content_type: str, chunks) -> dict:
+    """Store an uploaded file for this compose window (refused when the message would exceed
+    the server's size limit)."""
+    directory = compose_dir(request, state.cid)
+    directory.mkdir(parents=True, exist_ok=True)
+    aid = secrets.token_hex(8)
+    path = directory / aid
+    size = 0
+    limit = max_attachments_size() - sum(a["size"] for a in state.attachments)
+    with path.open("wb") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise ValidationError(
+                    _("The attachments would exceed the largest message the server accepts (%(mb)s MB).")
+                    % {"mb": max_message_size() // (1024 * 1024)}
+                )
+            out.write(chunk)
+    name = Path(name or "attachment").name[:200] or "attachment"
+    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if "/" not in content_type:
+        content_type = "application/octet-stream"
+    item = {"id": aid, "name": name, "type": content_type, "size": size}
+    state.attachments.append(item)
+    return item
+
+
+def attachment_remove(request, state: ComposeState, aid: str) -> bool:
+    before = len(state.attachments)
+    state.attachments = [a for a in state.attachments if a["id"] != aid]
+    if len(state.attachments) != before:
+        (compose_dir(request, state.cid) / Path(aid).name).unlink(missing_ok=True)
+        return True
+    return False
+
+
+# Addresses ----------------------------------------------------------------------------------
+
+
+def parse_addresses(value: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """("Name <a@b>, c@d" → [(name, address)], [invalid pieces])."""
+    value = (value or "").replace(";", ",").replace("\n", ",")
+    good, bad = [], []
+    for piece in [p.strip() for p in value.split(",") if p.strip()]:
+        pairs = email.utils.getaddresses([piece])
+        if len(pairs) != 1 or not pairs[0][1]:
+            bad.append(piece)
+            continue
+        name, address = pairs[0]
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(piece)
+            continue
+        good.append((name, address))
+    return good, bad
+
+
+def format_addresses(pairs) -> str:
+    return ", ".join(email.utils.formataddr((n, a)) if n else a for n, a in pairs)
+
+
+# Building -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    sender_name: str
+    sender: str
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    bcc: list[tuple[str, str]]
+    subject: str
+    body: str
+
+
+def build(request, state: ComposeState, draft: Draft, *, for_draft: bool) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = email.utils.formataddr((draft.sender_name, draft.sender)) if draft.sender_name else draft.sender
+    if draft.to:
+        msg["To"] = format_addresses(draft.to)
+    if draft.cc:
+        msg["Cc"] = format_addresses(draft.cc)
+    if draft.bcc and for_draft:
+        msg["Bcc"] = format_addresses(draft.bcc)
+    msg["Subject"] = draft.subject
+    msg["Date"] = email.utils.format_datetime(timezone.now())
+    msg["Message-ID"] = email.utils.make_msgid(domain=draft.sender.rpartition("@")[2] or None)
+    if state.in_reply_to:
+        msg["In-Reply-To"] = state.in_reply_to
+    if state.references:
+        msg["References"] = state.references
+    msg["User-Agent"] = "mailsuite webmail"
+    msg["X-Mailsuite-Compose"] = state.cid if for_draft else None
+    if msg["X-Mailsuite-Compose"] is None:
+        del msg["X-Mailsuite-Compose"]
+    msg.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
+    directory = compose_dir(request, state.cid)
+    for item in state.attachments:
+        path = directory / item["id"]
+        if not path.exists():
+            continue
+        maintype, _, subtype = item["type"].partition("/")
+        msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=item["name"])
+    return msg
+
+
+def draft_fields(raw: bytes) -> dict:
+    """Form fields of a saved draft (to reopen it)."""
+    parsed = rendering.render(raw)
+    msg = rendering.parse(raw)
+
+    def header_addresses(name: str) -> str:
+        values = msg.get_all(name) or []
+        return format_addresses(email.utils.getaddresses([rendering.decode_text(str(v)) for v in values]))
+
+    return {
+        "to": header_addresses("To"),
+        "cc": header_addresses("Cc"),
+        "bcc": header_addresses("Bcc"),
+        "subject": parsed.subject,
+        "body": parsed.text,
+        "in_reply_to": parsed.in_reply_to,
+        "references": parsed.references,
+    }
+
+
+def draft_attachments_restore(request, state: ComposeState, raw: bytes) -> None:
+    """Copy a message's attachments into this compose window (forward, reopened draft)."""
+    parsed = rendering.render(raw)
+    for att in parsed.attachments:
+        try:
+            ctype, name, payload = rendering.part_bytes(raw, att.index)
+        except IndexError:
+            continue
+        try:
+            attachment_add(request, state, name=name, content_type=ctype, chunks=[payload])
+        except ValidationError:
+            break
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines())
+
+
+def reply_prefill(parsed: rendering.Rendered, *, me: str, reply_all: bool) -> dict:
+    targets = parsed.reply_to or parsed.sender
+    to = [(a.name, a.email) for a in targets]
+    cc = []
+    if reply_all:
+        seen = {a.lower() for _n, a in to} | {me.lower()}
+        for a in parsed.to + parsed.cc:
+            if a.email and a.email.lower() not in seen:
+                cc.append((a.name, a.email))
+                seen.add(a.email.lower())
+    subject = parsed.subject
+    if not subject.lower().startswith(("re:", "r:")):
+        subject = f"Re: {subject}"
+    when = parsed.date.strftime("%d/%m/%Y %H:%M") if parsed.date else ""
+    who = str(parsed.sender[0]) if parsed.sender else ""
+    header = _("On %(date)s, %(sender)s wrote:") % {"date": when, "sender": who}
+    references = " ".join(x for x in (parsed.references, parsed.message_id) if x).strip()
+    return {
+        "to": format_addresses(to),
+        "cc": format_addresses(cc),
+        "subject": subject,
+        "body": f"\n\n{header}\n{_quote(parsed.text)}\n",
+        "in_reply_to": parsed.message_id,
+        "references": references,
+    }
+
+
+def forward_prefill(parsed: rendering.Rendered) -> dict:
+    subject = parsed.subject
+    if not subject.lower().startswith(("fwd:", "fw:", "i:")):
+        subject = f"Fwd: {subject}"
+    lines = [
+        "",
+        "",
+        "-------- " + _("Forwarded message") + " --------",
+        _("Subject") + ": " + parsed.subject,
+        _("Date") + ": " + (parsed.date.strftime("%d/%m/%Y %H:%M") if parsed.date else ""),
+        _("From") + ": " + ", ".join(str(a) for a in parsed.sender),
+        _("To") + ": " + ", ".join(str(a) for a in parsed.to),
+        "",
+        parsed.text,
+    ]
+    return {"to": "", "cc": "", "subject": subject, "body": "\n".join(lines),
+            "in_reply_to": "", "references": parsed.message_id}

@@ -1,0 +1,52 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Preferences(models.Model):
+    """A webmail user's own settings: identity, signature, vacation reply (mirrored to Sieve)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webmail_preferences",
+        verbose_name=_("login"),
+    )
+    display_name = models.CharField(_("display name"), max_length=120, blank=True, default="")
+    signature = models.TextField(_("signature"), blank=True, default="", max_length=4000)
+    page_size = models.PositiveSmallIntegerField(_("messages per page"), default=50)
+    vacation_enabled = models.BooleanField(_("vacation reply on"), default=False)
+    vacation_subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
+    vacation_body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)
+    vacation_until = models.DateField(_("until"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("webmail preferences")
+        verbose_name_plural = _("webmail preferences")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(page_size__gte=10, page_size__lte=200),
+                                   name="webmail_prefs_page_size_range"),
+            models.CheckConstraint(condition=models.Q(vacation_enabled=False) | ~models.Q(vacation_body=""),
+                                   name="webmail_prefs_vacation_needs_body"),
+        ]
+
+
+class Recipient(models.Model):
+    """An address the user wrote to: the source of the compose form's suggestions."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webmail_recipients",
+        verbose_name=_("login"),
+    )
+    address = models.EmailField(_("address"), max_length=254)
+    name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    times = models.PositiveIntegerField(_("messages sent"), default=1)
+    last_used_at = models.DateTimeField(_("last used"))
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        constraints = [
+            models.UniqueConstraint("user", Lower("address"), name="webmail_recipient_unique_per_user"),
+        ]
+        indexes = [models.Index(fields=["user", "-times"], name="webmail_recipient_rank_idx")]

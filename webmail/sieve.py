@@ -1,0 +1,107 @@
+"""The vacation auto-reply, written as the user's Sieve script over ManageSieve (RFC 5804).
+
+The webmail logs in to Dovecot's ManageSieve as the mailbox through the master user (loopback
+only, like IMAP), uploads one script named SCRIPT_NAME and activates it; switching vacation
+off deactivates it. Pigeonhole runs it on LMTP delivery and sends the reply through
+submission_host (our SMTP server). The only module that speaks ManageSieve; its one error is
+SieveError."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from datetime import date
+
+from django.conf import settings
+
+from mailstore.imap import master_login_name
+
+SCRIPT_NAME = "mailsuite-webmail"
+
+
+class SieveError(RuntimeError):
+    pass
+
+
+def _quote(text: str) -> str:
+    """A Sieve quoted string (RFC 5228 2.4.2): backslash and double quote escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def vacation_script(*, address: str, subject: str, body: str, until: date | None, days: int = 1) -> str:
+    """The Sieve vacation script: one reply per sender per `days`, never to lists or bulk mail."""
+    lines = ['require ["vacation", "date", "relational"];', ""]
+    condition = ""
+    if until is not None:
+        condition = f'if currentdate :value "le" "date" {_quote(until.isoformat())} '
+    action = (
+        f"vacation :days {int(days)} :addresses [{_quote(address)}]"
+        + (f" :subject {_quote(subject)}" if subject else "")
+        + f" {_quote(body)};"
+    )
+    guard = 'if anyof (exists "list-id", header :contains "precedence" ["bulk", "list", "junk"]) { stop; }'
+    lines.append(guard)
+    lines.append(f"{condition}{{ {action} }}" if condition else action)
+    return "\n".join(lines) + "\n"
+
+
+class ManageSieve:
+    def __init__(self, host: str, port: int, timeout: float = 15):
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise SieveError(f"ManageSieve {host}:{port} unreachable: {exc}") from exc
+        self.file = self.sock.makefile("rb")
+        self._response()
+
+    def _response(self) -> tuple[bool, list[bytes]]:
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise SieveError("ManageSieve connection closed")
+            lines.append(line.rstrip(b"\r\n"))
+            if line[:2] == b"OK":
+                return True, lines
+            if line[:2] == b"NO" or line[:3] == b"BYE":
+                return False, lines
+
+    def command(self, data: bytes) -> list[bytes]:
+        self.sock.sendall(data + b"\r\n")
+        ok, lines = self._response()
+        if not ok:
+            raise SieveError(b" ".join(lines).decode("utf-8", "replace"))
+        return lines
+
+    def login_as(self, address: str) -> None:
+        blob = base64.b64encode(
+            f"\0{master_login_name(address)}\0{settings.MAILSTORE_MASTER_PASSWORD}".encode()
+        )
+        self.command(b'AUTHENTICATE "PLAIN" "' + blob + b'"')
+
+    def putscript(self, name: str, script: str) -> None:
+        data = script.encode("utf-8")
+        self.command(f'PUTSCRIPT "{name}" {{{len(data)}+}}\r\n'.encode() + data)
+
+    def setactive(self, name: str) -> None:
+        self.command(f'SETACTIVE "{name}"'.encode())
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(b"LOGOUT\r\n")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def vacation_apply(*, address: str, enabled: bool, subject: str, body: str, until: date | None) -> None:
+    client = ManageSieve(settings.MAIL_BIND, settings.MAIL_PORTS["sieve"])
+    try:
+        client.login_as(address)
+        if enabled:
+            client.putscript(SCRIPT_NAME, vacation_script(address=address, subject=subject, body=body, until=until))
+            client.setactive(SCRIPT_NAME)
+        else:
+            client.setactive("")
+    finally:
+        client.close()

@@ -1,0 +1,236 @@
+"""Compose, reply, reply-all, forward; drafts saved to Drafts; sending through our submission
+server with the session's token; a copy in Sent."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from webmail import compose, rendering, store, submission
+from webmail.selectors import preferences_for
+from webmail.services import recipients_record, session_token_create
+from webmail.views.auth import TOKEN_KEY
+from webmail.views.common import client_ip, folder_param, imap, webmail_view
+from webmail.views.mail import list_url
+
+FIELDS = ("to", "cc", "bcc", "subject", "body")
+
+
+@webmail_view
+def compose_new(request: HttpRequest) -> HttpResponse:
+    state = compose.state_new(request)
+    prefs = preferences_for(user=request.user)
+    signature = f"\n\n-- \n{prefs.signature}" if prefs.signature else ""
+    initial = {"to": request.GET.get("to", "")[:500], "cc": "", "bcc": "", "subject": "", "body": signature}
+    folder = folder_param(request)
+    for mode in ("reply", "forward", "draft"):
+        uid = request.GET.get(mode, "")
+        if not uid.isdigit():
+            continue
+        with imap(request) as conn:
+            raw = store.message_raw(conn, folder, int(uid)).raw
+        parsed = rendering.render(raw)
+        if mode == "reply":
+            fill = compose.reply_prefill(parsed, me=request.mailbox.address, reply_all=request.GET.get("all") == "1")
+            fill["body"] = signature + fill["body"] if signature else fill["body"]
+            state.answered = (folder, int(uid))
+        elif mode == "forward":
+            fill = compose.forward_prefill(parsed)
+            fill["body"] = signature + fill["body"] if signature else fill["body"]
+            compose.draft_attachments_restore(request, state, raw)
+            state.forwarded = (folder, int(uid))
+        else:
+            if folder != "Drafts":
+                raise Http404
+            fill = compose.draft_fields(raw)
+            compose.draft_attachments_restore(request, state, raw)
+            state.draft_uid = int(uid)
+        state.in_reply_to = fill.pop("in_reply_to", "")
+        state.references = fill.pop("references", "")
+        initial.update(fill)
+        break
+    state.initial = initial
+    compose.state_save(request, state)
+    return redirect("webmail:compose", cid=state.cid)
+
+
+def _state_or_404(request: HttpRequest, cid: str) -> compose.ComposeState:
+    state = compose.state_get(request, cid)
+    if state is None:
+        raise Http404
+    return state
+
+
+def _fields(request: HttpRequest) -> dict:
+    return {name: request.POST.get(name, "")[: (200_000 if name == "body" else 5000)] for name in FIELDS}
+
+
+def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
+    errors = {}
+    parsed = {}
+    for name in ("to", "cc", "bcc"):
+        good, bad = compose.parse_addresses(fields[name])
+        parsed[name] = good
+        if bad:
+            errors[name] = _("Not a valid address: %(list)s") % {"list": ", ".join(bad)}
+    prefs = preferences_for(user=request.user)
+    draft = compose.Draft(
+        sender_name=prefs.display_name or request.mailbox.full_name,
+        sender=request.mailbox.address,
+        to=parsed["to"], cc=parsed["cc"], bcc=parsed["bcc"],
+        subject=fields["subject"].replace("\r", " ").replace("\n", " ").strip(),
+        body=fields["body"],
+    )
+    return draft, errors
+
+
+def _render(request, state, fields, *, errors=None, send_error=None, status=200) -> HttpResponse:
+    context = {
+        "state": state,
+        "fields": fields,
+        "errors": errors or {},
+        "send_error": send_error,
+        "max_mb": compose.max_message_size() // (1024 * 1024),
+        "max_bytes": compose.max_attachments_size(),
+        "folder": None,
+    }
+    return render(request, "webmail/compose.html", context, status=status)
+
+
+def _save_draft(request, conn, state: compose.ComposeState, draft: compose.Draft) -> int | None:
+    msg = compose.build(request, state, draft, for_draft=True)
+    uid = store.append(conn, "Drafts", msg.as_bytes(), flags=(b"\\Draft", b"\\Seen"))
+    if state.draft_uid:
+        store.message_delete_now(conn, "Drafts", state.draft_uid)
+    state.draft_uid = uid
+    compose.state_save(request, state)
+    return uid
+
+
+@webmail_view
+def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
+    state = _state_or_404(request, cid)
+    if request.method == "GET":
+        fields = dict(state.initial)
+        if state.draft_uid:
+            with imap(request) as conn:
+                try:
+                    raw = store.message_raw(conn, "Drafts", state.draft_uid).raw
+                    loaded = compose.draft_fields(raw)
+                    fields.update({k: loaded[k] for k in FIELDS})
+                except Http404:
+                    state.draft_uid = None
+                    compose.state_save(request, state)
+        return _render(request, state, fields)
+    fields = _fields(request)
+    for f in request.FILES.getlist("file"):  # the form without JavaScript
+        try:
+            compose.attachment_add(request, state, name=f.name, content_type=f.content_type, chunks=f.chunks())
+        except ValidationError as exc:
+            compose.state_save(request, state)
+            return _render(request, state, fields, errors={"file": " ".join(exc.messages)}, status=400)
+    compose.state_save(request, state)
+    draft, errors = _draft(request, fields)
+    if request.POST.get("action") == "save":
+        with imap(request) as conn:
+            _save_draft(request, conn, state, draft)
+        messages.success(request, _("Draft saved."))
+        return redirect("webmail:compose", cid=cid)
+    if not (draft.to or draft.cc or draft.bcc):
+        errors.setdefault("to", _("Add at least one recipient."))
+    if errors:
+        return _render(request, state, fields, errors=errors, status=400)
+    msg = compose.build(request, state, draft, for_draft=False)
+    data = msg.as_bytes()
+    if len(data) > compose.max_message_size():
+        return _render(request, state, fields, send_error=submission.SendRefused(
+            _("The message is larger than the server accepts.")), status=400)
+    recipients = [a for _n, a in draft.to + draft.cc + draft.bcc]
+    try:
+        result = _send(request, recipients=recipients, data=data)
+    except submission.SendRefused as exc:
+        return _render(request, state, fields, send_error=exc, status=400 if not exc.temporary else 503)
+    with imap(request) as conn:
+        store.append(conn, "Sent", data, flags=(b"\\Seen",))
+        if state.draft_uid:
+            store.message_delete_now(conn, "Drafts", state.draft_uid)
+        for source, flag in ((state.answered, b"\\Answered"), (state.forwarded, b"$Forwarded")):
+            if source:
+                try:
+                    store.select(conn, source[0])
+                    conn.client.add_flags([source[1]], [flag], silent=True)
+                except Http404:
+                    pass
+    recipients_record(user=request.user, recipients=draft.to + draft.cc + draft.bcc)
+    compose.state_drop(request, cid)
+    if result.refused:
+        for rcpt, why in result.refused.items():
+            messages.warning(request, why)
+    messages.success(request, _("Message sent."))
+    return redirect(list_url("INBOX"))
+
+
+def _send(request: HttpRequest, *, recipients: list[str], data: bytes) -> submission.SendResult:
+    address = request.mailbox.address
+    for attempt in (1, 2):
+        token = request.session.get(TOKEN_KEY)
+        if not token:
+            app_password, clear = session_token_create(user=request.user, remote_ip=client_ip(request))
+            token = {"id": app_password.pk, "token": clear}
+            request.session[TOKEN_KEY] = token
+            request.session.save()
+        try:
+            return submission.send(login=address, token=token["token"], sender=address,
+                                   recipients=recipients, data=data)
+        except submission.SendRefused as exc:
+            if exc.auth and attempt == 1:
+                request.session.pop(TOKEN_KEY, None)  # revoked elsewhere: make a new one
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+@require_POST
+@webmail_view
+def autosave(request: HttpRequest, cid: str) -> JsonResponse:
+    state = _state_or_404(request, cid)
+    draft, _errors = _draft(request, _fields(request))
+    with imap(request) as conn:
+        uid = _save_draft(request, conn, state, draft)
+    return JsonResponse({"draft_uid": uid})
+
+
+@require_POST
+@webmail_view
+def upload(request: HttpRequest, cid: str) -> JsonResponse:
+    state = _state_or_404(request, cid)
+    files = request.FILES.getlist("file")
+    if not files:
+        return JsonResponse({"error": _("No file received.")}, status=400)
+    added = []
+    for f in files:
+        try:
+            added.append(compose.attachment_add(request, state, name=f.name, content_type=f.content_type,
+                                                chunks=f.chunks()))
+        except ValidationError as exc:
+            compose.state_save(request, state)
+            return JsonResponse({"error": " ".join(exc.messages), "attachments": added}, status=413)
+    compose.state_save(request, state)
+    return JsonResponse({"attachments": added})
+
+
+@require_POST
+@webmail_view
+def attachment_remove(request: HttpRequest, cid: str, aid: str) -> HttpResponse:
+    state = _state_or_404(request, cid)
+    if not compose.attachment_remove(request, state, aid):
+        raise Http404
+    compose.state_save(request, state)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"ok": True})
+    return redirect(reverse("webmail:compose", kwargs={"cid": cid}))

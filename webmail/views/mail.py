@@ -1,0 +1,189 @@
+"""Folders and message lists."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from webmail import store
+from webmail.selectors import preferences_for, recipients_suggest
+from webmail.views.common import folder_param, imap, webmail_view
+
+SORTS = {"date": _("Date"), "from": _("Sender"), "subject": _("Subject"), "size": _("Size")}
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def search_from(request: HttpRequest) -> store.Search:
+    g = request.GET
+    where = g.get("in", "all")
+    return store.Search(
+        text=g.get("q", "")[:200],
+        where=where if where in ("all", "from", "to", "subject", "body") else "all",
+        since=_date(g.get("since", "")),
+        before=_date(g.get("until", "")),
+        unseen=g.get("unseen") == "1",
+        flagged=g.get("flagged") == "1",
+    )
+
+
+def list_url(folder: str, **params) -> str:
+    query = {"f": folder, **{k: v for k, v in params.items() if v not in (None, "", False)}}
+    return f"{reverse('webmail:list')}?{urlencode(query)}"
+
+
+@webmail_view(unavailable_status=200)
+def home(request: HttpRequest) -> HttpResponse:
+    """The inbox (the portal's landing page)."""
+    return _list(request, "INBOX")
+
+
+@webmail_view
+def message_list(request: HttpRequest) -> HttpResponse:
+    return _list(request, folder_param(request))
+
+
+def _list(request: HttpRequest, folder: str) -> HttpResponse:
+    sort = request.GET.get("sort", "date")
+    sort = sort if sort in store.SORT_KEYS else "date"
+    reverse_order = request.GET.get("order", "desc") != "asc"
+    search = search_from(request)
+    try:
+        page_number = int(request.GET.get("page", "1"))
+    except ValueError:
+        page_number = 1
+    per_page = preferences_for(user=request.user).page_size
+    with imap(request) as conn:
+        folders = store.folder_tree(conn.client)
+        if folder not in {f.name for f in folders}:
+            raise Http404
+        page = store.message_page(conn, folder, sort=sort, reverse=reverse_order, search=search,
+                                  page=page_number, per_page=per_page)
+    current = next(f for f in folders if f.name == folder)
+    base = {"sort": sort, "order": "desc" if reverse_order else "asc", "q": search.text,
+            "in": search.where if search.where != "all" else "",
+            "since": search.since.isoformat() if search.since else "",
+            "until": search.before.isoformat() if search.before else "",
+            "unseen": "1" if search.unseen else "", "flagged": "1" if search.flagged else ""}
+    context = {
+        "folders": folders,
+        "folder": current,
+        "page": page,
+        "sort": sort,
+        "order": base["order"],
+        "sorts": SORTS,
+        "search": search,
+        "prev_url": list_url(folder, **base, page=page.number - 1) if page.has_previous else "",
+        "next_url": list_url(folder, **base, page=page.number + 1) if page.has_next else "",
+        "query_string": urlencode({k: v for k, v in base.items() if v}),
+        "move_targets": [f for f in folders if f.name != folder and f.selectable],
+    }
+    return render(request, "webmail/list.html", context)
+
+
+ACTIONS = {"read", "unread", "flag", "unflag", "move", "delete", "empty"}
+
+
+@require_POST
+@webmail_view
+def actions(request: HttpRequest) -> HttpResponse:
+    folder = folder_param(request)
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        return HttpResponse(status=400)
+    try:
+        uids = sorted({int(u) for u in request.POST.getlist("uid") if u.isdigit()})
+    except ValueError:
+        uids = []
+    with imap(request) as conn:
+        if action == "empty":
+            count = store.folder_empty(conn, folder) if folder in ("Trash", "Junk") else 0
+            messages.success(request, _("%(n)d messages deleted for good.") % {"n": count})
+        elif action == "move":
+            target = request.POST.get("target", "")
+            count = store.messages_move(conn, folder, uids, target)
+            messages.success(request, _("%(n)d messages moved.") % {"n": count})
+        elif action == "delete":
+            count = store.messages_delete(conn, folder, uids)
+            messages.success(request, _("%(n)d messages deleted.") % {"n": count})
+        else:
+            store.flags_change(conn, folder, uids, action)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"ok": True})
+    next_url = request.POST.get("next", "")
+    if next_url.startswith("/webmail/") and not next_url.startswith("//"):
+        return redirect(next_url)
+    return redirect(list_url(folder))
+
+
+@webmail_view
+def folders(request: HttpRequest) -> HttpResponse:
+    with imap(request) as conn:
+        tree = store.folder_tree(conn.client)
+    return render(request, "webmail/folders.html", {"folders": tree, "folder": None})
+
+
+def _valid_folder_name(name: str) -> str:
+    name = (name or "").strip().strip(store.SEPARATOR)
+    if not name or len(name) > 200 or any(c in name for c in "*%\r\n\t\"\\") or "//" in name:
+        return ""
+    if store.is_protected(name.split(store.SEPARATOR)[0]) and store.SEPARATOR not in name:
+        return ""
+    return name
+
+
+@require_POST
+@webmail_view
+def folder_change(request: HttpRequest) -> HttpResponse:
+    op = request.POST.get("op", "")
+    with imap(request) as conn:
+        existing = store.folder_names(conn.client)
+        if op == "create":
+            parent = request.POST.get("parent", "")
+            name = _valid_folder_name(request.POST.get("name", ""))
+            full = f"{parent}{store.SEPARATOR}{name}" if parent and parent in existing else name
+            if not name or full in existing:
+                messages.error(request, _("Choose another folder name."))
+            else:
+                store.folder_create(conn, full)
+                messages.success(request, _("Folder created."))
+        elif op in ("rename", "delete"):
+            old = request.POST.get("folder", "")
+            if old not in existing:
+                raise Http404
+            if store.is_protected(old):
+                messages.error(request, _("This folder cannot be renamed or deleted."))
+                return redirect("webmail:folders")
+            if op == "delete":
+                store.folder_delete(conn, old)
+                messages.success(request, _("Folder deleted."))
+            else:
+                new_leaf = _valid_folder_name(request.POST.get("name", ""))
+                parent = old.rpartition(store.SEPARATOR)[0]
+                new = f"{parent}{store.SEPARATOR}{new_leaf}" if parent else new_leaf
+                if not new_leaf or new in existing:
+                    messages.error(request, _("Choose another folder name."))
+                else:
+                    store.folder_rename(conn, old, new)
+                    messages.success(request, _("Folder renamed."))
+        else:
+            return HttpResponse(status=400)
+    return redirect("webmail:folders")
+
+
+@webmail_view
+def suggest(request: HttpRequest) -> JsonResponse:
+    found = recipients_suggest(user=request.user, query=request.GET.get("q", "")[:100])
+    return JsonResponse({"results": [{"name": r.name, "address": r.address} for r in found]})

@@ -1,0 +1,218 @@
+"""Settings: identity and signature, language, password, two-factor authentication, app
+passwords, vacation reply."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import password_validation, update_session_auth_hash
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from accounts import twofactor
+from accounts.models import AppPassword
+from accounts.services import app_password_create, app_password_revoke
+from webmail import services
+from webmail.selectors import preferences_for, visible_app_passwords
+from webmail.sieve import SieveError
+from webmail.views.common import webmail_view
+
+ENROL_KEY = "webmail_enrol_device"
+
+
+class IdentityForm(forms.Form):
+    display_name = forms.CharField(label=gettext_lazy("Display name"), max_length=120, required=False)
+    signature = forms.CharField(label=gettext_lazy("Signature"), max_length=4000, required=False,
+                                widget=forms.Textarea(attrs={"rows": 4}))
+    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=settings.LANGUAGES)
+    page_size = forms.IntegerField(label=gettext_lazy("Messages per page"), min_value=10, max_value=200)
+
+
+class PasswordForm(forms.Form):
+    current = forms.CharField(label=gettext_lazy("Current password"), strip=False,
+                              widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    new = forms.CharField(label=gettext_lazy("New password"), strip=False,
+                          widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    again = forms.CharField(label=gettext_lazy("New password again"), strip=False,
+                            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new") and data.get("again") and data["new"] != data["again"]:
+            self.add_error("again", _("The two passwords do not match."))
+        elif data.get("new"):
+            try:
+                password_validation.validate_password(data["new"], self.user)
+            except ValidationError as exc:
+                self.add_error("new", exc)
+        return data
+
+
+class AppPasswordForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name (the device or program)"), max_length=100)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if name.lower().startswith(services.SESSION_TOKEN_PREFIX):
+            raise ValidationError(_("This name is reserved; choose another."))
+        return name
+
+
+class VacationForm(forms.Form):
+    enabled = forms.BooleanField(label=gettext_lazy("Send an automatic reply"), required=False)
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200, required=False)
+    body = forms.CharField(label=gettext_lazy("Message"), max_length=4000, required=False,
+                           widget=forms.Textarea(attrs={"rows": 5}))
+    until = forms.DateField(label=gettext_lazy("Until (included)"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _page(request, template, context, status=200):
+    return render(request, template, {"folder": None, "section": template.rsplit("/", 1)[-1][:-5], **context},
+                  status=status)
+
+
+@webmail_view
+def identity(request: HttpRequest) -> HttpResponse:
+    prefs = preferences_for(user=request.user)
+    initial = {"display_name": prefs.display_name or request.mailbox.full_name, "signature": prefs.signature,
+               "language": request.user.language or translation.get_language(), "page_size": prefs.page_size}
+    form = IdentityForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.preferences_update(user=request.user, display_name=data["display_name"],
+                                    signature=data["signature"], page_size=data["page_size"])
+        services.language_set(user=request.user, language=data["language"])
+        translation.activate(data["language"])
+        messages.success(request, _("Settings saved."))
+        response = redirect("webmail:settings")
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, data["language"], samesite="Lax")
+        return response
+    return _page(request, "webmail/settings_identity.html", {"form": form},
+                 status=400 if request.method == "POST" else 200)
+
+
+@webmail_view
+def password(request: HttpRequest) -> HttpResponse:
+    form = PasswordForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.own_password_change(user=request.user, current=form.cleaned_data["current"],
+                                         new=form.cleaned_data["new"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            request.user.refresh_from_db()
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("Password changed. Mail programs need the new password."))
+            return redirect("webmail:settings_password")
+    return _page(request, "webmail/settings_password.html", {"form": form},
+                 status=400 if request.method == "POST" else 200)
+
+
+@webmail_view
+def security(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {
+        "has_totp": twofactor.has_totp(user),
+        "may_remove": services.twofactor_may_remove(user=user),
+        "required": not services.twofactor_may_remove(user=user),
+    }
+    device = None
+    device_id = request.session.get(ENROL_KEY)
+    if device_id:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first()
+    if request.method == "POST":
+        op = request.POST.get("op")
+        if op == "start" and not context["has_totp"]:
+            device, uri, svg = twofactor.totp_enrol_start(user)
+            request.session[ENROL_KEY] = device.pk
+        elif op == "confirm" and device is not None:
+            try:
+                codes = twofactor.totp_enrol_confirm(device, request.POST.get("token", ""))
+            except ValidationError:
+                messages.error(request, _("Wrong or expired code."))
+            else:
+                request.session.pop(ENROL_KEY, None)
+                user.otp_device = device
+                from django_otp import login as otp_login
+
+                otp_login(request, device)
+                return _page(request, "webmail/settings_security.html", {**context, "has_totp": True,
+                                                                           "backup_codes": codes})
+        elif op == "remove":
+            try:
+                services.twofactor_remove(user=user, password=request.POST.get("password", ""))
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("Two-factor authentication removed."))
+        return redirect("webmail:settings_security")
+    if device is not None:
+        uri = twofactor.otpauth_uri(device)
+        context.update(qr_svg=twofactor.qr_svg(uri), enrolling=True)
+    return _page(request, "webmail/settings_security.html", context)
+
+
+@webmail_view
+def app_passwords(request: HttpRequest) -> HttpResponse:
+    form = AppPasswordForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        app_password, token = app_password_create(user=request.user, name=form.cleaned_data["name"])
+        created = {"name": app_password.name, "token": token}
+        form = AppPasswordForm()
+    context = {"form": form, "created": created, "items": visible_app_passwords(user=request.user),
+               "login": request.mailbox.address, "ports": settings.MAIL_PORTS, "host": settings.MAIL_HOSTNAME}
+    return _page(request, "webmail/settings_app_passwords.html", context,
+                 status=400 if request.method == "POST" and not created else 200)
+
+
+@require_POST
+@webmail_view
+def app_password_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    item = visible_app_passwords(user=request.user).filter(pk=pk).first()
+    if item is None:
+        raise Http404
+    app_password_revoke(app_password=item, actor=request.user)
+    messages.success(request, _("App password revoked."))
+    return redirect("webmail:settings_app_passwords")
+
+
+@webmail_view
+def vacation(request: HttpRequest) -> HttpResponse:
+    prefs = preferences_for(user=request.user)
+    initial = {"enabled": prefs.vacation_enabled, "subject": prefs.vacation_subject, "body": prefs.vacation_body,
+               "until": prefs.vacation_until}
+    form = VacationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.vacation_set(user=request.user, address=request.mailbox.address, enabled=data["enabled"],
+                                  subject=data["subject"], body=data["body"], until=data["until"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except SieveError:
+            form.add_error(None, _("The mail server did not accept the automatic reply; try again later."))
+        else:
+            messages.success(request, _("Automatic reply on.") if data["enabled"] else _("Automatic reply off."))
+            return redirect("webmail:settings_vacation")
+    return _page(request, "webmail/settings_vacation.html", {"form": form},
+                 status=400 if request.method == "POST" else 200)
+
+
+__all__ = ["AppPassword"]
