@@ -225,7 +225,7 @@ class MailHandler:
         if len(envelope.routes) >= max_recipients:
             return "452 4.5.3 " + _("Too many recipients (at most %(n)d per message)") % {"n": max_recipients}
         try:
-            verdict = await self.run(self._check_recipient, address, envelope.sender)
+            verdict = await self.run(self._check_recipient, address, envelope.sender, envelope.trace)
         except (DatabaseError, sendlimit.SendLimitUnavailable):
             logger.exception("RCPT check failed")
             return TEMP_BACKEND
@@ -238,14 +238,20 @@ class MailHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return verdict.reply
 
-    def _check_recipient(self, address: str, sender: routing.Sender | None) -> _RcptVerdict:
+    def _check_recipient(
+        self, address: str, sender: routing.Sender | None, envelope_trace: services.MessageTrace | None
+    ) -> _RcptVerdict:
         """Sync, in a worker thread. Rejections are traced here."""
         route = routing.resolve(address)
         trace = None
         if self.mode == MX:
             if route.kind == routing.Kind.LOCAL:
                 return _RcptVerdict("250 2.1.5 OK", route=route)
-            trace = services.MessageTrace(sender="", sender_domain_id=None)
+            trace = services.MessageTrace(
+                sender=envelope_trace.sender if envelope_trace else "",
+                sender_domain_id=None,
+                client_ip=envelope_trace.client_ip if envelope_trace else None,
+            )
             if route.kind == routing.Kind.UNKNOWN:
                 reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
                     "rcpt": address
