@@ -172,7 +172,9 @@ def test_mx_refuses_relay_and_unknown_users_and_traces_them(smtpd, domain):
             "direction", "status", "recipient", "recipient_domain_id"
         )
     )
-    assert set(TracemailEntry.objects.values_list("sender", "client_ip")) == {("someone@far.example", "127.0.0.1")}
+    assert set(TracemailEntry.objects.values_list("sender", "client_ip")) == {
+        ("someone@far.example", "127.0.0.1")
+    }
     assert rows == [
         ("in", "rejected", "victim@elsewhere.example", None),
         ("in", "rejected", "nobody@acme.test", domain.pk),
