@@ -227,7 +227,7 @@ def draft_fields(raw: bytes) -> dict:
         "cc": header_addresses("Cc"),
         "bcc": header_addresses("Bcc"),
         "subject": parsed.subject,
-        "body": parsed.text,
+        "body": parsed.text.replace("\r\n", "\n").removesuffix("\n"),  # set_content added the final newline
         "in_reply_to": parsed.in_reply_to,
         "references": parsed.references,
     }
