@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -40,7 +41,7 @@ def preferences_update(*, user: Any, **changes: Any) -> Preferences:
 def language_set(*, user: Any, language: str) -> None:
     if language not in dict(settings.LANGUAGES):
         raise ValidationError(_("Unknown language."))
-    type(user).objects.filter(pk=user.pk).update(language=language)
+    get_user_model().objects.filter(pk=user.pk).update(language=language)
     user.language = language
 
 
