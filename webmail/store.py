@@ -16,6 +16,8 @@ from email.header import decode_header, make_header
 from typing import Any
 
 import imapclient
+import imapclient.imap_utf7
+import imapclient.response_parser
 from django.http import Http404
 from django.utils.translation import pgettext_lazy
 from imapclient.exceptions import IMAPClientError
@@ -59,29 +61,48 @@ class Folder:
         return bool(self.special)
 
 
+def _list_status(client: imapclient.IMAPClient) -> tuple[list, dict[str, dict]]:
+    """LIST with STATUS in one round trip (RFC 5819 LIST-STATUS, Dovecot has it): the folder
+    tree with counts costs one command instead of one STATUS per folder."""
+    imap = client._imap
+    typ, dat = imap._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES UNSEEN))")
+    if typ != "OK":
+        raise StoreError(f"LIST-STATUS refused: {dat}")
+    _typ, listed = imap._untagged_response(typ, dat, "LIST")
+    _typ, statuses = imap._untagged_response(typ, [None], "STATUS")
+    folders = client._proc_folder_list(listed)
+    counts: dict[str, dict] = {}
+    for item in statuses or ():
+        if not item:
+            continue
+        parsed = imapclient.response_parser.parse_response([item])
+        name = parsed[0]
+        name = imapclient.imap_utf7.decode(name) if isinstance(name, bytes) else str(name)
+        counts[name] = dict(zip(parsed[-1][::2], parsed[-1][1::2]))
+    return folders, counts
+
+
 def folder_tree(client: imapclient.IMAPClient, *, counts: bool = True) -> list[Folder]:
     """Every folder, special ones first in a fixed order, the others sorted by path."""
     folders = []
-    for flags, _sep, name in client.list_folders():
+    listed, statuses = _list_status(client) if counts else (client.list_folders(), {})
+    for flags, _sep, name in listed:
         special = "INBOX" if name.upper() == "INBOX" else ""
         for flag in flags:
             if flag in SPECIAL_USE and name == SPECIAL_USE[flag]:
                 special = SPECIAL_USE[flag]
         parts = name.split(SEPARATOR)
+        status = statuses.get(name, {})
         folder = Folder(
             name=name,
             label=str(SPECIAL_NAMES[special]) if special else parts[-1],
             depth=0 if special else len(parts) - 1,
             special=special,
             selectable=b"\\Noselect" not in flags and b"\\NonExistent" not in flags,
+            messages=status.get(b"MESSAGES", 0),
+            unseen=status.get(b"UNSEEN", 0),
         )
         folders.append(folder)
-    if counts:
-        for folder in folders:
-            if folder.selectable:
-                status = client.folder_status(folder.name, [b"MESSAGES", b"UNSEEN"])
-                folder.messages = status.get(b"MESSAGES", 0)
-                folder.unseen = status.get(b"UNSEEN", 0)
 
     def order(f: Folder):
         if f.special:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from webmail import store
+from webmail.listing import rows_html
 from webmail.selectors import preferences_for, recipients_suggest
 from webmail.views.common import folder_param, imap, webmail_view
 
@@ -81,6 +82,7 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
         "folders": folders,
         "folder": current,
         "page": page,
+        "rows": rows_html(page.items, folder=folder, show_recipients=current.special in ("Sent", "Drafts")),
         "sort": sort,
         "order": base["order"],
         "sorts": SORTS,

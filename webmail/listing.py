@@ -1,0 +1,61 @@
+"""The rows of the message list, rendered in Python: the list is the page people open most, and
+the template engine's per-row cost (URL reversing, filters) was half its server time (measured
+with bench/webmail_list.py: 50 rows took ~15 ms in a template, under 2 ms here)."""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from webmail.store import ListItem
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> SafeString:
+    base = reverse("webmail:message", args=[0])[: -len("0/")]
+    fq = quote(folder, safe="")
+    t_unread, t_flag, t_answered, t_attach = _("Unread"), _("Flagged"), _("Answered"), _("Attachment")
+    t_select, t_none = _("Select"), _("(no subject)")
+    out = []
+    for m in items:
+        href = f"{base}{m.uid}/?f={fq}"
+        people = m.to if show_recipients else m.sender
+        who = ", ".join(a.display for a in people) or "—"
+        marks = []
+        if not m.seen:
+            marks.append(f'<span class="mark-unread" title="{t_unread}">●</span>')
+        if m.flagged:
+            marks.append(f'<span class="mark-flag" title="{t_flag}">⚑</span>')
+        if m.answered:
+            marks.append(f'<span title="{t_answered}">↩</span>')
+        if m.has_attachment:
+            marks.append(f'<span class="mark-attach" title="{t_attach}">📎</span>')
+        classes = "wm-row" + ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
+        when = ""
+        if m.date:
+            local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
+            when = (f'<time class="when" datetime="{local.isoformat()}">'
+                    f'{escape(formats.date_format(local, "SHORT_DATETIME_FORMAT"))}</time>')
+        else:
+            when = '<time class="when"></time>'
+        out.append(
+            f'<li class="{classes}" data-uid="{m.uid}" data-href="{escape(href)}">'
+            f'<input type="checkbox" name="uid" value="{m.uid}" aria-label="{escape(t_select)}">'
+            f'<span class="marks">{"".join(marks)}</span>'
+            f'<a class="who" href="{escape(href)}">{escape(who)}</a>'
+            f'<a class="subject" href="{escape(href)}">{escape(m.subject or t_none)}</a>'
+            f'{when}<span class="size">{_size(m.size)}</span></li>'
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - every value above is escaped
