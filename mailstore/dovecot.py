@@ -117,9 +117,33 @@ def start(config: DovecotConfig | None = None, *, timeout: float = 15.0) -> None
     if returncode != 0:
         raise DovecotError(f"dovecot failed to start: {errors_path.read_text().strip()}\n{log_tail(config)}")
     try:
+        # The listeners are bound before the master daemonizes, so a port that answers does not
+        # mean Dovecot serves yet: also wait for master.pid and for a greeting on LMTP.
         wait_for_ports(config.bind, config.ports.values(), timeout=timeout)
+        wait_until_serving(config, timeout=timeout)
     except DovecotError as exc:
         raise DovecotError(f"{exc}\n{log_tail(config)}") from exc
+
+
+def wait_until_serving(config: DovecotConfig, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not is_running(config):
+        if time.monotonic() > deadline:
+            raise DovecotError("Dovecot did not write its master.pid")
+        time.sleep(0.02)
+    port = config.ports.get("lmtp")
+    if port is None:
+        return
+    while True:
+        try:
+            with socket.create_connection((config.bind, port), timeout=2) as sock:
+                if sock.recv(64).startswith(b"220"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise DovecotError(f"LMTP {config.bind}:{port} does not greet")
+        time.sleep(0.05)
 
 
 def stop(config: DovecotConfig | None = None, *, timeout: float = 15.0) -> None:

@@ -375,6 +375,9 @@ plugin {{
   quota_clone_dict = proxy::quotaclone
 {chr(10).join(warnings)}
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  # A redirect leaves as the mailbox itself (the relay listener charges its send limit);
+  # vacation replies keep the null sender.
+  sieve_redirect_envelope_from = recipient
 }}
 
 protocol imap {{

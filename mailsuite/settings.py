@@ -161,6 +161,8 @@ MAIL_HOSTNAME = env.str("MAILSUITE_MAIL_HOSTNAME", default="mail.localhost")
 MAIL_BIND = env.str("MAILSUITE_MAIL_BIND", default="127.0.0.1")
 MAIL_PORTS = {
     "smtp_mx": env.int("MAILSUITE_PORT_MX", default=10025),
+    # Loopback-only listener for mail Dovecot's Sieve sends (vacation replies, redirects).
+    "relay": env.int("MAILSUITE_PORT_RELAY", default=10026),
     "smtps": env.int("MAILSUITE_PORT_SMTPS", default=10465),
     "submission": env.int("MAILSUITE_PORT_SUBMISSION", default=10587),
     "imap": env.int("MAILSUITE_PORT_IMAP", default=10143),
@@ -170,6 +172,9 @@ MAIL_PORTS = {
     "sieve": env.int("MAILSUITE_PORT_SIEVE", default=14190),
 }
 SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
+# Peers allowed on the relay listener (Dovecot hosts): they may send to remote addresses without
+# AUTH, as a hosted mailbox (counted against its send limit) or with the null sender (auto-replies).
+SMTP_RELAY_TRUSTED_NETWORKS = env.list("MAILSUITE_SMTP_RELAY_TRUSTED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 SMTP_MAX_RECIPIENTS = env.int("MAILSUITE_SMTP_MAX_RECIPIENTS", default=150)
 OUTBOUND_RELAY = env.str("MAILSUITE_OUTBOUND_RELAY", default="")  # host:port, empty = MX lookup
 # Outbound queue (mta): a message not delivered after OUTBOUND_MAX_AGE seconds bounces (DSN).
@@ -208,7 +213,7 @@ if not DEBUG and not MAILSTORE_MASTER_PASSWORD:
 INTERNAL_BASE_URL = env.str("MAILSUITE_INTERNAL_BASE_URL", default="http://127.0.0.1:8000")
 # Host:port Sieve (vacation, redirect) hands its outgoing mail to: our SMTP server on loopback.
 DOVECOT_SUBMISSION_HOST = env.str(
-    "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{MAIL_BIND}:{MAIL_PORTS['smtp_mx']}"
+    "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{MAIL_BIND}:{MAIL_PORTS['relay']}"
 )
 DOVECOT_AUTH_FAILURE_DELAY = env.int("MAILSUITE_DOVECOT_AUTH_FAILURE_DELAY", default=2)  # seconds
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing

@@ -7,6 +7,7 @@ local copy is in Dovecot and every remote copy is durably queued.
 
 import base64
 import functools
+import ipaddress
 import logging
 import threading
 from concurrent.futures import Executor
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 MX = "mx"
 SUBMISSION = "submission"
+# Loopback/trusted-network listener for Dovecot's Sieve (vacation replies, redirects): no AUTH;
+# the sender is a hosted mailbox (treated like its submission, send limit included) or <>.
+RELAY = "relay"
 
 TEMP_BACKEND = "451 4.3.0 Temporary server error, please try again later"
 AUTH_TEMPFAIL = "454 4.7.0 Temporary authentication failure, please try again later"
@@ -85,6 +89,19 @@ def _db_call(fn, *args, **kwargs):
         raise
 
 
+def _trusted_relay_peer(client_ip: str | None) -> bool:
+    if not client_ip:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    networks = settings.SMTP_RELAY_TRUSTED_NETWORKS
+    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
 @dataclass
 class _RcptVerdict:
     reply: str
@@ -97,7 +114,7 @@ class MailHandler:
     def __init__(
         self, *, mode: str, lmtp: LMTPEndpoint | None, executor: Executor, max_recipients: int | None
     ):
-        assert mode in (MX, SUBMISSION)
+        assert mode in (MX, SUBMISSION, RELAY)
         self.mode = mode
         self.lmtp = lmtp
         self.executor = executor
@@ -185,6 +202,24 @@ class MailHandler:
         if self.mode == MX:
             # The sender's hosted domain (for Tracemail) is looked up at DATA, in the same worker call.
             envelope.trace = services.MessageTrace(sender=sender, sender_domain_id=None, client_ip=client_ip)
+        elif self.mode == RELAY:
+            if not _trusted_relay_peer(client_ip):
+                return "554 5.7.1 " + _("Relay access denied")
+            if sender:
+                try:
+                    who = await self.run(routing.sender_by_address, sender)
+                except DatabaseError:
+                    return TEMP_BACKEND
+                if who is None or not who.active:
+                    return "550 5.7.1 " + _("Sender <%(sender)s> is not an active mailbox here") % {
+                        "sender": sender
+                    }
+                envelope.sender = who
+                envelope.trace = services.MessageTrace(
+                    sender=who.address, sender_domain_id=who.domain_id, client_ip=client_ip
+                )
+            else:
+                envelope.trace = services.MessageTrace(sender="", sender_domain_id=None, client_ip=client_ip)
         else:
             identity: Identity = session.auth_data
             try:
@@ -261,6 +296,15 @@ class MailHandler:
             self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.IN, reply)
             return _RcptVerdict(reply)
 
+        if self.mode == RELAY and sender is None:
+            # An auto-reply with the null sender: it cannot be charged to a mailbox; Sieve's
+            # vacation answers each correspondent at most once per period.
+            if route.kind == routing.Kind.UNKNOWN:
+                reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
+                    "rcpt": address
+                }
+                return _RcptVerdict(reply)
+            return _RcptVerdict("250 2.1.5 OK", route=route)
         assert sender is not None
         fresh = routing.sender_for(sender.mailbox_id)  # the tier may have changed a second ago
         if fresh is None or not fresh.active:
@@ -330,7 +374,7 @@ class MailHandler:
                 sender="" if envelope.mail_from == "<>" else envelope.mail_from,
                 routes=list(envelope.routes.values()),
                 trace=trace,
-                submission=self.mode == SUBMISSION,
+                submission=self.mode != MX,
                 helo=session.host_name or "unknown",
                 protocol=protocol,
                 lmtp=self.lmtp or LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"]),

@@ -80,6 +80,14 @@ class LMTPSession:
         try:
             code, resp = self._conn.mail(sender)
         except (OSError, smtplib.SMTPServerDisconnected):
+            code, resp = 421, b"connection lost"
+        if code == 421:
+            # Closed under us, or a "421 Shutting down" Dovecot left in the socket when it
+            # restarted: nothing was sent yet, so a fresh connection is safe.
+            try:
+                self._conn.close()
+            except (OSError, AttributeError):
+                pass
             self._conn = None
             self.__enter__()
             code, resp = self._command(lambda c: c.mail(sender))

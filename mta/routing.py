@@ -83,6 +83,17 @@ def sender_for(mailbox_id: int) -> Sender | None:
     )
 
 
+def sender_by_address(address: str) -> Sender | None:
+    """The hosted mailbox behind an envelope sender (relay listener), or None."""
+    local, domain_name = split_address(address)
+    mailbox_id = (
+        Mailbox.objects.filter(domain__name=domain_name, local_part=local.lower())
+        .values_list("id", flat=True)
+        .first()
+    )
+    return sender_for(mailbox_id) if mailbox_id is not None else None
+
+
 def hosted_domain_id(address: str) -> int | None:
     _, domain_name = split_address(address)
     return Domain.objects.filter(name=domain_name).values_list("id", flat=True).first()

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP
 from django.conf import settings
 from django.db import connections
 
-from mta.handler import MX, SUBMISSION, MailEnvelope, MailHandler
+from mta.handler import MX, RELAY, SUBMISSION, MailEnvelope, MailHandler
 from mta.lmtp import LMTPEndpoint, close_pooled_session
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class _AiosmtpdNoiseFilter(logging.Filter):
 
 @dataclass
 class Listener:
-    name: str  # "smtp_mx" | "smtps" | "submission" (the keys of settings.MAIL_PORTS)
+    name: str  # "smtp_mx" | "relay" | "smtps" | "submission" (the keys of settings.MAIL_PORTS)
     port: int
 
 
@@ -84,7 +84,7 @@ class SMTPService:
         max_recipients: int | None = None,
     ):
         self.host = host or settings.MAIL_BIND
-        wanted = ports or {k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "smtps", "submission")}
+        wanted = ports or {k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "relay", "smtps", "submission")}
         self.listeners = [Listener(name, port) for name, port in wanted.items()]
         self.tls_context = tls_context
         self.lmtp = lmtp
@@ -107,7 +107,7 @@ class SMTPService:
         self._thread: threading.Thread | None = None
 
     def _factory(self, name: str):
-        mode = MX if name == "smtp_mx" else SUBMISSION
+        mode = {"smtp_mx": MX, "relay": RELAY}.get(name, SUBMISSION)
         handler = MailHandler(
             mode=mode, lmtp=self.lmtp, executor=self.executor, max_recipients=self.max_recipients
         )
@@ -118,6 +118,9 @@ class SMTPService:
             enable_SMTPUTF8=True,
             timeout=300,
         )
+        if name == "relay":
+            # Loopback only (MAIL_BIND) and trusted peers only (checked at MAIL): Sieve's outgoing mail.
+            return lambda: MailSMTP(handler, auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)
         if name == "smtp_mx":
             # STARTTLS offered, never required; no AUTH on the MX.
             return lambda: MailSMTP(

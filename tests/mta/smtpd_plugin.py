@@ -167,7 +167,7 @@ def smtpd(django_db_setup, django_db_blocker, tmp_path_factory):
     ensure_certificate(cert, key, hostname="localhost")
     service = SMTPService(
         host="127.0.0.1",
-        ports={"smtp_mx": 0, "smtps": 0, "submission": 0},
+        ports={"smtp_mx": 0, "relay": 0, "smtps": 0, "submission": 0},
         tls_context=server_context(cert, key),
         hostname="mx.test.localhost",
         max_workers=4,

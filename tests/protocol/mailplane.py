@@ -100,7 +100,7 @@ class MailPlane:
 
 
 @pytest.fixture(scope="session")
-def mailplane(django_db_setup, django_db_blocker, live_server):
+def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
     root = Path(tempfile.mkdtemp(prefix="msdc-", dir="/tmp"))
     root.chmod(0o755)
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
@@ -118,6 +118,8 @@ def mailplane(django_db_setup, django_db_blocker, live_server):
         internal_base_url=live_server.url,
         auth_failure_delay=0,
         auth_penalty=False,
+        # Sieve's outgoing mail (vacation, redirect) goes to the test SMTP server's relay listener.
+        submission_host=f"127.0.0.1:{smtpd.ports['relay']}",
     )
     saved = {
         name: getattr(settings, name)

@@ -20,9 +20,10 @@ class Command(BaseCommand):
             max_workers=options["workers"],
         )
         self.stdout.write(
-            "smtpd: MX %(smtp_mx)d, smtps %(smtps)d, submission %(submission)d on %(host)s"
+            "smtpd: MX %(smtp_mx)d, Sieve relay %(relay)d, smtps %(smtps)d, "
+            "submission %(submission)d on %(host)s"
             % {
-                **{k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "smtps", "submission")},
+                **{k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "relay", "smtps", "submission")},
                 "host": settings.MAIL_BIND,
             }
         )
