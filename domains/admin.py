@@ -4,7 +4,6 @@ written by the admin itself."""
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -174,7 +173,9 @@ class ManagerAddForm(forms.ModelForm):
     username = forms.CharField(label=_("login"), max_length=150)
     email = forms.EmailField(label=_("email"), required=False)
     password = forms.CharField(label=_("password"), widget=forms.PasswordInput)
-    domains = forms.ModelMultipleChoiceField(queryset=Domain.objects.all(), required=False, label=_("domains"))
+    domains = forms.ModelMultipleChoiceField(
+        queryset=Domain.objects.all(), required=False, label=_("domains")
+    )
 
     class Meta:
         model = Manager
@@ -182,7 +183,9 @@ class ManagerAddForm(forms.ModelForm):
 
 
 class ManagerChangeForm(forms.ModelForm):
-    domains = forms.ModelMultipleChoiceField(queryset=Domain.objects.all(), required=False, label=_("domains"))
+    domains = forms.ModelMultipleChoiceField(
+        queryset=Domain.objects.all(), required=False, label=_("domains")
+    )
 
     class Meta:
         model = Manager
@@ -203,7 +206,9 @@ class ManagerAdmin(ServiceAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = ManagerAddForm if obj is None else ManagerChangeForm
-        kwargs["fields"] = ("customer", "username", "email", "password", "domains") if obj is None else ("domains",)
+        kwargs["fields"] = (
+            ("customer", "username", "email", "password", "domains") if obj is None else ("domains",)
+        )
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
@@ -218,8 +223,12 @@ class ManagerAdmin(ServiceAdmin):
 
     def service_create(self, request, data):
         return services.manager_create(
-            customer=data["customer"], username=data["username"], password=data["password"],
-            email=data.get("email") or "", domains=data["domains"], actor=request.user,
+            customer=data["customer"],
+            username=data["username"],
+            password=data["password"],
+            email=data.get("email") or "",
+            domains=data["domains"],
+            actor=request.user,
         )
 
     def service_update(self, request, obj, data):
@@ -230,7 +239,15 @@ class ManagerAdmin(ServiceAdmin):
 class MailboxAdmin(admin.ModelAdmin):
     """Read-only for staff: mailboxes are run by the domain's postmaster and manager."""
 
-    list_display = ("__str__", "first_name", "last_name", "quota_tier", "send_limit", "is_active", "is_postmaster")
+    list_display = (
+        "__str__",
+        "first_name",
+        "last_name",
+        "quota_tier",
+        "send_limit",
+        "is_active",
+        "is_postmaster",
+    )
     list_filter = ("quota_tier", "send_limit", "is_active")
     search_fields = ("local_part", "domain__name", "first_name", "last_name")
     list_select_related = ("domain",)

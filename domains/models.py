@@ -39,7 +39,9 @@ class Customer(models.Model):
         verbose_name_plural = _("customers")
         ordering = ["company_name"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(company_name=""), name="customer_company_name_not_empty"),
+            models.CheckConstraint(
+                condition=~models.Q(company_name=""), name="customer_company_name_not_empty"
+            ),
             models.CheckConstraint(condition=~models.Q(vat_number=""), name="customer_vat_number_not_empty"),
         ]
 
@@ -51,10 +53,15 @@ class Site(models.Model):
     """A customer's telephony site: its commercial profile and voice channels decide how many
     mailboxes are included (see domains.inclusion)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites", verbose_name=_("customer"))
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="sites", verbose_name=_("customer")
+    )
     name = models.CharField(_("name"), max_length=200)
     profile = models.DecimalField(
-        _("commercial profile"), max_digits=3, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+        _("commercial profile"),
+        max_digits=3,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     voice_channels = models.PositiveIntegerField(_("voice channels"))
 
@@ -65,7 +72,9 @@ class Site(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "name"], name="site_name_unique_per_customer"),
             models.CheckConstraint(condition=models.Q(profile__gt=0), name="site_profile_positive"),
-            models.CheckConstraint(condition=models.Q(voice_channels__gte=0), name="site_voice_channels_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(voice_channels__gte=0), name="site_voice_channels_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -129,14 +138,18 @@ class Domain(models.Model):
 
 
 class Mailbox(models.Model):
-    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="mailboxes", verbose_name=_("domain"))
+    domain = models.ForeignKey(
+        Domain, on_delete=models.PROTECT, related_name="mailboxes", verbose_name=_("domain")
+    )
     local_part = models.CharField(_("mailbox name"), max_length=64, validators=[validate_local_part])
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mailbox", verbose_name=_("login")
     )
     first_name = models.CharField(_("first name"), max_length=100, blank=True, default="")
     last_name = models.CharField(_("last name"), max_length=100, blank=True, default="")
-    quota_tier = models.PositiveSmallIntegerField(_("space"), choices=QuotaTier.choices, default=QuotaTier.GB8)
+    quota_tier = models.PositiveSmallIntegerField(
+        _("space"), choices=QuotaTier.choices, default=QuotaTier.GB8
+    )
     send_limit = models.PositiveIntegerField(
         _("daily external send limit"), choices=SendLimitTier.choices, default=SendLimitTier.L250
     )
@@ -154,16 +167,26 @@ class Mailbox(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_unique_per_domain"),
             models.UniqueConstraint(
-                fields=["domain"], condition=models.Q(is_postmaster=True), name="mailbox_one_postmaster_per_domain"
+                fields=["domain"],
+                condition=models.Q(is_postmaster=True),
+                name="mailbox_one_postmaster_per_domain",
             ),
             models.CheckConstraint(
                 condition=models.Q(is_postmaster=False) | models.Q(local_part="postmaster"),
                 name="mailbox_postmaster_is_postmaster_address",
             ),
-            models.CheckConstraint(condition=models.Q(local_part=Lower("local_part")), name="mailbox_local_part_lowercase"),
-            models.CheckConstraint(condition=models.Q(local_part__regex=LOCAL_PART_RE), name="mailbox_local_part_dot_atom"),
-            models.CheckConstraint(condition=models.Q(quota_tier__in=QuotaTier.values), name="mailbox_quota_tier_valid"),
-            models.CheckConstraint(condition=models.Q(send_limit__in=SendLimitTier.values), name="mailbox_send_limit_valid"),
+            models.CheckConstraint(
+                condition=models.Q(local_part=Lower("local_part")), name="mailbox_local_part_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(local_part__regex=LOCAL_PART_RE), name="mailbox_local_part_dot_atom"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quota_tier__in=QuotaTier.values), name="mailbox_quota_tier_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(send_limit__in=SendLimitTier.values), name="mailbox_send_limit_valid"
+            ),
         ]
         indexes = [models.Index(fields=["domain", "is_active"], name="mailbox_domain_active_idx")]
 
@@ -189,7 +212,9 @@ class Delegate(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegate", verbose_name=_("login")
     )
-    manager = models.ForeignKey(Manager, on_delete=models.CASCADE, related_name="delegates", verbose_name=_("manager"))
+    manager = models.ForeignKey(
+        Manager, on_delete=models.CASCADE, related_name="delegates", verbose_name=_("manager")
+    )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("email"))
     expires_on = models.DateField(_("access expires on"))
@@ -225,20 +250,30 @@ class DelegateGrant(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["delegate", "mailbox"], name="delegate_grant_unique"),
-            models.CheckConstraint(condition=models.Q(access__in=["headers", "full"]), name="delegate_grant_access_valid"),
+            models.CheckConstraint(
+                condition=models.Q(access__in=["headers", "full"]), name="delegate_grant_access_valid"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.delegate_id} → {self.mailbox_id} ({self.access})"
 
 
 class CustomerUser(models.Model):
     """A login of the customer area; with `can_configure_mail` it sees the billing Monitor."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_user")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_user"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="users")
     can_configure_mail = models.BooleanField(_("mail configuration right"), default=False)
 
     class Meta:
         verbose_name = _("customer area user")
         verbose_name_plural = _("customer area users")
+
+    def __str__(self) -> str:
+        return str(self.user)
 
 
 class AuditEntry(models.Model):
@@ -264,3 +299,6 @@ class AuditEntry(models.Model):
             models.Index(fields=["domain", "-at"], name="audit_domain_at_idx"),
             models.Index(fields=["customer", "-at"], name="audit_customer_at_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"

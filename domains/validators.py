@@ -18,7 +18,10 @@ _domain = re.compile(DOMAIN_RE)
 def validate_local_part(value: str) -> None:
     if len(value) > 64 or not _local_part.match(value):
         raise ValidationError(
-            _("“%(value)s” is not a valid mailbox name: use letters, digits and . _ - + (no dot at the start or end, no two dots in a row)."),
+            _(
+                "“%(value)s” is not a valid mailbox name: use letters, digits and . _ - + "
+                "(no dot at the start or end, no two dots in a row)."
+            ),
             code="invalid_local_part",
             params={"value": value},
         )

@@ -25,8 +25,13 @@ def customer_create(
     try:
         with transaction.atomic():
             customer.save()
-            audit_record(actor=actor, action="customer.create", customer=customer, target=customer.company_name,
-                         after=snapshot(customer, CUSTOMER_FIELDS))
+            audit_record(
+                actor=actor,
+                action="customer.create",
+                customer=customer,
+                target=customer.company_name,
+                after=snapshot(customer, CUSTOMER_FIELDS),
+            )
     except IntegrityError as exc:
         raise integrity_to_validation(
             exc, {"vat_number": ("vat_number", _("A customer with this VAT number already exists."))}
@@ -45,20 +50,33 @@ def customer_update(*, customer: Customer, actor: Any | None = None, **changes: 
             setattr(customer, name, value.strip() if isinstance(value, str) else value)
         clean(customer)
         customer.save()
-        audit_record(actor=actor, action="customer.update", customer=customer, target=customer.company_name,
-                     before=before, after=snapshot(customer, changes))
+        audit_record(
+            actor=actor,
+            action="customer.update",
+            customer=customer,
+            target=customer.company_name,
+            before=before,
+            after=snapshot(customer, changes),
+        )
     return customer
 
 
 def site_create(
     *, customer: Customer, name: str, profile: Decimal | str, voice_channels: int, actor: Any | None = None
 ) -> Site:
-    site = Site(customer=customer, name=name.strip(), profile=Decimal(str(profile)), voice_channels=voice_channels)
+    site = Site(
+        customer=customer, name=name.strip(), profile=Decimal(str(profile)), voice_channels=voice_channels
+    )
     clean(site)
     with transaction.atomic():
         site.save()
-        audit_record(actor=actor, action="site.create", customer=customer, target=site.name,
-                     after=snapshot(site, SITE_FIELDS))
+        audit_record(
+            actor=actor,
+            action="site.create",
+            customer=customer,
+            target=site.name,
+            after=snapshot(site, SITE_FIELDS),
+        )
     return site
 
 
@@ -73,13 +91,24 @@ def site_update(*, site: Site, actor: Any | None = None, **changes: Any) -> Site
             setattr(site, name, Decimal(str(value)) if name == "profile" else value)
         clean(site)
         site.save()
-        audit_record(actor=actor, action="site.update", customer=site.customer, target=site.name,
-                     before=before, after=snapshot(site, changes))
+        audit_record(
+            actor=actor,
+            action="site.update",
+            customer=site.customer,
+            target=site.name,
+            before=before,
+            after=snapshot(site, changes),
+        )
     return site
 
 
 def site_delete(*, site: Site, actor: Any | None = None) -> None:
     with transaction.atomic():
-        audit_record(actor=actor, action="site.delete", customer=site.customer, target=site.name,
-                     before=snapshot(site, SITE_FIELDS))
+        audit_record(
+            actor=actor,
+            action="site.delete",
+            customer=site.customer,
+            target=site.name,
+            before=snapshot(site, SITE_FIELDS),
+        )
         site.delete()

@@ -18,7 +18,11 @@ def _check_grants(manager: Manager, grants: Iterable[tuple[Mailbox, str]]) -> li
     outside = [m.address for m, _access in grants if m.domain_id not in allowed]
     if outside:
         raise ValidationError(
-            {"grants": [_("These mailboxes are not in your domains: %(names)s.") % {"names": ", ".join(outside)}]}
+            {
+                "grants": [
+                    _("These mailboxes are not in your domains: %(names)s.") % {"names": ", ".join(outside)}
+                ]
+            }
         )
     bad = [a for _m, a in grants if a not in DelegateGrant.Access.values]
     if bad:
@@ -48,17 +52,33 @@ def delegate_create(
     user.full_clean(exclude=["password"])
     user.set_password(password)
     grants = _check_grants(manager, grants)
-    delegate = Delegate(manager=manager, name=name.strip(), email=email.strip().lower(), expires_on=expires_on,
-                        window_start=window_start, window_end=window_end)
+    delegate = Delegate(
+        manager=manager,
+        name=name.strip(),
+        email=email.strip().lower(),
+        expires_on=expires_on,
+        window_start=window_start,
+        window_end=window_end,
+    )
     clean(delegate, exclude=["user"])
     with transaction.atomic():
         user.save()
         delegate.user = user
         delegate.save()
-        DelegateGrant.objects.bulk_create(DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in grants)
-        audit_record(actor=actor, action="delegate.create", customer=manager.customer, target=delegate.name,
-                     after={"login": username, "expires_on": str(expires_on),
-                            "grants": {m.address: a for m, a in grants}})
+        DelegateGrant.objects.bulk_create(
+            DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in grants
+        )
+        audit_record(
+            actor=actor,
+            action="delegate.create",
+            customer=manager.customer,
+            target=delegate.name,
+            after={
+                "login": username,
+                "expires_on": str(expires_on),
+                "grants": {m.address: a for m, a in grants},
+            },
+        )
     return delegate
 
 
@@ -85,14 +105,21 @@ def delegate_update(
             DelegateGrant.objects.bulk_create(
                 DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in checked
             )
-        audit_record(actor=actor, action="delegate.update", customer=delegate.manager.customer,
-                     target=delegate.name, after={k: str(v) for k, v in changes.items()})
+        audit_record(
+            actor=actor,
+            action="delegate.update",
+            customer=delegate.manager.customer,
+            target=delegate.name,
+            after={k: str(v) for k, v in changes.items()},
+        )
     return delegate
 
 
 def delegate_delete(*, delegate: Delegate, actor: Any | None = None) -> None:
     with transaction.atomic():
-        audit_record(actor=actor, action="delegate.delete", customer=delegate.manager.customer, target=delegate.name)
+        audit_record(
+            actor=actor, action="delegate.delete", customer=delegate.manager.customer, target=delegate.name
+        )
         user = delegate.user
         delegate.delete()
         user.delete()

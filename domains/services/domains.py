@@ -33,7 +33,11 @@ def domain_register(*, customer: Customer, name: str, actor: Any | None = None) 
     """
     if not inclusion_for(customer.sites.all()).eligible:
         raise ValidationError(
-            {"customer": [_("The mail service needs at least one site with commercial profile 1.5 or higher.")]}
+            {
+                "customer": [
+                    _("The mail service needs at least one site with commercial profile 1.5 or higher.")
+                ]
+            }
         )
     domain = Domain(customer=customer, name=normalize_domain_name(name))
     clean(domain, exclude=["manager"])
@@ -50,11 +54,18 @@ def domain_register(*, customer: Customer, name: str, actor: Any | None = None) 
                 is_postmaster=True,
                 must_change_password=True,
             )
-            audit_record(actor=actor, action="domain.register", domain=domain, target=domain.name,
-                         after={"name": domain.name, "postmaster": postmaster.address})
+            audit_record(
+                actor=actor,
+                action="domain.register",
+                domain=domain,
+                target=domain.name,
+                after={"name": domain.name, "postmaster": postmaster.address},
+            )
             charge_mailbox_created(mailbox=postmaster, actor=actor)
             transaction.on_commit(
-                lambda: _send_postmaster_credentials(domain_id=domain.pk, address=postmaster.address, password=password)
+                lambda: _send_postmaster_credentials(
+                    domain_id=domain.pk, address=postmaster.address, password=password
+                )
             )
     except IntegrityError as exc:
         raise integrity_to_validation(
@@ -85,6 +96,12 @@ def domain_set_require_2fa(*, domain: Domain, required: bool, actor: Any | None 
         before = domain.require_2fa
         domain.require_2fa = required
         domain.save(update_fields=["require_2fa"])
-        audit_record(actor=actor, action="domain.require_2fa", domain=domain, target=domain.name,
-                     before={"require_2fa": before}, after={"require_2fa": required})
+        audit_record(
+            actor=actor,
+            action="domain.require_2fa",
+            domain=domain,
+            target=domain.name,
+            before={"require_2fa": before},
+            after={"require_2fa": required},
+        )
     return domain

@@ -111,8 +111,13 @@ def mailbox_create(
             quota_tier=quota_tier,
             send_limit=send_limit,
         )
-        audit_record(actor=actor, action="mailbox.create", domain=domain, target=mailbox.address,
-                     after=snapshot(mailbox, MAILBOX_FIELDS))
+        audit_record(
+            actor=actor,
+            action="mailbox.create",
+            domain=domain,
+            target=mailbox.address,
+            after=snapshot(mailbox, MAILBOX_FIELDS),
+        )
         charge_mailbox_created(mailbox=mailbox, actor=actor)
     return mailbox
 
@@ -132,8 +137,9 @@ def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any
             setattr(mailbox, name, value.strip() if isinstance(value, str) else value)
         clean(mailbox)
         mailbox.save()
-        charge_mailbox_tiers_changed(mailbox=mailbox, old_quota_tier=old_quota_tier, old_send_limit=old_send_limit,
-                                     actor=actor)
+        charge_mailbox_tiers_changed(
+            mailbox=mailbox, old_quota_tier=old_quota_tier, old_send_limit=old_send_limit, actor=actor
+        )
         user = mailbox.user
         user_changed = []
         for name in ("first_name", "last_name"):
@@ -147,8 +153,14 @@ def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any
             user.save(update_fields=user_changed)
         after = snapshot(mailbox, changes)
         if before != after:
-            audit_record(actor=actor, action="mailbox.update", domain=mailbox.domain, target=mailbox.address,
-                         before=before, after=after)
+            audit_record(
+                actor=actor,
+                action="mailbox.update",
+                domain=mailbox.domain,
+                target=mailbox.address,
+                before=before,
+                after=after,
+            )
     return mailbox
 
 
@@ -172,8 +184,13 @@ def mailbox_delete(*, mailbox: Mailbox, actor: Any | None = None) -> None:
     with transaction.atomic():
         mailbox = Mailbox.objects.select_for_update().select_related("domain", "user").get(pk=mailbox.pk)
         address, domain, user = mailbox.address, mailbox.domain, mailbox.user
-        audit_record(actor=actor, action="mailbox.delete", domain=domain, target=address,
-                     before=snapshot(mailbox, MAILBOX_FIELDS))
+        audit_record(
+            actor=actor,
+            action="mailbox.delete",
+            domain=domain,
+            target=address,
+            before=snapshot(mailbox, MAILBOX_FIELDS),
+        )
         charge_mailbox_deleted(mailbox=mailbox, actor=actor)  # before the delete: it prices the row
         mailbox.delete()
         user.delete()

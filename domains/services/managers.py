@@ -18,9 +18,15 @@ def _check_domains(*, customer: Customer, domains: list[Domain], manager: Manage
     foreign = [d.name for d in locked if d.customer_id != customer.pk]
     if foreign:
         raise ValidationError(
-            {"domains": [_("These domains belong to another customer: %(names)s.") % {"names": ", ".join(foreign)}]}
+            {
+                "domains": [
+                    _("These domains belong to another customer: %(names)s.") % {"names": ", ".join(foreign)}
+                ]
+            }
         )
-    taken = [d.name for d in locked if d.manager_id is not None and (manager is None or d.manager_id != manager.pk)]
+    taken = [
+        d.name for d in locked if d.manager_id is not None and (manager is None or d.manager_id != manager.pk)
+    ]
     if taken:
         raise ValidationError(
             {"domains": [_("These domains already have a manager: %(names)s.") % {"names": ", ".join(taken)}]}
@@ -45,8 +51,13 @@ def manager_create(
         raise ValidationError({"username": [_("This field cannot be blank.")]})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": [_("A user with that login already exists.")]})
-    user = User(username=username, email=email.strip().lower(), first_name=first_name, last_name=last_name,
-                kind=User.Kind.MANAGER)
+    user = User(
+        username=username,
+        email=email.strip().lower(),
+        first_name=first_name,
+        last_name=last_name,
+        kind=User.Kind.MANAGER,
+    )
     check_password(password, user=user)
     user.full_clean(exclude=["password"])
     user.set_password(password)
@@ -57,14 +68,22 @@ def manager_create(
             user.save()
             manager = Manager.objects.create(user=user, customer=customer)
             Domain.objects.filter(pk__in=[d.pk for d in locked]).update(manager=manager)
-            audit_record(actor=actor, action="manager.create", customer=customer, target=username,
-                         after={"domains": sorted(d.name for d in locked)})
+            audit_record(
+                actor=actor,
+                action="manager.create",
+                customer=customer,
+                target=username,
+                after={"domains": sorted(d.name for d in locked)},
+            )
     except IntegrityError as exc:
         raise integrity_to_validation(
             exc,
             {
                 "accounts_user_username": ("username", _("A user with that login already exists.")),
-                "domain_manager_same_customer": ("domains", _("A domain of another customer cannot be assigned.")),
+                "domain_manager_same_customer": (
+                    "domains",
+                    _("A domain of another customer cannot be assigned."),
+                ),
             },
         ) from exc
     return manager
@@ -80,10 +99,22 @@ def manager_set_domains(*, manager: Manager, domains: Iterable[Domain], actor: A
             manager.domains.exclude(pk__in=[d.pk for d in locked]).update(manager=None)
             Domain.objects.filter(pk__in=[d.pk for d in locked]).update(manager=manager)
             after = sorted(d.name for d in locked)
-            audit_record(actor=actor, action="manager.domains", customer=manager.customer,
-                         target=manager.user.username, before={"domains": before}, after={"domains": after})
+            audit_record(
+                actor=actor,
+                action="manager.domains",
+                customer=manager.customer,
+                target=manager.user.username,
+                before={"domains": before},
+                after={"domains": after},
+            )
     except IntegrityError as exc:
         raise integrity_to_validation(
-            exc, {"domain_manager_same_customer": ("domains", _("A domain of another customer cannot be assigned."))}
+            exc,
+            {
+                "domain_manager_same_customer": (
+                    "domains",
+                    _("A domain of another customer cannot be assigned."),
+                )
+            },
         ) from exc
     return manager
