@@ -87,9 +87,18 @@ def main() -> None:
         ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
         cert, key = root / "tls" / "cert.pem", root / "tls" / "key.pem"
         ensure_certificate(cert, key, hostname="localhost")
-        config = replace(dovecot.config_from_settings(), directory=root / "dovecot", mail_store_dir=root / "mail",
-                         bind="127.0.0.1", ports=ports, cert_file=cert, key_file=key, internal_base_url="",
-                         auth_failure_delay=0, auth_penalty=False)
+        config = replace(
+            dovecot.config_from_settings(),
+            directory=root / "dovecot",
+            mail_store_dir=root / "mail",
+            bind="127.0.0.1",
+            ports=ports,
+            cert_file=cert,
+            key_file=key,
+            internal_base_url="",
+            auth_failure_delay=0,
+            auth_penalty=False,
+        )
         settings.MAIL_PORTS.update(ports)
         settings.MAIL_BIND = "127.0.0.1"
         dovecot.start(config)
@@ -157,15 +166,21 @@ def run(args, settings) -> None:
         profiler.runcall(timed, page, 20)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     results = {}
-    for name, fn in (("webmail first page", page), ("bare SORT+FETCH 50", bare_page),
-                     ("webmail open message", one), ("bare FETCH message", bare_one)):
+    for name, fn in (
+        ("webmail first page", page),
+        ("bare SORT+FETCH 50", bare_page),
+        ("webmail open message", one),
+        ("bare FETCH message", bare_one),
+    ):
         results[name] = timed(fn, args.n)
     print(f"\n{args.n} requests each, {args.messages}-message INBOX, sorted by date, 50 per page")
     print(f"{'':24} {'median ms':>10} {'p95 ms':>10}")
     for name, values in results.items():
         print(f"{name:24} {statistics.median(values):10.1f} {percentile(values, 95):10.1f}")
     ratio = percentile(results["webmail first page"], 95) / percentile(results["bare SORT+FETCH 50"], 95)
-    ratio_msg = percentile(results["webmail open message"], 95) / percentile(results["bare FETCH message"], 95)
+    ratio_msg = percentile(results["webmail open message"], 95) / percentile(
+        results["bare FETCH message"], 95
+    )
     print(f"\nfirst page p95 ratio webmail/bare: {ratio:.2f}x (target <= 1.5x)")
     print(f"open message p95 ratio webmail/bare: {ratio_msg:.2f}x")
     print(f"pooled IMAP connections: {len(POOL)}")

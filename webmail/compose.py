@@ -183,7 +183,9 @@ class Draft:
 
 def build(request, state: ComposeState, draft: Draft, *, for_draft: bool) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = email.utils.formataddr((draft.sender_name, draft.sender)) if draft.sender_name else draft.sender
+    msg["From"] = (
+        email.utils.formataddr((draft.sender_name, draft.sender)) if draft.sender_name else draft.sender
+    )
     if draft.to:
         msg["To"] = format_addresses(draft.to)
     if draft.cc:
@@ -208,8 +210,9 @@ def build(request, state: ComposeState, draft: Draft, *, for_draft: bool) -> Ema
         if not path.exists():
             continue
         maintype, _, subtype = item["type"].partition("/")
-        msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype or "octet-stream",
-                           filename=item["name"])
+        msg.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype or "octet-stream", filename=item["name"]
+        )
     return msg
 
 
@@ -293,5 +296,11 @@ def forward_prefill(parsed: rendering.Rendered) -> dict:
         "",
         parsed.text,
     ]
-    return {"to": "", "cc": "", "subject": subject, "body": "\n".join(lines),
-            "in_reply_to": "", "references": parsed.message_id}
+    return {
+        "to": "",
+        "cc": "",
+        "subject": subject,
+        "body": "\n".join(lines),
+        "in_reply_to": "",
+        "references": parsed.message_id,
+    }

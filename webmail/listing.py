@@ -46,8 +46,10 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
         when = ""
         if m.date:
             local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
-            when = (f'<time class="when" datetime="{local.isoformat()}">'
-                    f'{escape(formats.date_format(local, "SHORT_DATETIME_FORMAT"))}</time>')
+            when = (
+                f'<time class="when" datetime="{local.isoformat()}">'
+                f"{escape(formats.date_format(local, 'SHORT_DATETIME_FORMAT'))}</time>"
+            )
         else:
             when = '<time class="when"></time>'
         out.append(

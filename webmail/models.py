@@ -8,7 +8,9 @@ class Preferences(models.Model):
     """A webmail user's own settings: identity, signature, vacation reply (mirrored to Sieve)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webmail_preferences",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webmail_preferences",
         verbose_name=_("login"),
     )
     display_name = models.CharField(_("display name"), max_length=120, blank=True, default="")
@@ -24,18 +26,28 @@ class Preferences(models.Model):
         verbose_name = _("webmail preferences")
         verbose_name_plural = _("webmail preferences")
         constraints = [
-            models.CheckConstraint(condition=models.Q(page_size__gte=10, page_size__lte=200),
-                                   name="webmail_prefs_page_size_range"),
-            models.CheckConstraint(condition=models.Q(vacation_enabled=False) | ~models.Q(vacation_body=""),
-                                   name="webmail_prefs_vacation_needs_body"),
+            models.CheckConstraint(
+                condition=models.Q(page_size__gte=10, page_size__lte=200),
+                name="webmail_prefs_page_size_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(vacation_enabled=False) | ~models.Q(vacation_body=""),
+                name="webmail_prefs_vacation_needs_body",
+            ),
         ]
+
+
+    def __str__(self) -> str:
+        return f"{self.user}"
 
 
 class Recipient(models.Model):
     """An address the user wrote to: the source of the compose form's suggestions."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webmail_recipients",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webmail_recipients",
         verbose_name=_("login"),
     )
     address = models.EmailField(_("address"), max_length=254)
@@ -50,3 +62,6 @@ class Recipient(models.Model):
             models.UniqueConstraint("user", Lower("address"), name="webmail_recipient_unique_per_user"),
         ]
         indexes = [models.Index(fields=["user", "-times"], name="webmail_recipient_rank_idx")]
+
+    def __str__(self) -> str:
+        return self.address

@@ -114,7 +114,9 @@ class ImapPool:
             return len(self._idle)
 
     @contextmanager
-    def connection(self, key: tuple, opener: Callable[[], imapclient.IMAPClient]) -> Iterator[PooledConnection]:
+    def connection(
+        self, key: tuple, opener: Callable[[], imapclient.IMAPClient]
+    ) -> Iterator[PooledConnection]:
         conn = self.checkout(key, opener)
         try:
             yield conn
@@ -133,7 +135,9 @@ def _is_protocol_error(exc: BaseException) -> bool:
 
     if isinstance(exc, Http404):
         return True
-    return isinstance(exc, IMAPClientError) and not isinstance(exc, imapclient.exceptions.IMAPClientAbortError)
+    return isinstance(exc, IMAPClientError) and not isinstance(
+        exc, imapclient.exceptions.IMAPClientAbortError
+    )
 
 
 def _alive(conn: PooledConnection) -> bool:

@@ -30,8 +30,22 @@ TEXT_MAX = 2 * 1024 * 1024  # characters of a body shown; the rest is in "view s
 
 ALLOWED_TAGS = (set(nh3.ALLOWED_TAGS) | {"font", "center", "tfoot"}) - {"map", "area"}
 GENERIC_ATTRIBUTES = {
-    "style", "align", "valign", "width", "height", "bgcolor", "color", "dir", "title", "lang", "border",
-    "cellpadding", "cellspacing", "colspan", "rowspan", "nowrap",
+    "style",
+    "align",
+    "valign",
+    "width",
+    "height",
+    "bgcolor",
+    "color",
+    "dir",
+    "title",
+    "lang",
+    "border",
+    "cellpadding",
+    "cellspacing",
+    "colspan",
+    "rowspan",
+    "nowrap",
 }
 TAG_ATTRIBUTES = {
     "a": {"href", "hreflang", "name"},
@@ -44,15 +58,57 @@ TAG_ATTRIBUTES = {
     "blockquote": {"cite"},
 }
 STYLE_PROPERTIES = {
-    "color", "background-color", "font", "font-family", "font-size", "font-style", "font-weight",
-    "text-align", "text-decoration", "text-indent", "text-transform", "line-height", "letter-spacing",
-    "white-space", "word-break", "word-wrap", "overflow-wrap", "vertical-align", "direction",
-    "margin", "margin-top", "margin-right", "margin-bottom", "margin-left",
-    "padding", "padding-top", "padding-right", "padding-bottom", "padding-left",
-    "border", "border-top", "border-right", "border-bottom", "border-left", "border-color", "border-style",
-    "border-width", "border-collapse", "border-spacing", "border-radius",
-    "width", "height", "max-width", "min-width", "max-height", "min-height",
-    "display", "float", "clear", "list-style-type", "table-layout",
+    "color",
+    "background-color",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "text-align",
+    "text-decoration",
+    "text-indent",
+    "text-transform",
+    "line-height",
+    "letter-spacing",
+    "white-space",
+    "word-break",
+    "word-wrap",
+    "overflow-wrap",
+    "vertical-align",
+    "direction",
+    "margin",
+    "margin-top",
+    "margin-right",
+    "margin-bottom",
+    "margin-left",
+    "padding",
+    "padding-top",
+    "padding-right",
+    "padding-bottom",
+    "padding-left",
+    "border",
+    "border-top",
+    "border-right",
+    "border-bottom",
+    "border-left",
+    "border-color",
+    "border-style",
+    "border-width",
+    "border-collapse",
+    "border-spacing",
+    "border-radius",
+    "width",
+    "height",
+    "max-width",
+    "min-width",
+    "max-height",
+    "min-height",
+    "display",
+    "float",
+    "clear",
+    "list-style-type",
+    "table-layout",
 }
 _DANGEROUS_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|behavior|-moz-binding|@import|\\", re.I)
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
@@ -117,7 +173,9 @@ def _addresses(value) -> list[Address]:
     if not value:
         return []
     try:
-        pairs = email.utils.getaddresses([decode_text(str(v)) for v in ([value] if isinstance(value, str) else value)])
+        pairs = email.utils.getaddresses(
+            [decode_text(str(v)) for v in ([value] if isinstance(value, str) else value)]
+        )
     except (TypeError, ValueError, IndexError):
         return []
     return [Address(name=name, email=addr) for name, addr in pairs if addr or name]
@@ -194,8 +252,13 @@ def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
         if ctype == "message/rfc822" and not payload:
             payload = part.as_bytes() if hasattr(part, "as_bytes") else b""
         out.attachments.append(
-            Attachment(index=index, filename=filename or _fallback_name(ctype, index), content_type=ctype,
-                       size=len(payload), content_id=cid)
+            Attachment(
+                index=index,
+                filename=filename or _fallback_name(ctype, index),
+                content_type=ctype,
+                size=len(payload),
+                content_id=cid,
+            )
         )
     if text_part is not None:
         out.text = part_text(text_part)[:TEXT_MAX]
@@ -254,8 +317,24 @@ def sanitize_html(source: str, *, cids: dict, used_cids: set, allow_remote: bool
     cleaned = nh3.clean(
         source,
         tags=ALLOWED_TAGS,
-        clean_content_tags={"script", "style", "title", "head", "noscript", "template", "object", "embed",
-                            "iframe", "frame", "frameset", "applet", "svg", "math", "textarea", "select"},
+        clean_content_tags={
+            "script",
+            "style",
+            "title",
+            "head",
+            "noscript",
+            "template",
+            "object",
+            "embed",
+            "iframe",
+            "frame",
+            "frameset",
+            "applet",
+            "svg",
+            "math",
+            "textarea",
+            "select",
+        },
         attributes=attributes,
         attribute_filter=attribute_filter,
         url_schemes={"http", "https", "mailto", "data", "cid"},

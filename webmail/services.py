@@ -21,7 +21,7 @@ from domains.models import Mailbox
 from webmail import sieve
 from webmail.models import Preferences, Recipient
 
-SESSION_TOKEN_PREFIX = "webmail session"  # app passwords the webmail makes for itself (hidden)
+SESSION_TOKEN_PREFIX = "webmail session"  # noqa: S105 - a name prefix, not a secret; app passwords the webmail makes for itself (hidden)
 
 
 def preferences_update(*, user: Any, **changes: Any) -> Preferences:
@@ -56,7 +56,9 @@ def recipients_record(*, user: Any, recipients: list[tuple[str, str]]) -> None:
             times=F("times") + 1, last_used_at=now, **({"name": name[:200]} if name else {})
         )
         if not updated:
-            Recipient.objects.create(user=user, address=address[:254], name=(name or "")[:200], last_used_at=now)
+            Recipient.objects.create(
+                user=user, address=address[:254], name=(name or "")[:200], last_used_at=now
+            )
 
 
 def session_token_create(*, user: Any, remote_ip: str | None) -> tuple[AppPassword, str]:
@@ -129,8 +131,14 @@ def vacation_set(
         prefs.full_clean()
         prefs.save()
         mailbox = Mailbox.objects.select_related("domain").filter(user=user).first()
-        audit_record(actor=user, action="webmail.vacation", domain=mailbox.domain if mailbox else None,
-                     target=address, after={"enabled": enabled, "until": until.isoformat() if until else None})
-        sieve.vacation_apply(address=address, enabled=enabled, subject=prefs.vacation_subject,
-                             body=body, until=until)
+        audit_record(
+            actor=user,
+            action="webmail.vacation",
+            domain=mailbox.domain if mailbox else None,
+            target=address,
+            after={"enabled": enabled, "until": until.isoformat() if until else None},
+        )
+        sieve.vacation_apply(
+            address=address, enabled=enabled, subject=prefs.vacation_subject, body=body, until=until
+        )
     return prefs

@@ -99,7 +99,9 @@ def vacation_apply(*, address: str, enabled: bool, subject: str, body: str, unti
     try:
         client.login_as(address)
         if enabled:
-            client.putscript(SCRIPT_NAME, vacation_script(address=address, subject=subject, body=body, until=until))
+            client.putscript(
+                SCRIPT_NAME, vacation_script(address=address, subject=subject, body=body, until=until)
+            )
             client.setactive(SCRIPT_NAME)
         else:
             client.setactive("")

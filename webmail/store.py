@@ -305,7 +305,9 @@ def message_raw(conn, folder: str, uid: int, *, mark_seen: bool = False) -> RawM
     return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
 
 
-def neighbours(conn, folder: str, uid: int, *, sort: str = "date", reverse: bool = True) -> tuple[int | None, int | None]:
+def neighbours(
+    conn, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
+) -> tuple[int | None, int | None]:
     """The previous and next UIDs in the list order (for j/k and the arrows on the message page)."""
     key = SORT_KEYS.get(sort, "ARRIVAL")
     uids = conn.client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")

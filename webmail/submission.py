@@ -67,7 +67,9 @@ def explain(code: int, reply: str, *, recipient: str = "") -> str:
         return _("The mailbox of %(rcpt)s is full.") % {"rcpt": recipient or "?"}
     if enhanced == "5.3.4" or code == 552:
         return _("The message is larger than the server accepts.")
-    if enhanced.startswith("5.7") and ("00:00" in reply or "limit" in reply.lower() or "limite" in reply.lower()):
+    if enhanced.startswith("5.7") and (
+        "00:00" in reply or "limit" in reply.lower() or "limite" in reply.lower()
+    ):
         numbers = [n for n in _NUMBER.findall(reply.split(" ", 2)[-1]) if n not in ("00", "00:00")]
         limit = numbers[0] if numbers else "?"
         return _(
@@ -86,40 +88,57 @@ def send(*, login: str, token: str, sender: str, recipients: list[str], data: by
     try:
         client = smtplib.SMTP(host, port, timeout=60)
     except (OSError, socket.timeout) as exc:
-        raise SendRefused(_("The mail server cannot be reached; try again in a few minutes."),
-                          reply=str(exc), temporary=True) from exc
+        raise SendRefused(
+            _("The mail server cannot be reached; try again in a few minutes."),
+            reply=str(exc),
+            temporary=True,
+        ) from exc
     try:
         client.starttls(context=_tls_context())
         try:
             client.login(login, token)
         except smtplib.SMTPAuthenticationError as exc:
             reply = _reply(exc.smtp_code, exc.smtp_error)
-            raise SendRefused(explain(exc.smtp_code, reply), reply=reply, auth=exc.smtp_code == 535,
-                              temporary=400 <= exc.smtp_code < 500) from exc
+            raise SendRefused(
+                explain(exc.smtp_code, reply),
+                reply=reply,
+                auth=exc.smtp_code == 535,
+                temporary=400 <= exc.smtp_code < 500,
+            ) from exc
         try:
             refused = client.sendmail(sender, recipients, data)
         except smtplib.SMTPRecipientsRefused as exc:
             rcpt, (code, text) = next(iter(exc.recipients.items()))
             reply = _reply(code, text)
-            raise SendRefused(explain(code, reply, recipient=rcpt), reply=reply,
-                              temporary=all(400 <= c < 500 for c, _t in exc.recipients.values())) from exc
+            raise SendRefused(
+                explain(code, reply, recipient=rcpt),
+                reply=reply,
+                temporary=all(400 <= c < 500 for c, _t in exc.recipients.values()),
+            ) from exc
         except smtplib.SMTPSenderRefused as exc:
             reply = _reply(exc.smtp_code, exc.smtp_error)
-            raise SendRefused(explain(exc.smtp_code, reply), reply=reply,
-                              temporary=400 <= exc.smtp_code < 500) from exc
+            raise SendRefused(
+                explain(exc.smtp_code, reply), reply=reply, temporary=400 <= exc.smtp_code < 500
+            ) from exc
         except smtplib.SMTPDataError as exc:
             reply = _reply(exc.smtp_code, exc.smtp_error)
-            raise SendRefused(explain(exc.smtp_code, reply), reply=reply,
-                              temporary=400 <= exc.smtp_code < 500) from exc
+            raise SendRefused(
+                explain(exc.smtp_code, reply), reply=reply, temporary=400 <= exc.smtp_code < 500
+            ) from exc
         result = SendResult()
         for rcpt, (code, text) in refused.items():
-            result.refused[rcpt] = f"{explain(code, _reply(code, text), recipient=rcpt)} ({_reply(code, text)})"
+            result.refused[rcpt] = (
+                f"{explain(code, _reply(code, text), recipient=rcpt)} ({_reply(code, text)})"
+            )
         return result
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError, ssl.SSLError) as exc:
         if isinstance(exc, SendRefused):
             raise
-        raise SendRefused(_("The mail server cannot be reached; try again in a few minutes."),
-                          reply=str(exc), temporary=True) from exc
+        raise SendRefused(
+            _("The mail server cannot be reached; try again in a few minutes."),
+            reply=str(exc),
+            temporary=True,
+        ) from exc
     finally:
         try:
             client.quit()

@@ -1,8 +1,7 @@
 from django.urls import path
 
 from accounts.web.urls import login_urlpatterns
-from webmail.views import WEBMAIL, brand_logo
-from webmail.views import auth, composing, mail, preferences, reading
+from webmail.views import WEBMAIL, auth, brand_logo, composing, mail, preferences, reading
 
 app_name = "webmail"
 
@@ -26,13 +25,19 @@ urlpatterns = [
     path("compose/<str:cid>/", composing.compose_view, name="compose"),
     path("compose/<str:cid>/autosave/", composing.autosave, name="compose_autosave"),
     path("compose/<str:cid>/upload/", composing.upload, name="compose_upload"),
-    path("compose/<str:cid>/attachment/<str:aid>/remove/", composing.attachment_remove,
-         name="compose_attachment_remove"),
+    path(
+        "compose/<str:cid>/attachment/<str:aid>/remove/",
+        composing.attachment_remove,
+        name="compose_attachment_remove",
+    ),
     path("settings/", preferences.identity, name="settings"),
     path("settings/password/", preferences.password, name="settings_password"),
     path("settings/security/", preferences.security, name="settings_security"),
     path("settings/app-passwords/", preferences.app_passwords, name="settings_app_passwords"),
-    path("settings/app-passwords/<int:pk>/revoke/", preferences.app_password_delete,
-         name="settings_app_password_revoke"),
+    path(
+        "settings/app-passwords/<int:pk>/revoke/",
+        preferences.app_password_delete,
+        name="settings_app_password_revoke",
+    ),
     path("settings/vacation/", preferences.vacation, name="settings_vacation"),
 ]

@@ -67,8 +67,13 @@ def wait_for(predicate, timeout=15.0):
     return predicate()
 
 
-def test_read_compose_with_attachment_reply_threads_draft_and_vacation(browser, live_server, wm, mailbox_factory,  # noqa: F811
-                                                                       tmp_path):
+def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
+    browser,
+    live_server,
+    wm,
+    mailbox_factory,  # noqa: F811
+    tmp_path,
+):
     base = live_server.url
     a_addr, a_pw = mailbox_factory()
     b_addr, b_pw = mailbox_factory()
@@ -118,7 +123,9 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(browser, 
         assert a.locator(".wm-row a.subject:text('Re: Preventivo')").count() == 1
         a.click(".wm-row a.subject:text('Re: Preventivo')")
         a.wait_for_load_state()
-        assert "Approvato." in a.inner_text(".wm-body-text") and "> Ecco il preventivo." in a.inner_text(".wm-body-text")
+        assert "Approvato." in a.inner_text(".wm-body-text") and "> Ecco il preventivo." in a.inner_text(
+            ".wm-body-text"
+        )
         with alice.imap() as imap:
             imap.select_folder("INBOX", readonly=True)
             uid = max(imap.search(["ALL"]))
@@ -135,7 +142,9 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(browser, 
         a.wait_for_selector("[data-compose][data-saved='1']", timeout=15000)
         a.reload()
         a.wait_for_load_state()
-        assert a.input_value("#subject") == "Bozza importante" and a.input_value("#body") == "Da finire domani"
+        assert (
+            a.input_value("#subject") == "Bozza importante" and a.input_value("#body") == "Da finire domani"
+        )
         # bob turns on his vacation reply; alice writes again and receives it
         b.goto(f"{base}/webmail/settings/vacation/")
         b.check("input[name=enabled]")

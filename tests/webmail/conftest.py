@@ -76,10 +76,22 @@ def webmail_user(wm, mailbox_factory):
     return make
 
 
-def message(*, sender="Alice <alice@example.test>", to="bob@example.test", subject="Hello",
-            body="Hi there", headers: dict | None = None) -> bytes:
-    lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}", "Date: Tue, 03 Mar 2026 10:00:00 +0100",
-             "Message-ID: <m-%s@example.test>" % abs(hash((sender, subject, body))), "MIME-Version: 1.0"]
+def message(
+    *,
+    sender="Alice <alice@example.test>",
+    to="bob@example.test",
+    subject="Hello",
+    body="Hi there",
+    headers: dict | None = None,
+) -> bytes:
+    lines = [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        "Date: Tue, 03 Mar 2026 10:00:00 +0100",
+        "Message-ID: <m-%s@example.test>" % abs(hash((sender, subject, body))),
+        "MIME-Version: 1.0",
+    ]
     for k, v in (headers or {"Content-Type": "text/plain; charset=utf-8"}).items():
         lines.append(f"{k}: {v}")
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8")

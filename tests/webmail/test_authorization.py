@@ -7,10 +7,12 @@ from django.test import Client
 from tests.factories import MANAGER_PASSWORD, ManagerFactory
 from tests.webmail.conftest import message
 
-ATTACHED = (b"From: a@example.test\r\nTo: b@example.test\r\nSubject: secret\r\nMIME-Version: 1.0\r\n"
-            b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsecret body\r\n"
-            b"--XX\r\nContent-Type: application/pdf; name=\"s.pdf\"\r\nContent-Disposition: attachment; "
-            b"filename=\"s.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n")
+ATTACHED = (
+    b"From: a@example.test\r\nTo: b@example.test\r\nSubject: secret\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsecret body\r\n"
+    b'--XX\r\nContent-Type: application/pdf; name="s.pdf"\r\nContent-Disposition: attachment; '
+    b'filename="s.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
+)
 
 
 def urls(uid: int, folder: str) -> list[str]:
@@ -63,14 +65,22 @@ def test_other_mailbox_uid_folder_and_attachment_are_404(two_users):
         imap.select_folder("Private", readonly=True)
         assert imap.get_flags([1, 2, 3]) == flags_before
     # folder operations on the victim's folder name act only on the attacker's mailbox (404)
-    assert attacker.client.post("/webmail/folders/change/", {"op": "delete", "folder": "Private"}).status_code == 404
+    assert (
+        attacker.client.post("/webmail/folders/change/", {"op": "delete", "folder": "Private"}).status_code
+        == 404
+    )
     assert victim.uids("Private") == [1, 2, 3]
 
 
 def test_anonymous_is_sent_to_login_everywhere(two_users):
     anonymous = Client()
-    for url in urls(1, "INBOX") + ["/webmail/", "/webmail/folders/", "/webmail/settings/",
-                                   "/webmail/settings/app-passwords/", "/webmail/settings/vacation/"]:
+    for url in urls(1, "INBOX") + [
+        "/webmail/",
+        "/webmail/folders/",
+        "/webmail/settings/",
+        "/webmail/settings/app-passwords/",
+        "/webmail/settings/vacation/",
+    ]:
         response = anonymous.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/webmail/login/?next="), url
 

@@ -33,11 +33,21 @@ def fetch(user, folder, uid) -> email.message.Message:
 def test_send_with_attachment_is_delivered_copied_to_sent_and_traced(webmail_user):
     alice, bob = webmail_user(), webmail_user()
     url = new_compose(alice.client)
-    upload = alice.client.post(url + "upload/", {"file": _file("report.txt", b"numbers 1 2 3")},
-                               HTTP_ACCEPT="application/json")
+    upload = alice.client.post(
+        url + "upload/", {"file": _file("report.txt", b"numbers 1 2 3")}, HTTP_ACCEPT="application/json"
+    )
     assert upload.status_code == 200 and upload.json()["attachments"][0]["name"] == "report.txt"
-    response = alice.client.post(url, {"action": "send", "to": f"Bob <{bob.address}>", "cc": "", "bcc": "",
-                                       "subject": "Quarterly", "body": "Here it is."})
+    response = alice.client.post(
+        url,
+        {
+            "action": "send",
+            "to": f"Bob <{bob.address}>",
+            "cc": "",
+            "bcc": "",
+            "subject": "Quarterly",
+            "body": "Here it is.",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     # bob receives it, with the attachment
     uids = wait_for(lambda: bob.uids("INBOX"))
@@ -52,7 +62,8 @@ def test_send_with_attachment_is_delivered_copied_to_sent_and_traced(webmail_use
     assert TracemailEntry.objects.filter(recipient=bob.address).exists()
     # the recipient becomes a suggestion
     assert alice.client.get("/webmail/compose/suggest/", {"q": bob.address[:4]}).json()["results"] == [
-        {"name": "Bob", "address": bob.address}]
+        {"name": "Bob", "address": bob.address}
+    ]
     # the webmail's session token exists, hidden from the app-password page, revoked at logout
     token = AppPassword.objects.get(user__username=alice.address)
     assert token.name.startswith("webmail session") and token.last_used_at is not None
@@ -78,8 +89,10 @@ def test_reply_threads_with_in_reply_to_and_references(webmail_user):
     reply_url = new_compose(bob.client, f="INBOX", reply=uid)
     page = bob.client.get(reply_url).content.decode()
     assert 'value="Re: Plan"' in page and "&gt; Shall we?" in page and alice.address in page
-    response = bob.client.post(reply_url, {"action": "send", "to": alice.address, "subject": "Re: Plan",
-                                           "body": "Yes.\n\n> Shall we?"})
+    response = bob.client.post(
+        reply_url,
+        {"action": "send", "to": alice.address, "subject": "Re: Plan", "body": "Yes.\n\n> Shall we?"},
+    )
     assert response.status_code == 302
     reply_uid = wait_for(lambda: [u for u in alice.uids("INBOX")])[0]
     reply = fetch(alice, "INBOX", reply_uid)
@@ -93,12 +106,15 @@ def test_reply_threads_with_in_reply_to_and_references(webmail_user):
 def test_draft_is_saved_and_survives_a_reload(webmail_user):
     alice = webmail_user()
     url = new_compose(alice.client)
-    saved = alice.client.post(url + "autosave/", {"to": "someone@example.test", "subject": "Half done",
-                                                  "body": "first line"})
+    saved = alice.client.post(
+        url + "autosave/", {"to": "someone@example.test", "subject": "Half done", "body": "first line"}
+    )
     assert saved.status_code == 200
     first = saved.json()["draft_uid"]
-    saved = alice.client.post(url + "autosave/", {"to": "someone@example.test", "subject": "Half done",
-                                                  "body": "first line\nsecond line"})
+    saved = alice.client.post(
+        url + "autosave/",
+        {"to": "someone@example.test", "subject": "Half done", "body": "first line\nsecond line"},
+    )
     # one draft only: the previous version is replaced
     assert alice.uids("Drafts") == [saved.json()["draft_uid"]] and saved.json()["draft_uid"] != first
     page = alice.client.get(url).content.decode()
@@ -111,8 +127,9 @@ def test_draft_is_saved_and_survives_a_reload(webmail_user):
 def test_invalid_addresses_are_refused_before_sending(webmail_user):
     alice = webmail_user()
     url = new_compose(alice.client)
-    response = alice.client.post(url, {"action": "send", "to": "not-an-address, ok@example.test", "subject": "x",
-                                       "body": "y"})
+    response = alice.client.post(
+        url, {"action": "send", "to": "not-an-address, ok@example.test", "subject": "x", "body": "y"}
+    )
     assert response.status_code == 400 and "not-an-address" in response.content.decode()
     assert alice.uids("Sent") == []
 
@@ -130,10 +147,12 @@ def test_refused_send_shows_the_server_reason_in_the_users_language(webmail_user
 
 def test_forward_carries_the_attachments(webmail_user):
     alice, bob = webmail_user(), webmail_user()
-    raw = (b"From: c@example.test\r\nTo: x@example.test\r\nSubject: Doc\r\nMessage-ID: <doc@example.test>\r\n"
-           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain"
-           b"\r\n\r\nsee\r\n--XX\r\nContent-Type: application/pdf; name=\"d.pdf\"\r\nContent-Disposition: attachment;"
-           b" filename=\"d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n")
+    raw = (
+        b"From: c@example.test\r\nTo: x@example.test\r\nSubject: Doc\r\nMessage-ID: <doc@example.test>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain"
+        b'\r\n\r\nsee\r\n--XX\r\nContent-Type: application/pdf; name="d.pdf"\r\nContent-Disposition: attachment;'
+        b' filename="d.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
+    )
     uid = alice.append(raw)
     url = new_compose(alice.client, f="INBOX", forward=uid)
     page = alice.client.get(url).content.decode()

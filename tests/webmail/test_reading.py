@@ -5,8 +5,8 @@ import re
 from django.utils import translation
 
 from accounts.models import AccessLogEntry
-from webmail.store import SPECIAL_NAMES
 from tests.webmail.conftest import message
+from webmail.store import SPECIAL_NAMES
 
 
 def test_login_opens_the_inbox_with_folder_tree_and_unread_counts(webmail_user):
@@ -23,23 +23,30 @@ def test_login_opens_the_inbox_with_folder_tree_and_unread_counts(webmail_user):
     with translation.override("it"):
         labels = {key: str(label) for key, label in SPECIAL_NAMES.items()}
     assert re.search(labels["INBOX"] + r"</span> <span class=\"count\"[^>]*>2</span>", page)
-    order = [page.index(f'<span class="label">{labels[k]}</span>') for k in ("INBOX", "Drafts", "Sent", "Junk", "Trash")]
+    order = [
+        page.index(f'<span class="label">{labels[k]}</span>')
+        for k in ("INBOX", "Drafts", "Sent", "Junk", "Trash")
+    ]
     assert order == sorted(order)
     # and the login is in the access log
-    rows = list(AccessLogEntry.objects.filter(login=user.address, protocol="webmail").values_list("result", flat=True))
+    rows = list(
+        AccessLogEntry.objects.filter(login=user.address, protocol="webmail").values_list("result", flat=True)
+    )
     assert rows == ["success"]
 
 
 def test_list_is_sorted_by_the_server_and_paginated(webmail_user):
     user = webmail_user()
-    from webmail.services import preferences_update
     from domains.models import Mailbox
+    from webmail.services import preferences_update
 
     preferences_update(user=Mailbox.objects.get(local_part=user.address.split("@")[0]).user, page_size=10)
     for i in range(12):
         user.append(message(subject=f"Subject {i:02d}", body="x" * (i * 100)))
     # by subject ascending: page 1 has 00..09, page 2 has 10..11
-    first = user.client.get("/webmail/mail/", {"f": "INBOX", "sort": "subject", "order": "asc"}).content.decode()
+    first = user.client.get(
+        "/webmail/mail/", {"f": "INBOX", "sort": "subject", "order": "asc"}
+    ).content.decode()
     subjects = re.findall(r"Subject (\d\d)</a>", first)
     assert subjects == [f"{i:02d}" for i in range(10)]
     second = user.client.get("/webmail/mail/", {"f": "INBOX", "sort": "subject", "order": "asc", "page": 2})
@@ -53,8 +60,12 @@ def test_search_by_sender_subject_body_and_date(webmail_user):
     user = webmail_user()
     user.append(message(sender="carol@example.test", subject="Invoice March", body="total 100"))
     user.append(message(sender="dave@example.test", subject="Lunch", body="pizza at noon"))
-    get = lambda **q: re.findall(r'class="subject"[^>]*>([^<]+)</a>', user.client.get(  # noqa: E731
-        "/webmail/mail/", {"f": "INBOX", **q}).content.decode())
+    get = lambda **q: re.findall(
+        r'class="subject"[^>]*>([^<]+)</a>',
+        user.client.get(  # noqa: E731
+            "/webmail/mail/", {"f": "INBOX", **q}
+        ).content.decode(),
+    )
     assert get(q="carol", **{"in": "from"}) == ["Invoice March"]
     assert get(q="lunch", **{"in": "subject"}) == ["Lunch"]
     assert get(q="pizza", **{"in": "body"}) == ["Lunch"]
@@ -94,10 +105,12 @@ def test_actions_flag_move_delete_and_empty_trash(webmail_user):
 
 def test_attachment_download_source_and_eml(webmail_user):
     user = webmail_user()
-    raw = (b"From: a@example.test\r\nTo: b@example.test\r\nSubject: With file\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
-           b"--XX\r\nContent-Type: application/pdf; name=\"doc.pdf\"\r\nContent-Disposition: attachment; "
-           b"filename=\"doc.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n")
+    raw = (
+        b"From: a@example.test\r\nTo: b@example.test\r\nSubject: With file\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+        b'--XX\r\nContent-Type: application/pdf; name="doc.pdf"\r\nContent-Disposition: attachment; '
+        b'filename="doc.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
+    )
     uid = user.append(raw)
     page = user.client.get(f"/webmail/message/{uid}/", {"f": "INBOX"}).content.decode()
     assert f"/webmail/message/{uid}/part/2/?f=INBOX" in page and "doc.pdf" in page

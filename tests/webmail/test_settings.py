@@ -32,8 +32,10 @@ def test_folders_create_rename_delete_and_protected(webmail_user):
 
 def test_identity_signature_and_language(webmail_user):
     user = webmail_user()
-    response = user.client.post("/webmail/settings/", {"display_name": "Alice Rossi", "signature": "Alice\nACME",
-                                                       "language": "en", "page_size": 25})
+    response = user.client.post(
+        "/webmail/settings/",
+        {"display_name": "Alice Rossi", "signature": "Alice\nACME", "language": "en", "page_size": 25},
+    )
     assert response.status_code == 302
     prefs = Preferences.objects.get(user__username=user.address)
     assert (prefs.display_name, prefs.signature, prefs.page_size) == ("Alice Rossi", "Alice\nACME", 25)
@@ -45,14 +47,21 @@ def test_identity_signature_and_language(webmail_user):
 
 def test_password_change_checks_the_current_one(webmail_user):
     user = webmail_user()
-    bad = user.client.post("/webmail/settings/password/", {"current": "wrong", "new": "A-new-Pass-2026-x",
-                                                            "again": "A-new-Pass-2026-x"})
+    bad = user.client.post(
+        "/webmail/settings/password/",
+        {"current": "wrong", "new": "A-new-Pass-2026-x", "again": "A-new-Pass-2026-x"},
+    )
     assert bad.status_code == 400
-    good = user.client.post("/webmail/settings/password/", {"current": user.password, "new": "A-new-Pass-2026-x",
-                                                             "again": "A-new-Pass-2026-x"})
+    good = user.client.post(
+        "/webmail/settings/password/",
+        {"current": user.password, "new": "A-new-Pass-2026-x", "again": "A-new-Pass-2026-x"},
+    )
     assert good.status_code == 302
     assert user.client.get("/webmail/folders/").status_code == 200  # the session survives
-    assert Client().post("/webmail/login/", {"login": user.address, "password": "A-new-Pass-2026-x"}).status_code == 302
+    assert (
+        Client().post("/webmail/login/", {"login": user.address, "password": "A-new-Pass-2026-x"}).status_code
+        == 302
+    )
 
 
 def test_app_password_shown_once_listed_and_revoked(webmail_user):
@@ -85,14 +94,21 @@ def test_two_factor_enrolment_then_login_needs_the_code(webmail_user):
     response = client.post("/webmail/login/", {"login": user.address, "password": user.password})
     assert response["Location"] == "/webmail/login/2fa/"
     # and it can be removed (the domain does not require it) with the password
-    assert user.client.post("/webmail/settings/security/", {"op": "remove", "password": user.password}).status_code == 302
+    assert (
+        user.client.post(
+            "/webmail/settings/security/", {"op": "remove", "password": user.password}
+        ).status_code
+        == 302
+    )
     assert not TOTPDevice.objects.filter(user__username=user.address).exists()
 
 
 def test_vacation_reply_is_sent_by_sieve(webmail_user):
     bob, alice = webmail_user(), webmail_user()
-    response = bob.client.post("/webmail/settings/vacation/", {"enabled": "on", "subject": "Away",
-                                                               "body": "Back on Monday.", "until": ""})
+    response = bob.client.post(
+        "/webmail/settings/vacation/",
+        {"enabled": "on", "subject": "Away", "body": "Back on Monday.", "until": ""},
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     # alice writes to bob from the webmail; bob's Sieve answers through our SMTP server
     url = alice.client.get("/webmail/compose/")["Location"]
@@ -107,7 +123,12 @@ def test_vacation_reply_is_sent_by_sieve(webmail_user):
         envelope = imap.fetch(uids, ["ENVELOPE"])[uids[0]][b"ENVELOPE"]
     assert envelope.subject == b"Away"
     # turning it off deactivates the script
-    assert bob.client.post("/webmail/settings/vacation/", {"subject": "Away", "body": "Back on Monday."}).status_code == 302
+    assert (
+        bob.client.post(
+            "/webmail/settings/vacation/", {"subject": "Away", "body": "Back on Monday."}
+        ).status_code
+        == 302
+    )
     assert Preferences.objects.get(user__username=bob.address).vacation_enabled is False
 
 

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,40 +15,99 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Preferences',
+            name="Preferences",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(blank=True, default='', max_length=120, verbose_name='display name')),
-                ('signature', models.TextField(blank=True, default='', max_length=4000, verbose_name='signature')),
-                ('page_size', models.PositiveSmallIntegerField(default=50, verbose_name='messages per page')),
-                ('vacation_enabled', models.BooleanField(default=False, verbose_name='vacation reply on')),
-                ('vacation_subject', models.CharField(blank=True, default='', max_length=200, verbose_name='vacation subject')),
-                ('vacation_body', models.TextField(blank=True, default='', max_length=4000, verbose_name='vacation message')),
-                ('vacation_until', models.DateField(blank=True, null=True, verbose_name='until')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='webmail_preferences', to=settings.AUTH_USER_MODEL, verbose_name='login')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "display_name",
+                    models.CharField(blank=True, default="", max_length=120, verbose_name="display name"),
+                ),
+                (
+                    "signature",
+                    models.TextField(blank=True, default="", max_length=4000, verbose_name="signature"),
+                ),
+                ("page_size", models.PositiveSmallIntegerField(default=50, verbose_name="messages per page")),
+                ("vacation_enabled", models.BooleanField(default=False, verbose_name="vacation reply on")),
+                (
+                    "vacation_subject",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="vacation subject"),
+                ),
+                (
+                    "vacation_body",
+                    models.TextField(
+                        blank=True, default="", max_length=4000, verbose_name="vacation message"
+                    ),
+                ),
+                ("vacation_until", models.DateField(blank=True, null=True, verbose_name="until")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webmail_preferences",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="login",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'webmail preferences',
-                'verbose_name_plural': 'webmail preferences',
-                'constraints': [models.CheckConstraint(condition=models.Q(('page_size__gte', 10), ('page_size__lte', 200)), name='webmail_prefs_page_size_range'), models.CheckConstraint(condition=models.Q(('vacation_enabled', False), models.Q(('vacation_body', ''), _negated=True), _connector='OR'), name='webmail_prefs_vacation_needs_body')],
+                "verbose_name": "webmail preferences",
+                "verbose_name_plural": "webmail preferences",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("page_size__gte", 10), ("page_size__lte", 200)),
+                        name="webmail_prefs_page_size_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("vacation_enabled", False),
+                            models.Q(("vacation_body", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="webmail_prefs_vacation_needs_body",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Recipient',
+            name="Recipient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.EmailField(max_length=254, verbose_name='address')),
-                ('name', models.CharField(blank=True, default='', max_length=200, verbose_name='name')),
-                ('times', models.PositiveIntegerField(default=1, verbose_name='messages sent')),
-                ('last_used_at', models.DateTimeField(verbose_name='last used')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webmail_recipients', to=settings.AUTH_USER_MODEL, verbose_name='login')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address", models.EmailField(max_length=254, verbose_name="address")),
+                ("name", models.CharField(blank=True, default="", max_length=200, verbose_name="name")),
+                ("times", models.PositiveIntegerField(default=1, verbose_name="messages sent")),
+                ("last_used_at", models.DateTimeField(verbose_name="last used")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webmail_recipients",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="login",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'recipient',
-                'verbose_name_plural': 'recipients',
-                'indexes': [models.Index(fields=['user', '-times'], name='webmail_recipient_rank_idx')],
-                'constraints': [models.UniqueConstraint(models.F('user'), django.db.models.functions.text.Lower('address'), name='webmail_recipient_unique_per_user')],
+                "verbose_name": "recipient",
+                "verbose_name_plural": "recipients",
+                "indexes": [models.Index(fields=["user", "-times"], name="webmail_recipient_rank_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        models.F("user"),
+                        django.db.models.functions.text.Lower("address"),
+                        name="webmail_recipient_unique_per_user",
+                    )
+                ],
             },
         ),
     ]

@@ -9,7 +9,7 @@ from webmail import compose
 from webmail.pool import POOL
 from webmail.services import session_token_revoke
 
-TOKEN_KEY = "webmail_submit_token"
+TOKEN_KEY = "webmail_submit_token"  # noqa: S105 - a session key name
 
 
 def end_session(request: HttpRequest) -> None:

@@ -69,8 +69,9 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
         except (MailstoreImapError, OSError, IMAPClientError) as exc:
             if isinstance(exc, IMAPClientError) and "NONEXISTENT" in str(exc).upper():
                 raise Http404 from exc
-            return render(request, "webmail/unavailable.html", {"error": exc, "folder": None},
-                          status=unavailable_status)
+            return render(
+                request, "webmail/unavailable.html", {"error": exc, "folder": None}, status=unavailable_status
+            )
 
     return portal_login_required("webmail", login_url="webmail:login")(inner)
 

@@ -36,7 +36,9 @@ def compose_new(request: HttpRequest) -> HttpResponse:
             raw = store.message_raw(conn, folder, int(uid)).raw
         parsed = rendering.render(raw)
         if mode == "reply":
-            fill = compose.reply_prefill(parsed, me=request.mailbox.address, reply_all=request.GET.get("all") == "1")
+            fill = compose.reply_prefill(
+                parsed, me=request.mailbox.address, reply_all=request.GET.get("all") == "1"
+            )
             fill["body"] = signature + fill["body"] if signature else fill["body"]
             state.answered = (folder, int(uid))
         elif mode == "forward":
@@ -82,7 +84,9 @@ def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
     draft = compose.Draft(
         sender_name=prefs.display_name or request.mailbox.full_name,
         sender=request.mailbox.address,
-        to=parsed["to"], cc=parsed["cc"], bcc=parsed["bcc"],
+        to=parsed["to"],
+        cc=parsed["cc"],
+        bcc=parsed["bcc"],
         subject=fields["subject"].replace("\r", " ").replace("\n", " ").strip(),
         body=fields["body"],
     )
@@ -130,7 +134,9 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
     fields = _fields(request)
     for f in request.FILES.getlist("file"):  # the form without JavaScript
         try:
-            compose.attachment_add(request, state, name=f.name, content_type=f.content_type, chunks=f.chunks())
+            compose.attachment_add(
+                request, state, name=f.name, content_type=f.content_type, chunks=f.chunks()
+            )
         except ValidationError as exc:
             compose.state_save(request, state)
             return _render(request, state, fields, errors={"file": " ".join(exc.messages)}, status=400)
@@ -148,8 +154,13 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
     msg = compose.build(request, state, draft, for_draft=False)
     data = msg.as_bytes()
     if len(data) > compose.max_message_size():
-        return _render(request, state, fields, send_error=submission.SendRefused(
-            _("The message is larger than the server accepts.")), status=400)
+        return _render(
+            request,
+            state,
+            fields,
+            send_error=submission.SendRefused(_("The message is larger than the server accepts.")),
+            status=400,
+        )
     recipients = [a for _n, a in draft.to + draft.cc + draft.bcc]
     try:
         result = _send(request, recipients=recipients, data=data)
@@ -185,8 +196,9 @@ def _send(request: HttpRequest, *, recipients: list[str], data: bytes) -> submis
             request.session[TOKEN_KEY] = token
             request.session.save()
         try:
-            return submission.send(login=address, token=token["token"], sender=address,
-                                   recipients=recipients, data=data)
+            return submission.send(
+                login=address, token=token["token"], sender=address, recipients=recipients, data=data
+            )
         except submission.SendRefused as exc:
             if exc.auth and attempt == 1:
                 request.session.pop(TOKEN_KEY, None)  # revoked elsewhere: make a new one
@@ -215,8 +227,11 @@ def upload(request: HttpRequest, cid: str) -> JsonResponse:
     added = []
     for f in files:
         try:
-            added.append(compose.attachment_add(request, state, name=f.name, content_type=f.content_type,
-                                                chunks=f.chunks()))
+            added.append(
+                compose.attachment_add(
+                    request, state, name=f.name, content_type=f.content_type, chunks=f.chunks()
+                )
+            )
         except ValidationError as exc:
             compose.state_save(request, state)
             return JsonResponse({"error": " ".join(exc.messages), "attachments": added}, status=413)

@@ -70,14 +70,20 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
         folders = store.folder_tree(conn.client)
         if folder not in {f.name for f in folders}:
             raise Http404
-        page = store.message_page(conn, folder, sort=sort, reverse=reverse_order, search=search,
-                                  page=page_number, per_page=per_page)
+        page = store.message_page(
+            conn, folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
+        )
     current = next(f for f in folders if f.name == folder)
-    base = {"sort": sort, "order": "desc" if reverse_order else "asc", "q": search.text,
-            "in": search.where if search.where != "all" else "",
-            "since": search.since.isoformat() if search.since else "",
-            "until": search.before.isoformat() if search.before else "",
-            "unseen": "1" if search.unseen else "", "flagged": "1" if search.flagged else ""}
+    base = {
+        "sort": sort,
+        "order": "desc" if reverse_order else "asc",
+        "q": search.text,
+        "in": search.where if search.where != "all" else "",
+        "since": search.since.isoformat() if search.since else "",
+        "until": search.before.isoformat() if search.before else "",
+        "unseen": "1" if search.unseen else "",
+        "flagged": "1" if search.flagged else "",
+    }
     context = {
         "folders": folders,
         "folder": current,
@@ -139,7 +145,7 @@ def folders(request: HttpRequest) -> HttpResponse:
 
 def _valid_folder_name(name: str) -> str:
     name = (name or "").strip().strip(store.SEPARATOR)
-    if not name or len(name) > 200 or any(c in name for c in "*%\r\n\t\"\\") or "//" in name:
+    if not name or len(name) > 200 or any(c in name for c in '*%\r\n\t"\\') or "//" in name:
         return ""
     if store.is_protected(name.split(store.SEPARATOR)[0]) and store.SEPARATOR not in name:
         return ""

@@ -28,19 +28,32 @@ ENROL_KEY = "webmail_enrol_device"
 
 class IdentityForm(forms.Form):
     display_name = forms.CharField(label=gettext_lazy("Display name"), max_length=120, required=False)
-    signature = forms.CharField(label=gettext_lazy("Signature"), max_length=4000, required=False,
-                                widget=forms.Textarea(attrs={"rows": 4}))
+    signature = forms.CharField(
+        label=gettext_lazy("Signature"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=settings.LANGUAGES)
     page_size = forms.IntegerField(label=gettext_lazy("Messages per page"), min_value=10, max_value=200)
 
 
 class PasswordForm(forms.Form):
-    current = forms.CharField(label=gettext_lazy("Current password"), strip=False,
-                              widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    new = forms.CharField(label=gettext_lazy("New password"), strip=False,
-                          widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    again = forms.CharField(label=gettext_lazy("New password again"), strip=False,
-                            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    current = forms.CharField(
+        label=gettext_lazy("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new = forms.CharField(
+        label=gettext_lazy("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    again = forms.CharField(
+        label=gettext_lazy("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def __init__(self, *args, user, **kwargs):
         self.user = user
@@ -71,35 +84,56 @@ class AppPasswordForm(forms.Form):
 class VacationForm(forms.Form):
     enabled = forms.BooleanField(label=gettext_lazy("Send an automatic reply"), required=False)
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200, required=False)
-    body = forms.CharField(label=gettext_lazy("Message"), max_length=4000, required=False,
-                           widget=forms.Textarea(attrs={"rows": 5}))
-    until = forms.DateField(label=gettext_lazy("Until (included)"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    body = forms.CharField(
+        label=gettext_lazy("Message"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Until (included)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 def _page(request, template, context, status=200):
-    return render(request, template, {"folder": None, "section": template.rsplit("/", 1)[-1][:-5], **context},
-                  status=status)
+    return render(
+        request,
+        template,
+        {"folder": None, "section": template.rsplit("/", 1)[-1][:-5], **context},
+        status=status,
+    )
 
 
 @webmail_view
 def identity(request: HttpRequest) -> HttpResponse:
     prefs = preferences_for(user=request.user)
-    initial = {"display_name": prefs.display_name or request.mailbox.full_name, "signature": prefs.signature,
-               "language": request.user.language or translation.get_language(), "page_size": prefs.page_size}
+    initial = {
+        "display_name": prefs.display_name or request.mailbox.full_name,
+        "signature": prefs.signature,
+        "language": request.user.language or translation.get_language(),
+        "page_size": prefs.page_size,
+    }
     form = IdentityForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.preferences_update(user=request.user, display_name=data["display_name"],
-                                    signature=data["signature"], page_size=data["page_size"])
+        services.preferences_update(
+            user=request.user,
+            display_name=data["display_name"],
+            signature=data["signature"],
+            page_size=data["page_size"],
+        )
         services.language_set(user=request.user, language=data["language"])
         translation.activate(data["language"])
         messages.success(request, _("Settings saved."))
         response = redirect("webmail:settings")
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, data["language"], samesite="Lax")
         return response
-    return _page(request, "webmail/settings_identity.html", {"form": form},
-                 status=400 if request.method == "POST" else 200)
+    return _page(
+        request,
+        "webmail/settings_identity.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @webmail_view
@@ -107,8 +141,9 @@ def password(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.own_password_change(user=request.user, current=form.cleaned_data["current"],
-                                         new=form.cleaned_data["new"])
+            services.own_password_change(
+                user=request.user, current=form.cleaned_data["current"], new=form.cleaned_data["new"]
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -117,8 +152,12 @@ def password(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, request.user)
             messages.success(request, _("Password changed. Mail programs need the new password."))
             return redirect("webmail:settings_password")
-    return _page(request, "webmail/settings_password.html", {"form": form},
-                 status=400 if request.method == "POST" else 200)
+    return _page(
+        request,
+        "webmail/settings_password.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @webmail_view
@@ -151,8 +190,11 @@ def security(request: HttpRequest) -> HttpResponse:
                 from django_otp import login as otp_login
 
                 otp_login(request, device)
-                return _page(request, "webmail/settings_security.html", {**context, "has_totp": True,
-                                                                           "backup_codes": codes})
+                return _page(
+                    request,
+                    "webmail/settings_security.html",
+                    {**context, "has_totp": True, "backup_codes": codes},
+                )
         elif op == "remove":
             try:
                 services.twofactor_remove(user=user, password=request.POST.get("password", ""))
@@ -175,10 +217,20 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
         app_password, token = app_password_create(user=request.user, name=form.cleaned_data["name"])
         created = {"name": app_password.name, "token": token}
         form = AppPasswordForm()
-    context = {"form": form, "created": created, "items": visible_app_passwords(user=request.user),
-               "login": request.mailbox.address, "ports": settings.MAIL_PORTS, "host": settings.MAIL_HOSTNAME}
-    return _page(request, "webmail/settings_app_passwords.html", context,
-                 status=400 if request.method == "POST" and not created else 200)
+    context = {
+        "form": form,
+        "created": created,
+        "items": visible_app_passwords(user=request.user),
+        "login": request.mailbox.address,
+        "ports": settings.MAIL_PORTS,
+        "host": settings.MAIL_HOSTNAME,
+    }
+    return _page(
+        request,
+        "webmail/settings_app_passwords.html",
+        context,
+        status=400 if request.method == "POST" and not created else 200,
+    )
 
 
 @require_POST
@@ -195,24 +247,40 @@ def app_password_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @webmail_view
 def vacation(request: HttpRequest) -> HttpResponse:
     prefs = preferences_for(user=request.user)
-    initial = {"enabled": prefs.vacation_enabled, "subject": prefs.vacation_subject, "body": prefs.vacation_body,
-               "until": prefs.vacation_until}
+    initial = {
+        "enabled": prefs.vacation_enabled,
+        "subject": prefs.vacation_subject,
+        "body": prefs.vacation_body,
+        "until": prefs.vacation_until,
+    }
     form = VacationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.vacation_set(user=request.user, address=request.mailbox.address, enabled=data["enabled"],
-                                  subject=data["subject"], body=data["body"], until=data["until"])
+            services.vacation_set(
+                user=request.user,
+                address=request.mailbox.address,
+                enabled=data["enabled"],
+                subject=data["subject"],
+                body=data["body"],
+                until=data["until"],
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         except SieveError:
             form.add_error(None, _("The mail server did not accept the automatic reply; try again later."))
         else:
-            messages.success(request, _("Automatic reply on.") if data["enabled"] else _("Automatic reply off."))
+            messages.success(
+                request, _("Automatic reply on.") if data["enabled"] else _("Automatic reply off.")
+            )
             return redirect("webmail:settings_vacation")
-    return _page(request, "webmail/settings_vacation.html", {"form": form},
-                 status=400 if request.method == "POST" else 200)
+    return _page(
+        request,
+        "webmail/settings_vacation.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 __all__ = ["AppPassword"]
