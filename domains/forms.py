@@ -1,7 +1,10 @@
 """Forms of the control panel. They parse input only; the services validate and write."""
 
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from archive.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
@@ -190,7 +193,22 @@ class DelegateForm(forms.Form):
         return [self[name] for name in self.fields if not name.startswith("grant_")]
 
 
+# Log filters take whole days; the selectors turn "until" into the next midnight, so the last
+# representable day (9999-12-31) would overflow. Nothing in a log is older or newer than these.
+LOG_FIRST_DAY = datetime.date(2000, 1, 1)
+LOG_LAST_DAY = datetime.date(9998, 12, 31)
+
+
+def _log_day(label) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(LOG_FIRST_DAY), MaxValueValidator(LOG_LAST_DAY)],
+    )
+
+
 class LogFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = _log_day(_("From"))
+    until = _log_day(_("To"))

@@ -1,11 +1,12 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.exports import access_log_csv
+from accounts.models import AccessLogEntry
 from accounts.selectors import access_log_for
 from domains import services
 from domains.forms import BrandingForm, DomainSecurityForm, LogFilterForm, apply_service_errors
@@ -85,8 +86,13 @@ def audit_log(request, domain_name):
 
 
 def _filters(request) -> tuple[LogFilterForm, dict]:
+    """The filters that are valid; the invalid ones are shown as errors (never silently dropped
+    along with the valid ones: the page and its CSV keep the rest of the filter)."""
     form = LogFilterForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = {}
+    if form.is_bound:
+        form.is_valid()  # cleaned_data keeps the valid fields, errors name the others
+        data = form.cleaned_data
     return form, {k: v for k, v in data.items() if v}
 
 
@@ -96,26 +102,21 @@ def access_log(request, domain_name):
     form, data = _filters(request)
     protocol = request.GET.get("protocol", "")
     result = request.GET.get("result", "")
-    try:
-        rows = access_log_for(
-            actor=request.user,
-            domain=domain,
-            login=data.get("q", ""),
-            protocol=protocol,
-            result=result,
-            since=data.get("since"),
-            until=data.get("until"),
-        )
-    except PermissionDenied:
-        raise
-    if request.GET.get("format") == "csv":
+    rows = access_log_for(
+        actor=request.user,
+        domain=domain,
+        login=data.get("q", ""),
+        protocol=protocol if protocol in AccessLogEntry.Protocol.values else "",
+        result=result if result in AccessLogEntry.Result.values else "",
+        since=data.get("since"),
+        until=data.get("until"),
+    )
+    if request.GET.get("format") == "csv" and not form.errors:
         response = StreamingHttpResponse(
             access_log_csv(rows.iterator()), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="access-log-{domain.name}.csv"'
         return response
-    from accounts.models import AccessLogEntry
-
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -132,6 +133,7 @@ def access_log(request, domain_name):
             "query": query.urlencode(),
             "is_manager": is_manager_of(request.user, domain),
         },
+        status=400 if form.errors else 200,
     )
 
 
@@ -151,7 +153,7 @@ def tracemail(request, domain_name):
         "direction": direction if direction in TracemailEntry.Direction.values else None,
         "status": status if status in TracemailEntry.Status.values else None,
     }
-    if request.GET.get("format") == "csv":
+    if request.GET.get("format") == "csv" and not form.errors:
         response = HttpResponse(
             tracemail_csv(actor=request.user, domain=domain, **filters),
             content_type="text/csv; charset=utf-8",
@@ -174,4 +176,5 @@ def tracemail(request, domain_name):
             "query": query.urlencode(),
             "is_manager": is_manager_of(request.user, domain),
         },
+        status=400 if form.errors else 200,
     )

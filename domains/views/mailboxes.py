@@ -36,7 +36,7 @@ from domains.views.common import mailbox_url, paginate, panel_view
 @panel_view
 def mailbox_list(request, domain_name):
     domain = domain_for(user=request.user, name=domain_name)
-    search = request.GET.get("q", "").strip()
+    search = request.GET.get("q", "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
     sort = request.GET.get("sort", "address")
     if sort not in MAILBOX_SORTS:
         sort = "address"
