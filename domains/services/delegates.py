@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from domains.audit import audit_record
@@ -101,7 +102,12 @@ def delegate_update(
         delegate.save()
         if grants is not None:
             checked = _check_grants(delegate.manager, grants)
-            delegate.grants.all().delete()
+            # `grants` replaces the grants the panel can show: those on mailboxes of active
+            # domains. A grant on a mailbox of a deactivated domain stays as it is until the
+            # domain is active again (the panel cannot show it, so an edit must not drop it).
+            delegate.grants.filter(
+                Q(mailbox__domain__is_active=True) | Q(mailbox__in=[m.pk for m, _a in checked])
+            ).delete()
             DelegateGrant.objects.bulk_create(
                 DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in checked
             )

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from domains.audit import audit_record
-from domains.models import Customer, Domain, Manager
+from domains.models import Customer, DelegateGrant, Domain, Manager
 from domains.services.common import check_password, integrity_to_validation
 
 
@@ -96,16 +96,26 @@ def manager_set_domains(*, manager: Manager, domains: Iterable[Domain], actor: A
             manager = Manager.objects.select_for_update().get(pk=manager.pk)
             before = sorted(manager.domains.values_list("name", flat=True))
             locked = _check_domains(customer=manager.customer, domains=domains, manager=manager)
-            manager.domains.exclude(pk__in=[d.pk for d in locked]).update(manager=None)
-            Domain.objects.filter(pk__in=[d.pk for d in locked]).update(manager=manager)
-            after = sorted(d.name for d in locked)
+            kept = [d.pk for d in locked]
+            manager.domains.exclude(pk__in=kept).update(manager=None)
+            Domain.objects.filter(pk__in=kept).update(manager=manager)
+            # A domain taken from the Manager takes its delegates' access with it: the grants
+            # were the Manager's to give, and the domain's next Manager never saw them.
+            revoked, _rows = (
+                DelegateGrant.objects.filter(delegate__manager=manager)
+                .exclude(mailbox__domain_id__in=kept)
+                .delete()
+            )
+            after = {"domains": sorted(d.name for d in locked)}
+            if revoked:
+                after["delegate_grants_revoked"] = revoked
             audit_record(
                 actor=actor,
                 action="manager.domains",
                 customer=manager.customer,
                 target=manager.user.username,
                 before={"domains": before},
-                after={"domains": after},
+                after=after,
             )
     except IntegrityError as exc:
         raise integrity_to_validation(
