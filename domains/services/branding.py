@@ -18,7 +18,10 @@ from domains.models import Domain
 LOGO_MAX_BYTES = 1024 * 1024
 LOGO_FORMATS = {"PNG", "JPEG"}
 LOGO_BOX = (480, 120)  # the header shows it at most 240×60 CSS px; 2× for sharp screens
-_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+# Refuse decompression bombs before decoding. A 1 MB upload can declare a huge canvas (a blank
+# 6,320×6,320 RGBA PNG is 155 KB and took ~300 MB of memory to re-encode with a 40 Mpx cap);
+# 16 Mpx (4096×4096) still takes any real logo, even a 12 Mpx phone photo, at ≤ ~130 MB.
+_MAX_PIXELS = 4096 * 4096
 
 
 def reencode_logo(upload: IO[bytes], *, size: int | None = None) -> bytes:
@@ -36,6 +39,7 @@ def reencode_logo(upload: IO[bytes], *, size: int | None = None) -> bytes:
         if fmt not in LOGO_FORMATS:
             raise ValidationError({"brand_logo": [_("The logo must be a PNG or JPEG image.")]})
         with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (LOGO_BOX[0] * 2, LOGO_BOX[1] * 2))  # JPEG: decode at a reduced scale
             image.load()
             image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P", "PA") else "RGB")
             image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
@@ -43,7 +47,9 @@ def reencode_logo(upload: IO[bytes], *, size: int | None = None) -> bytes:
             image.save(out, format="PNG", optimize=True)  # no exif/text chunks are copied
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, met at open() by bigger canvases
+        raise ValidationError({"brand_logo": [_("The logo has too many pixels.")]}) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError({"brand_logo": [_("The logo must be a PNG or JPEG image.")]}) from exc
     return out.getvalue()
 

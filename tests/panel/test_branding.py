@@ -67,3 +67,47 @@ def test_bad_logo_is_refused_with_a_clear_error(world, manager_client, payload, 
     assert response.status_code == 400
     assert message in response.content.decode()
     assert fingerprint() == before
+
+
+def blank_png(width: int, height: int, mode: str) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "width,height,mode",
+    [(6320, 6320, "RGBA"), (20000, 20000, "1")],
+    ids=["40 Mpx under 1 MB", "400 Mpx past Pillow's own limit"],
+)
+def test_a_png_bomb_is_refused_as_too_many_pixels(world, manager_client, width, height, mode):
+    # given a small file that declares a huge canvas (decoding it would take hundreds of MB)
+    payload = blank_png(width, height, mode)
+    assert len(payload) < 200_000
+    url = reverse("mailadmin:domain_branding", args=[world.domain.name])
+    before = fingerprint()
+    # when the Manager uploads it
+    response = manager_client.post(
+        url, {"brand_name": "Bomb", "brand_logo": SimpleUploadedFile("logo.png", payload)}, **EN
+    )
+    # then it is refused with the reason, and nothing changed
+    assert response.status_code == 400
+    assert "The logo has too many pixels." in response.content.decode()
+    assert fingerprint() == before
+
+
+def test_a_large_real_jpeg_is_still_accepted_and_fitted(world, manager_client):
+    # given a 12 Mpx photo (4000×3000) used as a logo
+    out = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (10, 120, 200)).save(out, format="JPEG")
+    url = reverse("mailadmin:domain_branding", args=[world.domain.name])
+    # when uploaded
+    response = manager_client.post(
+        url, {"brand_name": "Photo", "brand_logo": SimpleUploadedFile("logo.jpg", out.getvalue())}
+    )
+    # then it is stored as a PNG fitted to the header box
+    assert response.status_code == 302
+    world.domain.refresh_from_db()
+    with world.domain.brand_logo.open("rb") as f:
+        image = Image.open(io.BytesIO(f.read()))
+    assert (image.format, image.size) == ("PNG", (160, 120))
