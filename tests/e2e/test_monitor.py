@@ -124,3 +124,26 @@ def test_monitor_follows_a_mailbox_created_in_the_panel_within_5_seconds(browser
     customer_ctx.close()
     panel_ctx.close()
     assert os.path.getsize(SCREENSHOTS / "monitor-375.png") > 0
+
+
+def test_a_long_company_name_does_not_widen_the_customer_area_on_a_phone(
+    browser,
+    live_server,
+    price_list,  # noqa: F811 - fixture imported from tests/billing
+    make_customer_user,  # noqa: F811 - fixture imported from tests/billing
+):
+    # given a customer named after its website (one long word), and a long domain name
+    customer = CustomerFactory(company_name="www.elettromeccanicalombardoveneta.it S.r.l.")
+    DomainFactory(customer=customer, name="amministrazione-centrale.elettromeccanica-lombardo.test")
+    make_customer_user(customer, can_configure_mail=True, username="long@name")
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="it-IT")
+    page = context.new_page()
+    login(page, live_server.url, "customer", "long@name", CUSTOMER_PASSWORD)
+    # when the customer-area home and the Monitor are shown on a phone
+    widths = {}
+    for path in ("/customer/", "/customer/mail/monitor/"):
+        page.goto(live_server.url + path)
+        widths[path] = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    # then neither page is wider than the screen
+    assert widths == {"/customer/": 375, "/customer/mail/monitor/": 375}
