@@ -14,7 +14,7 @@ import email.utils
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.parser import BytesHeaderParser
 
 from django.db import connection
@@ -51,10 +51,24 @@ def parse_headers(content: bytes) -> Headers:
         msg = BytesHeaderParser().parsebytes(head + b"\r\n\r\n")
         message_id = str(msg.get("Message-ID", "") or "").strip()
         raw_subject = msg.get("Subject", "") or ""
-        subject = str(make_header(decode_header(str(raw_subject)))) if raw_subject else ""
+        if isinstance(raw_subject, Header):
+            # 8-bit bytes in the header (RFC 6532 UTF-8 headers of SMTPUTF8 mail, or a legacy
+            # charset): compat32 hands them over as "unknown-8bit"; str() would garble them.
+            subject = "".join(_eight_bit_text(chunk) for chunk, _ in decode_header(raw_subject))
+        else:
+            subject = str(make_header(decode_header(str(raw_subject)))) if raw_subject else ""
     except Exception:  # a broken header must not refuse the message
         return Headers(message_id="", subject="")
     return Headers(message_id=" ".join(message_id.split()), subject=" ".join(subject.split()))
+
+
+def _eight_bit_text(chunk: bytes | str) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return chunk.decode("latin-1")
 
 
 def fingerprint_of(sender: str, content: bytes) -> str:

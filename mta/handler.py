@@ -36,6 +36,9 @@ TEMP_BACKEND = "451 4.3.0 Temporary server error, please try again later"
 AUTH_TEMPFAIL = "454 4.7.0 Temporary authentication failure, please try again later"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
+# A brute-force block lifts by itself: a temporary reply, so the right password tried later
+# works, and a user is not told "credentials invalid" about a password that is right.
+AUTH_BLOCKED = "454 4.7.0 Too many failed logins, please try again later"
 
 
 @dataclass(frozen=True)
@@ -169,18 +172,25 @@ class MailHandler:
             return AuthResult(success=False, handled=False, message=AUTH_NEEDS_TLS)
         login = login_b.decode("utf-8", "replace").strip()
         password = password_b.decode("utf-8", "replace")
-        from accounts.mailauth import authenticate_mail
+        from accounts import mailauth
 
         remote_ip = server.session.peer[0] if server.session and server.session.peer else None
         try:
             result = await self.run(
-                authenticate_mail, login, password, protocol="submission", remote_ip=remote_ip, tls=True
+                mailauth.authenticate_mail,
+                login,
+                password,
+                protocol="submission",
+                remote_ip=remote_ip,
+                tls=True,
             )
         except DatabaseError:
             logger.exception("AUTH: database error")
             return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL)
         if result.temporary:
             return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL)
+        if result.reason == mailauth.BLOCKED:
+            return AuthResult(success=False, handled=False, message=AUTH_BLOCKED)
         if not result.ok or result.mailbox is None:
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         return AuthResult(success=True, auth_data=Identity(login=login, mailbox_id=result.mailbox.pk))

@@ -54,6 +54,10 @@ class LMTPSession:
     def __enter__(self) -> "LMTPSession":
         try:
             conn = smtplib.LMTP(timeout=self.endpoint.timeout)
+            # An SMTPUTF8 sender (jörg@exämple.de) is passed on as UTF-8: Dovecot's LMTP accepts
+            # it (without advertising SMTPUTF8); smtplib's default ASCII would raise and turn
+            # every such message into a 451 retried until the sender gives up.
+            conn.command_encoding = "utf-8"
             conn.connect(self.endpoint.host, self.endpoint.port)
             code, resp = conn.ehlo()  # LHLO
             if code != 250:

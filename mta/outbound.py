@@ -72,7 +72,16 @@ def _try_host(host: str, port: int, *, sender: str, recipient: str, data: bytes)
                 ctx.verify_mode = ssl.CERT_NONE
                 smtp.starttls(context=ctx)
                 smtp.ehlo()
-            refused = smtp.sendmail(sender, [recipient], data)
+            # Non-ASCII envelope addresses need the peer's SMTPUTF8; without it the copy cannot
+            # be sent as is (RFC 6531 §3.2): a permanent failure, bounced, not retried for days.
+            needs_utf8 = not (sender.isascii() and recipient.isascii())
+            if needs_utf8 and not smtp.has_extn("smtputf8"):
+                raise OutboundError(
+                    550, "5.6.7 Non-ASCII address and the remote server lacks SMTPUTF8", remote_host=label
+                )
+            refused = smtp.sendmail(
+                sender, [recipient], data, mail_options=["SMTPUTF8"] if needs_utf8 else []
+            )
             if refused:  # cannot happen with one recipient, kept for clarity
                 code, resp = refused[recipient]
                 raise OutboundError(code, _text(resp), remote_host=label)

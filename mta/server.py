@@ -33,6 +33,12 @@ _REPLY_REWRITES = {
 
 
 class MailSMTP(SMTP):
+    # RFC 5321 caps a line at 1,000 octets, but real senders (HTML without line breaks, broken
+    # base64 encoders) exceed it, and aiosmtpd's 1,001 refused their mail for good with a 500
+    # after DATA. Dovecot stores such lines as they are; one line is bounded here instead (also
+    # the stream buffer of a connection).
+    line_length_limit = 1024 * 1024
+
     def _create_envelope(self) -> MailEnvelope:
         return MailEnvelope()
 
@@ -40,6 +46,15 @@ class MailSMTP(SMTP):
         if self.envelope is not None:
             self.event_handler.release_envelope(self.envelope, self.loop)
         super()._set_post_data_state()
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        # The MX and the relay listener offer no AUTH at all: aiosmtpd's "538 Encryption
+        # required" would send a client through STARTTLS only to be refused there with 504.
+        if self.event_handler.mode != SUBMISSION:
+            if not await self.check_helo_needed():
+                await self.push("504 5.5.4 Unrecognized authentication type")
+            return
+        await super().smtp_AUTH(arg)
 
     async def smtp_RSET(self, arg: str) -> None:
         # Refund before answering, so the client sees its counter back once RSET returns.

@@ -71,3 +71,70 @@ def test_the_counter_is_per_local_day_and_expires_after_rome_midnight(sendlimit_
 def test_redis_down_raises_send_limit_unavailable(redis_down):
     with pytest.raises(sendlimit.SendLimitUnavailable):
         sendlimit.reserve(mailbox_id=12, limit=250)
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "day", "resets_at_utc"),
+    [
+        # an ordinary winter day: Rome is UTC+1
+        (
+            dt.datetime(2026, 1, 15, 22, 59, 59, tzinfo=UTC),
+            dt.date(2026, 1, 15),
+            dt.datetime(2026, 1, 15, 23, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 1, 15, 23, 0, 0, tzinfo=UTC),
+            dt.date(2026, 1, 16),
+            dt.datetime(2026, 1, 16, 23, 0, tzinfo=UTC),
+        ),
+        # 29 March 2026, 23 hours long (02:00 CET → 03:00 CEST): it starts at 23:00 UTC the day
+        # before and ends at 22:00 UTC
+        (
+            dt.datetime(2026, 3, 28, 23, 0, 0, tzinfo=UTC),
+            dt.date(2026, 3, 29),
+            dt.datetime(2026, 3, 29, 22, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC),
+            dt.date(2026, 3, 29),
+            dt.datetime(2026, 3, 29, 22, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 3, 29, 22, 0, 0, tzinfo=UTC),
+            dt.date(2026, 3, 30),
+            dt.datetime(2026, 3, 30, 22, 0, tzinfo=UTC),
+        ),
+        # 25 October 2026, 25 hours long (03:00 CEST → 02:00 CET): 22:00 UTC the day before to
+        # 23:00 UTC; the repeated 02:xx hour belongs to the same day
+        (
+            dt.datetime(2026, 10, 24, 22, 0, 0, tzinfo=UTC),
+            dt.date(2026, 10, 25),
+            dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 10, 25, 0, 30, 0, tzinfo=UTC),
+            dt.date(2026, 10, 25),
+            dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 10, 25, 1, 30, 0, tzinfo=UTC),
+            dt.date(2026, 10, 25),
+            dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 10, 25, 22, 59, 59, tzinfo=UTC),
+            dt.date(2026, 10, 25),
+            dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
+        ),
+        (
+            dt.datetime(2026, 10, 25, 23, 0, 0, tzinfo=UTC),
+            dt.date(2026, 10, 26),
+            dt.datetime(2026, 10, 26, 23, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_day_window_follows_rome_midnight_across_dst_changes(now_utc, day, resets_at_utc):
+    assert sendlimit.day_window(now_utc) == (day, resets_at_utc)

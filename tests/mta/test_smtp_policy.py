@@ -2,16 +2,23 @@
 recipient checks, send limits, sizes. Remote copies go to the sink relay; no local delivery here
 (the Dovecot cases are in tests/protocol/test_smtp.py)."""
 
+import contextlib
 import email
 import smtplib
+import socket
+import time
 
 import pytest
+from aiosmtpd.controller import Controller
 
+from accounts import bruteforce
+from accounts.models import AccessLogEntry
 from accounts.services import app_password_create, app_password_revoke
-from domains.services import mailbox_update
+from domains.services import mailbox_delete, mailbox_update
 from mta import sendlimit
-from mta.models import TracemailEntry
+from mta.models import OutboundMessage, OutboundRecipient, TracemailEntry
 from tests.factories import MAILBOX_PASSWORD
+from tests.mta.smtpd_plugin import SinkHandler
 
 pytestmark = pytest.mark.protocol
 
@@ -254,3 +261,175 @@ def test_redis_down_answers_451_at_rcpt(smtpd, mario, redis_down):
             451,
             b"4.3.0 Temporary server error, please try again later",
         )
+
+
+# Hostile clients ---------------------------------------------------------------------------------
+
+
+def test_auth_on_the_mx_without_tls_is_refused_as_unknown_mechanism(smtpd, mario):
+    # the MX has no AUTH at all: "538 encryption required" sent clients through STARTTLS for nothing
+    with smtpd.mx() as client:
+        client.ehlo("far.example")
+        assert client.docmd("AUTH", "PLAIN AG1hcmlvQGFjbWUudGVzdAB4") == (
+            504,
+            b"5.5.4 Unrecognized authentication type",
+        )
+        assert client.docmd("AUTH", "LOGIN") == (504, b"5.5.4 Unrecognized authentication type")
+    assert AccessLogEntry.objects.count() == 0
+
+
+def test_auth_with_the_login_in_uppercase_is_the_same_mailbox(smtpd, mario):
+    with smtpd.smtps() as client:
+        assert client.login("MARIO@ACME.TEST", MAILBOX_PASSWORD)[0] == 235
+        assert client.mail("mario@acme.test") == (250, b"2.1.0 OK")
+
+
+def _try_login(smtpd, login: str, password: str) -> tuple[int, bytes]:
+    """One AUTH PLAIN (smtplib's login() would try a second mechanism after a failure)."""
+    with smtpd.smtps() as client:
+        client.ehlo()
+        client.user, client.password = login, password
+        try:
+            return client.auth("PLAIN", client.auth_plain)
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code, exc.smtp_error
+
+
+def test_a_login_blocked_after_failures_hears_454_even_with_the_right_password(smtpd, mario, settings):
+    # given 3 failures allowed per login
+    settings.BRUTEFORCE_LOGIN_FAILURES = 3
+    # when three wrong passwords are tried
+    replies = [_try_login(smtpd, "mario@acme.test", f"wrong-{i}") for i in range(3)]
+    # then each is refused as invalid, and from then on even the right password hears a
+    # temporary 454 (the block lifts by itself), not "credentials invalid"
+    assert replies == [(535, b"5.7.8 Authentication credentials invalid")] * 3
+    blocked = (454, b"4.7.0 Too many failed logins, please try again later")
+    assert _try_login(smtpd, "mario@acme.test", MAILBOX_PASSWORD) == blocked
+    assert _try_login(smtpd, "MARIO@acme.test", MAILBOX_PASSWORD) == blocked
+    # and the access log has every attempt, with the client address
+    rows = list(
+        AccessLogEntry.objects.order_by("id").values_list(
+            "login", "protocol", "result", "reason", "remote_ip"
+        )
+    )
+    failure = ("mario@acme.test", "submission", "failure", "bad_password", "127.0.0.1")
+    blocked_row = ("mario@acme.test", "submission", "blocked", "blocked", "127.0.0.1")
+    assert rows == [failure] * 3 + [blocked_row] * 2
+
+
+def test_an_address_blocked_after_failures_on_many_logins_hears_454(smtpd, mario, settings):
+    # given 3 failures allowed per client address
+    settings.BRUTEFORCE_IP_FAILURES = 3
+    # when one address tries three different unknown logins
+    replies = [_try_login(smtpd, f"guess{i}@acme.test", "123456") for i in range(3)]
+    assert replies == [(535, b"5.7.8 Authentication credentials invalid")] * 3
+    # then the address is blocked for every login, mario's right password included
+    assert _try_login(smtpd, "mario@acme.test", MAILBOX_PASSWORD) == (
+        454,
+        b"4.7.0 Too many failed logins, please try again later",
+    )
+    # and mario can still log in (from another address) later: his own counter is untouched
+    assert bruteforce.check(login="mario@acme.test", remote_ip="192.0.2.1").blocked is False
+
+
+def test_app_passwords_of_a_deactivated_or_deleted_mailbox_are_refused(smtpd, mario, luigi):
+    _, token = app_password_create(user=mario.user, name="Phone")
+    _, luigi_token = app_password_create(user=luigi.user, name="Phone")
+    assert _try_login(smtpd, "mario@acme.test", token)[0] == 235
+    mailbox_update(mailbox=mario, is_active=False)
+    mailbox_delete(mailbox=luigi)
+    invalid = (535, b"5.7.8 Authentication credentials invalid")
+    assert _try_login(smtpd, "mario@acme.test", token) == invalid
+    assert _try_login(smtpd, "luigi@acme.test", luigi_token) == invalid
+
+
+def test_a_client_vanishing_in_the_middle_of_data_delivers_nothing_and_is_refunded(smtpd, mario, relay_sink):
+    client = smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD)
+    client.mail("mario@acme.test")
+    client.rcpt("a@far.example")
+    client.rcpt("b@far.example")
+    assert sendlimit.used_today(mailbox_id=mario.pk) == 2
+    client.putcmd("data")
+    assert client.getreply() == (354, b"End data with <CR><LF>.<CR><LF>")
+    client.send(b"Subject: half a message\r\n\r\nthe first half\r\n")
+    # when the connection drops before the final dot
+    client.close()
+    # then the reservations come back (on the server's loop: wait for it, bounded)
+    deadline = time.monotonic() + 5
+    while sendlimit.used_today(mailbox_id=mario.pk) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sendlimit.used_today(mailbox_id=mario.pk) == 0
+    # and nothing was queued, sent or traced
+    assert relay_sink.messages == []
+    assert TracemailEntry.objects.count() == 0
+    assert OutboundMessage.objects.count() == 0
+
+
+def test_151_recipients_the_last_one_is_deferred_and_150_are_charged(smtpd, mario, relay_sink):
+    with smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD) as client:
+        client.mail("mario@acme.test")
+        codes = [client.rcpt(f"r{i}@far.example")[0] for i in range(150)]
+        assert codes == [250] * 150
+        assert client.rcpt("r150@far.example") == (
+            452,
+            b"4.5.3 Too many recipients (at most 150 per message)",
+        )
+        assert client.data(EXTERNAL)[0] == 250
+    assert sendlimit.used_today(mailbox_id=mario.pk) == 150
+    assert len(relay_sink.messages) == 150
+    assert TracemailEntry.objects.filter(direction="out", status="delivered").count() == 150
+
+
+@contextlib.contextmanager
+def _own_relay(settings, *, smtputf8: bool):
+    """A relay of this test, with or without SMTPUTF8 (aiosmtpd's Controller offers it by default)."""
+    handler = SinkHandler()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
+    controller.start()
+    settings.OUTBOUND_RELAY = f"127.0.0.1:{port}"
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def utf8_relay(settings):
+    with _own_relay(settings, smtputf8=True) as handler:
+        yield handler
+
+
+@pytest.fixture
+def ascii_relay(settings):
+    with _own_relay(settings, smtputf8=False) as handler:
+        yield handler
+
+
+def test_utf8_recipient_goes_out_through_a_relay_with_smtputf8(smtpd, mario, utf8_relay):
+    with smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD) as client:
+        client.mail("mario@acme.test", ["SMTPUTF8"])
+        assert client.rcpt("jörg@exämple.de") == (250, b"2.1.5 OK")
+        assert client.data(_message(to="=?utf-8?q?J=C3=B6rg?= <xn--jrg-sna@example.de>"))[0] == 250
+    assert [(m.mail_from, m.rcpt_tos) for m in utf8_relay.messages] == [
+        ("mario@acme.test", ["jörg@exämple.de"])
+    ]
+    assert OutboundRecipient.objects.get().status == "delivered"
+
+
+def test_utf8_recipient_behind_a_relay_without_smtputf8_bounces_at_once(smtpd, mario, ascii_relay):
+    # given the relay does not offer SMTPUTF8 (the copy used to crash the delivery task and stay
+    # queued for ever)
+    with smtpd.smtps("mario@acme.test", MAILBOX_PASSWORD) as client:
+        client.mail("mario@acme.test", ["SMTPUTF8"])
+        client.rcpt("jörg@exämple.de")
+        assert client.data(_message())[0] == 250
+    # then the copy is bounced at the first attempt with 5.6.7 (the DSN to mario goes over LMTP)
+    rcpt = OutboundRecipient.objects.get(address="jörg@exämple.de")
+    assert (rcpt.status, rcpt.attempts) == ("bounced", 1)
+    assert rcpt.last_error == "550 5.6.7 Non-ASCII address and the remote server lacks SMTPUTF8"
+    entry = TracemailEntry.objects.get(recipient="jörg@exämple.de")
+    assert (entry.direction, entry.status) == ("out", "bounced")
+    assert ascii_relay.messages == []
