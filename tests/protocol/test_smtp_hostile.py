@@ -223,3 +223,27 @@ def test_imap_append_over_quota_is_refused_with_overquota(running_mailplane, acm
         assert imap.select("INBOX", readonly=True) == ("OK", [b"0"])
     finally:
         imap.logout()
+
+
+def test_smtp_smuggling_with_bare_lf_dot_stays_one_message(running_mailplane, smtpd, acme, mailbox_factory):
+    # given a client that hides a second transaction behind "<LF>.<CR><LF>" (SMTP smuggling)
+    mario, password = mailbox_factory(domain=acme)
+    smuggled = (
+        b"Subject: first\r\n\r\nbody\n.\r\n"
+        b"MAIL FROM:<boss@" + acme.name.encode() + b">\r\nRCPT TO:<" + mario.encode() + b">\r\n"
+        b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n"
+    )
+    with smtpd.mx() as client:
+        client.ehlo("far.example")
+        client.mail(SENDER)
+        client.rcpt(mario)
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(smuggled + b".\r\n")
+        # then only the real end of data ends the message: one reply, one message
+        assert client.getreply()[0] == 250
+        assert client.noop() == (250, b"OK")
+    [raw] = inbox(running_mailplane, mario, password)
+    assert b"Subject: first\r\n" in raw
+    assert raw.endswith(b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n")
+    assert TracemailEntry.objects.count() == 1
