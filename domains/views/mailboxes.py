@@ -31,6 +31,7 @@ from domains.selectors import (
 from domains.services.common import generate_password
 from domains.views import pricing
 from domains.views.common import mailbox_url, paginate, panel_view
+from webmail.services import SESSION_TOKEN_PREFIX
 
 
 @panel_view
@@ -64,7 +65,7 @@ def mailbox_list(request, domain_name):
 @require_http_methods(["GET", "POST"])
 def mailbox_create(request, domain_name):
     domain = domain_for(user=request.user, name=domain_name)
-    form = MailboxCreateForm(request.POST or None)
+    form = MailboxCreateForm(pricing.form_data(request) if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         reasons = pricing.reasons_for(domain=domain, creating=True, quota_tier=data["quota_tier"])
@@ -112,7 +113,7 @@ def _detail(request, domain, mailbox, status=200, **forms):
         "mailbox": mailbox,
         "is_manager": is_manager,
         "has_totp": twofactor.has_totp(mailbox.user),
-        "app_passwords": list(app_passwords_for(user=mailbox.user)),
+        "app_passwords": list(app_passwords_for(user=mailbox.user, exclude_prefix=SESSION_TOKEN_PREFIX)),
         "archive_plan": getattr(mailbox, "archive_plan", None),
         "usage": quota_usage([mailbox.address]).get(mailbox.address, (0, 0)),
         "profile_form": forms.get("profile_form")

@@ -3,7 +3,10 @@
 Costly (issue #4): a mailbox beyond the included count, a space tier above 8 GB, a send limit
 above 1,000 a day, an archive. The figure comes from billing.selectors.price_preview."""
 
-from django.http import HttpRequest, HttpResponse
+import secrets
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -11,6 +14,31 @@ from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.selectors import customer_mailbox_count, included_mailboxes
 
 FREE_SEND_LIMITS = {SendLimitTier.L250, SendLimitTier.L1000}
+# Fields never echoed into the confirmation page: they wait server-side (cache, 15 minutes)
+# under a one-time token bound to the session, and come back when the change is confirmed.
+SECRET_FIELDS = ("password",)
+PARKED_FIELD = "parked_secrets"
+PARK_SECONDS = 15 * 60
+
+
+def _park_key(request: HttpRequest, token: str) -> str:
+    return f"mailadmin:parked:{request.user.pk}:{request.session.session_key}:{token}"
+
+
+def form_data(request: HttpRequest) -> QueryDict:
+    """request.POST with the parked secret fields of a confirmed change put back (once)."""
+    token = request.POST.get(PARKED_FIELD, "")
+    if not token:
+        return request.POST
+    data = request.POST.copy()
+    del data[PARKED_FIELD]
+    key = _park_key(request, token)
+    parked = cache.get(key) or {}
+    cache.delete(key)
+    for name, value in parked.items():
+        if name in SECRET_FIELDS:
+            data[name] = value
+    return data
 
 
 def reasons_for(
@@ -55,9 +83,16 @@ def confirm_charge(
     hidden = [
         (k, v)
         for k, values in request.POST.lists()
-        if k not in ("csrfmiddlewaretoken", "confirm")
+        if k not in ("csrfmiddlewaretoken", "confirm", PARKED_FIELD, *SECRET_FIELDS)
         for v in values
     ]
+    parked = {k: request.POST[k] for k in SECRET_FIELDS if request.POST.get(k)}
+    if parked:
+        if request.session.session_key is None:
+            request.session.save()
+        token = secrets.token_urlsafe(24)
+        cache.set(_park_key(request, token), parked, PARK_SECONDS)
+        hidden.append((PARKED_FIELD, token))
     return render(
         request,
         "mailadmin/confirm_charge.html",

@@ -262,3 +262,40 @@ def test_access_log_and_tracemail_export_csv(world, postmaster_client):
     assert "192.0.2.7" in body and "192.0.2.8" not in body
     response = postmaster_client.get(reverse("mailadmin:tracemail", args=[world.domain.name]) + "?format=csv")
     assert response.status_code == 200 and response.content.decode().startswith("received,")
+
+
+def test_the_paid_change_confirmation_never_echoes_the_typed_password(world, postmaster_client):
+    # given a new mailbox with a paid space tier and a typed password
+    data = {"local_part": "costly", "password": "Costly-Secret-2026", "quota_tier": "25"}
+    # when the postmaster submits it, the confirmation page shows the price
+    page = postmaster_client.post(create_url(world), data, **EN)
+    assert page.status_code == 200
+    assert "This change has a cost" in page.content.decode()
+    # then the password is not in the page; a one-time token stands for it
+    html = page.content.decode()
+    assert "Costly-Secret-2026" not in html
+    token = page.context["hidden"][-1]
+    assert token[0] == "parked_secrets"
+    assert not Mailbox.objects.filter(local_part="costly").exists()
+    # when the postmaster confirms (the page posts the visible fields and the token back)
+    confirm = {name: value for name, value in page.context["hidden"]} | {"confirm": "1"}
+    assert postmaster_client.post(create_url(world), confirm).status_code == 200
+    # then the mailbox exists with the typed password
+    mailbox = Mailbox.objects.get(domain=world.domain, local_part="costly")
+    assert (mailbox.quota_tier, mailbox.user.check_password("Costly-Secret-2026")) == (25, True)
+    # and the token is single-use: replaying it gives a form error, not a second mailbox
+    replay = postmaster_client.post(create_url(world), confirm | {"local_part": "costly2"}, **EN)
+    assert replay.status_code in (200, 400)
+    assert not Mailbox.objects.filter(local_part="costly2").exists()
+
+
+def test_a_parked_password_is_bound_to_the_session_that_parked_it(world, postmaster_client):
+    from tests.panel.conftest import panel_client
+
+    page = postmaster_client.post(
+        create_url(world), {"local_part": "stolen", "password": "Stolen-Secret-2026", "quota_tier": "25"}
+    )
+    confirm = {name: value for name, value in page.context["hidden"]} | {"confirm": "1"}
+    other_session = panel_client(world.postmaster.user)
+    other_session.post(create_url(world), confirm)
+    assert not Mailbox.objects.filter(local_part="stolen").exists()
