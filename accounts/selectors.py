@@ -14,11 +14,17 @@ from accounts.models import AccessLogEntry, AppPassword
 from domains.models import Domain
 
 
-def app_passwords_for(*, user: Any, include_revoked: bool = False) -> QuerySet[AppPassword]:
-    """The user's own app passwords, newest first (the token itself is never readable)."""
+def app_passwords_for(
+    *, user: Any, include_revoked: bool = False, exclude_prefix: str = ""
+) -> QuerySet[AppPassword]:
+    """The user's own app passwords, newest first (the token itself is never readable).
+    `exclude_prefix` leaves out those whose name starts with it (the webmail's own session
+    tokens, webmail.services.SESSION_TOKEN_PREFIX, are not the user's app passwords)."""
     qs = AppPassword.objects.filter(user=user)
     if not include_revoked:
         qs = qs.filter(revoked_at__isnull=True)
+    if exclude_prefix:
+        qs = qs.exclude(name__startswith=exclude_prefix)
     return qs.order_by("-created_at", "-id")
 
 

@@ -19,6 +19,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "accounts.tasks.purge_access_log",
         "schedule": crontab(hour=3, minute=30),
     },
+    "webmail-purge-session-tokens": {
+        "task": "webmail.tasks.purge_session_tokens",
+        "schedule": crontab(hour=3, minute=50),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",

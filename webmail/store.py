@@ -134,6 +134,9 @@ def select(conn, folder: str, *, readonly: bool = False) -> dict:
 # Lists ------------------------------------------------------------------------------------
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 @dataclass
 class Search:
     text: str = ""  # looked up in the field chosen by `where`
@@ -145,7 +148,10 @@ class Search:
 
     def criteria(self) -> list:
         crit: list[Any] = []
-        text = self.text.strip()
+        # imapclient sends a search string as a quoted string (or bare) when it is ASCII: a CR
+        # or LF in it would end the command line and start a new IMAP command (a GET link
+        # could delete the user's folders). No header or body search needs control characters.
+        text = _CONTROL_CHARS.sub(" ", self.text).strip()
         if text:
             if self.where in ("from", "to", "subject", "body"):
                 crit += [self.where.upper(), text]
@@ -165,7 +171,13 @@ class Search:
 
     @property
     def active(self) -> bool:
-        return bool(self.text.strip() or self.since or self.before or self.unseen or self.flagged)
+        return bool(
+            _CONTROL_CHARS.sub(" ", self.text).strip()
+            or self.since
+            or self.before
+            or self.unseen
+            or self.flagged
+        )
 
 
 @dataclass

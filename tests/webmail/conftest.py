@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import imaplib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
@@ -16,15 +16,11 @@ from webmail.pool import POOL
 
 @pytest.fixture(scope="session")
 def webmail_plane(mailplane, smtpd):
-    """Dovecot + smtpd wired together: the webmail submits to the test smtpd, and Sieve's
-    vacation replies (submission_host) go to its MX port (Dovecot restarted once for that)."""
+    """Dovecot + smtpd wired together: the webmail submits to the test smtpd. (Sieve's vacation
+    replies already go to the smtpd's relay listener: tests/protocol/mailplane.py sets
+    Dovecot's submission_host to it.)"""
     saved_submission = settings.MAIL_PORTS.get("submission")
     settings.MAIL_PORTS["submission"] = smtpd.ports["submission"]
-    wanted = f"127.0.0.1:{smtpd.ports['smtp_mx']}"
-    if mailplane.config.submission_host != wanted:
-        mailplane.stop()
-        mailplane.config = replace(mailplane.config, submission_host=wanted)
-        mailplane.start()
     yield mailplane
     POOL.close_all()
     settings.MAIL_PORTS["submission"] = saved_submission

@@ -18,9 +18,11 @@ from django.utils import translation
 from imapclient.exceptions import IMAPClientError
 
 from accounts.web.decorators import portal_login_required
+from domains.models import Mailbox
 from mailstore.imap import MailstoreImapError, open_session
+from webmail.models import Preferences
 from webmail.pool import POOL
-from webmail.selectors import mailbox_of
+from webmail.selectors import mailbox_for_request
 
 SEEN_KEY = "webmail_seen"
 
@@ -56,8 +58,8 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
             return redirect(f"{reverse('webmail:login')}?expired=1")
         if seen is None or now - seen > 60:  # one session write a minute at most
             request.session[SEEN_KEY] = now
-        mailbox = mailbox_of(user=request.user)
-        if mailbox is None:
+        mailbox = getattr(request, "_webmail_mailbox", None)
+        if mailbox is None or not (mailbox.is_active and mailbox.domain.is_active):
             auth.logout(request)
             return redirect("webmail:login")
         request.mailbox = mailbox
@@ -73,7 +75,24 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
                 request, "webmail/unavailable.html", {"error": exc, "folder": None}, status=unavailable_status
             )
 
-    return portal_login_required("webmail", login_url="webmail:login")(inner)
+    checked = portal_login_required("webmail", login_url="webmail:login")(inner)
+
+    @wraps(view)
+    def outer(request: HttpRequest, *args, **kwargs):
+        # One query for the mailbox, its domain, the 2FA facts and the page size, read before
+        # the portal check so that accounts.twofactor.requires_2fa finds user.mailbox (and its
+        # domain) already loaded instead of querying them again on every request.
+        user = request.user
+        if user.is_authenticated:
+            mailbox = mailbox_for_request(user=user)
+            user_field = Mailbox._meta.get_field("user")
+            user_field.remote_field.set_cached_value(user, mailbox)
+            if mailbox is not None:
+                user_field.set_cached_value(mailbox, user)
+            request._webmail_mailbox = mailbox
+        return checked(request, *args, **kwargs)
+
+    return outer
 
 
 def pool_key(request: HttpRequest) -> tuple:
@@ -97,6 +116,12 @@ def imap(request: HttpRequest) -> Iterator:
 
     with POOL.connection(pool_key(request), opener) as conn:
         yield conn
+
+
+def page_size(request: HttpRequest) -> int:
+    """The user's messages per page (read with the mailbox, see mailbox_for_request)."""
+    size = getattr(request.mailbox, "webmail_page_size", None)
+    return size or Preferences._meta.get_field("page_size").default
 
 
 def folder_param(request: HttpRequest) -> str:

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 
 from webmail import store
 from webmail.listing import rows_html
-from webmail.selectors import preferences_for, recipients_suggest
-from webmail.views.common import folder_param, imap, webmail_view
+from webmail.selectors import recipients_suggest
+from webmail.views.common import folder_param, imap, page_size, webmail_view
 
 SORTS = {"date": _("Date"), "from": _("Sender"), "subject": _("Subject"), "size": _("Size")}
 
@@ -65,7 +65,7 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
         page_number = int(request.GET.get("page", "1"))
     except ValueError:
         page_number = 1
-    per_page = preferences_for(user=request.user).page_size
+    per_page = page_size(request)
     with imap(request) as conn:
         folders = store.folder_tree(conn.client)
         if folder not in {f.name for f in folders}:
@@ -145,7 +145,9 @@ def folders(request: HttpRequest) -> HttpResponse:
 
 def _valid_folder_name(name: str) -> str:
     name = (name or "").strip().strip(store.SEPARATOR)
-    if not name or len(name) > 200 or any(c in name for c in '*%\r\n\t"\\') or "//" in name:
+    # Quotes and backslashes are fine (imapclient quotes them, mail clients allow them); LIST
+    # wildcards and control characters are not.
+    if not name or len(name) > 200 or any(c in name for c in "*%") or not name.isprintable() or "//" in name:
         return ""
     if store.is_protected(name.split(store.SEPARATOR)[0]) and store.SEPARATOR not in name:
         return ""
