@@ -181,11 +181,17 @@ class Draft:
     body: str
 
 
+def _one_line(value: str) -> str:
+    """A header value on one line: References and In-Reply-To copied from a received message are
+    often folded over several lines (long threads), and the email package refuses a header
+    value with CR or LF in it (a 500 on every reply in such a thread)."""
+    return " ".join(value.split())
+
+
 def build(request, state: ComposeState, draft: Draft, *, for_draft: bool) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = (
-        email.utils.formataddr((draft.sender_name, draft.sender)) if draft.sender_name else draft.sender
-    )
+    sender_name = _one_line(draft.sender_name)
+    msg["From"] = email.utils.formataddr((sender_name, draft.sender)) if sender_name else draft.sender
     if draft.to:
         msg["To"] = format_addresses(draft.to)
     if draft.cc:
@@ -195,10 +201,10 @@ def build(request, state: ComposeState, draft: Draft, *, for_draft: bool) -> Ema
     msg["Subject"] = draft.subject
     msg["Date"] = email.utils.format_datetime(timezone.now())
     msg["Message-ID"] = email.utils.make_msgid(domain=draft.sender.rpartition("@")[2] or None)
-    if state.in_reply_to:
-        msg["In-Reply-To"] = state.in_reply_to
-    if state.references:
-        msg["References"] = state.references
+    if _one_line(state.in_reply_to):
+        msg["In-Reply-To"] = _one_line(state.in_reply_to)
+    if _one_line(state.references):
+        msg["References"] = _one_line(state.references)
     msg["User-Agent"] = "mailsuite webmail"
     msg["X-Mailsuite-Compose"] = state.cid if for_draft else None
     if msg["X-Mailsuite-Compose"] is None:
