@@ -8,7 +8,7 @@ from html import escape
 from urllib.parse import quote
 
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
     fq = quote(folder, safe="")
     t_unread, t_flag, t_answered, t_attach = _("Unread"), _("Flagged"), _("Answered"), _("Attachment")
     t_select, t_none = _("Select"), _("(no subject)")
+    date_fmt = formats.get_format("SHORT_DATETIME_FORMAT")  # once, not per row (date_format looks it up)
     out = []
     for m in items:
         href = f"{base}{m.uid}/?f={fq}"
@@ -48,7 +49,7 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
             local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
             when = (
                 f'<time class="when" datetime="{local.isoformat()}">'
-                f"{escape(formats.date_format(local, 'SHORT_DATETIME_FORMAT'))}</time>"
+                f"{escape(dateformat.format(local, date_fmt))}</time>"
             )
         else:
             when = '<time class="when"></time>'
