@@ -5,6 +5,8 @@ special characters, and search strings with IMAP quoting characters."""
 import re
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from tests.webmail.conftest import message
 from tests.webmail.test_hostile import FORBIDDEN, mime
@@ -231,3 +233,29 @@ def test_search_text_cannot_inject_imap_commands(injected, where, webmail_user):
     assert len(user.uids("Keep")) == 1
     # and the pooled IMAP connection still works for the next request
     assert user.client.get("/webmail/mail/", {"f": "Keep"}).content.decode().count('class="wm-row') == 1
+
+
+@pytest.mark.parametrize(
+    ("op", "data"),
+    [
+        ("delete", {"folder": "Parent"}),  # exists only as the path of Parent/Child (\NonExistent)
+        ("create", {"name": ".hidden", "parent": ""}),  # Dovecot refuses names starting with a dot
+        ("create", {"name": "a/../b", "parent": ""}),
+        ("create", {"name": "é" * 150, "parent": ""}),  # 150 characters, far longer once UTF-7
+    ],
+)
+def test_folder_change_dovecot_refuses_is_a_message_not_a_500(op, data, webmail_user):
+    # given a folder that another client created inside a parent that does not exist by itself
+    user = webmail_user()
+    with user.imap() as imap:
+        imap.create_folder("Parent/Child")
+    before = imap_names(user)
+    # when the user asks for a change Dovecot refuses
+    response = user.client.post("/webmail/folders/change/", {"op": op, **data}, follow=True)
+    # then the folders page says so, and nothing changed
+    assert response.redirect_chain == [("/webmail/folders/", 302)]
+    assert response.status_code == 200
+    with translation.override("it"):  # the page's language (its catalogue may not have it yet)
+        refused = gettext("The mail server refused this change to the folders.")
+    assert refused in response.content.decode()
+    assert imap_names(user) == before

@@ -157,6 +157,16 @@ def _valid_folder_name(name: str) -> str:
 @require_POST
 @webmail_view
 def folder_change(request: HttpRequest) -> HttpResponse:
+    try:
+        return _folder_change(request)
+    except store.StoreError:
+        # Dovecot said no: a parent that exists only as a path of its subfolders (\NonExistent),
+        # a folder with subfolders, a name too long once encoded. Not a server error.
+        messages.error(request, _("The mail server refused this change to the folders."))
+        return redirect("webmail:folders")
+
+
+def _folder_change(request: HttpRequest) -> HttpResponse:
     op = request.POST.get("op", "")
     with imap(request) as conn:
         existing = store.folder_names(conn.client)
