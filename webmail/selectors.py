@@ -79,7 +79,7 @@ def preferences_for(*, user: Any) -> Preferences:
 
 
 def recipients_suggest(*, user: Any, query: str, limit: int = 8) -> QuerySet[Recipient]:
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text (a 500)
     qs = Recipient.objects.filter(user=user)
     if query:
         qs = qs.filter(Q(address__icontains=query) | Q(name__icontains=query))

@@ -78,7 +78,7 @@ def _list_status(client: imapclient.IMAPClient) -> tuple[list, dict[str, dict]]:
         parsed = imapclient.response_parser.parse_response([item])
         name = parsed[0]
         name = imapclient.imap_utf7.decode(name) if isinstance(name, bytes) else str(name)
-        counts[name] = dict(zip(parsed[-1][::2], parsed[-1][1::2]))
+        counts[name] = dict(zip(parsed[-1][::2], parsed[-1][1::2], strict=False))
     return folders, counts
 
 
@@ -134,6 +134,7 @@ def select(conn, folder: str, *, readonly: bool = False) -> dict:
 # Lists ------------------------------------------------------------------------------------
 
 
+_OLDEST = date(1900, 1, 1)
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -157,12 +158,14 @@ class Search:
                 crit += [self.where.upper(), text]
             else:
                 crit += ["OR", "OR", "FROM", text, "TO", text, "OR", "SUBJECT", text, "BODY", text]
-        if self.since:
+        # imapclient writes the year without leading zeros (1-Jan-1) and Dovecot answers BAD: a
+        # date before 1900 is no lower bound, or an upper bound nothing is older than.
+        if self.since and self.since >= _OLDEST:
             crit += ["SINCE", self.since]
-        if self.before:
+        if self.before and self.before < date.max:  # "until 9999-12-31" is no limit (and would overflow)
             from datetime import timedelta
 
-            crit += ["BEFORE", self.before + timedelta(days=1)]
+            crit += ["BEFORE", max(self.before + timedelta(days=1), _OLDEST)]
         if self.unseen:
             crit.append("UNSEEN")
         if self.flagged:
@@ -305,7 +308,12 @@ class RawMessage:
     internal_date: datetime | None
 
 
+UID_MAX = 2**32 - 1  # RFC 3501: a UID is a 32-bit number; Dovecot answers BAD to a larger one
+
+
 def message_raw(conn, folder: str, uid: int, *, mark_seen: bool = False) -> RawMessage:
+    if not 0 < uid <= UID_MAX:
+        raise Http404
     select(conn, folder)
     data = conn.client.fetch([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
     if not data or b"BODY[]" not in data:
@@ -339,6 +347,7 @@ FLAG_ACTIONS = {
 
 
 def existing_uids(conn, uids: list[int]) -> list[int]:
+    uids = [u for u in uids if 0 < u <= UID_MAX]
     if not uids:
         return []
     return sorted(conn.client.search(["UID", ",".join(str(u) for u in uids)]))

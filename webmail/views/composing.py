@@ -69,7 +69,12 @@ def _state_or_404(request: HttpRequest, cid: str) -> compose.ComposeState:
 
 
 def _fields(request: HttpRequest) -> dict:
-    return {name: request.POST.get(name, "")[: (200_000 if name == "body" else 5000)] for name in FIELDS}
+    # NUL has no place in a text message (and the SMTP server's bookkeeping in PostgreSQL
+    # refuses it: the send failed as "server unavailable").
+    return {
+        name: request.POST.get(name, "")[: (200_000 if name == "body" else 5000)].replace("\x00", "")
+        for name in FIELDS
+    }
 
 
 def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
@@ -180,7 +185,7 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
     recipients_record(user=request.user, recipients=draft.to + draft.cc + draft.bcc)
     compose.state_drop(request, cid)
     if result.refused:
-        for rcpt, why in result.refused.items():
+        for _rcpt, why in result.refused.items():
             messages.warning(request, why)
     messages.success(request, _("Message sent."))
     return redirect(list_url("INBOX"))
