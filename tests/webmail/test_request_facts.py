@@ -84,3 +84,45 @@ def test_a_list_request_costs_four_queries(webmail_user):
     assert response.status_code == 200
     tables = [re.findall(r'FROM ("\w+")', q["sql"])[-1] for q in queries.captured_queries]  # outer FROM
     assert tables == ['"django_session"', '"accounts_user"', '"domains_mailbox"', '"otp_totp_totpdevice"']
+
+
+def enrol_totp(user) -> None:
+    """The user turns 2FA on from the webmail's settings (their session counts as verified)."""
+    import base64
+
+    import pyotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user.client.post("/webmail/settings/security/", {"op": "start"})
+    device = TOTPDevice.objects.get(user__username=user.address, confirmed=False)
+    code = pyotp.TOTP(base64.b32encode(device.bin_key).decode()).now()
+    assert (
+        user.client.post("/webmail/settings/security/", {"op": "confirm", "token": code}).status_code == 200
+    )
+
+
+def test_2fa_reset_by_an_admin_when_the_domain_requires_it_ends_the_session(webmail_user):
+    from accounts.twofactor import totp_reset
+
+    # given a user with 2FA on, in a domain that requires it
+    user = webmail_user()
+    enrol_totp(user)
+    mailbox = mailbox_of(user)
+    domain_set_require_2fa(domain=mailbox.domain, required=True)
+    assert user.client.get(SUGGEST).status_code == 200
+    # when an admin resets their 2FA (lost phone)
+    totp_reset(mailbox.user, actor=None)
+    # then the next request goes to the login (to enrol again)
+    assert goes_to_login(user.client.get(SUGGEST))
+
+
+def test_2fa_reset_where_it_is_optional_leaves_the_session_without_2fa(webmail_user):
+    from accounts.twofactor import totp_reset
+
+    user = webmail_user()
+    enrol_totp(user)
+    assert user.client.get(SUGGEST).status_code == 200
+
+    totp_reset(mailbox_of(user).user, actor=None)
+
+    assert user.client.get(SUGGEST).status_code == 200
