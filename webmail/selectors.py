@@ -7,7 +7,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
 from domains.models import Domain, Mailbox
@@ -25,14 +24,15 @@ def mailbox_of(*, user: Any) -> Mailbox | None:
 
 
 def mailbox_for_request(*, user: Any) -> Mailbox | None:
-    """The user's mailbox (active or not) with its domain, whether the user has a confirmed
-    authenticator (`webmail_has_totp`) and their page size (`webmail_page_size`, None without
-    preferences): every fact a webmail request checks, read fresh in one query and never
-    cached, so a deactivation, a password change or a 2FA reset applies to the next request.
+    """The user's mailbox (active or not) with its domain and their page size
+    (`webmail_page_size`, None without preferences): what a webmail request checks besides the
+    login itself, read fresh in one query and never cached, so a deactivation or a 2FA
+    requirement applies to the next request. (The portal check's accounts.twofactor.requires_2fa
+    finds this mailbox and domain already loaded; it still asks for the confirmed authenticator.)
 
-    Plain SQL built from the models' own metadata: the same query through the ORM (select_related
-    plus two annotated subqueries) cost 1.7 ms of Python per request against 0.4 ms here
-    (bench/webmail_list.py), and this runs on every webmail request."""
+    Plain SQL built from the models' own metadata: the same query through the ORM
+    (select_related plus annotated subqueries) cost ~1.7 ms of Python per request against
+    ~0.3 ms here (bench/webmail_list.py), and this runs on every webmail request."""
     sql, mailbox_fields, domain_fields = _request_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk])
@@ -43,7 +43,7 @@ def mailbox_for_request(*, user: Any) -> Mailbox | None:
     mailbox = Mailbox.from_db(connection.alias, mailbox_fields, row[:n])
     domain = Domain.from_db(connection.alias, domain_fields, row[n : n + m])
     Mailbox._meta.get_field("domain").set_cached_value(mailbox, domain)
-    mailbox.webmail_has_totp, mailbox.webmail_page_size = row[n + m], row[n + m + 1]
+    mailbox.webmail_page_size = row[n + m]
     return mailbox
 
 
@@ -60,13 +60,11 @@ def _request_query() -> tuple[str, list[str], list[str]]:
     domain_fields, domain_cols = columns(Domain)
     q = connection.ops.quote_name
     mailbox_t, domain_t = q(Mailbox._meta.db_table), q(Domain._meta.db_table)
-    totp_t, prefs_t = q(TOTPDevice._meta.db_table), q(Preferences._meta.db_table)
+    prefs_t = q(Preferences._meta.db_table)
     # Only quoted identifiers from the models' metadata are interpolated; the user id is a parameter.
     sql = (
         f"SELECT {mailbox_cols}, "  # noqa: S608 - identifiers only, see above
         f"{domain_cols}, "
-        f"EXISTS (SELECT 1 FROM {totp_t} WHERE {totp_t}.user_id = {mailbox_t}.user_id "
-        f"AND {totp_t}.confirmed), "
         f"(SELECT {prefs_t}.page_size FROM {prefs_t} WHERE {prefs_t}.user_id = {mailbox_t}.user_id) "
         f"FROM {mailbox_t} JOIN {domain_t} ON {domain_t}.id = {mailbox_t}.domain_id "
         f"WHERE {mailbox_t}.user_id = %s"

@@ -80,7 +80,7 @@ def test_a_list_request_costs_four_queries(webmail_user):
     with CaptureQueriesContext(connection) as queries:
         response = user.client.get("/webmail/mail/?f=INBOX")
 
-    # then: session, user, mailbox with domain/2FA/page size, confirmed-authenticator check
+    # then: session, user, mailbox with domain and page size, confirmed-authenticator check
     assert response.status_code == 200
     tables = [re.findall(r'FROM ("\w+")', q["sql"])[-1] for q in queries.captured_queries]  # outer FROM
     assert tables == ['"django_session"', '"accounts_user"', '"domains_mailbox"', '"otp_totp_totpdevice"']

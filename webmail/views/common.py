@@ -79,7 +79,7 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
 
     @wraps(view)
     def outer(request: HttpRequest, *args, **kwargs):
-        # One query for the mailbox, its domain, the 2FA facts and the page size, read before
+        # One query for the mailbox, its domain (with its 2FA rule) and the page size, read before
         # the portal check so that accounts.twofactor.requires_2fa finds user.mailbox (and its
         # domain) already loaded instead of querying them again on every request.
         user = request.user
