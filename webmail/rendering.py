@@ -14,6 +14,7 @@ import base64
 import codecs
 import email
 import email.message
+import email.parser
 import email.utils
 import html
 import re
@@ -143,7 +144,13 @@ class Rendered:
 
 
 def parse(raw: bytes) -> email.message.Message:
-    return email.message_from_bytes(raw)
+    try:
+        return email.message_from_bytes(raw)
+    except RecursionError:
+        # The parser recurses once per nesting level: a few kilobytes of nested multiparts or
+        # message/rfc822 parts (a MIME bomb) exhaust Python's stack. Headers only, then: the
+        # body is shown as its raw text and has no parts.
+        return email.parser.BytesParser().parsebytes(raw, headersonly=True)
 
 
 def _charset(part: email.message.Message) -> str:

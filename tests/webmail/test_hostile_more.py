@@ -259,3 +259,42 @@ def test_folder_change_dovecot_refuses_is_a_message_not_a_500(op, data, webmail_
         refused = gettext("The mail server refused this change to the folders.")
     assert refused in response.content.decode()
     assert imap_names(user) == before
+
+
+def nested_multiparts(depth: int) -> bytes:
+    opening = b"".join(
+        b"Content-Type: multipart/mixed; boundary=B%d\r\n\r\n--B%d\r\n" % (i, i) for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--B%d--\r\n" % i for i in reversed(range(depth)))
+    return (
+        b"From: a@evil.test\r\nTo: v@example.test\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+        + opening
+        + b"Content-Type: text/plain\r\n\r\nthe innermost text\r\n"
+        + closing
+    )
+
+
+def nested_messages(depth: int) -> bytes:
+    raw = b"From: x@evil.test\r\nSubject: inner\r\n\r\nthe innermost text\r\n"
+    for i in range(depth):
+        raw = (
+            b"From: x@evil.test\r\nSubject: deep %d\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
+            % i
+            + raw
+        )
+    return raw
+
+
+@pytest.mark.parametrize("raw", [nested_multiparts(3000), nested_messages(1000)], ids=["multipart", "rfc822"])
+def test_mime_bomb_of_nested_parts_is_shown_as_text(raw, webmail_user):
+    # given a message nested deeper than Python's parser can recurse
+    user = webmail_user()
+    uid = user.append(raw)
+    # when the user opens it, looks at its body, replies and forwards
+    page = user.client.get(f"/webmail/message/{uid}/", {"f": "INBOX"})
+    body = user.client.get(f"/webmail/message/{uid}/body/", {"f": "INBOX"})
+    reply = user.client.get("/webmail/compose/", {"f": "INBOX", "reply": uid}, follow=True)
+    forward = user.client.get("/webmail/compose/", {"f": "INBOX", "forward": uid}, follow=True)
+    # then every page answers (the body as raw text, the innermost text included)
+    assert [r.status_code for r in (page, body, reply, forward)] == [200, 200, 200, 200]
+    assert "the innermost text" in body.content.decode()
