@@ -277,11 +277,8 @@ def nested_multiparts(depth: int) -> bytes:
 def nested_messages(depth: int) -> bytes:
     raw = b"From: x@evil.test\r\nSubject: inner\r\n\r\nthe innermost text\r\n"
     for i in range(depth):
-        raw = (
-            b"From: x@evil.test\r\nSubject: deep %d\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
-            % i
-            + raw
-        )
+        head = b"From: x@evil.test\r\nSubject: deep %d\r\nMIME-Version: 1.0\r\n" % i
+        raw = head + b"Content-Type: message/rfc822\r\n\r\n" + raw
     return raw
 
 
