@@ -7,6 +7,7 @@ import email.utils
 import hashlib
 import json
 import mimetypes
+import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from webmail import rendering
 
 SESSION_KEY = "webmail_compose"
 MAX_COMPOSES = 20  # compose windows remembered per session
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def upload_root() -> Path:
@@ -123,7 +127,9 @@ def attachment_add(request, state: ComposeState, *, name: str, content_type: str
                     % {"mb": max_message_size() // (1024 * 1024)}
                 )
             out.write(chunk)
-    name = Path(name or "attachment").name[:200] or "attachment"
+    # Control characters out: a name copied from a received message (forward, RFC 2231 lets it
+    # carry CR/LF) would otherwise make the email package refuse the header (a 500 on send).
+    name = Path(_CONTROL_CHARS.sub("_", name or "") or "attachment").name[:200] or "attachment"
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if "/" not in content_type:
         content_type = "application/octet-stream"

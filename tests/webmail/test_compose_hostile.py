@@ -66,3 +66,22 @@ def _user(webmail_user_obj):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.get(username=webmail_user_obj.address)
+
+
+def test_forward_of_an_attachment_named_with_a_line_break_is_sent(webmail_user):
+    from tests.webmail.test_hostile_more import attachment_message
+
+    # given a message whose attachment name carries CR LF (RFC 2231 encoding allows it)
+    alice, bob = webmail_user(), webmail_user()
+    uid = alice.append(attachment_message(b"filename*=UTF-8''a%0D%0AX-Evil%3A%201%22%3B%20b.txt"))
+    # when alice forwards it (autosaved, then sent)
+    url = new_compose(alice.client, f="INBOX", forward=uid)
+    fields = {"to": bob.address, "cc": "", "bcc": "", "subject": "Fwd", "body": "see"}
+    autosave = alice.client.post(url + "autosave/", fields)
+    sent = alice.client.post(url, {**fields, "action": "send"})
+    # then both work, and bob gets the file under a one-line name and no injected header
+    assert (autosave.status_code, sent.status_code) == (200, 302)
+    received = fetch(bob, "INBOX", wait_for(lambda: bob.uids("INBOX"))[0])
+    files = {p.get_filename(): p.get_payload(decode=True) for p in received.walk() if p.get_filename()}
+    assert files == {'a__X-Evil: 1"; b.txt': b"hello"}
+    assert received["X-Evil"] is None
