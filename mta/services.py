@@ -36,8 +36,13 @@ class MessageTrace:
     queue_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16].upper())
 
 
+_CONTROL_CHARS = dict.fromkeys(range(0x20), " ") | {0x7F: " "}
+
+
 def _clip(text: str, length: int = 500) -> str:
-    return (text or "")[:length]
+    """A header value as Tracemail stores it: control characters (a NUL in a Subject would make
+    PostgreSQL refuse the row, and the message with it) become spaces; at most `length`."""
+    return (text or "").translate(_CONTROL_CHARS)[:length]
 
 
 def tracemail_record(

@@ -247,3 +247,26 @@ def test_smtp_smuggling_with_bare_lf_dot_stays_one_message(running_mailplane, sm
     assert b"Subject: first\r\n" in raw
     assert raw.endswith(b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n")
     assert TracemailEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [b"Alarm\x00 zone 3", b"=?utf-8?q?Alarm=00_zone_3?="],
+    ids=["raw-nul", "encoded-nul"],
+)
+def test_a_nul_in_the_subject_is_delivered_not_retried_for_ever(
+    running_mailplane, smtpd, acme, mailbox_factory, subject
+):
+    # given a message whose Subject carries a NUL (PostgreSQL refuses NUL in text columns: the
+    # Tracemail row failed and the MX answered 451 to every retry)
+    mario, password = mailbox_factory(domain=acme)
+    data = b"From: alarm@far.example\r\nSubject: " + subject + b"\r\n\r\nzone 3 open\r\n"
+    # when it arrives on the MX
+    code, text = mx_send(smtpd, SENDER, [mario], data)
+    # then it is delivered (Dovecot stores a raw NUL as 0x80, its documented behaviour), and
+    # traced with the NUL as a space
+    assert code == 250, text
+    [raw] = inbox(running_mailplane, mario, password)
+    assert raw.endswith(data.replace(b"\x00", b"\x80"))
+    entry = TracemailEntry.objects.get()
+    assert (entry.status, entry.subject) == ("delivered", "Alarm  zone 3")
