@@ -108,6 +108,8 @@ def main() -> None:
     pool = multiprocessing.get_context("fork").Pool(args.clients)
 
     settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_smtp_{os.getpid()}"
+    # As in production: DEBUG makes Django keep every SQL statement (CursorDebugWrapper).
+    settings.DEBUG = False
     settings.ARGON2_TIME_COST, settings.ARGON2_MEMORY_COST, settings.ARGON2_PARALLELISM = 1, 8192, 1
     root = Path(tempfile.mkdtemp(prefix="bench-smtp-", dir="/tmp"))
     root.chmod(0o755)

@@ -287,7 +287,7 @@ class MailHandler:
         self, address: str, sender: routing.Sender | None, envelope_trace: services.MessageTrace | None
     ) -> _RcptVerdict:
         """Sync, in a worker thread. Rejections are traced here."""
-        route = routing.resolve(address)
+        route = routing.resolve_for_rcpt(address)
         trace = None
         if self.mode == MX:
             if route.kind == routing.Kind.LOCAL:

@@ -181,4 +181,7 @@ def smtpd(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def smtp_isolation(sendlimit_prefix, bruteforce_prefix, spool_dir, celery_eager):
+    from mta.routing import route_cache_clear
+
+    route_cache_clear()  # RCPT answers cached by an earlier test's server calls
     return sendlimit_prefix

@@ -270,3 +270,19 @@ def test_a_nul_in_the_subject_is_delivered_not_retried_for_ever(
     assert raw.endswith(data.replace(b"\x00", b"\x80"))
     entry = TracemailEntry.objects.get()
     assert (entry.status, entry.subject) == ("delivered", "Alarm  zone 3")
+
+
+def test_a_mailbox_deleted_while_its_rcpt_answer_is_cached_is_still_refused(
+    running_mailplane, smtpd, acme, mailbox_factory
+):
+    from domains.models import Mailbox
+    from domains.services import mailbox_delete
+
+    # given a mailbox that received mail a moment ago (its RCPT answer is cached for a few seconds)
+    mario, _password = mailbox_factory(domain=acme)
+    assert mx_send(smtpd, SENDER, [mario], b"Subject: one\r\n\r\nfirst\r\n")[0] == 250
+    # when the mailbox is deleted and another message arrives within the cache's lifetime
+    mailbox_delete(mailbox=Mailbox.objects.get(user__username=mario))
+    code, text = mx_send(smtpd, SENDER, [mario], b"Subject: two\r\n\r\nsecond\r\n")
+    # then Dovecot's own user check refuses it permanently: nothing is delivered or queued
+    assert (code, text[:5]) == (550, b"5.1.1"), text
