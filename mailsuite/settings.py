@@ -175,6 +175,8 @@ SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 
 # Peers allowed on the relay listener (Dovecot hosts): they may send to remote addresses without
 # AUTH, as a hosted mailbox (counted against its send limit) or with the null sender (auto-replies).
 SMTP_RELAY_TRUSTED_NETWORKS = env.list("MAILSUITE_SMTP_RELAY_TRUSTED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Seconds an MX process remembers that a hosted mailbox exists (RCPT); 0 turns the cache off.
+SMTP_ROUTE_CACHE_SECONDS = env.int("MAILSUITE_SMTP_ROUTE_CACHE_SECONDS", default=5)
 SMTP_MAX_RECIPIENTS = env.int("MAILSUITE_SMTP_MAX_RECIPIENTS", default=150)
 OUTBOUND_RELAY = env.str("MAILSUITE_OUTBOUND_RELAY", default="")  # host:port, empty = MX lookup
 # Outbound queue (mta): a message not delivered after OUTBOUND_MAX_AGE seconds bounces (DSN).

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from domains.audit import audit_record
@@ -13,9 +14,9 @@ from domains.services.common import check_password, clean, integrity_to_validati
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
 _MAILBOX_CONSTRAINTS = {
-    "mailbox_unique_per_domain": ("local_part", _("This address already exists.")),
-    "accounts_user_username": ("local_part", _("This address already exists.")),
-    "mailbox_one_postmaster_per_domain": ("local_part", _("This domain already has a postmaster.")),
+    "mailbox_unique_per_domain": ("local_part", gettext_lazy("This address already exists.")),
+    "accounts_user_username": ("local_part", gettext_lazy("This address already exists.")),
+    "mailbox_one_postmaster_per_domain": ("local_part", gettext_lazy("This domain already has a postmaster.")),
 }
 
 

@@ -10,6 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from webmail import store
@@ -17,7 +19,13 @@ from webmail.listing import rows_html
 from webmail.selectors import recipients_suggest
 from webmail.views.common import folder_param, imap, page_size, webmail_view
 
-SORTS = {"date": _("Date"), "from": _("Sender"), "subject": _("Subject"), "size": _("Size")}
+# Lazy: the labels follow the language of each request, not the one active at import.
+SORTS = {
+    "date": gettext_lazy("Date"),
+    "from": gettext_lazy("Sender"),
+    "subject": gettext_lazy("Subject"),
+    "size": gettext_lazy("Size"),
+}
 
 
 def _date(value: str) -> date | None:
@@ -118,14 +126,14 @@ def actions(request: HttpRequest) -> HttpResponse:
     with imap(request) as conn:
         if action == "empty":
             count = store.folder_empty(conn, folder) if folder in ("Trash", "Junk") else 0
-            messages.success(request, _("%(n)d messages deleted for good.") % {"n": count})
+            messages.success(request, ngettext("%(n)d message deleted for good.", "%(n)d messages deleted for good.", count) % {"n": count})
         elif action == "move":
             target = request.POST.get("target", "")
             count = store.messages_move(conn, folder, uids, target)
-            messages.success(request, _("%(n)d messages moved.") % {"n": count})
+            messages.success(request, ngettext("%(n)d message moved.", "%(n)d messages moved.", count) % {"n": count})
         elif action == "delete":
             count = store.messages_delete(conn, folder, uids)
-            messages.success(request, _("%(n)d messages deleted.") % {"n": count})
+            messages.success(request, ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count})
         else:
             store.flags_change(conn, folder, uids, action)
     if request.headers.get("Accept", "").startswith("application/json"):
