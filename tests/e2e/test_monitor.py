@@ -3,38 +3,18 @@ control panel, without a reload; screenshots at 375 and 1280 px (test-artifacts/
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from django.urls import NoReverseMatch, reverse
 
 from tests.billing.conftest import CUSTOMER_PASSWORD, bulk_mailboxes, make_customer_user, price_list  # noqa: F401 - fixtures used here
+from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread while the browser lives; the ORM
-    # calls of the test and of the database fixtures' teardown are still synchronous.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 Screenshots at 1280 and 375 px wide go to test-artifacts/screenshots/ (gitignored)."""
 
 import imaplib
-import os
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -11,32 +9,15 @@ from PIL import Image
 
 from domains import services
 from domains.models import Mailbox
+from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 FIRST_PASSWORD = "Emailed-Pass-2026"  # noqa: S105 - test data
 NEW_PASSWORD = "Chosen-Pass-2026-ok"  # noqa: S105 - test data
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
