@@ -315,24 +315,18 @@ def customer_user_create(
     actor: Any | None = None,
 ) -> CustomerUser:
     """A login of the customer area for `customer`, with or without the mail-configuration right."""
-    from domains.services.common import check_password
+    from domains.services.common import build_login
 
     User = get_user_model()
-    username = (username or "").strip().lower()
-    if not username:
-        raise ValidationError({"username": [_("This field cannot be blank.")]})
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": [_("A user with that login already exists.")]})
-    user = User(
+    user = build_login(
         username=username,
-        email=(email or "").strip().lower(),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        password=password,
         kind=User.Kind.CUSTOMER,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
     )
-    check_password(password, user=user)
-    user.full_clean(exclude=["password"])
-    user.set_password(password)
+    username = user.username
     try:
         with transaction.atomic():
             user.save()

@@ -36,6 +36,33 @@ def check_password(password: str, *, user: Any | None = None, field: str = "pass
         raise ValidationError({field: exc.error_list}) from exc
 
 
+def build_login(
+    *, username: str, password: str, kind: str, email: str = "", first_name: str = "", last_name: str = ""
+) -> Any:
+    """A new, validated, unsaved login (Manager, Delegate, customer-area user) with its password
+    hashed. The login is lower-cased and must be free (case-insensitively)."""
+    from django.contrib.auth import get_user_model
+    from django.utils.translation import gettext as _
+
+    User = get_user_model()
+    username = (username or "").strip().lower()
+    if not username:
+        raise ValidationError({"username": [_("This field cannot be blank.")]})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": [_("A user with that login already exists.")]})
+    user = User(
+        username=username,
+        email=(email or "").strip().lower(),
+        first_name=(first_name or "").strip(),
+        last_name=(last_name or "").strip(),
+        kind=kind,
+    )
+    check_password(password, user=user)
+    user.full_clean(exclude=["password"])
+    user.set_password(password)
+    return user
+
+
 def integrity_to_validation(exc: IntegrityError, mapping: dict[str, tuple[str, str]]) -> ValidationError:
     """Turn a constraint violation the database raised into a ValidationError naming the field.
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from domains.audit import audit_record
 from domains.models import Delegate, DelegateGrant, Mailbox, Manager
-from domains.services.common import check_password, clean
+from domains.services.common import build_login, clean
 
 
 def _check_grants(manager: Manager, grants: Iterable[tuple[Mailbox, str]]) -> list[tuple[Mailbox, str]]:
@@ -45,13 +45,8 @@ def delegate_create(
     actor: Any | None = None,
 ) -> Delegate:
     User = get_user_model()
-    username = (username or "").strip().lower()
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": [_("A user with that login already exists.")]})
-    user = User(username=username, email=email, kind=User.Kind.DELEGATE)
-    check_password(password, user=user)
-    user.full_clean(exclude=["password"])
-    user.set_password(password)
+    user = build_login(username=username, password=password, kind=User.Kind.DELEGATE, email=email)
+    username = user.username
     grants = _check_grants(manager, grants)
     delegate = Delegate(
         manager=manager,

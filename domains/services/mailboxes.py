@@ -16,7 +16,10 @@ MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_act
 _MAILBOX_CONSTRAINTS = {
     "mailbox_unique_per_domain": ("local_part", gettext_lazy("This address already exists.")),
     "accounts_user_username": ("local_part", gettext_lazy("This address already exists.")),
-    "mailbox_one_postmaster_per_domain": ("local_part", gettext_lazy("This domain already has a postmaster.")),
+    "mailbox_one_postmaster_per_domain": (
+        "local_part",
+        gettext_lazy("This domain already has a postmaster."),
+    ),
 }
 
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from domains.audit import audit_record
 from domains.models import Customer, DelegateGrant, Domain, Manager
-from domains.services.common import check_password, integrity_to_validation
+from domains.services.common import build_login, integrity_to_validation
 
 
 def _check_domains(*, customer: Customer, domains: list[Domain], manager: Manager | None) -> list[Domain]:
@@ -46,21 +46,15 @@ def manager_create(
     actor: Any | None = None,
 ) -> Manager:
     User = get_user_model()
-    username = (username or "").strip().lower()
-    if not username:
-        raise ValidationError({"username": [_("This field cannot be blank.")]})
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": [_("A user with that login already exists.")]})
-    user = User(
+    user = build_login(
         username=username,
-        email=email.strip().lower(),
+        password=password,
+        kind=User.Kind.MANAGER,
+        email=email,
         first_name=first_name,
         last_name=last_name,
-        kind=User.Kind.MANAGER,
     )
-    check_password(password, user=user)
-    user.full_clean(exclude=["password"])
-    user.set_password(password)
+    username = user.username
     domains = list(domains)
     try:
         with transaction.atomic():
