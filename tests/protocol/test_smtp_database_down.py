@@ -1,0 +1,88 @@
+"""PostgreSQL unreachable: the MX answers 4xx (the sender keeps the message and retries) and never
+250; once the database is back the retry delivers exactly one copy.
+
+The fault is real: the test database stops accepting connections (ALLOW_CONNECTIONS false) and
+every session but the test's own is terminated, so the SMTP server's worker threads, Dovecot's
+SQL userdb and the auth-policy endpoint all lose it."""
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.protocol.test_smtp_hostile import SENDER, inbox
+
+pytestmark = pytest.mark.usefixtures("smtp_isolation")
+
+
+def send(smtpd, recipient: str, data: bytes) -> tuple[int, bytes]:
+    """One MX transaction; the first reply that is not a success (RCPT or DATA), or DATA's."""
+    with smtpd.mx() as client:
+        client.ehlo("far.example")
+        code, text = client.mail(SENDER)
+        if code != 250:
+            return code, text
+        code, text = client.rcpt(recipient)
+        if code != 250:
+            return code, text
+        return client.data(data)
+
+
+def _admin() -> psycopg.Connection:
+    """A session on the maintenance database: a database cannot lock itself out."""
+    params = connection.get_connection_params()
+    params["dbname"] = "postgres"
+    return psycopg.connect(**params, autocommit=True)
+
+
+def _cut_database(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own_pid = cursor.fetchone()[0]
+    with _admin() as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+            [name, own_pid],
+        )
+
+
+def _restore_database(name: str) -> None:
+    with _admin() as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def test_database_down_answers_4xx_and_the_retry_delivers_one_copy(
+    running_mailplane, smtpd, transactional_db, mailbox_factory
+):
+    from mta.routing import route_cache_clear
+
+    # given a hosted mailbox
+    mario, password = mailbox_factory()
+    name = connection.settings_dict["NAME"]
+    data = b"From: friend@far.example\r\nSubject: while the database was down\r\n\r\nhello\r\n"
+    # when PostgreSQL becomes unreachable
+    _cut_database(name)
+    try:
+        route_cache_clear()
+        code, text = send(smtpd, mario, data)
+        # then the MX answers a temporary failure, never 250
+        assert 400 <= code < 500, (code, text)
+    finally:
+        _restore_database(name)
+    # and when the sender retries after the database is back (Dovecot's SQL driver reconnects
+    # with a back-off of its own, so a retry may still get 4xx for a few seconds, as a real
+    # sender's queue would see), exactly one copy arrives
+    deadline = time.monotonic() + 60
+    attempts = []
+    while True:
+        code, text = send(smtpd, mario, data)
+        attempts.append((code, text))
+        if code == 250 or not 400 <= code < 500 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert code == 250, attempts
+    messages = inbox(running_mailplane, mario, password)
+    assert len(messages) == 1
+    assert messages[0].endswith(data)
