@@ -14,7 +14,7 @@ from mta import routing, spool
 from mta.dsn import build_dsn, enhanced_status
 from mta.lmtp import LMTPEndpoint, LMTPError, deliver_one
 from mta.models import HandledCopy, OutboundMessage, OutboundRecipient, TracemailEntry, TracemailEvent
-from mta.outbound import OutboundError, send
+from mta.outbound import Delivered, OutboundError, send
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def outbound_attempt(*, recipient_id: int, now: dt.datetime | None = None) -> At
     message = rcpt.message
     data = spool.spool_read(message.spool_path)
     try:
-        delivered = send(sender=message.sender, recipient=rcpt.address, data=data)
+        delivered = _deliver_queued(sender=message.sender, recipient=rcpt.address, data=data)
     except OutboundError as exc:
         reason = f"{exc.code} {exc.message}"
         expired = now - message.created_at >= dt.timedelta(seconds=settings.OUTBOUND_MAX_AGE)
@@ -275,6 +275,20 @@ def outbound_attempt(*, recipient_id: int, now: dt.datetime | None = None) -> At
             )
     _release_spool_if_done(message)
     return AttemptOutcome(status=OutboundRecipient.Status.DELIVERED)
+
+
+def _deliver_queued(*, sender: str, recipient: str, data: bytes) -> Delivered:
+    """A queued copy: to a hosted mailbox over LMTP (a DSN whose first delivery failed), anywhere
+    else through the relay or MX. Raises OutboundError either way."""
+    route = routing.resolve(recipient)
+    if route.kind != routing.Kind.LOCAL:
+        return send(sender=sender, recipient=recipient, data=data)
+    endpoint = LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"])
+    try:
+        reply = deliver_one(endpoint, sender=sender, recipient=route.address, data=data)
+    except LMTPError as exc:
+        raise OutboundError(exc.code, exc.message, remote_host="lmtp") from exc
+    return Delivered(remote_host="lmtp", reply=reply)
 
 
 def _bounce(
@@ -335,13 +349,19 @@ def dsn_send(
         try:
             deliver_one(endpoint, sender="", recipient=route.address, data=dsn)
         except LMTPError as exc:
-            logger.warning("DSN to %s not delivered: %s", sender, exc)
+            if exc.temporary:
+                # Dovecot unavailable: the DSN waits in the durable queue and is retried like
+                # any queued copy (delivered over LMTP by the delivery task).
+                logger.warning("DSN to %s deferred to the queue: %s", sender, exc)
+                outbound_enqueue(trace=trace, recipients=[route.address], data=dsn)
+                return
+            logger.warning("DSN to %s not deliverable: %s", sender, exc)
             tracemail_record(
                 trace=trace,
                 recipient=route.address,
                 recipient_domain_id=route.domain_id,
                 direction=Direction.INTERNAL,
-                status=Status.DEFERRED,
+                status=Status.BOUNCED,
                 reason=exc.reply,
             )
             return

@@ -215,3 +215,33 @@ def test_bounce_of_an_external_recipient_reaches_the_sender_mailbox(
     assert "Status: 5.1.1" in dsn.get_payload()[1].as_string()
     entry = TracemailEntry.objects.get(recipient="reject-me@far.example")
     assert entry.status == "bounced"
+
+
+def test_a_bounce_for_a_local_sender_waits_in_the_queue_while_dovecot_is_down(
+    running_mailplane, smtpd, relay_sink, acme, mailbox_factory
+):
+    from mta.models import OutboundRecipient
+    from mta.services import outbound_attempt
+
+    mario, mario_pw = mailbox_factory(domain=acme)
+    # given Dovecot is down when a remote server refuses mario's message for good
+    running_mailplane.stop()
+    try:
+        with smtpd.smtps(mario, mario_pw) as client:
+            data = message(mario, "reject-me@far.example")
+            assert client.sendmail(mario, ["reject-me@far.example"], data) == {}
+        # then the bounce for mario is not lost: it waits in the durable queue
+        [waiting] = OutboundRecipient.objects.filter(address=mario)
+        assert waiting.status == "deferred"
+        assert waiting.message.sender == ""
+    finally:
+        running_mailplane.start()
+    # when the queue retries it after Dovecot is back
+    assert outbound_attempt(recipient_id=waiting.pk).status == "delivered"
+    # then mario has exactly one DSN, and it is never bounced again
+    [raw] = inbox(running_mailplane, mario, mario_pw)
+    dsn = email.message_from_bytes(raw)
+    assert dsn.get_content_type() == "multipart/report"
+    assert "Status: 5.1.1" in dsn.get_payload()[1].as_string()
+    assert outbound_attempt(recipient_id=waiting.pk).status == "delivered"
+    assert len(inbox(running_mailplane, mario, mario_pw)) == 1
