@@ -53,8 +53,10 @@ def message(i: int) -> bytes:
     day = 1 + i % 28
     return (
         f"From: Sender {i % 97} <sender{i % 97}@example.test>\r\nTo: bench@bench.test\r\n"
-        f"Subject: Message number {i} about topic {i % 13}\r\nDate: {day:02d} Feb 2026 10:{i % 60:02d}:00 +0100\r\n"
-        f"Message-ID: <bench-{i}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Subject: Message number {i} about topic {i % 13}\r\n"
+        f"Date: {day:02d} Feb 2026 10:{i % 60:02d}:00 +0100\r\n"
+        f"Message-ID: <bench-{i}@example.test>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
         + ("Lorem ipsum dolor sit amet. " * (5 + i % 40))
         + "\r\n"
     ).encode()

@@ -174,7 +174,9 @@ MAIL_PORTS = {
 SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
 # Peers allowed on the relay listener (Dovecot hosts): they may send to remote addresses without
 # AUTH, as a hosted mailbox (counted against its send limit) or with the null sender (auto-replies).
-SMTP_RELAY_TRUSTED_NETWORKS = env.list("MAILSUITE_SMTP_RELAY_TRUSTED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+SMTP_RELAY_TRUSTED_NETWORKS = env.list(
+    "MAILSUITE_SMTP_RELAY_TRUSTED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
 # Seconds an MX process remembers that a hosted mailbox exists (RCPT); 0 turns the cache off.
 SMTP_ROUTE_CACHE_SECONDS = env.int("MAILSUITE_SMTP_ROUTE_CACHE_SECONDS", default=5)
 SMTP_MAX_RECIPIENTS = env.int("MAILSUITE_SMTP_MAX_RECIPIENTS", default=150)
@@ -196,7 +198,9 @@ MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR /
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
-INTERNAL_API_TOKEN = env.str("MAILSUITE_INTERNAL_API_TOKEN", default="" if not DEBUG else "dev-internal-token")
+INTERNAL_API_TOKEN = env.str(
+    "MAILSUITE_INTERNAL_API_TOKEN", default="dev-internal-token" if DEBUG else ""
+)
 if not DEBUG and not INTERNAL_API_TOKEN:
     raise ImproperlyConfigured("MAILSUITE_INTERNAL_API_TOKEN is required when MAILSUITE_DEBUG is off.")
 # Dovecot (mailstore.dovecot). It reads the mailstore SQL views as its own PostgreSQL role.

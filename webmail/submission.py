@@ -73,7 +73,8 @@ def explain(code: int, reply: str, *, recipient: str = "") -> str:
         numbers = [n for n in _NUMBER.findall(reply.split(" ", 2)[-1]) if n not in ("00", "00:00")]
         limit = numbers[0] if numbers else "?"
         return _(
-            "You reached your daily limit of %(limit)s external recipients; it resets at midnight (Europe/Rome)."
+            "You reached your daily limit of %(limit)s external recipients; "
+            "it resets at midnight (Europe/Rome)."
         ) % {"limit": limit}
     if enhanced in ("5.7.8", "5.7.0") and code == 535:
         return _("The mail server refused the webmail's credentials.")

@@ -51,7 +51,7 @@ def wait_for(predicate, timeout=15.0):
 def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
     browser,
     live_server,
-    wm,
+    wm,  # noqa: F811
     mailbox_factory,  # noqa: F811
     tmp_path,
 ):

@@ -9,7 +9,8 @@ from tests.webmail.conftest import message
 
 ATTACHED = (
     b"From: a@example.test\r\nTo: b@example.test\r\nSubject: secret\r\nMIME-Version: 1.0\r\n"
-    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsecret body\r\n"
+    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nsecret body\r\n"
     b'--XX\r\nContent-Type: application/pdf; name="s.pdf"\r\nContent-Disposition: attachment; '
     b'filename="s.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
 )

@@ -149,8 +149,9 @@ def test_forward_carries_the_attachments(webmail_user):
     alice, bob = webmail_user(), webmail_user()
     raw = (
         b"From: c@example.test\r\nTo: x@example.test\r\nSubject: Doc\r\nMessage-ID: <doc@example.test>\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain"
-        b'\r\n\r\nsee\r\n--XX\r\nContent-Type: application/pdf; name="d.pdf"\r\nContent-Disposition: attachment;'
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+        b'--XX\r\nContent-Type: application/pdf; name="d.pdf"\r\nContent-Disposition: attachment;'
         b' filename="d.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
     )
     uid = alice.append(raw)

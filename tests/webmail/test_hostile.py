@@ -178,7 +178,8 @@ def test_html_attachment_is_downloaded_never_rendered(webmail_user):
     raw = (
         b"From: a@evil.test\r\nTo: b@example.test\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
         b"Content-Type: multipart/mixed; boundary=Q\r\n\r\n--Q\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
-        b'--Q\r\nContent-Type: text/html; name="x.html"\r\nContent-Disposition: attachment; filename="x.html"\r\n'
+        b'--Q\r\nContent-Type: text/html; name="x.html"\r\n'
+        b'Content-Disposition: attachment; filename="x.html"\r\n'
         b"\r\n<script>alert(document.cookie)</script>\r\n--Q--\r\n"
     )
     uid = user.append(raw)

@@ -60,12 +60,10 @@ def test_search_by_sender_subject_body_and_date(webmail_user):
     user = webmail_user()
     user.append(message(sender="carol@example.test", subject="Invoice March", body="total 100"))
     user.append(message(sender="dave@example.test", subject="Lunch", body="pizza at noon"))
-    get = lambda **q: re.findall(
-        r'class="subject"[^>]*>([^<]+)</a>',
-        user.client.get(  # noqa: E731
-            "/webmail/mail/", {"f": "INBOX", **q}
-        ).content.decode(),
-    )
+    def get(**q):
+        page = user.client.get("/webmail/mail/", {"f": "INBOX", **q}).content.decode()
+        return re.findall(r'class="subject"[^>]*>([^<]+)</a>', page)
+
     assert get(q="carol", **{"in": "from"}) == ["Invoice March"]
     assert get(q="lunch", **{"in": "subject"}) == ["Lunch"]
     assert get(q="pizza", **{"in": "body"}) == ["Lunch"]
@@ -107,7 +105,8 @@ def test_attachment_download_source_and_eml(webmail_user):
     user = webmail_user()
     raw = (
         b"From: a@example.test\r\nTo: b@example.test\r\nSubject: With file\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+        b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
         b'--XX\r\nContent-Type: application/pdf; name="doc.pdf"\r\nContent-Disposition: attachment; '
         b'filename="doc.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n'
     )

@@ -10,8 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from webmail import store
@@ -126,16 +125,19 @@ def actions(request: HttpRequest) -> HttpResponse:
     with imap(request) as conn:
         if action == "empty":
             count = store.folder_empty(conn, folder) if folder in ("Trash", "Junk") else 0
-            messages.success(request, ngettext("%(n)d message deleted for good.", "%(n)d messages deleted for good.", count) % {"n": count})
+            done = ngettext("%(n)d message deleted for good.", "%(n)d messages deleted for good.", count)
         elif action == "move":
             target = request.POST.get("target", "")
             count = store.messages_move(conn, folder, uids, target)
-            messages.success(request, ngettext("%(n)d message moved.", "%(n)d messages moved.", count) % {"n": count})
+            done = ngettext("%(n)d message moved.", "%(n)d messages moved.", count)
         elif action == "delete":
             count = store.messages_delete(conn, folder, uids)
-            messages.success(request, ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count})
+            done = ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count)
         else:
             store.flags_change(conn, folder, uids, action)
+            done = ""
+    if done:
+        messages.success(request, done % {"n": count})
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"ok": True})
     next_url = request.POST.get("next", "")
