@@ -17,8 +17,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,16 +25,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailsuite.settings")
 os.environ["MAILSUITE_TEST_DATABASE"] = os.environ.get("BENCH_DATABASE", "bench_mailsuite_imap")
 
 import django  # noqa: E402
-
-
-def timed(fn, n):
-    fn()  # warm-up
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+from timing import timed  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +42,7 @@ def main() -> None:
     from mailstore.imap import imap_session
     from mailstore.tls import client_context_for
     from tests.factories import DomainFactory, MailboxFactory
-    from tests.protocol.mailplane import PORT_NAMES, free_ports
+    from tests.protocol.mailplane import scratch_config
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
@@ -64,24 +53,14 @@ def main() -> None:
     try:
         mailbox = MailboxFactory(domain=DomainFactory())
         _app, token = app_password_create(user=mailbox.user, name="bench")
-        ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
-        config = replace(
-            dovecot.config_from_settings(),
-            directory=root / "dovecot",
-            mail_store_dir=root / "mail",
-            ports=ports,
-            bind="127.0.0.1",
-            cert_file=root / "cert.pem",
-            key_file=root / "key.pem",
-            internal_base_url="",
-        )
+        config = scratch_config(root)
         dovecot.start(config)
-        settings.MAIL_PORTS.update(ports)
+        settings.MAIL_PORTS.update(config.ports)
         context = client_context_for(config.cert_file)
 
         def imaps(password):
             def login():
-                imap = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=context)
+                imap = imaplib.IMAP4_SSL("127.0.0.1", config.ports["imaps"], ssl_context=context)
                 imap.login(mailbox.address, password)
                 imap.logout()
 
@@ -100,6 +79,7 @@ def main() -> None:
             ("app password (IMAPS)", imaps(token)),
             ("master user (IMAP, loopback)", master),
         ):
+            fn()  # warm-up
             samples = timed(fn, args.n)
             print(f"{name:30} median {statistics.median(samples):7.1f} ms   max {max(samples):7.1f} ms")
     finally:

@@ -26,21 +26,7 @@ os.environ.setdefault("MAILSUITE_ARGON2_MEMORY_COST", "8192")
 os.environ.setdefault("MAILSUITE_ARGON2_PARALLELISM", "1")
 
 import django  # noqa: E402
-
-
-def percentile(values, p):
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
-    return values[k]
-
-
-def timed(fn, n):
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+from timing import percentile, timed  # noqa: E402
 
 
 def main() -> None:

@@ -16,11 +16,9 @@ import multiprocessing
 import os
 import shutil
 import smtplib
-import socket
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,27 +33,11 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from mailstore import dovecot  # noqa: E402
-from mailstore.tls import ensure_certificate, server_context  # noqa: E402
+from mailstore.tls import server_context  # noqa: E402
 from mta.lmtp import LMTPEndpoint  # noqa: E402
 from mta.server import SMTPService  # noqa: E402
 
-PORT_NAMES = ("imap", "imaps", "pop3s", "lmtp", "sieve")
 PASSWORD = "Bench-Mailbox-Pass-2026"  # noqa: S105
-
-
-def free_ports(count: int) -> list[int]:
-    sockets, ports = [], []
-    try:
-        while len(ports) < count:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-            if s.getsockname()[1] > 10000:
-                ports.append(s.getsockname()[1])
-    finally:
-        for s in sockets:
-            s.close()
-    return ports
 
 
 def make_message(n: int, size: int, tag: str) -> bytes:
@@ -127,20 +109,10 @@ def main() -> None:
         for address in lmtp_boxes + mx_boxes:
             domain_services.mailbox_create(domain=domain, local_part=address.split("@")[0], password=PASSWORD)
 
-        ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
-        cert, key = root / "tls" / "cert.pem", root / "tls" / "key.pem"
-        ensure_certificate(cert, key, hostname="localhost")
-        config = replace(
-            dovecot.config_from_settings(),
-            directory=root / "dovecot",
-            mail_store_dir=root / "mail",
-            bind="127.0.0.1",
-            ports=ports,
-            cert_file=cert,
-            key_file=key,
-            internal_base_url="",
-            auth_failure_delay=0,
-        )
+        from tests.protocol.mailplane import scratch_config
+
+        config = scratch_config(root)
+        ports, cert, key = config.ports, config.cert_file, config.key_file
         dovecot.start(config)
         lmtp = LMTPEndpoint("127.0.0.1", ports["lmtp"])
         service = SMTPService(

@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,21 +31,7 @@ os.environ.setdefault("MAILSUITE_ARGON2_MEMORY_COST", "8192")
 os.environ.setdefault("MAILSUITE_ARGON2_PARALLELISM", "1")
 
 import django  # noqa: E402
-
-
-def percentile(values, p):
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
-    return values[k]
-
-
-def timed(fn, n):
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+from timing import percentile, timed  # noqa: E402
 
 
 def message(i: int) -> bytes:
@@ -83,25 +68,10 @@ def main() -> None:
 
     config = None
     try:
-        from mailstore.tls import ensure_certificate
-        from tests.protocol.mailplane import PORT_NAMES, free_ports
+        from tests.protocol.mailplane import scratch_config
 
-        ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
-        cert, key = root / "tls" / "cert.pem", root / "tls" / "key.pem"
-        ensure_certificate(cert, key, hostname="localhost")
-        config = replace(
-            dovecot.config_from_settings(),
-            directory=root / "dovecot",
-            mail_store_dir=root / "mail",
-            bind="127.0.0.1",
-            ports=ports,
-            cert_file=cert,
-            key_file=key,
-            internal_base_url="",
-            auth_failure_delay=0,
-            auth_penalty=False,
-        )
-        settings.MAIL_PORTS.update(ports)
+        config = scratch_config(root)
+        settings.MAIL_PORTS.update(config.ports)
         settings.MAIL_BIND = "127.0.0.1"
         dovecot.start(config)
         run(args, settings)

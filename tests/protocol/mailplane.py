@@ -56,6 +56,27 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     return ports
 
 
+def scratch_config(root: Path, **overrides) -> dovecot.DovecotConfig:
+    """A private Dovecot under `root`: free loopback ports above 10000, a self-signed
+    certificate, no failed-login delay. Shared by the test fixture and the benchmarks; call it
+    once the test (or scratch) database exists, since the config points at the current one."""
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+    cert, key = root / "tls" / "cert.pem", root / "tls" / "key.pem"
+    ensure_certificate(cert, key, hostname="localhost")
+    defaults = dict(
+        directory=root / "dovecot",
+        mail_store_dir=root / "mail",
+        bind="127.0.0.1",
+        ports=ports,
+        cert_file=cert,
+        key_file=key,
+        internal_base_url="",
+        auth_failure_delay=0,
+        auth_penalty=False,
+    )
+    return replace(dovecot.config_from_settings(), **(defaults | overrides))
+
+
 @dataclass
 class MailPlane:
     config: dovecot.DovecotConfig
@@ -103,24 +124,14 @@ class MailPlane:
 def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
     root = Path(tempfile.mkdtemp(prefix="msdc-", dir="/tmp"))
     root.chmod(0o755)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
-    cert, key = root / "tls" / "cert.pem", root / "tls" / "key.pem"
-    ensure_certificate(cert, key, hostname="localhost")
-    base = dovecot.config_from_settings()  # after django_db_setup: NAME is the test database
-    config = replace(
-        base,
-        directory=root / "dovecot",
-        mail_store_dir=root / "mail",
-        bind="127.0.0.1",
-        ports=ports,
-        cert_file=cert,
-        key_file=key,
+    # After django_db_setup: the configuration points at the test database.
+    config = scratch_config(
+        root,
         internal_base_url=live_server.url,
-        auth_failure_delay=0,
-        auth_penalty=False,
         # Sieve's outgoing mail (vacation, redirect) goes to the test SMTP server's relay listener.
         submission_host=f"127.0.0.1:{smtpd.ports['relay']}",
     )
+    ports, cert, key = dict(config.ports), config.cert_file, config.key_file
     saved = {
         name: getattr(settings, name)
         for name in (
