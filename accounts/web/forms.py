@@ -27,6 +27,12 @@ class TokenForm(forms.Form):
 
 
 class NewPasswordForm(forms.Form):
+    """A new password typed twice, matching and passing the password validators."""
+
+    # The forced change at login has no "current password" field: compare with the stored hash.
+    # A form that asks for the current password lets its service compare with what was typed.
+    check_differs_from_stored = True
+
     new_password1 = forms.CharField(
         label=_("New password"),
         strip=False,
@@ -48,7 +54,7 @@ class NewPasswordForm(forms.Form):
         if p1 and p2 and p1 != p2:
             self.add_error("new_password2", _("The two passwords do not match."))
         elif p1:
-            if self.user.check_password(p1):
+            if self.check_differs_from_stored and self.user.check_password(p1):
                 self.add_error("new_password1", _("Choose a password different from the current one."))
             else:
                 try:

@@ -49,12 +49,16 @@ def test_password_change_checks_the_current_one(webmail_user):
     user = webmail_user()
     bad = user.client.post(
         "/webmail/settings/password/",
-        {"current": "wrong", "new": "A-new-Pass-2026-x", "again": "A-new-Pass-2026-x"},
+        {"current": "wrong", "new_password1": "A-new-Pass-2026-x", "new_password2": "A-new-Pass-2026-x"},
     )
     assert bad.status_code == 400
     good = user.client.post(
         "/webmail/settings/password/",
-        {"current": user.password, "new": "A-new-Pass-2026-x", "again": "A-new-Pass-2026-x"},
+        {
+            "current": user.password,
+            "new_password1": "A-new-Pass-2026-x",
+            "new_password2": "A-new-Pass-2026-x",
+        },
     )
     assert good.status_code == 302
     assert user.client.get("/webmail/folders/").status_code == 200  # the session survives
@@ -133,3 +137,17 @@ def test_vacation_reply_is_sent_by_sieve(webmail_user):
 
 
 __all__ = ["login", "message"]
+
+
+def test_password_change_refuses_a_mismatch_and_the_current_password_on_the_right_field(webmail_user):
+    user = webmail_user()
+    url = "/webmail/settings/password/"
+    typed = {"current": user.password, "new_password1": "A-new-Pass-2026-x", "new_password2": "Other-2026-x"}
+    mismatch = user.client.post(url, typed)
+    assert mismatch.status_code == 400
+    assert list(mismatch.context["form"].errors) == ["new_password2"]
+    same = user.client.post(
+        url, {"current": user.password, "new_password1": user.password, "new_password2": user.password}
+    )
+    assert same.status_code == 400
+    assert list(same.context["form"].errors) == ["new_password1"]

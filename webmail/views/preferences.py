@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import password_validation, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts import twofactor
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
+from accounts.web.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
 from webmail.sieve import SieveError
@@ -38,37 +39,17 @@ class IdentityForm(forms.Form):
     page_size = forms.IntegerField(label=gettext_lazy("Messages per page"), min_value=10, max_value=200)
 
 
-class PasswordForm(forms.Form):
+class PasswordForm(NewPasswordForm):
+    """The user's own change: the current password, then the new one twice."""
+
+    check_differs_from_stored = False  # own_password_change compares with the typed current one
+    field_order = ["current", "new_password1", "new_password2"]
+
     current = forms.CharField(
         label=gettext_lazy("Current password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    new = forms.CharField(
-        label=gettext_lazy("New password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    again = forms.CharField(
-        label=gettext_lazy("New password again"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def __init__(self, *args, user, **kwargs):
-        self.user = user
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("new") and data.get("again") and data["new"] != data["again"]:
-            self.add_error("again", _("The two passwords do not match."))
-        elif data.get("new"):
-            try:
-                password_validation.validate_password(data["new"], self.user)
-            except ValidationError as exc:
-                self.add_error("new", exc)
-        return data
 
 
 class AppPasswordForm(forms.Form):
@@ -142,10 +123,13 @@ def password(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.own_password_change(
-                user=request.user, current=form.cleaned_data["current"], new=form.cleaned_data["new"]
+                user=request.user,
+                current=form.cleaned_data["current"],
+                new=form.cleaned_data["new_password1"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
+                field = {"new": "new_password1"}.get(field, field)
                 form.add_error(field if field in form.fields else None, errors)
         else:
             request.user.refresh_from_db()
