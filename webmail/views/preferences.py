@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts import twofactor
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
+from accounts.web.enrolment import pending_device
 from accounts.web.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
@@ -147,17 +148,9 @@ def password(request: HttpRequest) -> HttpResponse:
 @webmail_view
 def security(request: HttpRequest) -> HttpResponse:
     user = request.user
-    context = {
-        "has_totp": twofactor.has_totp(user),
-        "may_remove": services.twofactor_may_remove(user=user),
-        "required": not services.twofactor_may_remove(user=user),
-    }
-    device = None
-    device_id = request.session.get(ENROL_KEY)
-    if device_id:
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
-        device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first()
+    may_remove = services.twofactor_may_remove(user=user)
+    context = {"has_totp": twofactor.has_totp(user), "may_remove": may_remove, "required": not may_remove}
+    device = pending_device(user=user, device_id=request.session.get(ENROL_KEY))
     if request.method == "POST":
         op = request.POST.get("op")
         if op == "start" and not context["has_totp"]:
