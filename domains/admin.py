@@ -92,7 +92,8 @@ class CustomerAdmin(ServiceAdmin):
         return services.customer_create(actor=request.user, **{k: data[k] for k in self.fields})
 
     def service_update(self, request, obj, data):
-        changes = {k: data[k] for k in self.fields if data[k] != getattr(Customer.objects.get(pk=obj.pk), k)}
+        stored = Customer.objects.get(pk=obj.pk)
+        changes = {k: data[k] for k in self.fields if data[k] != getattr(stored, k)}
         return services.customer_update(customer=obj, actor=request.user, **changes)
 
     def has_delete_permission(self, request, obj=None):
