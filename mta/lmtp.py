@@ -121,6 +121,9 @@ class LMTPSession:
     def _reset(self) -> None:
         try:
             self._conn.rset()
+            # smtplib's rset() puts the command encoding back to ASCII: the next transaction on
+            # this kept-open connection must still pass a UTF-8 sender on.
+            self._conn.command_encoding = "utf-8"
         except (OSError, smtplib.SMTPException, AttributeError):
             self._conn = None
 

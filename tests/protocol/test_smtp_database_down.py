@@ -86,3 +86,7 @@ def test_database_down_answers_4xx_and_the_retry_delivers_one_copy(
     messages = inbox(running_mailplane, mario, password)
     assert len(messages) == 1
     assert messages[0].endswith(data)
+    # and no later sender pays for a worker thread's connection broken by the outage: every
+    # thread reconnects before its next call (more messages than the server has threads)
+    later = [send(smtpd, mario, data.replace(b"hello", b"later %d" % i))[0] for i in range(12)]
+    assert later == [250] * 12

@@ -286,3 +286,24 @@ def test_a_mailbox_deleted_while_its_rcpt_answer_is_cached_is_still_refused(
     code, text = mx_send(smtpd, SENDER, [mario], b"Subject: two\r\n\r\nsecond\r\n")
     # then Dovecot's own user check refuses it permanently: nothing is delivered or queued
     assert (code, text[:5]) == (550, b"5.1.1"), text
+
+
+def test_a_utf8_sender_after_a_refused_copy_on_the_same_lmtp_connection(
+    running_mailplane, smtpd, acme, mailbox_factory
+):
+    # given a copy Dovecot refused (the kept-open LMTP connection was reset, which in smtplib
+    # also resets the command encoding to ASCII) ...
+    full, _ = mailbox_factory(domain=acme)
+    quota_override_set(mailbox=Mailbox.objects.get(user__username=full), quota_bytes=1)
+    mario, password = mailbox_factory(domain=acme)
+    data = "From: Jörg <jörg@exämple.de>\r\nSubject: dopo {n}\r\n\r\nciao\r\n"
+    # when, on every worker thread, a refused copy is followed by a UTF-8 sender's message
+    for _ in range(smtpd.service.max_workers):
+        assert mx_send(smtpd, SENDER, [full], b"Subject: big\r\n\r\n" + b"x" * 2000 + b"\r\n")[0] == 552
+    replies = [
+        mx_send(smtpd, "jörg@exämple.de", [mario], data.format(n=n).encode(), options=["SMTPUTF8"])[0]
+        for n in range(smtpd.service.max_workers)
+    ]
+    # then each is delivered
+    assert replies == [250] * smtpd.service.max_workers
+    assert len(inbox(running_mailplane, mario, password)) == smtpd.service.max_workers
