@@ -80,14 +80,33 @@ def _prepare_connection() -> None:
         _thread_state.prepared = raw
 
 
+class _DatabaseErrors:
+    """How many database errors the worker threads have met. A PostgreSQL restart breaks every
+    thread's kept connection at once; the first thread to see it bumps the count, and each other
+    thread reconnects before its next call instead of spending one sender's 4xx to find out."""
+
+    count = 0
+    lock = threading.Lock()
+
+    @classmethod
+    def seen(cls) -> None:
+        with cls.lock:
+            cls.count += 1
+
+
 def _db_call(fn, *args, **kwargs):
     """Run in a worker thread. The thread keeps its database connection between calls (no health
-    check per call: that is a round trip per SMTP command); after a database error the broken
-    connection is dropped, so a PostgreSQL restart costs one 4xx, not every transaction after it."""
+    check per call: that is a round trip per SMTP command); after a database error in any thread,
+    every thread starts its next call on a fresh connection."""
+    if getattr(_thread_state, "errors_seen", 0) != _DatabaseErrors.count:
+        connection.close()
+        _thread_state.errors_seen = _DatabaseErrors.count
     try:
         _prepare_connection()
         return fn(*args, **kwargs)
     except DatabaseError:
+        _DatabaseErrors.seen()
+        _thread_state.errors_seen = _DatabaseErrors.count
         close_old_connections()
         raise
 

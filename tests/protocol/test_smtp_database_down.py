@@ -90,3 +90,36 @@ def test_database_down_answers_4xx_and_the_retry_delivers_one_copy(
     # thread reconnects before its next call (more messages than the server has threads)
     later = [send(smtpd, mario, data.replace(b"hello", b"later %d" % i))[0] for i in range(12)]
     assert later == [250] * 12
+
+
+def _probe(smtpd, recipient: str) -> int:
+    """MAIL and RCPT only: the RCPT reply (an unknown address is never cached, so it asks the
+    database every time)."""
+    with smtpd.mx() as client:
+        client.ehlo("far.example")
+        client.mail(SENDER)
+        return client.rcpt(recipient)[0]
+
+
+def test_after_the_database_comes_back_no_worker_thread_answers_from_a_dead_connection(
+    smtpd, transactional_db
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.factories import DomainFactory
+
+    # given every worker thread of the SMTP server holds a database connection (parallel clients)
+    unknown = f"nobody@{DomainFactory().name}"
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        assert set(pool.map(lambda _: _probe(smtpd, unknown), range(48))) == {550}
+    name = connection.settings_dict["NAME"]
+    # when PostgreSQL drops every connection and refuses new ones for a moment
+    _cut_database(name)
+    try:
+        assert _probe(smtpd, unknown) == 451
+    finally:
+        _restore_database(name)
+    # then, once it is back, no later sender gets a 451 from a connection the outage broke
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda _: _probe(smtpd, unknown), range(32)))
+    assert replies == [550] * 32
