@@ -26,6 +26,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -222,7 +223,29 @@ def mailbox_factory(transactional_db):
     def make(**kwargs) -> tuple[str, str]:
         return mailbox_with_password(**kwargs)
 
-    return make
+    yield make
+    _wait_for_late_writers()
+
+
+def _wait_for_late_writers(settle: float = 0.15, timeout: float = 5.0) -> None:
+    """Dovecot reports each login to the auth-policy endpoint after it has answered the client,
+    so that write can still be in flight when the test ends. The database flush that follows
+    (TRUNCATE) and such a write lock the same tables in opposite order and may deadlock: wait
+    until no other session of the test database is busy, twice in a row, before the flush."""
+    from django.db import connection
+
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+    )
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(settle)
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            busy = cursor.fetchone()[0]
+        quiet = quiet + 1 if busy == 0 else 0
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,7 +13,17 @@ from django.db import connection
 
 from tests.protocol.test_smtp_hostile import SENDER, inbox
 
-pytestmark = pytest.mark.usefixtures("smtp_isolation")
+pytestmark = pytest.mark.usefixtures("smtp_isolation", "dovecot_restarted_after")
+
+
+@pytest.fixture
+def dovecot_restarted_after(running_mailplane):
+    """The outage also broke the connections of Dovecot's SQL pool, and each would fail one
+    lookup (a 451 to some later sender, as in production after a PostgreSQL restart). Later
+    tests start from a Dovecot with fresh connections."""
+    yield
+    running_mailplane.stop()
+    running_mailplane.start()
 
 
 def send(smtpd, recipient: str, data: bytes) -> tuple[int, bytes]:
