@@ -53,7 +53,7 @@ def requires_2fa(user: Any) -> bool:
             return True
     elif getattr(user, "is_staff", False):
         return True
-    elif getattr(user, "kind", "") == "manager" and _manages_a_domain_requiring_2fa(user):
+    elif _manages_a_domain_requiring_2fa(user):
         return True
     return has_totp(user)
 
