@@ -2,6 +2,8 @@
 authentication (Managers, Delegates, and Postmasters too). No object id in the URLs: each page
 acts on request.user only."""
 
+from base64 import b32encode
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -92,5 +94,9 @@ def account_security(request: HttpRequest) -> HttpResponse:
                 return render(request, "mailadmin/account_security.html", context)
         return redirect("mailadmin:account_security")
     if device is not None and not has_totp:
-        context.update(enrolling=True, qr_svg=twofactor.qr_svg(twofactor.otpauth_uri(device)))
+        context.update(
+            enrolling=True,
+            qr_svg=twofactor.qr_svg(twofactor.otpauth_uri(device)),
+            secret=b32encode(device.bin_key).decode("ascii").rstrip("="),
+        )
     return render(request, "mailadmin/account_security.html", context)
