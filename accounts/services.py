@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AccessLogEntry, AppPassword, User
 from domains.audit import audit_record
-from domains.models import Domain
+from domains.models import Domain, Mailbox
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,39 @@ def app_password_touch(*, app_password_id: int, user_id: int | None = None) -> N
     if user_id is not None:
         rows = rows.filter(user_id=user_id)
     rows.update(last_used_at=timezone.now())
+
+
+def user_password_change(*, user: User, current: str, new: str) -> None:
+    """A user's own password change (Managers, Delegates, Postmasters in the control panel):
+    the current password first, then the new one (already checked by the password validators).
+    A mailbox goes through its own service (audit row for its domain); other logins get an
+    audit row for their customer."""
+    if not user.check_password(current):
+        raise ValidationError({"current": [_("The current password is wrong.")]})
+    if current == new:
+        raise ValidationError({"new": [_("Choose a password different from the current one.")]})
+    mailbox = Mailbox.objects.filter(user=user).select_related("domain", "user").first()
+    if mailbox is not None:
+        from domains.services import mailbox_set_password
+
+        mailbox_set_password(mailbox=mailbox, password=new, actor=user, must_change=False)
+        return
+    with transaction.atomic():
+        user.set_password(new)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        audit_record(actor=user, action="password.change", customer=_customer_of(user),
+                     target=user.get_username())
+
+
+def _customer_of(user: Any) -> Any:
+    for relation in ("manager", "delegate"):
+        try:
+            holder = getattr(user, relation)
+        except (ObjectDoesNotExist, AttributeError):
+            continue
+        return holder.customer if relation == "manager" else holder.manager.customer
+    return None
 
 
 def _clean_ip(remote_ip: str | None) -> str | None:

@@ -39,13 +39,29 @@ def has_totp(user: Any) -> bool:
 
 
 def requires_2fa(user: Any) -> bool:
-    """True when the user has a confirmed TOTP device, or the mailbox or its domain requires 2FA."""
+    """True when the user has a confirmed TOTP device, or 2FA is required of them: by their
+    mailbox or its domain; for provider staff, always; for a Manager, by any domain they manage
+    (a Manager can reset a user's 2FA and password, so a domain's rule binds its Manager too).
+
+    Read fresh on every call (no cache): the portals call it on every request, so a domain that
+    starts requiring 2FA applies to its Manager's next request."""
     if user is None or not getattr(user, "pk", None):
         return False
     mailbox = _mailbox_of(user)
-    if mailbox is not None and (mailbox.require_2fa or mailbox.domain.require_2fa):
+    if mailbox is not None:
+        if mailbox.require_2fa or mailbox.domain.require_2fa:
+            return True
+    elif getattr(user, "is_staff", False):
+        return True
+    elif _manages_a_domain_requiring_2fa(user):
         return True
     return has_totp(user)
+
+
+def _manages_a_domain_requiring_2fa(user: Any) -> bool:
+    from domains.models import Domain
+
+    return Domain.objects.filter(manager__user=user, require_2fa=True).exists()
 
 
 def _issuer_for(user: Any) -> str:

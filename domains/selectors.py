@@ -208,3 +208,12 @@ def manager_for(*, user: Any) -> Manager:
     if manager is None:
         raise PermissionDenied
     return manager
+
+
+def is_active_delegate(*, user: Any) -> bool:
+    """A Delegate whose access has not expired (they may use My account in the control panel)."""
+    from django.utils import timezone
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return Delegate.objects.filter(user=user, expires_on__gte=timezone.localdate()).exists()

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts.web.urls import login_urlpatterns
-from domains.views import delegates, domain, home, mailboxes
+from domains.views import account, delegates, domain, home, mailboxes
 from domains.views.common import MAILADMIN
 
 app_name = "domains"
@@ -9,6 +9,9 @@ app_name = "domains"
 urlpatterns = [
     *login_urlpatterns(MAILADMIN),
     path("", home.home, name="home"),
+    path("account/", account.account, name="account"),
+    path("account/password/", account.account_password, name="account_password"),
+    path("account/security/", account.account_security, name="account_security"),
     path("delegates/", delegates.delegate_list, name="delegates"),
     path("delegates/new/", delegates.delegate_create, name="delegate_create"),
     path("delegates/<int:pk>/", delegates.delegate_edit, name="delegate_edit"),

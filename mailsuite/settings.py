@@ -32,7 +32,7 @@ else:
 DATA_DIR = Path(env.str("MAILSUITE_DATA_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mailsuite.admin_config.BackofficeAdminConfig",  # django.contrib.admin behind the portal login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

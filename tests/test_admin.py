@@ -1,5 +1,5 @@
 """The back office (Django admin at /backoffice/): staff log in through the real login form
-(CSRF enforced), and every add goes through the services."""
+(CSRF enforced; password then TOTP code), and every add goes through the services."""
 
 import re
 
@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from domains.models import AuditEntry, Domain, Mailbox, Manager
+from tests.backoffice import enrolled_device, totp_now
 from tests.factories import CustomerFactory, DomainFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +23,27 @@ def csrf_token(html: str) -> str:
 
 @pytest.fixture
 def staff_client() -> Client:
-    User.objects.create_superuser("staff", "staff@provider.test", STAFF_PASSWORD)
+    """Staff through the real login form (CSRF enforced): password, then the TOTP code."""
+    staff = User.objects.create_superuser("staff", "staff@provider.test", STAFF_PASSWORD)
+    device = enrolled_device(staff)
+    device.last_t = -1  # the enrolment used this TOTP step's code already
+    device.save(update_fields=["last_t"])
     client = Client(enforce_csrf_checks=True)
-    page = client.get("/backoffice/login/")
+    page = client.get("/backoffice/login/?next=/backoffice/")
     response = client.post(
         "/backoffice/login/?next=/backoffice/",
         {
-            "username": "staff",
+            "login": "staff",
             "password": STAFF_PASSWORD,
             "csrfmiddlewaretoken": csrf_token(page.content.decode()),
             "next": "/backoffice/",
         },
+    )
+    assert (response.status_code, response["Location"]) == (302, "/backoffice/login/2fa/")
+    page = client.get("/backoffice/login/2fa/")
+    response = client.post(
+        "/backoffice/login/2fa/",
+        {"token": totp_now(device), "csrfmiddlewaretoken": csrf_token(page.content.decode())},
     )
     assert (response.status_code, response["Location"]) == (302, "/backoffice/")
     return client
@@ -57,19 +68,19 @@ def test_a_mailbox_login_cannot_enter_the_back_office():
     response = client.post(
         "/backoffice/login/",
         {
-            "username": "user@acme.test",
+            "login": "user@acme.test",
             "password": STAFF_PASSWORD,
             "csrfmiddlewaretoken": csrf_token(page.content.decode()),
         },
     )
-    assert response.status_code == 200  # the form again, with an error
+    assert response.status_code == 403  # the form again, with "This login cannot use this portal."
     assert client.get("/backoffice/").status_code == 302
 
 
 def test_a_login_post_without_csrf_token_is_refused():
     User.objects.create_superuser("staff", "staff@provider.test", STAFF_PASSWORD)
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/backoffice/login/", {"username": "staff", "password": STAFF_PASSWORD})
+    response = client.post("/backoffice/login/", {"login": "staff", "password": STAFF_PASSWORD})
     assert response.status_code == 403
 
 

@@ -5,13 +5,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.web.decorators import portal_login_required
 from accounts.web.portal import Portal
-from domains.selectors import domains_for
+from domains.selectors import domains_for, is_active_delegate
 
 PAGE_SIZE = 50
 
 
 def _may_enter(user) -> bool:
-    return domains_for(user=user).exists()
+    """Postmasters and Managers of an active domain; Delegates (for My account only: every
+    domain page refuses them through domain_for)."""
+    return domains_for(user=user).exists() or is_active_delegate(user=user)
 
 
 def _branding(request: HttpRequest) -> dict:

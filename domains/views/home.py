@@ -1,4 +1,4 @@
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from domains.selectors import domain_summaries_for
 from domains.views.common import panel_view
@@ -6,4 +6,7 @@ from domains.views.common import panel_view
 
 @panel_view
 def home(request):
-    return render(request, "mailadmin/home.html", {"summaries": domain_summaries_for(user=request.user)})
+    summaries = domain_summaries_for(user=request.user)
+    if not summaries:  # a Delegate (or an admin whose domains were all closed): their own account
+        return redirect("mailadmin:account_password")
+    return render(request, "mailadmin/home.html", {"summaries": summaries})

@@ -6,6 +6,7 @@ from django.urls import reverse
 from accounts.models import AppPassword
 from accounts.services import access_log_record, app_password_create
 from domains.models import AuditEntry
+from tests.backoffice import backoffice_client
 
 pytestmark = pytest.mark.django_db
 
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(client, django_user_model):
     staff = django_user_model.objects.create_superuser("staff", "staff@example.test", "Staff-Pass-2026")
-    client.force_login(staff)
-    return client, staff
+    # Through the back-office login (password + TOTP code): force_login alone no longer opens it.
+    return backoffice_client(staff, "Staff-Pass-2026", client), staff
 
 
 def test_access_log_list_shows_rows_and_offers_no_add(staff_client, mailbox):

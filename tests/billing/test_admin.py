@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing.models import PriceList
 from billing.services import price_list_save
 from domains.models import AuditEntry, CustomerUser
+from tests.backoffice import backoffice_client
 from tests.billing.conftest import PRICES
 from tests.factories import CustomerFactory
 
@@ -19,11 +20,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client, django_user_model):
+    # Through the back-office login (password + TOTP code): force_login alone no longer opens it.
     admin = django_user_model.objects.create_superuser(
-        username="admin-billing", password="x", email="a@x.test"
-    )  # noqa: S106
-    client.force_login(admin)
-    return client
+        username="admin-billing", password="Staff-Pass-2026-x", email="a@x.test"  # noqa: S106
+    )
+    return backoffice_client(admin, "Staff-Pass-2026-x", client)
 
 
 def test_staff_create_a_customer_user_with_password_and_right_in_one_form(staff_client):

@@ -10,7 +10,8 @@ from accounts.services import app_password_create
 from archive.models import ArchivePlan
 from billing.models import LedgerEvent
 from domains.models import AuditEntry, Mailbox
-from tests.factories import MailboxFactory
+from tests.backoffice import enrolled_device, totp_now
+from tests.factories import MANAGER_PASSWORD, MailboxFactory
 from tests.panel.test_authorization import fingerprint
 
 pytestmark = pytest.mark.django_db
@@ -201,7 +202,17 @@ def test_domain_2fa_switch_is_audited(world, postmaster_client, manager_client):
     # the postmaster's own session, opened without a second factor, must now log in again (and enrol)
     response = postmaster_client.get(reverse("mailadmin:home"))
     assert response.status_code == 302 and response["Location"].startswith("/mailadmin/login/")
-    page = manager_client.get(reverse("mailadmin:audit_log", args=[world.domain.name])).content.decode()
+    # so must the Manager's (issue 9: a domain's 2FA rule binds its Manager too)
+    audit_url = reverse("mailadmin:audit_log", args=[world.domain.name])
+    response = manager_client.get(audit_url)
+    assert response.status_code == 302 and response["Location"].startswith("/mailadmin/login/")
+    # the Manager logs in with the code and reads the change
+    device = enrolled_device(world.manager.user)
+    device.last_t = -1
+    device.save(update_fields=["last_t"])
+    manager_client.post("/mailadmin/login/", {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    manager_client.post("/mailadmin/login/2fa/", {"token": totp_now(device)})
+    page = manager_client.get(audit_url).content.decode()
     assert "domain.require_2fa" in page and "require_2fa: False" in page and "require_2fa: True" in page
 
 

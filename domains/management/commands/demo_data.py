@@ -106,7 +106,7 @@ class Command(BaseCommand):
         w(f"  SMTP MX 127.0.0.1:{ports['smtp_mx']}   submission 465-style 127.0.0.1:{ports['smtps']}"
           f"   587-style 127.0.0.1:{ports['submission']}")
         w("Demo logins (password for all: %s):" % DEMO_PASSWORD)
-        w(f"  back office     {STAFF_LOGIN}")
+        w(f"  back office     {STAFF_LOGIN}  (sets up two-factor authentication at first login)")
         w(f"  manager         {MANAGER_LOGIN}")
         w(f"  customer area   {CUSTOMER_LOGIN}  (billing monitor)")
         for name in DOMAINS:

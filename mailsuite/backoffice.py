@@ -1,0 +1,58 @@
+"""The back office (Django admin, provider staff) behind the portals' own login flow.
+
+Django's admin login takes a password alone; the back office is the most powerful portal, so
+its login, logout and permission check are replaced: staff log in through accounts.web (brute-
+force counters, access-log rows with protocol "backoffice", 2FA for every staff login with
+enrolment at the first one), and an admin page answers only to a session that entered the back
+office through that flow and whose second factor is verified now (a device reset ends it at the
+next request). The admin has no password-reset views: a staff member who lost the password or
+the phone is helped by another staff member (`manage.py changepassword`, the OTP devices pages).
+"""
+
+from django.contrib import admin
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from accounts.web.portal import Portal
+from accounts.web.session import has_portal
+from accounts.web.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
+
+PORTAL_NAME = "backoffice"
+
+
+def _may_enter(user) -> bool:
+    return user.is_active and user.is_staff
+
+
+BACKOFFICE = Portal(name=PORTAL_NAME, title=_("Back office"), may_enter=_may_enter, home_url="admin:index")
+
+
+class BackofficeSite(admin.AdminSite):
+    site_header = _("mailsuite back office")
+    site_title = _("Back office")
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return (
+            user.is_active
+            and user.is_staff
+            and has_portal(request, PORTAL_NAME)
+            and not user.must_change_password
+            and user.is_verified()  # staff always need 2FA (accounts.twofactor.requires_2fa)
+        )
+
+    def login(self, request, extra_context=None):
+        return LoginView.as_view(portal=BACKOFFICE)(request)
+
+    def logout(self, request, extra_context=None):
+        return LogoutView.as_view(portal=BACKOFFICE)(request)
+
+    def get_urls(self):
+        # The later login steps come before the admin's own patterns (whose last one catches all).
+        steps = [
+            path("login/2fa/", TwoFactorView.as_view(portal=BACKOFFICE), name="login_2fa"),
+            path("login/enrol/", EnrolView.as_view(portal=BACKOFFICE), name="login_enrol"),
+            path("login/password/", PasswordChangeView.as_view(portal=BACKOFFICE), name="login_password"),
+        ]
+        return steps + super().get_urls()
+
