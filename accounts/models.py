@@ -47,6 +47,13 @@ class User(AbstractUser):
                 condition=models.Q(kind__in=["staff", "mailbox", "manager", "delegate", "customer"]),
                 name="accounts_user_kind_valid",
             ),
+            # An address is only ever a mailbox's login: a Manager, Delegate or customer-area
+            # login cannot squat an address of a hosted domain, or of one hosted later.
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["manager", "delegate", "customer"])
+                | ~models.Q(username__contains="@"),
+                name="accounts_user_only_mailbox_login_has_at",
+            ),
         ]
 
     def __str__(self) -> str:
