@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from accounts.logins import canonical_login
+
 # KEYS: fail:login, fail:ip, block:login, block:ip, seen:login (the IP keys and seen may be ""
 #       = no IP known / no password fingerprint)
 # ARGV: login threshold, IP threshold, window seconds, block seconds, password fingerprint
@@ -85,7 +87,9 @@ def _client() -> redis.Redis:
 
 
 def normalize_login(login: str) -> str:
-    return (login or "").strip().lower()[:254]
+    """The login every counter is keyed by: its canonical form (accounts.logins), so that
+    IDNA-equivalent spellings of one address share one budget."""
+    return canonical_login(login)
 
 
 def ip_bucket(remote_ip: str | None) -> str:

@@ -17,6 +17,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts import bruteforce
+from accounts.logins import canonical_login
 from accounts.models import AccessLogEntry, AppPassword
 from accounts.services import access_log_record, app_password_touch, token_hash
 from accounts.twofactor import requires_2fa
@@ -61,12 +62,9 @@ def _spend_like_a_password_check(password: str) -> None:
 
 
 def _find_mailbox(login: str) -> Mailbox | None:
-    local_part, at, domain_name = login.rpartition("@")
+    """The mailbox of a login in any IDNA-equivalent spelling (accounts.logins)."""
+    local_part, at, domain_name = canonical_login(login).rpartition("@")
     if not at or not local_part or not domain_name:
-        return None
-    try:
-        domain_name = domain_name.encode("idna").decode("ascii")
-    except UnicodeError:
         return None
     return (
         Mailbox.objects.select_related("user", "domain")

@@ -4,6 +4,15 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from accounts.logins import canonical_login
+
+
+class LoginManager(UserManager):
+    def get_by_natural_key(self, username):
+        """Django's authentication backend finds a login here: in its canonical form, so any
+        IDNA-equivalent spelling of a login reaches the same account (accounts.logins)."""
+        return self.get(**{self.model.USERNAME_FIELD: canonical_login(username or "")})
+
 
 class User(AbstractUser):
     """A login: a mailbox (username = the address), a Manager, a Delegate, a customer-area
@@ -27,7 +36,7 @@ class User(AbstractUser):
     must_change_password = models.BooleanField(_("must change password at next login"), default=False)
     language = models.CharField(_("language"), max_length=8, blank=True, default="")
 
-    objects = UserManager()
+    objects = LoginManager()
 
     class Meta:
         verbose_name = _("user")
@@ -38,10 +47,23 @@ class User(AbstractUser):
                 condition=models.Q(kind__in=["staff", "mailbox", "manager", "delegate", "customer"]),
                 name="accounts_user_kind_valid",
             ),
+            # An address is only ever a mailbox's login: a Manager, Delegate or customer-area
+            # login cannot squat an address of a hosted domain, or of one hosted later.
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["manager", "delegate", "customer"])
+                | ~models.Q(username__contains="@"),
+                name="accounts_user_only_mailbox_login_has_at",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.username
+
+    @classmethod
+    def normalize_username(cls, username):
+        """Logins are stored in their canonical form (create_user, createsuperuser, the admin's
+        forms through clean()), the form every login is looked up by."""
+        return canonical_login(username) if isinstance(username, str) else username
 
 
 class AppPassword(models.Model):

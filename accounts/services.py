@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.logins import canonical_login
 from accounts.models import AccessLogEntry, AppPassword, User
 from domains.audit import audit_record
 from domains.models import Domain, Mailbox
@@ -164,7 +165,7 @@ def access_log_record(
         raise ValueError(f"unknown protocol {protocol!r}")
     if result not in AccessLogEntry.Result.values:
         raise ValueError(f"unknown result {result!r}")
-    login = (login or "").strip().lower()[:254]
+    login = canonical_login(login)
     if user is _UNRESOLVED or domain is _UNRESOLVED:
         found_user, found_domain = _resolve(login)
         user = found_user if user is _UNRESOLVED else user

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
+from accounts.logins import canonical_login
+
 
 class LoginForm(forms.Form):
     login = forms.CharField(
@@ -14,6 +16,11 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+    def clean_login(self) -> str:
+        """Every portal authenticates, counts and logs the canonical login (accounts.logins),
+        whatever spelling of it was typed."""
+        return canonical_login(self.cleaned_data["login"])
 
 
 class TokenForm(forms.Form):

@@ -40,14 +40,25 @@ def build_login(
     *, username: str, password: str, kind: str, email: str = "", first_name: str = "", last_name: str = ""
 ) -> Any:
     """A new, validated, unsaved login (Manager, Delegate, customer-area user) with its password
-    hashed. The login is lower-cased and must be free (case-insensitively)."""
+    hashed. The login is stored in its canonical form (accounts.logins) and must be free
+    (case-insensitively). It may not contain '@': an address is only ever a mailbox's login, so
+    no such login can squat an address of a hosted domain, or of one hosted later
+    (the database refuses it too: accounts_user_only_mailbox_login_has_at)."""
     from django.contrib.auth import get_user_model
     from django.utils.translation import gettext as _
 
+    from accounts.logins import canonical_login
+
     User = get_user_model()
-    username = (username or "").strip().lower()
+    username = canonical_login(username)
     if not username:
         raise ValidationError({"username": [_("This field cannot be blank.")]})
+    if "@" in username:
+        message = _(
+            "Only a mailbox has an email address as its login: choose a login without “@” "
+            "(for example anna.rossi)."
+        )
+        raise ValidationError({"username": [message]})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": [_("A user with that login already exists.")]})
     user = User(

@@ -62,9 +62,17 @@ def test_a_pbkdf2_hash_is_upgraded_to_argon2_at_the_next_login(settings):
 
 
 def test_login_names_are_unique_ignoring_case():
-    User.objects.create_user("Anna@Acme.test")
+    # create() writes the spelling as given (create_user would store the canonical form, which
+    # the plain unique key refuses first): the database's own case-insensitive rule is tested.
+    User.objects.create(username="Anna@Acme.test")
     with pytest.raises(IntegrityError, match="accounts_user_username_ci_unique"), transaction.atomic():
-        User.objects.create_user("anna@acme.TEST")
+        User.objects.create(username="anna@acme.TEST")
+
+
+def test_create_user_stores_the_canonical_login():
+    assert User.objects.create_user("Ａｎｎａ＠Ａｃｍｅ。test.").username == "anna@acme.test"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user("ANNA@acme.test")
 
 
 def test_unknown_kind_is_refused_by_the_database():

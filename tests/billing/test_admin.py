@@ -34,7 +34,7 @@ def test_staff_create_a_customer_user_with_password_and_right_in_one_form(staff_
         "/backoffice/domains/customeruser/add/",
         {
             "customer": customer.pk,
-            "username": "Contabile@Cliente",
+            "username": "Contabile.Cliente",
             "email": "contabile@cliente.test",
             "first_name": "Carla",
             "last_name": "Conti",
@@ -48,11 +48,11 @@ def test_staff_create_a_customer_user_with_password_and_right_in_one_form(staff_
     assert (cu.customer, cu.can_configure_mail, cu.user.username, cu.user.kind) == (
         customer,
         True,
-        "contabile@cliente",
+        "contabile.cliente",
         "customer",
     )
     assert cu.user.check_password("Cliente-Area-2026!")
-    assert AuditEntry.objects.filter(action="customer_user.create", target="contabile@cliente").count() == 1
+    assert AuditEntry.objects.filter(action="customer_user.create", target="contabile.cliente").count() == 1
 
 
 def test_weak_password_is_refused_on_the_form_and_nothing_is_written(staff_client):

@@ -27,9 +27,9 @@ def tenants(price_list, make_customer_user):
     DomainFactory(customer=theirs, name="altrui.test")
     return {
         "ours": ours,
-        "right": make_customer_user(ours, can_configure_mail=True, username="right@nostra").user,
-        "no_right": make_customer_user(ours, can_configure_mail=False, username="noright@nostra").user,
-        "other": make_customer_user(theirs, can_configure_mail=True, username="right@altrui").user,
+        "right": make_customer_user(ours, can_configure_mail=True, username="right.nostra").user,
+        "no_right": make_customer_user(ours, can_configure_mail=False, username="noright.nostra").user,
+        "other": make_customer_user(theirs, can_configure_mail=True, username="right.altrui").user,
     }
 
 
@@ -43,7 +43,7 @@ def client_for(username):
 def test_four_clients_see_only_what_they_may(tenants):
     events_before = LedgerEvent.objects.count()
     anonymous, other, no_right, right = (
-        client_for(u) for u in (None, "right@altrui", "noright@nostra", "right@nostra")
+        client_for(u) for u in (None, "right.altrui", "noright.nostra", "right.nostra")
     )
 
     page = {
@@ -81,7 +81,7 @@ def test_four_clients_see_only_what_they_may(tenants):
 
 
 def test_customer_user_without_the_right_still_enters_the_customer_area(tenants):
-    response = client_for("noright@nostra").get("/customer/")
+    response = client_for("noright.nostra").get("/customer/")
 
     assert response.status_code == 200
     assert "Nostra S.r.l." in response.content.decode()
@@ -100,7 +100,7 @@ def test_a_mailbox_login_cannot_enter_the_customer_area(tenants):
 
 
 def test_json_has_the_figures_of_the_monitor(tenants):
-    monitor = client_for("right@nostra").get(DATA).json()["monitor"]
+    monitor = client_for("right.nostra").get(DATA).json()["monitor"]
 
     # 10 mailboxes, 6 included: 4 × 2.50 = 10.00; 9 × 25 GB × 3.00 = 27.00; total 37.00
     assert (monitor["mailboxes"], monitor["included"], monitor["extra_mailboxes"]) == (10, 6, 4)
@@ -124,7 +124,7 @@ def _count_queries(client) -> int:
 
 
 def test_query_count_does_not_grow_with_mailboxes_or_domains(tenants):
-    client = client_for("right@nostra")
+    client = client_for("right.nostra")
     ours = tenants["ours"]
     _count_queries(client)  # warm-up (session, user)
     small = _count_queries(client)
@@ -141,7 +141,7 @@ def test_query_count_does_not_grow_with_mailboxes_or_domains(tenants):
 
 
 def test_page_and_data_are_not_cached(tenants):
-    client = client_for("right@nostra")
+    client = client_for("right.nostra")
     assert "no-store" in client.get(DATA)["Cache-Control"]
     assert "no-store" in client.get(PAGE)["Cache-Control"]
 
@@ -149,7 +149,7 @@ def test_page_and_data_are_not_cached(tenants):
 def test_totals_follow_a_change_without_reload(tenants):
     from domains import services
 
-    client = client_for("right@nostra")
+    client = client_for("right.nostra")
     assert client.get(DATA).json()["monitor"]["monthly_total"] == "37.00"
 
     services.mailbox_create(

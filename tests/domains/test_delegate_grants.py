@@ -29,7 +29,7 @@ def two_domains():
     bob = MailboxFactory(domain=b, local_part="bob")
     delegate = delegate_create(
         manager=manager,
-        username="auditor@a",
+        username="auditor.a",
         password="Auditor-Pass-2026",
         name="Auditor",
         email="auditor@example.test",

@@ -23,8 +23,8 @@ def contract(price_list, make_customer_user):  # noqa: F811 - fixtures imported 
     customer = CustomerFactory(site__voice_channels=1, company_name="Monitor Live S.r.l.")
     domain = DomainFactory(customer=customer, name="live.test")
     bulk_mailboxes(domain, 5, prefix="in")
-    make_customer_user(customer, can_configure_mail=True, username="monitor@live")
-    manager = ManagerFactory(customer=customer, username="manager@live", domains=[domain])
+    make_customer_user(customer, can_configure_mail=True, username="monitor.live")
+    manager = ManagerFactory(customer=customer, username="manager.live", domains=[domain])
     return {"customer": customer, "domain": domain, "manager": manager}
 
 
@@ -42,7 +42,7 @@ def monthly_total(page) -> str:
 
 
 def create_mailbox_in_the_panel(page, base: str, domain_name: str, local_part: str) -> None:
-    login(page, base, "mailadmin", "manager@live", MANAGER_PASSWORD)
+    login(page, base, "mailadmin", "manager.live", MANAGER_PASSWORD)
     page.goto(f"{base}/mailadmin/d/{domain_name}/new/")
     page.fill("input[name=local_part]", local_part)
     page.check("input[name=generate_password]")
@@ -60,7 +60,7 @@ def test_monitor_follows_a_mailbox_created_in_the_panel_within_5_seconds(browser
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     customer_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
     monitor = customer_ctx.new_page()
-    login(monitor, base, "customer", "monitor@live", CUSTOMER_PASSWORD)
+    login(monitor, base, "customer", "monitor.live", CUSTOMER_PASSWORD)
     monitor.goto(f"{base}/customer/mail/monitor/")
     assert monthly_total(monitor) == "0,00"
     monitor.evaluate("window.__notReloaded = true")
@@ -115,10 +115,10 @@ def test_a_long_company_name_does_not_widen_the_customer_area_on_a_phone(
     # given a customer named after its website (one long word), and a long domain name
     customer = CustomerFactory(company_name="www.elettromeccanicalombardoveneta.it S.r.l.")
     DomainFactory(customer=customer, name="amministrazione-centrale.elettromeccanica-lombardo.test")
-    make_customer_user(customer, can_configure_mail=True, username="long@name")
+    make_customer_user(customer, can_configure_mail=True, username="long.name")
     context = browser.new_context(viewport={"width": 375, "height": 812}, locale="it-IT")
     page = context.new_page()
-    login(page, live_server.url, "customer", "long@name", CUSTOMER_PASSWORD)
+    login(page, live_server.url, "customer", "long.name", CUSTOMER_PASSWORD)
     # when the customer-area home and the Monitor are shown on a phone
     widths = {}
     for path in ("/customer/", "/customer/mail/monitor/"):

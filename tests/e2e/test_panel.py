@@ -113,10 +113,10 @@ def test_postmaster_first_login_to_mailbox_lifecycle(page, live_server, mailplan
 def test_manager_logo_appears_on_the_webmail_login_page(page, live_server, tmp_path):
     customer = CustomerFactory()
     domain = DomainFactory(customer=customer, name="brand.test")
-    ManagerFactory(customer=customer, domains=[domain], username="boss@brand")
+    ManagerFactory(customer=customer, domains=[domain], username="boss.brand")
     logo = tmp_path / "logo.png"
     Image.new("RGB", (800, 200), (20, 90, 200)).save(logo)
-    sign_in(page, live_server.url, "boss@brand", MANAGER_PASSWORD)
+    sign_in(page, live_server.url, "boss.brand", MANAGER_PASSWORD)
     page.goto(f"{live_server.url}/mailadmin/d/brand.test/branding/")
     page.fill("input[name=brand_name]", "Brand S.p.A.")
     page.set_input_files("input[name=brand_logo]", str(logo))

@@ -59,7 +59,7 @@ def world(db) -> World:
     domain = DomainFactory(customer=customer_a, name="acme.test")
     sibling = DomainFactory(customer=customer_a, name="acme-sibling.test")
     foreign = DomainFactory(customer=customer_b, name="other.test")
-    manager = ManagerFactory(customer=customer_a, domains=[domain], username="boss@acme")
+    manager = ManagerFactory(customer=customer_a, domains=[domain], username="boss.acme")
     return World(
         domain=domain,
         sibling=sibling,

@@ -145,7 +145,7 @@ def test_domain_pages_open_to_the_right_admin(
 def delegate(world, victim):
     return services.delegate_create(
         manager=world.manager,
-        username="auditor@acme",
+        username="auditor.acme",
         password="Auditor-Pass-2026",
         name="Auditor",
         email="auditor@example.test",

@@ -90,14 +90,14 @@ def test_a_plain_mailbox_cannot_enter_the_panel(world):
 def test_manager_logs_in_and_out(world):
     client = Client()
     response = client.post(
-        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "/mailadmin/d/acme.test/"}
+        LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD, "next": "/mailadmin/d/acme.test/"}
     )
     assert response.status_code == 302 and response["Location"] == "/mailadmin/d/acme.test/"
     assert client.get("/mailadmin/d/acme.test/").status_code == 200
     # an open redirect is not followed
     other = Client()
     response = other.post(
-        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD, "next": "https://evil.test/"}
+        LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD, "next": "https://evil.test/"}
     )
     assert response["Location"] == "/mailadmin/"
     # logout ends the session
@@ -182,11 +182,11 @@ def test_too_many_failures_block_the_login(world, settings):
     settings.BRUTEFORCE_LOGIN_FAILURES = 3
     client = Client()
     for _ in range(3):
-        client.post(LOGIN, {"login": "boss@acme", "password": "wrong"})
+        client.post(LOGIN, {"login": "boss.acme", "password": "wrong"})
     response = client.post(
-        LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD}, HTTP_ACCEPT_LANGUAGE="en"
+        LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 429
     assert "Too many failed attempts" in response.content.decode()
-    assert log_rows("boss@acme")[-1] == ("mailadmin", "blocked", "login")
+    assert log_rows("boss.acme")[-1] == ("mailadmin", "blocked", "login")
     assert reverse("mailadmin:home") == "/mailadmin/"
