@@ -229,3 +229,38 @@ def test_portals_redirect_to_https_but_internal_endpoints_and_health_do_not(prod
     status, _, _ = http(production_web.url + "/internal/auth-policy/?command=allow", data=b"{}",
                         headers={"X-API-Key": TOKEN, "Content-Type": "application/json"})
     assert status == 200
+
+
+@pytest.mark.parametrize(("reject_on_fail", "logged_in"), [(True, False), (False, True)],
+                         ids=["fail-closed", "fail-open"])
+def test_when_the_policy_server_cannot_be_reached_the_fail_mode_decides(
+    mailbox_factory, smtpd, reject_on_fail, logged_in
+):
+    # Given a Dovecot whose policy server (the web app) is down: nothing listens on its port
+    (closed_port,) = free_ports(1)
+    root = Path(tempfile.mkdtemp(prefix="msprod-", dir="/tmp"))
+    root.chmod(0o755)
+    config = scratch_config(
+        root,
+        internal_base_url=f"http://127.0.0.1:{closed_port}",
+        auth_policy_reject_on_fail=reject_on_fail,
+        submission_host=f"127.0.0.1:{smtpd.ports['relay']}",
+    )
+    plane = MailPlane(config=config)
+    address, password = mailbox_factory()
+    try:
+        plane.start()
+        # When the mailbox logs in with the right password
+        # Then fail-closed (the default) refuses it, fail-open lets Dovecot check the password alone
+        assert imap_login(plane, address, password)[0] is logged_in, plane.log_tail()
+        assert pop3_login(plane, address, password)[0] is logged_in, plane.log_tail()
+    finally:
+        plane.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_default_fail_mode_is_closed_and_renders_reject_on_fail(settings):
+    from mailstore.dovecot import config_from_settings
+
+    assert settings.AUTH_POLICY_FAIL_MODE == "closed"
+    assert config_from_settings().auth_policy_reject_on_fail is True
