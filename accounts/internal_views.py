@@ -13,8 +13,6 @@ logged nor counted here (the service logs its own portal login).
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import logging
 
@@ -29,24 +27,13 @@ from accounts import bruteforce
 from accounts.models import AccessLogEntry
 from accounts.services import access_log_record, app_password_touch
 from domains.models import Mailbox
+from mailsuite.internal_endpoints import internal_caller_allowed
 
 logger = logging.getLogger(__name__)
 
 # Dovecot service names (%s) → access-log protocol. Anything else (doveadm, lmtp) is not a login.
 PROTOCOLS = {"imap": "imap", "pop3": "pop3", "sieve": "sieve", "managesieve": "sieve",
              "submission": "submission", "smtp": "smtp"}
-
-
-def _allowed_caller(request: HttpRequest) -> bool:
-    try:
-        remote = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    if not remote.is_loopback:
-        return False
-    token = settings.INTERNAL_API_TOKEN
-    given = request.headers.get("X-API-Key", "")
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def _flag(value: object) -> bool:
@@ -67,7 +54,7 @@ def _reply(status: int, msg: str = "") -> JsonResponse:
 @csrf_exempt
 @require_POST
 def auth_policy(request: HttpRequest) -> JsonResponse | HttpResponseForbidden:
-    if not _allowed_caller(request):
+    if not internal_caller_allowed(request):
         return HttpResponseForbidden()
     try:
         data = json.loads(request.body or b"{}")
@@ -86,9 +73,15 @@ def auth_policy(request: HttpRequest) -> JsonResponse | HttpResponseForbidden:
         try:
             verdict = bruteforce.check(login=login, remote_ip=remote_ip)
         except bruteforce.BruteforceUnavailable as exc:
-            # Fail open for blocking only: Dovecot still checks the password itself.
-            logger.warning("auth policy: brute-force counters unavailable: %s", exc)
-            return _reply(0)
+            # settings.AUTH_POLICY_FAIL_MODE: "closed" refuses the login (the check could not be
+            # made); "open" lets Dovecot check the password alone, without blocking.
+            if settings.AUTH_POLICY_FAIL_MODE == "open":
+                logger.error("auth policy: brute-force counters unavailable, login allowed "
+                             "(MAILSUITE_AUTH_POLICY_FAIL_MODE=open): %s", exc)
+                return _reply(0)
+            logger.error("auth policy: brute-force counters unavailable, login refused "
+                         "(MAILSUITE_AUTH_POLICY_FAIL_MODE=closed): %s", exc)
+            return _reply(-1, _("Logins are temporarily unavailable. Try again later."))
         if verdict.blocked:
             return _reply(-1, _("Too many failed logins. Try again later."))
         return _reply(0)

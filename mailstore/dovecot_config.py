@@ -2,7 +2,18 @@
 
 Files written into DovecotConfig.directory: dovecot.conf, sql-app.conf.ext (app-password passdb),
 sql-main.conf.ext (main-password passdb + userdb), dict-sql.conf.ext (quota_clone → PostgreSQL),
-master-users (the project's master user), quota-warning.py (the quota_warning script).
+master-users (the project's master user), auth-policy.conf.ext (the auth policy server and its
+API key, included by dovecot.conf), quota-warning.py (the quota_warning script).
+
+Who reads the files holding secrets, and so their owner and mode (never readable by others;
+each file is created with its final mode, so no secret is ever on disk with a wider one):
+- sql-*.conf.ext (DB password) and master-users: the auth process, which runs as
+  default_internal_user (dovecot): root:dovecot 0640.
+- dict-sql.conf.ext (DB password): the dict process, also default_internal_user: root:dovecot 0640.
+- auth-policy.conf.ext (internal API token): only the config parser, as root: root:root 0600.
+  dovecot.conf itself holds no secret and stays 0644 (doveconf -n for anyone debugging).
+- quota-warning.py (internal API token): run as the vmail user: root:vmail 0750.
+(tests/mailstore/test_dovecot_files.py checks these against the running processes' users.)
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from django.conf import settings
 
 from mailstore.tls import ensure_certificate
 
+AUTH_POLICY_FILE = "auth-policy.conf.ext"
 DOVECOT_INTERNAL_GROUP = "dovecot"  # default_internal_user's group: the auth process reads the secrets
 DH_FILE = Path("/usr/share/dovecot/dh.pem")
 LOOPBACK_NETS = "127.0.0.0/8 ::1/128"
@@ -50,6 +62,8 @@ class DovecotConfig:
     vmail_user: str
     auth_failure_delay: int = 2
     auth_penalty: bool = True  # anvil's growing per-IP delay after failures (off in tests)
+    # settings.AUTH_POLICY_FAIL_MODE == "closed": a login whose policy check fails is refused.
+    auth_policy_reject_on_fail: bool = True
     quota_warning_levels: tuple[int, ...] = (80, 95)
     extra: Mapping[str, str] = field(default_factory=dict)  # top-level settings appended verbatim
 
@@ -90,6 +104,7 @@ def config_from_settings(**overrides) -> DovecotConfig:
         submission_host=settings.DOVECOT_SUBMISSION_HOST,
         vmail_user=settings.VMAIL_USER,
         auth_failure_delay=settings.DOVECOT_AUTH_FAILURE_DELAY,
+        auth_policy_reject_on_fail=settings.AUTH_POLICY_FAIL_MODE != "open",
         quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
     )
     return replace(config, **overrides) if overrides else config
@@ -230,18 +245,30 @@ def render(config: DovecotConfig | None = None) -> Path:
             token=config.internal_api_token,
         ),
         0o750,
+        gid=gid,
     )
-    os.chown(warning_script, 0, gid)
+    # The API key of the policy server: read by the config parser only (root).
+    _write(d / AUTH_POLICY_FILE, _auth_policy_conf(config), 0o600, gid=0)
     _write(config.conf_path, _main_conf(config, uid, gid), 0o644)
     return config.conf_path
 
 
 def _write(path: Path, text: str, mode: int, *, gid: int | None = None) -> None:
+    """Replace `path` atomically; the new file has its final owner and mode before the first byte
+    is written (a secret is never readable by others, not even for an instant)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    if gid is not None:
-        os.chown(tmp, 0, gid)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        if gid is not None:
+            os.fchown(fd, 0, gid)
+        os.fchmod(fd, mode)  # the umask may have narrowed the mode given to open()
+        with os.fdopen(fd, "w") as handle:
+            fd = -1
+            handle.write(text)
+    finally:
+        if fd != -1:
+            os.close(fd)
     tmp.replace(path)
 
 
@@ -252,6 +279,17 @@ def _internal_gid() -> int:
         raise DovecotError(
             f"group {DOVECOT_INTERNAL_GROUP!r} is missing (package dovecot-core creates it)"
         ) from exc
+
+
+def _auth_policy_conf(config: DovecotConfig) -> str:
+    if not config.internal_base_url:
+        return "# No auth policy server (internal_base_url is empty).\n"
+    nonce = hashlib.sha256(("auth-policy-nonce:" + config.internal_api_token).encode()).hexdigest()
+    return (
+        "# Rendered by mailstore.dovecot: the auth policy server's API key. Root only.\n"
+        f"auth_policy_server_api_header = X-API-Key: {config.internal_api_token}\n"
+        f"auth_policy_hash_nonce = {nonce}\n"
+    )
 
 
 def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
@@ -266,13 +304,13 @@ def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
         warnings.append(f"  quota_warning{len(levels) + 1} = -storage={levels[-1]}%% quota-warning 0 %u")
     policy = ""
     if config.internal_base_url:
-        nonce = hashlib.sha256(("auth-policy-nonce:" + config.internal_api_token).encode()).hexdigest()
         policy = (
             f"auth_policy_server_url = {config.internal_base_url.rstrip('/')}/internal/auth-policy/\n"
-            f"auth_policy_server_api_header = X-API-Key: {config.internal_api_token}\n"
-            f"auth_policy_hash_nonce = {nonce}\n"
+            # auth_policy_server_api_header and auth_policy_hash_nonce: secrets, in their own file.
+            f"!include {d / AUTH_POLICY_FILE}\n"
             "auth_policy_server_timeout_msecs = 2000\n"
-            "auth_policy_reject_on_fail = no\n"
+            # MAILSUITE_AUTH_POLICY_FAIL_MODE: closed = refuse the login when the check fails.
+            f"auth_policy_reject_on_fail = {'yes' if config.auth_policy_reject_on_fail else 'no'}\n"
             "auth_policy_report_after_auth = yes\n"
             "auth_policy_request_attributes = login=%{requested_username} pwhash=%{hashed_password} "
             "remote=%{rip} real_remote=%{real_rip} device_id=%{client_id} protocol=%s "

@@ -1,27 +1,14 @@
 """Internal endpoints Dovecot calls (loopback only, X-API-Key = settings.INTERNAL_API_TOKEN)."""
 
-import hmac
-import ipaddress
 import json
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from mailstore.services import quota_warning_record
-
-
-def internal_caller_allowed(request: HttpRequest) -> bool:
-    """True for a loopback peer presenting the internal API token."""
-    try:
-        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
-    token = settings.INTERNAL_API_TOKEN
-    given = request.headers.get("X-API-Key", "")
-    return loopback and bool(token) and hmac.compare_digest(given.encode(), token.encode())
+from mailsuite.internal_endpoints import internal_caller_allowed
 
 
 @csrf_exempt

@@ -6,6 +6,10 @@ root. In development every portal lives under a path prefix of one host (mailsui
 """
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http.request import split_domain_port
+
+from mailsuite.internal_endpoints import is_internal_path
 
 PORTAL_URLCONFS = {
     "mailadmin": "mailsuite.urls_portals.mailadmin",
@@ -34,4 +38,21 @@ class PortalHostMiddleware:
         request.portal = portal
         if portal:
             request.urlconf = PORTAL_URLCONFS[portal]
+        return self.get_response(request)
+
+
+class InternalHostMiddleware:
+    """The internal host name (settings.INTERNAL_ONLY_HOSTS, from MAILSUITE_INTERNAL_BASE_URL)
+    is in ALLOWED_HOSTS so that Dovecot and the health check reach /internal/ and /healthz under
+    production settings; any other path on it is refused as Django refuses an unknown host."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        internal_hosts = getattr(settings, "INTERNAL_ONLY_HOSTS", ())
+        if internal_hosts and not is_internal_path(request.path_info):
+            domain, _port = split_domain_port(request._get_raw_host())
+            if domain in internal_hosts:
+                raise DisallowedHost(f"Host {domain!r} serves only the internal endpoints and /healthz.")
         return self.get_response(request)

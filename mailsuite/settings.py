@@ -1,10 +1,15 @@
 """mailsuite settings, driven by environment variables (django-environ).
 
-Development defaults work on a machine with PostgreSQL and Redis on loopback.
-With DEBUG off the process refuses to start without SECRET_KEY and ALLOWED_HOSTS.
+Production is the default: MAILSUITE_DEBUG is off unless set, and then the process refuses to
+start without SECRET_KEY, ALLOWED_HOSTS and the other secrets, or with their development
+placeholders. The development set-up (scripts/setup.sh) writes MAILSUITE_DEBUG=1 to `.env`, for
+`make run` and `make test`; the development defaults then work on a machine with PostgreSQL and
+Redis on loopback.
 """
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -15,17 +20,37 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("MAILSUITE_DEBUG", default=True)
+DEBUG = env.bool("MAILSUITE_DEBUG", default=False)
 
-SECRET_KEY = env.str("MAILSUITE_SECRET_KEY", default="")
+# The development values of the secrets. Refused with DEBUG off, as is any value still starting
+# with "change-me" (the placeholders of docs/production.env.example).
+DEVELOPMENT_SECRETS = {
+    "MAILSUITE_SECRET_KEY": "dev-only-insecure-key-do-not-use-in-production",
+    "MAILSUITE_INTERNAL_API_TOKEN": "dev-internal-token",
+    "MAILSUITE_DOVECOT_DB_PASSWORD": "dev-dovecot-db",
+    "MAILSUITE_MAILSTORE_MASTER_PASSWORD": "dev-master-password",
+}
+
+
+def _secret(name: str) -> str:
+    value = env.str(name, default="")
+    if DEBUG:
+        return value or DEVELOPMENT_SECRETS[name]
+    if not value:
+        raise ImproperlyConfigured(f"{name} is required when MAILSUITE_DEBUG is off.")
+    if value == DEVELOPMENT_SECRETS[name] or value.lower().startswith("change-me"):
+        raise ImproperlyConfigured(
+            f"{name} is a placeholder; set a random value (openssl rand -hex 32) when MAILSUITE_DEBUG is off."
+        )
+    return value
+
+
+SECRET_KEY = _secret("MAILSUITE_SECRET_KEY")
 ALLOWED_HOSTS = env.list("MAILSUITE_ALLOWED_HOSTS", default=[])
 if not DEBUG:
-    if not SECRET_KEY:
-        raise ImproperlyConfigured("MAILSUITE_SECRET_KEY is required when MAILSUITE_DEBUG is off.")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("MAILSUITE_ALLOWED_HOSTS is required when MAILSUITE_DEBUG is off.")
 else:
-    SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", ".localhost", "testserver"]
 
 # Runtime data (Dovecot config and sockets, mail store, spool, snapshots, archive blobs).
@@ -54,6 +79,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* only from trusted proxies, the internal host only for /internal/ and
+    # /healthz; both before SecurityMiddleware reads the scheme and the host.
+    "mailsuite.client_address.ProxyHeadersMiddleware",
+    "mailsuite.portals.InternalHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mailsuite.portals.PortalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -68,7 +97,8 @@ MIDDLEWARE = [
 
 if not DEBUG:
     # Static files in production: gunicorn serves the collected files itself (runserver does in development).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "mailsuite.urls"
 WSGI_APPLICATION = "mailsuite.wsgi.application"
@@ -147,6 +177,25 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# TLS in production: plain HTTP is redirected to HTTPS, except the internal endpoints and the
+# health check, which Dovecot and the container's health check call over plain HTTP on loopback.
+SECURE_SSL_REDIRECT = env.bool("MAILSUITE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("MAILSUITE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("MAILSUITE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+
+# Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
+# believed (mailsuite.client_address). Empty: the peer is the client and every request's scheme
+# is the connection's own. From any other peer those headers are removed before Django reads them.
+TRUSTED_PROXIES = env.list("MAILSUITE_TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"MAILSUITE_TRUSTED_PROXIES: {_proxy!r} is not an address or network."
+        ) from exc
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 # Portals. In development every portal lives under a path prefix of one host; in production
 # each has a host name of its own (MAILSUITE_HOST_<PORTAL>), routed by PortalHostMiddleware.
@@ -198,25 +247,29 @@ MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR /
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
-INTERNAL_API_TOKEN = env.str(
-    "MAILSUITE_INTERNAL_API_TOKEN", default="dev-internal-token" if DEBUG else ""
-)
-if not DEBUG and not INTERNAL_API_TOKEN:
-    raise ImproperlyConfigured("MAILSUITE_INTERNAL_API_TOKEN is required when MAILSUITE_DEBUG is off.")
+INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")
 # Dovecot (mailstore.dovecot). It reads the mailstore SQL views as its own PostgreSQL role.
 DOVECOT_DB_USER = env.str("MAILSUITE_DOVECOT_DB_USER", default="mailsuite_dovecot")
-DOVECOT_DB_PASSWORD = env.str("MAILSUITE_DOVECOT_DB_PASSWORD", default="" if not DEBUG else "dev-dovecot-db")
-if not DEBUG and not DOVECOT_DB_PASSWORD:
-    raise ImproperlyConfigured("MAILSUITE_DOVECOT_DB_PASSWORD is required when MAILSUITE_DEBUG is off.")
+DOVECOT_DB_PASSWORD = _secret("MAILSUITE_DOVECOT_DB_PASSWORD")
 # Master user of the project's own services (webmail, snapshots, restores): "<address>*<user>", loopback only.
 MAILSTORE_MASTER_USER = env.str("MAILSUITE_MAILSTORE_MASTER_USER", default="mailsuite")
-MAILSTORE_MASTER_PASSWORD = env.str(
-    "MAILSUITE_MAILSTORE_MASTER_PASSWORD", default="" if not DEBUG else "dev-master-password"
-)
-if not DEBUG and not MAILSTORE_MASTER_PASSWORD:
-    raise ImproperlyConfigured("MAILSUITE_MAILSTORE_MASTER_PASSWORD is required when MAILSUITE_DEBUG is off.")
-# Where Dovecot reaches the web process's internal endpoints (auth policy, quota warnings).
+MAILSTORE_MASTER_PASSWORD = _secret("MAILSUITE_MAILSTORE_MASTER_PASSWORD")
+# Where Dovecot (and the container's health check) reach the web process: the internal endpoints
+# (auth policy, quota warnings) and /healthz. Its host name is accepted for those paths only, even
+# when it is not in ALLOWED_HOSTS (mailsuite.portals.InternalHostMiddleware).
 INTERNAL_BASE_URL = env.str("MAILSUITE_INTERNAL_BASE_URL", default="http://127.0.0.1:8000")
+_internal_host = (urlsplit(INTERNAL_BASE_URL).hostname or "").lower()
+if ":" in _internal_host:
+    _internal_host = f"[{_internal_host}]"  # an IPv6 address, spelt as in a Host header
+INTERNAL_ONLY_HOSTS = [_internal_host] if _internal_host and _internal_host not in ALLOWED_HOSTS else []
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, *INTERNAL_ONLY_HOSTS]
+# What a login gets when the brute-force check cannot be made (web process unreachable, Redis
+# down): "closed" refuses it (Dovecot's auth_policy_reject_on_fail = yes, and the endpoint
+# answers "refuse" when Redis fails), "open" lets Dovecot check the password alone.
+# Closed by default: a broken check must be loud, not silently switch blocking off.
+AUTH_POLICY_FAIL_MODE = env.str("MAILSUITE_AUTH_POLICY_FAIL_MODE", default="closed").strip().lower()
+if AUTH_POLICY_FAIL_MODE not in ("closed", "open"):
+    raise ImproperlyConfigured("MAILSUITE_AUTH_POLICY_FAIL_MODE must be 'closed' or 'open'.")
 # Host:port Sieve (vacation, redirect) hands its outgoing mail to: our SMTP server on loopback.
 DOVECOT_SUBMISSION_HOST = env.str(
     "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{MAIL_BIND}:{MAIL_PORTS['relay']}"

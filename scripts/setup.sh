@@ -51,8 +51,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 
-# 3. Database role and database ------------------------------------------------------------------
+# 3. Development mode, database role and database -------------------------------------------------
 touch .env
+# Settings default to production (DEBUG off, secrets required); this machine is a development one.
+if ! grep -q '^MAILSUITE_DEBUG=' .env; then
+  echo "MAILSUITE_DEBUG=1" >> .env
+fi
 if ! grep -q '^MAILSUITE_DATABASE_URL=' .env; then
   if psql -h 127.0.0.1 -U postgres -d postgres -tAc 'select 1' >/dev/null 2>&1; then
     echo "MAILSUITE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailsuite" >> .env

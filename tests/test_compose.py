@@ -137,3 +137,21 @@ def test_dockerfile_builds_on_debian_12_with_python_3_11_and_dovecot():
     for package in ("dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pgsql", "dovecot-sieve"):
         assert package in dockerfile
     assert "collectstatic" in dockerfile and "compilemessages" in dockerfile
+
+
+def test_gunicorn_leaves_forwarded_headers_to_django(compose):
+    # Django believes X-Forwarded-Proto/-For from MAILSUITE_TRUSTED_PROXIES only
+    # (mailsuite.client_address); gunicorn must not turn a client's header into https first.
+    command = compose["services"]["web"]["command"]
+    assert command[command.index("--forwarded-allow-ips") + 1] == ""
+
+
+def test_the_web_port_is_published_on_loopback_for_the_local_proxy(compose):
+    web_ports = [p for p in compose["services"]["dovecot"]["ports"] if p.endswith(":8000")]
+    assert web_ports == ["${MAILSUITE_HTTP_BIND:-127.0.0.1}:${MAILSUITE_HTTP_PORT:-8000}:8000"]
+
+
+def test_the_health_check_calls_the_internal_host_over_plain_http(compose):
+    test = compose["services"]["web"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:8000/healthz" in test[-1]
+    assert compose["x-app"]["environment"]["MAILSUITE_INTERNAL_BASE_URL"] == "http://127.0.0.1:8000"

@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from mailsuite.client_address import client_ip
+
 PENDING_KEY = "mailsuite_pending_login"
 PORTALS_KEY = "mailsuite_portals"
 
@@ -56,10 +58,6 @@ def requires_2fa(user: Any) -> bool:
     from accounts.twofactor import requires_2fa as shared_rule
 
     return shared_rule(user)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record_attempt(request: HttpRequest, *, login: str, portal: str, result: str, reason: str = "") -> None:

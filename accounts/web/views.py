@@ -24,7 +24,6 @@ from accounts.web.portal import Portal
 from accounts.web.session import (
     add_portal,
     clear_pending,
-    client_ip,
     get_pending,
     has_confirmed_totp,
     record_attempt,
@@ -32,6 +31,7 @@ from accounts.web.session import (
     start_pending,
     update_pending,
 )
+from mailsuite.client_address import client_ip
 
 
 class _PortalView(View):

@@ -139,10 +139,36 @@ def test_master_user_logins_of_our_own_services_are_not_logged(client, mailbox):
     assert AccessLogEntry.objects.count() == 0
 
 
-def test_redis_down_allows_and_still_logs(client, mailbox, redis_down):
+def test_redis_down_refuses_by_default_fail_closed_and_still_logs(client, mailbox, redis_down, settings):
+    # The default (MAILSUITE_AUTH_POLICY_FAIL_MODE=closed): a check that cannot be made refuses.
+    assert settings.AUTH_POLICY_FAIL_MODE == "closed"
+    response = post(client, "allow", attempt()).json()
+    assert response["status"] == -1
+    assert response["msg"] != ""
+    assert post(client, "report", attempt(success=False)).json() == {"status": 0, "msg": ""}
+    assert AccessLogEntry.objects.get().result == "failure"
+
+
+def test_redis_down_allows_when_fail_open_and_still_logs(client, mailbox, redis_down, settings):
+    settings.AUTH_POLICY_FAIL_MODE = "open"
     assert post(client, "allow", attempt()).json() == {"status": 0, "msg": ""}
     assert post(client, "report", attempt(success=False)).json() == {"status": 0, "msg": ""}
     assert AccessLogEntry.objects.get().result == "failure"
+
+
+@pytest.mark.parametrize("forwarded", ["127.0.0.1", "198.51.100.9"])
+def test_a_request_forwarded_by_a_trusted_proxy_on_loopback_is_not_dovecot(
+    client, mailbox, settings, forwarded
+):
+    # Given a reverse proxy on loopback that forwards the public's requests
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
+    # When a client behind it calls the internal endpoint with the right key
+    response = client.post(
+        f"{URL}?command=allow", data=json.dumps(attempt()), content_type="application/json",
+        headers={"X-API-Key": KEY, "X-Forwarded-For": f"{forwarded}, 203.0.113.50"}, REMOTE_ADDR="127.0.0.1",
+    )
+    # Then it is refused: the client is 203.0.113.50, not loopback
+    assert response.status_code == 403
 
 
 def test_allow_is_fast(client, mailbox):

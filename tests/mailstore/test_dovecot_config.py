@@ -1,8 +1,10 @@
 """The rendered Dovecot configuration, checked by Dovecot's own parser (doveconf)."""
 
+import os
 import stat
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +77,45 @@ def test_secrets_are_not_world_readable(config):
     }
     assert modes == dict.fromkeys(modes, 0o640)
     assert config.master_password not in (config.directory / "master-users").read_text()
+    # The auth policy's API key: in a root-only file dovecot.conf includes, not in dovecot.conf.
+    policy = config.directory / "auth-policy.conf.ext"
+    assert stat.S_IMODE(policy.stat().st_mode) == 0o600
+    assert f"X-API-Key: {config.internal_api_token}" in policy.read_text()
+    assert config.internal_api_token not in config.conf_path.read_text()
+    assert doveconf(config, "-h", "auth_policy_server_api_header").strip() == (
+        f"X-API-Key: {config.internal_api_token}"
+    )
+
+
+def test_a_secret_file_never_exists_with_a_wider_mode(config, monkeypatch):
+    # Given a permissive umask, as a shell may have
+    old_umask = os.umask(0o000)
+    try:
+        created = []
+        real_open = os.open
+
+        def spy(path, flags, mode=0o777, *args, **kwargs):
+            fd = real_open(path, flags, mode, *args, **kwargs)
+            created.append((Path(path).name, stat.S_IMODE(os.fstat(fd).st_mode)))
+            return fd
+
+        monkeypatch.setattr(os, "open", spy)
+        dovecot.render(config)
+    finally:
+        os.umask(old_umask)
+    # Then each file was created with its final, narrow mode before anything was written
+    modes = dict(created)
+    assert modes["sql-main.conf.ext.tmp"] == modes["master-users.tmp"] == 0o640
+    assert modes["auth-policy.conf.ext.tmp"] == 0o600
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("closed", "yes"), ("open", "no")])
+def test_auth_policy_reject_on_fail_follows_the_fail_mode(config, settings, mode, expected):
+    settings.AUTH_POLICY_FAIL_MODE = mode
+    paths = ("directory", "mail_store_dir", "cert_file", "key_file", "internal_base_url")
+    rendered = replace(dovecot.config_from_settings(), **{name: getattr(config, name) for name in paths})
+    dovecot.render(rendered)
+    assert doveconf(rendered, "-h", "auth_policy_reject_on_fail").strip() == expected
 
 
 def test_without_internal_base_url_there_is_no_auth_policy(config):

@@ -20,6 +20,7 @@ from imapclient.exceptions import IMAPClientError
 from accounts.web.decorators import portal_login_required
 from domains.models import Mailbox
 from mailstore.imap import MailstoreImapError, open_session
+from mailsuite.client_address import client_ip
 from webmail.models import Preferences
 from webmail.pool import POOL
 from webmail.selectors import mailbox_for_request
@@ -29,10 +30,6 @@ SEEN_KEY = "webmail_seen"
 
 def idle_limit() -> int:
     return int(getattr(settings, "WEBMAIL_IDLE_SECONDS", 2 * 3600))
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def encode_folder(name: str) -> str:

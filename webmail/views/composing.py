@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mailsuite.client_address import client_ip
 from webmail import compose, rendering, store, submission
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
 from webmail.views.auth import TOKEN_KEY
-from webmail.views.common import client_ip, folder_param, imap, webmail_view
+from webmail.views.common import folder_param, imap, webmail_view
 from webmail.views.mail import list_url
 
 FIELDS = ("to", "cc", "bcc", "subject", "body")

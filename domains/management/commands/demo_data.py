@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--print-only", action="store_true", help="only print URLs and logins")
 
     def handle(self, *args, print_only: bool = False, **options):
+        # Known passwords for a staff login and every demo mailbox: never on a production instance.
+        if not settings.DEBUG:
+            raise CommandError(
+                "demo_data creates logins with a published password; it runs only in development "
+                "(MAILSUITE_DEBUG=1). Nothing was loaded."
+            )
         if not print_only:
             with transaction.atomic():
                 self._load()
