@@ -25,7 +25,7 @@ def goes_to_login(response) -> bool:
 def test_manager_of_a_domain_requiring_2fa_is_sent_to_enrolment_after_the_password(world):
     domain_set_require_2fa(domain=world.domain, required=True)
     client = Client()
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    response = client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     assert (response.status_code, response["Location"]) == (302, "/mailadmin/login/enrol/")
     assert goes_to_login(client.get("/mailadmin/"))
     assert goes_to_login(client.get(f"/mailadmin/d/{world.domain.name}/"))
@@ -34,7 +34,7 @@ def test_manager_of_a_domain_requiring_2fa_is_sent_to_enrolment_after_the_passwo
 def test_manager_enrols_at_login_then_enters(world):
     domain_set_require_2fa(domain=world.domain, required=True)
     client = Client()
-    client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     client.get("/mailadmin/login/enrol/")
     device = TOTPDevice.objects.get(user=world.manager.user, confirmed=False)
     assert client.post("/mailadmin/login/enrol/", {"token": totp_now(device)}).status_code == 200
@@ -49,7 +49,7 @@ def test_manager_with_a_device_gives_the_code(world):
     device.last_t = -1
     device.save(update_fields=["last_t"])
     client = Client()
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    response = client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     assert response["Location"] == "/mailadmin/login/2fa/"
     assert goes_to_login(client.get("/mailadmin/"))
     response = client.post("/mailadmin/login/2fa/", {"token": totp_now(device)})
@@ -63,13 +63,13 @@ def test_any_managed_domain_requiring_2fa_is_enough(world):
     world.sibling.save(update_fields=["manager"])
     domain_set_require_2fa(domain=world.sibling, required=True)
     client = Client()
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    response = client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     assert response["Location"] == "/mailadmin/login/enrol/"
 
 
 def test_manager_without_any_domain_requiring_2fa_logs_in_with_the_password(world):
     client = Client()
-    response = client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    response = client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     assert (response.status_code, response["Location"]) == (302, "/mailadmin/")
 
 
@@ -99,7 +99,7 @@ def test_a_2fa_reset_of_the_manager_applies_at_the_next_request(world):
     device.last_t = -1
     device.save(update_fields=["last_t"])
     client = Client()
-    client.post(LOGIN, {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    client.post(LOGIN, {"login": "boss.acme", "password": MANAGER_PASSWORD})
     client.post("/mailadmin/login/2fa/", {"token": totp_now(device)})
     assert client.get("/mailadmin/").status_code == 200
     totp_reset(world.manager.user, actor=None)
