@@ -204,8 +204,9 @@ def test_no_password_reset_view_is_exposed():
             assert response["Location"].startswith("/backoffice/login/")
 
 
-def test_demo_admin_first_login_goes_to_enrolment_then_in():
-    # given `make run`'s demo data
+def test_demo_admin_first_login_goes_to_enrolment_then_in(settings):
+    # given `make run`'s demo data (development mode: demo_data refuses to run with DEBUG off)
+    settings.DEBUG = True
     call_command("demo_data", stdout=io.StringIO())
     client = Client()
     # when the demo `admin` logs in for the first time

@@ -210,7 +210,7 @@ def test_domain_2fa_switch_is_audited(world, postmaster_client, manager_client):
     device = enrolled_device(world.manager.user)
     device.last_t = -1
     device.save(update_fields=["last_t"])
-    manager_client.post("/mailadmin/login/", {"login": "boss@acme", "password": MANAGER_PASSWORD})
+    manager_client.post("/mailadmin/login/", {"login": "boss.acme", "password": MANAGER_PASSWORD})
     manager_client.post("/mailadmin/login/2fa/", {"token": totp_now(device)})
     page = manager_client.get(audit_url).content.decode()
     assert "domain.require_2fa" in page and "require_2fa: False" in page and "require_2fa: True" in page
