@@ -48,6 +48,7 @@ class DovecotConfig:
     mail_store_dir: Path
     bind: str
     ports: Mapping[str, int]  # imap, imaps, pop3s, lmtp, sieve
+    internal_bind: str  # LMTP: loopback or an internal address, never the public `bind`
     cert_file: Path
     key_file: Path
     database: Mapping[str, str]  # name, host, port
@@ -90,6 +91,7 @@ def config_from_settings(**overrides) -> DovecotConfig:
         directory=Path(settings.DOVECOT_DIR),
         mail_store_dir=Path(settings.MAIL_STORE_DIR),
         bind=settings.MAIL_BIND,
+        internal_bind=settings.INTERNAL_BIND,
         ports={k: settings.MAIL_PORTS[k] for k in ("imap", "imaps", "pop3s", "lmtp", "sieve")},
         cert_file=Path(settings.TLS_CERT_FILE),
         key_file=Path(settings.TLS_KEY_FILE),
@@ -413,9 +415,16 @@ plugin {{
   quota_clone_dict = proxy::quotaclone
 {chr(10).join(warnings)}
   sieve = file:~/sieve;active=~/.dovecot.sieve
-  # A redirect leaves as the mailbox itself (the relay listener charges its send limit);
-  # vacation replies keep the null sender.
+  # Everything Sieve sends is attributed by the relay listener to the mailbox whose script ran
+  # (mta.handler._relay_admit): a redirect leaves with the mailbox as envelope sender, or, when
+  # the message it redirects had the null sender (Pigeonhole keeps <> then), with Pigeonhole's
+  # X-Sieve-Redirected-From naming it; a vacation reply leaves with the mailbox as envelope
+  # sender (counted against its send limit; a bounce of it comes back to the mailbox).
   sieve_redirect_envelope_from = recipient
+  sieve_vacation_send_from_recipient = yes
+  # reject/ereject and enotify's mailto send mail as Dovecot's postmaster with the null sender:
+  # nothing in it names the mailbox, the relay would refuse it, so an upload is refused instead.
+  sieve_extensions = -reject -ereject -enotify
 }}
 
 protocol imap {{
@@ -453,8 +462,9 @@ service managesieve-login {{
   }}
 }}
 service lmtp {{
+  # Internal only (MAILSUITE_INTERNAL_BIND): only the project's SMTP server delivers here.
   inet_listener lmtp {{
-    address = {bind}
+    address = {config.internal_bind}
     port = {p["lmtp"]}
   }}
 }}

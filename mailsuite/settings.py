@@ -208,6 +208,9 @@ PUBLIC_BASE_URL = env.str("MAILSUITE_PUBLIC_BASE_URL", default="http://127.0.0.1
 # Mail plane.
 MAIL_HOSTNAME = env.str("MAILSUITE_MAIL_HOSTNAME", default="mail.localhost")
 MAIL_BIND = env.str("MAILSUITE_MAIL_BIND", default="127.0.0.1")
+# Address of the internal listeners (Dovecot's LMTP, the SMTP server's Sieve relay listener):
+# loopback, or an address of a private network between the mail hosts; never the public one.
+INTERNAL_BIND = env.str("MAILSUITE_INTERNAL_BIND", default="127.0.0.1")
 MAIL_PORTS = {
     "smtp_mx": env.int("MAILSUITE_PORT_MX", default=10025),
     # Loopback-only listener for mail Dovecot's Sieve sends (vacation replies, redirects).
@@ -236,7 +239,7 @@ OUTBOUND_RETRY_BASE = env.int("MAILSUITE_OUTBOUND_RETRY_BASE", default=60)  # se
 OUTBOUND_RETRY_MAX = env.int("MAILSUITE_OUTBOUND_RETRY_MAX", default=3600)
 OUTBOUND_TIMEOUT = env.int("MAILSUITE_OUTBOUND_TIMEOUT", default=60)
 # Where smtpd delivers local mail (Dovecot LMTP over TCP).
-LMTP_HOST = env.str("MAILSUITE_LMTP_HOST", default="127.0.0.1")
+LMTP_HOST = env.str("MAILSUITE_LMTP_HOST", default=INTERNAL_BIND)
 # Daily external send limits: Redis counters (one key per mailbox and local day).
 SENDLIMIT_REDIS_URL = env.str("MAILSUITE_SENDLIMIT_REDIS_URL", default=REDIS_URL)
 SENDLIMIT_KEY_PREFIX = env.str("MAILSUITE_SENDLIMIT_KEY_PREFIX", default="mailsuite:sendlimit")
@@ -272,7 +275,7 @@ if AUTH_POLICY_FAIL_MODE not in ("closed", "open"):
     raise ImproperlyConfigured("MAILSUITE_AUTH_POLICY_FAIL_MODE must be 'closed' or 'open'.")
 # Host:port Sieve (vacation, redirect) hands its outgoing mail to: our SMTP server on loopback.
 DOVECOT_SUBMISSION_HOST = env.str(
-    "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{MAIL_BIND}:{MAIL_PORTS['relay']}"
+    "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{INTERNAL_BIND}:{MAIL_PORTS['relay']}"
 )
 DOVECOT_AUTH_FAILURE_DELAY = env.int("MAILSUITE_DOVECOT_AUTH_FAILURE_DELAY", default=2)  # seconds
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from asgiref.sync import sync_to_async
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.translation import gettext as _
 
-from mta import routing, sendlimit, services
+from mta import headerfrom, lineendings, routing, sendlimit, services
 from mta.acceptance import Accepted, accept_message, parse_headers
 from mta.lmtp import LMTPEndpoint
 from mta.models import TracemailEntry
@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 
 MX = "mx"
 SUBMISSION = "submission"
-# Loopback/trusted-network listener for Dovecot's Sieve (vacation replies, redirects): no AUTH;
-# the sender is a hosted mailbox (treated like its submission, send limit included) or <>.
+# Internal listener for Dovecot's Sieve (vacation replies, redirects): trusted peers, no AUTH.
+# Every message is attributed at DATA to the mailbox whose script produced it (the envelope
+# sender Pigeonhole sets, or its X-Sieve-Redirected-From on a redirect of a null-sender message),
+# then treated like that mailbox's submission: send limit, Tracemail, From rule.
 RELAY = "relay"
 
 TEMP_BACKEND = "451 4.3.0 Temporary server error, please try again later"
@@ -122,6 +124,17 @@ def _trusted_relay_peer(client_ip: str | None) -> bool:
         address = address.ipv4_mapped
     networks = settings.SMTP_RELAY_TRUSTED_NETWORKS
     return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+UNATTRIBUTED = "550 5.7.1 Relay refused: the message cannot be attributed to a hosted mailbox"
+
+
+@dataclass
+class _RelayAdmission:
+    reply: str  # "" = admitted
+    content: bytes = b""
+    trace: services.MessageTrace | None = None
+    reservations: list["Reserved"] = field(default_factory=list)
 
 
 @dataclass
@@ -325,9 +338,8 @@ class MailHandler:
             self._trace_rejection_sync(trace, address, route.domain_id, TracemailEntry.Direction.IN, reply)
             return _RcptVerdict(reply)
 
-        if self.mode == RELAY and sender is None:
-            # An auto-reply with the null sender: it cannot be charged to a mailbox; Sieve's
-            # vacation answers each correspondent at most once per period.
+        if self.mode == RELAY:
+            # The mailbox to charge is known only at DATA (see _relay_admit).
             if route.kind == routing.Kind.UNKNOWN:
                 reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
                     "rcpt": address
@@ -339,6 +351,13 @@ class MailHandler:
         if fresh is None or not fresh.active:
             return _RcptVerdict("550 5.7.1 " + _("Mailbox not active"))
         trace = services.MessageTrace(sender=fresh.address, sender_domain_id=fresh.domain_id)
+        return self._charge(route, address, fresh, trace)
+
+    def _charge(
+        self, route: routing.Route, address: str, fresh: routing.Sender, trace: services.MessageTrace
+    ) -> _RcptVerdict:
+        """A recipient of an attributed mailbox: unknown refused, own domain free, any other
+        recipient reserved against the daily limit. Refusals are traced in its domain."""
         if route.kind == routing.Kind.UNKNOWN:
             reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
                 "rcpt": address
@@ -384,11 +403,31 @@ class MailHandler:
     # DATA ---------------------------------------------------------------------------------
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: MailEnvelope) -> str:
-        content: bytes = envelope.original_content or b""
+        # CRLF only from here on: nothing that leaves can end early at a lax receiver.
+        content = lineendings.normalise(envelope.original_content or b"")
         trace = envelope.trace or services.MessageTrace(sender="", sender_domain_id=None)
         headers = parse_headers(content)
         trace.message_id = headers.message_id
         trace.subject = headers.subject
+        if self.mode == SUBMISSION:
+            refusal = await self.run(self._author_refusal, content, envelope)
+            if refusal:
+                await self._refund([r.key for r in envelope.reservations])
+                envelope.reservations = []
+                return refusal
+        elif self.mode == RELAY:
+            try:
+                admission = await self.run(self._relay_admit, content, envelope, trace)
+            except (DatabaseError, sendlimit.SendLimitUnavailable):
+                logger.exception("relay admission failed")
+                return TEMP_BACKEND
+            if admission.reply:
+                return admission.reply
+            content, trace = admission.content, admission.trace
+            envelope.reservations = admission.reservations
+        # Any X-Sieve-Redirected-From that arrives is renamed: in a mailbox, and so in what its
+        # Sieve redirects, the only one is the one Pigeonhole adds (the relay's attribution).
+        content = headerfrom.rename(content, headerfrom.REDIRECTED_FROM, headerfrom.UNTRUSTED_REDIRECTED_FROM)
         if self.mode == SUBMISSION:
             protocol = "ESMTPSA"
         elif session.ssl is not None or (server.transport and server.transport.get_extra_info("ssl_object")):
@@ -418,6 +457,101 @@ class MailHandler:
         unsent = [r.key for r in reservations if r.address not in result.newly_handled]
         await self._refund(unsent)
         return result.reply
+
+    # Header From ------------------------------------------------------------------------------
+
+    def _author_refusal(self, content: bytes, envelope: MailEnvelope) -> str | None:
+        """Sync, in a worker thread: a submitted message's From and Sender must be addresses the
+        authenticated mailbox may send as (mta.routing.may_send_as); a refusal is traced."""
+        sender = envelope.sender
+        assert sender is not None
+        problem = headerfrom.foreign_author(content, lambda a: routing.may_send_as(sender, a))
+        if problem is None:
+            return None
+        reply = f"553 5.7.1 {problem}"
+        trace = envelope.trace or services.MessageTrace(
+            sender=sender.address, sender_domain_id=sender.domain_id
+        )
+        for route in envelope.routes.values() or [None]:
+            direction = (
+                TracemailEntry.Direction.OUT
+                if route is None or route.kind == routing.Kind.REMOTE
+                else TracemailEntry.Direction.INTERNAL
+            )
+            self._trace_rejection_sync(
+                trace, route.address if route else "", route.domain_id if route else None, direction, reply
+            )
+        return reply
+
+    # The Sieve relay -------------------------------------------------------------------------
+
+    def _relay_admit(
+        self, content: bytes, envelope: MailEnvelope, trace: services.MessageTrace
+    ) -> "_RelayAdmission":
+        """Sync, in a worker thread. Whose script produced this message: Pigeonhole's
+        X-Sieve-Redirected-From on a redirect (the only one: the server renames every copy it
+        receives), else the envelope sender Pigeonhole set (`sieve_redirect_envelope_from` and
+        `sieve_vacation_send_from_recipient` = the mailbox). Unattributable mail is refused.
+        Then that mailbox's rules: From it owns, daily limit, Tracemail rows in its domain."""
+        routes = list(envelope.routes.values())
+        stamped = headerfrom.redirected_from(content)
+        mailbox = None
+        if len(stamped) > 1:
+            logger.warning("relay: %d X-Sieve-Redirected-From headers, refused", len(stamped))
+            return _RelayAdmission(reply=UNATTRIBUTED)
+        if stamped:
+            named = headerfrom.parse_addresses("to", stamped[0])
+            if named and len(named) == 1:
+                mailbox = routing.sender_by_address(named[0].address)
+            if mailbox is None or (envelope.sender and envelope.sender.mailbox_id != mailbox.mailbox_id):
+                logger.warning("relay: X-Sieve-Redirected-From %r names no sender mailbox", stamped[0])
+                return _RelayAdmission(reply=UNATTRIBUTED)
+        elif envelope.sender is not None:
+            mailbox = routing.sender_for(envelope.sender.mailbox_id)
+        if mailbox is None:
+            logger.warning("relay: a message no mailbox can be charged for, refused")
+            return _RelayAdmission(reply=UNATTRIBUTED)
+        trace.sender, trace.sender_domain_id = mailbox.address, mailbox.domain_id
+        if envelope.sender is None:
+            trace.envelope_sender = ""  # a redirect of a null-sender message stays <>
+        if not mailbox.active:
+            return self._relay_refuse(trace, routes, "550 5.7.1 " + _("Mailbox not active"))
+        problem = headerfrom.foreign_author(content, lambda a: routing.may_send_as(mailbox, a))
+        if problem is not None:
+            if not stamped:
+                # Generated by the script itself (vacation :from, or :addresses matching a
+                # foreign address): it may not speak for someone else.
+                return self._relay_refuse(trace, routes, f"550 5.7.1 {problem}")
+            # A redirect of someone else's message leaves as the mailbox's own.
+            content = headerfrom.sent_as(content, mailbox_address=mailbox.address)
+        reserved: list[Reserved] = []
+        for route in routes:
+            verdict = self._charge(route, route.address, mailbox, trace)
+            if verdict.route is None:
+                for r in reserved:
+                    sendlimit.refund(key=r.key)
+                return _RelayAdmission(reply=verdict.reply)
+            if verdict.reservation is not None:
+                reserved.append(verdict.reservation)
+        return _RelayAdmission(reply="", content=content, trace=trace, reservations=reserved)
+
+    def _relay_refuse(self, trace, routes: list[routing.Route], reply: str) -> "_RelayAdmission":
+        for route in routes:
+            direction = (
+                TracemailEntry.Direction.OUT
+                if route.kind == routing.Kind.REMOTE
+                else TracemailEntry.Direction.INTERNAL
+            )
+            self._trace_rejection_sync(trace, route.address, route.domain_id, direction, reply)
+        return _RelayAdmission(reply=reply)
+
+    # Unexpected errors ----------------------------------------------------------------------
+
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's default answers "500 Error: (<type>) <text>", telling any client the
+        exception's text; the client gets a generic temporary reply, the log the traceback."""
+        logger.error("SMTP handler error", exc_info=error)
+        return TEMP_BACKEND
 
     async def _refund(self, keys: list[str]) -> None:
         for key in keys:

@@ -127,3 +127,26 @@ def sender_by_address(address: str) -> Sender | None:
 def hosted_domain_id(address: str) -> int | None:
     _, domain_name = split_address(address)
     return Domain.objects.filter(name=domain_name).values_list("id", flat=True).first()
+
+
+def canonical_address(address: str) -> str:
+    """An address as the send-as rule compares it: lower case, the domain in ASCII (IDNA), no
+    trailing dot. Local parts here are lower-case dot-atoms, so lower-casing them is exact."""
+    local, _, domain = address.strip().rpartition("@")
+    domain = domain.lower().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass  # left as it is: it matches no hosted domain, so it is refused
+    return f"{local.lower()}@{domain}"
+
+
+def addresses_a_mailbox_may_send_as(sender: Sender) -> frozenset[str]:
+    """The header From / Sender addresses a mailbox may use (canonical form). Today its own
+    address; aliases will add theirs here, and every caller (submission, the Sieve relay, the
+    webmail) follows."""
+    return frozenset({canonical_address(sender.address)})
+
+
+def may_send_as(sender: Sender, address: str) -> bool:
+    return canonical_address(address) in addresses_a_mailbox_may_send_as(sender)

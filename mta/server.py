@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connections
 
 from mta.handler import MX, RELAY, SUBMISSION, MailEnvelope, MailHandler
+from mta.helo import valid_helo_name
 from mta.lmtp import LMTPEndpoint, close_pooled_session
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ _REPLY_REWRITES = {
         "552 5.3.4 Message size exceeds fixed maximum message size"
     ),
 }
+
+
+HELO_INVALID = "501 5.5.2 Syntax: HELO/EHLO needs a host name or an address literal"
 
 
 class MailSMTP(SMTP):
@@ -46,6 +50,18 @@ class MailSMTP(SMTP):
         if self.envelope is not None:
             self.event_handler.release_envelope(self.envelope, self.loop)
         super()._set_post_data_state()
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        if hostname and not valid_helo_name(hostname):
+            await self.push(HELO_INVALID)
+            return
+        await super().smtp_HELO(hostname)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if hostname and not valid_helo_name(hostname):
+            await self.push(HELO_INVALID)
+            return
+        await super().smtp_EHLO(hostname)
 
     async def smtp_AUTH(self, arg: str) -> None:
         # The MX and the relay listener offer no AUTH at all: aiosmtpd's "538 Encryption
@@ -90,6 +106,7 @@ class SMTPService:
         self,
         *,
         host: str | None = None,
+        internal_host: str | None = None,  # the relay listener's address; settings.INTERNAL_BIND
         ports: dict[str, int] | None = None,
         tls_context: ssl.SSLContext,
         lmtp: LMTPEndpoint | None = None,  # None: settings.LMTP_HOST / MAIL_PORTS["lmtp"] at each delivery
@@ -99,6 +116,8 @@ class SMTPService:
         max_recipients: int | None = None,
     ):
         self.host = host or settings.MAIL_BIND
+        # Sieve's relay needs no AUTH (trusted peers): it never listens on the public address.
+        self.internal_host = internal_host or settings.INTERNAL_BIND
         wanted = ports or {k: settings.MAIL_PORTS[k] for k in ("smtp_mx", "relay", "smtps", "submission")}
         self.listeners = [Listener(name, port) for name, port in wanted.items()]
         self.tls_context = tls_context
@@ -117,6 +136,7 @@ class SMTPService:
             aiosmtpd_log.addFilter(_AiosmtpdNoiseFilter())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="smtpd")
         self.ports: dict[str, int] = {}
+        self.addresses: dict[str, str] = {}  # listener name → the address it is bound to
         self._servers: list[asyncio.AbstractServer] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -134,7 +154,7 @@ class SMTPService:
             timeout=300,
         )
         if name == "relay":
-            # Loopback only (MAIL_BIND) and trusted peers only (checked at MAIL): Sieve's outgoing mail.
+            # INTERNAL_BIND only, trusted peers only (checked at MAIL): Sieve's outgoing mail.
             return lambda: MailSMTP(handler, auth_exclude_mechanism=["PLAIN", "LOGIN"], **common)
         if name == "smtp_mx":
             # STARTTLS offered, never required; no AUTH on the MX.
@@ -167,16 +187,18 @@ class SMTPService:
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         for listener in self.listeners:
+            host = self.internal_host if listener.name == "relay" else self.host
             server = await loop.create_server(
                 self._factory(listener.name),
-                host=self.host,
+                host=host,
                 port=listener.port,
                 ssl=self.tls_context if listener.name == "smtps" else None,
                 reuse_address=True,
             )
             self._servers.append(server)
             self.ports[listener.name] = server.sockets[0].getsockname()[1]
-            logger.info("smtpd %s listening on %s:%d", listener.name, self.host, self.ports[listener.name])
+            self.addresses[listener.name] = server.sockets[0].getsockname()[0]
+            logger.info("smtpd %s listening on %s:%d", listener.name, host, self.ports[listener.name])
 
     async def close(self) -> None:
         for server in self._servers:

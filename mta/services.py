@@ -34,6 +34,10 @@ class MessageTrace:
     size: int = 0
     client_ip: str | None = None
     queue_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16].upper())
+    # The envelope sender of the copies queued for remote delivery when it is not `sender`: a
+    # Sieve redirect of a null-sender message is traced as its mailbox's but keeps <> (no
+    # bounce of a bounce, as Pigeonhole intends).
+    envelope_sender: str | None = None
 
 
 _CONTROL_CHARS = dict.fromkeys(range(0x20), " ") | {0x7F: " "}
@@ -159,7 +163,7 @@ def outbound_enqueue(
                 cursor.execute("SET LOCAL synchronous_commit = on")
             message = OutboundMessage.objects.create(
                 queue_id=uuid.UUID(name),
-                sender=trace.sender,
+                sender=trace.sender if trace.envelope_sender is None else trace.envelope_sender,
                 spool_path=str(path),
                 size=len(data),
                 message_id=_clip(trace.message_id),

@@ -22,6 +22,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from mta import headerfrom, lineendings, routing
+
 
 @dataclass
 class SendRefused(Exception):
@@ -76,6 +78,8 @@ def explain(code: int, reply: str, *, recipient: str = "") -> str:
             "You reached your daily limit of %(limit)s external recipients; "
             "it resets at midnight (Europe/Rome)."
         ) % {"limit": limit}
+    if code == 553 and enhanced == "5.7.1":
+        return _("The sender of this message is not an address you may send as.")
     if enhanced in ("5.7.8", "5.7.0") and code == 535:
         return _("The mail server refused the webmail's credentials.")
     if enhanced == "5.7.1" and recipient:
@@ -83,7 +87,25 @@ def explain(code: int, reply: str, *, recipient: str = "") -> str:
     return _("The mail server refused the message.")
 
 
+def author_refusal(*, sender: str, data: bytes) -> SendRefused | None:
+    """The submission server's From/Sender rule (mta.routing.may_send_as), checked before
+    connecting so the user gets it in their language; the server checks it again."""
+    who = routing.sender_by_address(sender)
+    if who is None:
+        return SendRefused(_("The mail server refused the message."), reply="553 5.7.1 unknown sender")
+    problem = headerfrom.foreign_author(lineendings.normalise(data), lambda a: routing.may_send_as(who, a))
+    if problem is None:
+        return None
+    return SendRefused(
+        _("You can send only as your own address, %(address)s.") % {"address": who.address},
+        reply=f"553 5.7.1 {problem}",
+    )
+
+
 def send(*, login: str, token: str, sender: str, recipients: list[str], data: bytes) -> SendResult:
+    refusal = author_refusal(sender=sender, data=data)
+    if refusal is not None:
+        raise refusal
     host = settings.MAIL_BIND
     port = settings.MAIL_PORTS["submission"]
     try:

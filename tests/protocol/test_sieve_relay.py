@@ -46,12 +46,21 @@ def test_relay_sends_a_hosted_mailbox_mail_outside_and_charges_its_send_limit(
     assert sendlimit.used_today(mailbox_id=mailbox_id) == 1
 
 
-def test_relay_accepts_the_null_sender_for_auto_replies(smtpd, relay_sink, acme):
+def test_relay_charges_a_null_sender_redirect_to_the_mailbox_pigeonhole_names(
+    smtpd, relay_sink, acme, mailbox_factory
+):
+    # Was: "the relay accepts the null sender for auto-replies", uncounted and untraced: the
+    # open relay of issue 9. A null-sender message now needs Pigeonhole's X-Sieve-Redirected-From
+    # (tests/protocol/test_sieve_relay_attribution.py has the whole attack and the refusals).
+    mario, _ = mailbox_factory(domain=acme)
     with relay_client(smtpd) as client:
-        data = message("x@far.example", "someone@far.example")
+        data = f"X-Sieve-Redirected-From: {mario}\r\n".encode() + message(mario, "someone@far.example")
         refused = client.sendmail("", ["someone@far.example"], data)
     assert refused == {}
-    assert [m.rcpt_tos for m in relay_sink.messages] == [["someone@far.example"]]
+    assert [(m.mail_from, m.rcpt_tos) for m in relay_sink.messages] == [("<>", ["someone@far.example"])]
+    from domains.models import Mailbox
+
+    assert sendlimit.used_today(mailbox_id=Mailbox.objects.get(user__username=mario).pk) == 1
 
 
 def test_relay_refuses_a_sender_that_is_not_a_hosted_mailbox(smtpd, relay_sink, acme):
@@ -96,5 +105,6 @@ def test_a_vacation_reply_reaches_an_external_sender(
         running_mailplane.log_tail()
     )
     [reply] = [m for m in relay_sink.messages if m.rcpt_tos == ["client@far.example"]]
-    assert reply.mail_from in ("", "<>")
+    # the mailbox as envelope sender (sieve_vacation_send_from_recipient): the relay charges it
+    assert reply.mail_from == mario
     assert b"Fuori ufficio" in reply.content
