@@ -159,8 +159,8 @@ def local_copy_delivered(
 _PREPARE_SQL = """
 WITH prior AS (
     SELECT h.recipient, h.state, h.owner_pid, h.at::date AS day,
-           (h.state = 'delivering' AND h.attempt_at > %(now)s - %(attempt_bound)s
-            AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = h.owner_pid)) AS busy
+           COALESCE(h.state = 'delivering' AND h.attempt_at > %(now)s - %(attempt_bound)s
+                    AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = h.owner_pid), false) AS busy
     FROM {handled} h
     WHERE h.fingerprint = %(fingerprint)s AND h.recipient = ANY(%(recipients)s)
 ), intent AS (
