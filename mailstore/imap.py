@@ -7,6 +7,7 @@ the person, not to the web server's address."""
 
 from __future__ import annotations
 
+import datetime
 import socket
 import ssl
 from collections.abc import Iterator
@@ -67,3 +68,25 @@ def imap_session(address: str, **kwargs) -> Iterator[imapclient.IMAPClient]:
             client.logout()
         except (IMAPClientError, OSError):
             pass
+
+
+def mailbox_has_header(
+    address: str, *, name: str, value: str, since: datetime.date | None = None, timeout: float = 15
+) -> bool:
+    """True when a message in any folder of `address` (Sieve may have filed it anywhere) has a
+    header `name` containing `value` (IMAP SEARCH HEADER), delivered on or after `since`.
+    Raises MailstoreImapError when the mailbox cannot be searched: the caller cannot tell."""
+    criteria: list = ["HEADER", name, value]
+    if since is not None:
+        criteria = ["SINCE", since, *criteria]
+    with imap_session(address, client_name="mailsuite-mx", timeout=timeout) as imap:
+        try:
+            for flags, _delimiter, folder in imap.list_folders():
+                if {flag.lower() for flag in flags} & {b"\\noselect", b"\\nonexistent"}:
+                    continue
+                imap.select_folder(folder, readonly=True)
+                if imap.search(criteria):
+                    return True
+        except (IMAPClientError, OSError, ssl.SSLError) as exc:
+            raise MailstoreImapError(f"IMAP search in {address} failed: {exc}") from exc
+    return False

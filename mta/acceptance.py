@@ -6,24 +6,33 @@ SMTP has one DATA reply for all recipients, so "partially delivered" cannot be s
   did succeed are remembered (HandledCopy: fingerprint of sender + original bytes, recipient) so
   the sender's retry of the same message skips them: exactly one copy each;
 - remote copies are queued first (one transaction), local copies delivered after;
+- exactly once across a crash: before each local copy's LMTP hand-off its intent is recorded
+  (HandledCopy "delivering", in the same round trip that reads the prior copies), and each local
+  copy carries a delivery header (`X-Mailsuite-Delivery: <id>`, a keyed hash of the fingerprint
+  and the recipient). When an attempt's outcome is unknown (the SMTP server killed after
+  Dovecot's 250 but before the row said "done"; Dovecot killed before its reply reached us), the
+  retry searches the mailbox, every folder, for that header over IMAP before delivering again.
+  Only that retry pays for the search; the normal path adds no round trip;
 - a permanent failure (e.g. 552 5.2.2 over quota) when nothing else was delivered → that reply
   itself; when other copies were delivered → 250 and a DSN to the sender for the failed one.
 """
 
+import datetime as dt
 import email.utils
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 from email.header import Header, decode_header, make_header
 from email.parser import BytesHeaderParser
 
-from django.db import connection
+from django.conf import settings
 from django.utils import timezone
 
-from domains.models import Domain
+from mailstore.imap import MailstoreImapError, mailbox_has_header
 from mta import routing, services
-from mta.lmtp import LMTPEndpoint, LMTPError, pooled_session
-from mta.models import HandledCopy, TracemailEntry
+from mta.lmtp import LMTPEndpoint, LMTPError, LMTPSession, pooled_session
+from mta.models import TracemailEntry
 
 logger = logging.getLogger(__name__)
 
@@ -75,21 +84,26 @@ def fingerprint_of(sender: str, content: bytes) -> str:
     return hashlib.sha256(sender.encode("utf-8", "replace") + b"\0" + content).hexdigest()
 
 
-def _prior_state(
-    *, fingerprint: str, recipients: list[str], sender_domain: str | None
-) -> tuple[int | None, set[str]]:
-    """In one round trip: the copies of this message already handled (a retry), and the hosted
-    domain of an MX sender (for Tracemail)."""
-    # Table names come from the models, values are bound parameters.
-    sql = (
-        f"SELECT (SELECT id FROM {Domain._meta.db_table} WHERE name = %s), "  # noqa: S608
-        f"ARRAY(SELECT recipient FROM {HandledCopy._meta.db_table} "
-        "WHERE fingerprint = %s AND recipient = ANY(%s))"
+DELIVERY_HEADER = "X-Mailsuite-Delivery"
+
+
+def delivery_id(fingerprint: str, recipient: str) -> str:
+    """The id the MX writes in each local copy: the same for every attempt of the same message to
+    the same recipient, keyed by the server secret so that no sender can forge the id of another
+    message (and have its real copy taken for delivered)."""
+    key = ("mailsuite.mta.delivery:" + settings.SECRET_KEY).encode()
+    mac = hmac.new(key, f"{fingerprint}\0{recipient.lower()}".encode("utf-8", "replace"), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def _already_in_mailbox(recipient: str, fingerprint: str, day: dt.date) -> bool:
+    """Raises MailstoreImapError when the mailbox cannot be searched (Dovecot still down)."""
+    return mailbox_has_header(
+        recipient,
+        name=DELIVERY_HEADER,
+        value=delivery_id(fingerprint, recipient),
+        since=day - dt.timedelta(days=1),  # IMAP SINCE is a date in the server's time zone
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [sender_domain or "", fingerprint, recipients])
-        domain_id, handled = cursor.fetchone()
-    return domain_id, set(handled or [])
 
 
 def _received(
@@ -124,13 +138,15 @@ def accept_message(
 ) -> Accepted:
     fingerprint = fingerprint_of(sender, content)
     lookup_sender = not submission and bool(sender) and trace.sender_domain_id is None
-    sender_domain_id, handled_before = _prior_state(
+    prior = services.copies_prepare(
         fingerprint=fingerprint,
         recipients=[r.address.lower() for r in routes],
+        local=[r.address.lower() for r in routes if r.kind == routing.Kind.LOCAL],
         sender_domain=routing.split_address(sender)[1] if lookup_sender else None,
     )
+    handled_before = prior.done
     if lookup_sender:
-        trace.sender_domain_id = sender_domain_id
+        trace.sender_domain_id = prior.sender_domain_id
     todo = [r for r in routes if r.address.lower() not in handled_before]
     remote = [r for r in todo if r.kind == routing.Kind.REMOTE]
     local = [r for r in todo if r.kind == routing.Kind.LOCAL]
@@ -163,48 +179,78 @@ def accept_message(
 
     temporary: list[LMTPError] = []
     permanent: list[tuple[routing.Route, LMTPError]] = []
-    if local:
-        direction = Direction.INTERNAL if submission else Direction.IN
-        try:
-            session = pooled_session(lmtp)
-        except LMTPError as exc:
-            session = None
-            temporary.append(exc)
-            for route in local:
-                services.tracemail_record(
-                    trace=trace,
-                    recipient=route.address,
-                    recipient_domain_id=route.domain_id,
-                    direction=direction,
-                    status=Status.DEFERRED,
-                    reason=exc.reply,
+    direction = Direction.INTERNAL if submission else Direction.IN
+    session: LMTPSession | None = None
+    unreachable: LMTPError | None = None
+
+    def deferred(route: routing.Route, exc: LMTPError) -> None:
+        temporary.append(exc)
+        services.tracemail_record(
+            trace=trace,
+            recipient=route.address,
+            recipient_domain_id=route.domain_id,
+            direction=direction,
+            status=Status.DEFERRED,
+            reason=exc.reply,
+        )
+
+    for route in local:
+        key = route.address.lower()
+        if key in prior.unknown:
+            # An earlier attempt of this message ended without knowing whether Dovecot has the copy.
+            try:
+                found = _already_in_mailbox(route.address, fingerprint, prior.unknown[key])
+            except MailstoreImapError as exc:
+                logger.warning("DATA %s: cannot tell whether %s has the copy: %s", trace.queue_id, key, exc)
+                services.local_copy_attempt_ended(
+                    fingerprint=fingerprint, recipient=key, outcome_unknown=True
                 )
-        if session is not None:
-            for route in local:
-                try:
-                    session.deliver(sender=sender, recipient=route.address, data=data)
-                except LMTPError as exc:
-                    if exc.temporary:
-                        temporary.append(exc)
-                        services.tracemail_record(
-                            trace=trace,
-                            recipient=route.address,
-                            recipient_domain_id=route.domain_id,
-                            direction=direction,
-                            status=Status.DEFERRED,
-                            reason=exc.reply,
-                        )
-                    else:
-                        permanent.append((route, exc))
-                    continue
+                deferred(route, LMTPError(451, "4.4.3 Earlier delivery attempt not verifiable yet"))
+                continue
+            if found:
                 services.local_copy_delivered(
                     fingerprint=fingerprint,
                     trace=trace,
                     recipient=route.address,
                     recipient_domain_id=route.domain_id,
                     direction=direction,
+                    reason="250 2.0.0 already in the mailbox (an earlier attempt was interrupted)",
                 )
-                accepted.newly_handled.add(route.address.lower())
+                accepted.newly_handled.add(key)
+                continue
+        elif key not in prior.new:
+            # Another attempt of the same message is delivering this copy right now.
+            deferred(route, LMTPError(451, "4.4.3 An earlier attempt of this message is still in progress"))
+            continue
+        if session is None and unreachable is None:
+            try:
+                session = pooled_session(lmtp)
+            except LMTPError as exc:
+                unreachable = exc
+        if unreachable is not None:
+            services.local_copy_attempt_ended(fingerprint=fingerprint, recipient=key, outcome_unknown=False)
+            deferred(route, unreachable)
+            continue
+        stamped = f"{DELIVERY_HEADER}: {delivery_id(fingerprint, key)}\r\n".encode() + data
+        try:
+            session.deliver(sender=sender, recipient=route.address, data=stamped)
+        except LMTPError as exc:
+            services.local_copy_attempt_ended(
+                fingerprint=fingerprint, recipient=key, outcome_unknown=exc.outcome_unknown
+            )
+            if exc.temporary:
+                deferred(route, exc)
+            else:
+                permanent.append((route, exc))
+            continue
+        services.local_copy_delivered(
+            fingerprint=fingerprint,
+            trace=trace,
+            recipient=route.address,
+            recipient_domain_id=route.domain_id,
+            direction=direction,
+        )
+        accepted.newly_handled.add(key)
 
     if temporary:
         accepted.reply = "451 4.3.0 Temporary local delivery failure, please try again later"

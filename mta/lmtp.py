@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 
 class LMTPError(Exception):
-    """Delivery refused or impossible. `code` is the SMTP reply code (421 when unreachable)."""
+    """Delivery refused or impossible. `code` is the SMTP reply code (421 when unreachable).
 
-    def __init__(self, code: int, message: str):
+    `outcome_unknown`: the connection broke once the message was being sent (DATA), before
+    Dovecot's reply arrived: the copy may or may not be in the mailbox."""
+
+    def __init__(self, code: int, message: str, *, outcome_unknown: bool = False):
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
+        self.outcome_unknown = outcome_unknown
 
     @property
     def temporary(self) -> bool:
@@ -102,21 +106,27 @@ class LMTPSession:
         if code not in (250, 251):
             self._reset()
             raise LMTPError(code, _text(resp))
-        code, resp = self._command(lambda c: c.data(data))
+        code, resp = self._command(lambda c: c.data(data), sending_message=True)
         if code != 250:
             self._reset()
-            raise LMTPError(code, _text(resp))
+            # Dovecot's LMTP, told to shut down (its master process killed), answers "421 4.3.2
+            # Shutting down" even to a message it has already saved: measured, not assumed.
+            raise LMTPError(code, _text(resp), outcome_unknown=code == 421)
         self.last_used = time.monotonic()
         return f"{code} {_text(resp)}"
 
-    def _command(self, call):
+    def _command(self, call, *, sending_message: bool = False):
         try:
             return call(self._conn)
         except smtplib.SMTPResponseException as exc:
             return exc.smtp_code, exc.smtp_error
         except (OSError, smtplib.SMTPException) as exc:
             self._conn = None
-            raise LMTPError(421, f"4.4.2 Local delivery interrupted ({exc.__class__.__name__})") from exc
+            raise LMTPError(
+                421,
+                f"4.4.2 Local delivery interrupted ({exc.__class__.__name__})",
+                outcome_unknown=sending_message,
+            ) from exc
 
     def _reset(self) -> None:
         try:

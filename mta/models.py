@@ -131,20 +131,42 @@ class OutboundRecipient(models.Model):
 
 
 class HandledCopy(models.Model):
-    """A copy (message fingerprint, recipient) already delivered locally or durably queued.
+    """A copy (message fingerprint, recipient): delivered locally or durably queued ("done"), or a
+    local delivery begun whose outcome is not known yet.
 
     SMTP has one DATA reply for all recipients: when one local copy fails temporarily after others
     were delivered, the server answers 4xx and the sender retries the whole message; this table
-    makes the retry skip the copies already handled. Rows are purged after a few days."""
+    makes the retry skip the copies already handled.
+
+    A local copy's row is written ("delivering", with the database session of the attempt) before
+    the LMTP hand-off, and becomes "done" after Dovecot's 250. A crash in between (the SMTP server
+    killed, Dovecot killed before its reply reached us) leaves it "delivering" (its session gone)
+    or "unknown": the retry then looks for the copy in the mailbox (the delivery header the MX
+    adds to each local copy, see mta.acceptance) before delivering again. Rows are purged after a
+    few days."""
+
+    class State(models.TextChoices):
+        DELIVERING = "delivering", _("Delivering")
+        UNKNOWN = "unknown", _("Outcome unknown")
+        DONE = "done", _("Done")
 
     fingerprint = models.CharField(max_length=64)
     recipient = models.CharField(max_length=320)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)  # the first attempt
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
+    # The PostgreSQL backend pid of the SMTP server thread delivering it, and when that attempt
+    # began: an attempt is still under way while that session lives (bounded in time).
+    owner_pid = models.IntegerField(null=True, blank=True)
+    attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["fingerprint", "recipient"], name="handled_copy_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["delivering", "unknown", "done"]),
+                name="handled_copy_state_valid",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.fingerprint[:12]} {self.recipient}"
+        return f"{self.fingerprint[:12]} {self.recipient} ({self.state})"

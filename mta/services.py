@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from domains.models import Domain
 from mta import routing, spool
 from mta.dsn import build_dsn, enhanced_status
 from mta.lmtp import LMTPEndpoint, LMTPError, deliver_one
@@ -96,8 +97,9 @@ def tracemail_update(*, entry_id: int, status: str, reason: str = "", remote_hos
 
 _LOCAL_COPY_SQL = """
 WITH handled AS (
-    INSERT INTO {handled} (fingerprint, recipient, at) VALUES (%(fingerprint)s, %(recipient_key)s, %(now)s)
-    ON CONFLICT DO NOTHING
+    INSERT INTO {handled} (fingerprint, recipient, at, state, owner_pid, attempt_at)
+    VALUES (%(fingerprint)s, %(recipient_key)s, %(now)s, 'done', NULL, NULL)
+    ON CONFLICT (fingerprint, recipient) DO UPDATE SET state = 'done', owner_pid = NULL
 ), entry AS (
     INSERT INTO {entry} (created_at, updated_at, direction, status, reason, sender, recipient,
                          sender_domain_id, recipient_domain_id, message_id, subject, size, client_ip,
@@ -114,9 +116,16 @@ CROSS JOIN (VALUES (1, 'accepted', ''), (2, 'delivered', %(reason)s)) AS v(n, st
 
 
 def local_copy_delivered(
-    *, fingerprint: str, trace: MessageTrace, recipient: str, recipient_domain_id: int | None, direction: str
+    *,
+    fingerprint: str,
+    trace: MessageTrace,
+    recipient: str,
+    recipient_domain_id: int | None,
+    direction: str,
+    reason: str = "250 2.0.0 delivered to mailbox",
 ) -> None:
-    """Remember the copy (so a retry of the same message skips it) and trace it as delivered.
+    """Remember the copy as done (so a retry of the same message skips it) and trace it as
+    delivered.
 
     One SQL statement (hence one transaction, one round trip): it runs once per local copy on the
     MX's hot path, where the latency of each round trip is what limits throughput."""
@@ -133,7 +142,7 @@ def local_copy_delivered(
                 "recipient_key": recipient.lower(),
                 "now": timezone.now(),
                 "direction": direction,
-                "reason": "250 2.0.0 delivered to mailbox",
+                "reason": reason,
                 "sender": _clip(trace.sender, 320),
                 "recipient": _clip(recipient, 320),
                 "sender_domain_id": trace.sender_domain_id,
@@ -145,6 +154,92 @@ def local_copy_delivered(
                 "queue_id": trace.queue_id,
             },
         )
+
+
+# Copies of a message handled before, in one round trip, and the intent to deliver each new local
+# copy recorded before its LMTP hand-off (see HandledCopy). Rows of an earlier attempt whose
+# outcome is unknown are claimed by this attempt (the owner_pid test makes two simultaneous
+# retries claim a row once); a row another live session is still delivering is left alone.
+_PREPARE_SQL = """
+WITH prior AS (
+    SELECT h.recipient, h.state, h.owner_pid, h.at::date AS day,
+           COALESCE(h.state = 'delivering' AND h.attempt_at > %(now)s - %(attempt_bound)s
+                    AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = h.owner_pid), false) AS busy
+    FROM {handled} h
+    WHERE h.fingerprint = %(fingerprint)s AND h.recipient = ANY(%(recipients)s)
+), intent AS (
+    INSERT INTO {handled} (fingerprint, recipient, at, state, owner_pid, attempt_at)
+    SELECT %(fingerprint)s, r, %(now)s, 'delivering', pg_backend_pid(), %(now)s
+    FROM unnest(%(local)s::varchar[]) AS r
+    WHERE r NOT IN (SELECT recipient FROM prior)
+    ON CONFLICT DO NOTHING
+    RETURNING recipient
+), claimed AS (
+    UPDATE {handled} h SET state = 'delivering', owner_pid = pg_backend_pid(), attempt_at = %(now)s
+    FROM prior p
+    WHERE h.fingerprint = %(fingerprint)s AND h.recipient = p.recipient AND h.recipient = ANY(%(local)s)
+      AND p.state <> 'done' AND NOT p.busy AND h.state <> 'done'
+      AND h.owner_pid IS NOT DISTINCT FROM p.owner_pid
+    RETURNING h.recipient, p.day
+)
+SELECT (SELECT id FROM {domain} WHERE name = %(sender_domain)s),
+       ARRAY(SELECT recipient FROM prior WHERE state = 'done'),
+       ARRAY(SELECT recipient FROM intent),
+       ARRAY(SELECT recipient FROM claimed),
+       ARRAY(SELECT day FROM claimed)
+"""
+
+# How long a live session may hold a copy as "being delivered" (LMTP timeouts are 30 s per
+# command): after that a retry treats the attempt as over, whatever became of it.
+ATTEMPT_BOUND = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class PriorCopies:
+    sender_domain_id: int | None
+    done: set[str]  # handled before: skipped
+    new: set[str]  # first attempt: intent recorded, deliver
+    unknown: dict[str, dt.date]  # an earlier attempt's outcome is unknown (its day): look first
+    # local recipients in none of these are being delivered by another attempt right now
+
+
+def copies_prepare(
+    *, fingerprint: str, recipients: list[str], local: list[str], sender_domain: str | None
+) -> PriorCopies:
+    """`recipients` and `local` lower-case. Records a "delivering" intent for each new local copy."""
+    sql = _PREPARE_SQL.format(handled=HandledCopy._meta.db_table, domain=Domain._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "fingerprint": fingerprint,
+                "recipients": recipients,
+                "local": local,
+                "sender_domain": sender_domain or "",
+                "now": timezone.now(),
+                "attempt_bound": ATTEMPT_BOUND,
+            },
+        )
+        domain_id, done, new, claimed, days = cursor.fetchone()
+    return PriorCopies(
+        sender_domain_id=domain_id,
+        done=set(done or []),
+        new=set(new or []),
+        unknown=dict(zip(claimed or [], days or [], strict=True)),
+    )
+
+
+def local_copy_attempt_ended(*, fingerprint: str, recipient: str, outcome_unknown: bool) -> None:
+    """A local delivery attempt ended without a 250: the copy may be in the mailbox (the
+    connection broke while Dovecot had the message: the next retry looks first), or it surely is
+    not (Dovecot refused it, or was never reached: the intent is dropped)."""
+    rows = HandledCopy.objects.filter(fingerprint=fingerprint, recipient=recipient.lower()).exclude(
+        state=HandledCopy.State.DONE
+    )
+    if outcome_unknown:
+        rows.update(state=HandledCopy.State.UNKNOWN, owner_pid=None)
+    else:
+        rows.delete()
 
 
 def outbound_enqueue(
