@@ -1,7 +1,8 @@
 """Rendering of the private Dovecot configuration from settings (used by mailstore.dovecot).
 
 Files written into DovecotConfig.directory: dovecot.conf, sql-app.conf.ext (app-password passdb),
-sql-main.conf.ext (main-password passdb + userdb), dict-sql.conf.ext (quota_clone → PostgreSQL),
+sql-main.conf.ext (main-password passdb + userdb), sql-cache.conf.ext and sql-cache-fill.conf.ext
+(the verified-credential cache, mailstore.authcache), dict-sql.conf.ext (quota_clone → PostgreSQL),
 master-users (the project's master user), quota-warning.py (the quota_warning script).
 """
 
@@ -51,6 +52,7 @@ class DovecotConfig:
     auth_failure_delay: int = 2
     auth_penalty: bool = True  # anvil's growing per-IP delay after failures (off in tests)
     quota_warning_levels: tuple[int, ...] = (80, 95)
+    auth_cache_seconds: int = 900  # verified-credential cache (mailstore.authcache); 0 = off
     extra: Mapping[str, str] = field(default_factory=dict)  # top-level settings appended verbatim
 
     @property
@@ -91,6 +93,7 @@ def config_from_settings(**overrides) -> DovecotConfig:
         vmail_user=settings.VMAIL_USER,
         auth_failure_delay=settings.DOVECOT_AUTH_FAILURE_DELAY,
         quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
+        auth_cache_seconds=settings.MAIL_AUTH_CACHE_SECONDS,
     )
     return replace(config, **overrides) if overrides else config
 
@@ -137,6 +140,11 @@ def _vmail_ids(user: str) -> tuple[int, int]:
 
 # Where the user's row is selected: by domain and local part, the unique index of domains_mailbox.
 _USER_WHERE = "domain = '%d' AND local_part = '%n'"
+# Dovecot shows `reason` to the client (IMAP NO [AUTHENTICATIONFAILED], POP3 -ERR, ManageSieve NO)
+# when the right password meets nologin. English, like every protocol reply.
+MUST_CHANGE_REASON = (
+    "Password change required: change it on the web (webmail or control panel) before using mail clients."
+)
 
 
 def _sql_files(config: DovecotConfig) -> dict[str, str]:
@@ -154,7 +162,12 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
     main = (
         connect  # noqa: S608 - a Dovecot template, not a query run here
         + "default_pass_scheme = ARGON2ID\n"
-        + "password_query = SELECT login AS user, password FROM mailstore_mailuser "  # noqa: S608
+        # The temporary password (first login) verifies, then nologin refuses it with the reason.
+        # credential_generation: which stored hash was verified, for the cache-fill passdb.
+        + "password_query = SELECT login AS user, password, credential_generation, "  # noqa: S608
+        "CASE WHEN must_change_password THEN 'Y' END AS nologin, "
+        f"CASE WHEN must_change_password THEN '{MUST_CHANGE_REASON}' END AS reason "
+        "FROM mailstore_mailuser "
         f"WHERE {_USER_WHERE} AND NOT require_2fa AND password IS NOT NULL\n"
         + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule "  # noqa: S608
         f"FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
@@ -177,7 +190,24 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         "  value_type = uint\n"
         "}\n"
     )
-    return {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+    files = {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+    if config.auth_cache_seconds > 0:
+        # A hit: the keyed hash of this password matches a live row (same rules as the main passdb).
+        files["sql-cache.conf.ext"] = (
+            connect
+            + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            f"FROM mailstore_mailuser WHERE {_USER_WHERE} AND NOT require_2fa "
+            "AND NOT must_change_password AND password IS NOT NULL "
+            "AND mailstore_authcache_match(user_id, login, '%w')\n"
+        )
+        # Reached only after the main passdb verified the password (skip = unauthenticated).
+        files["sql-cache-fill.conf.ext"] = (
+            connect
+            + "password_query = SELECT NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            "FROM (SELECT mailstore_authcache_fill('%n', '%d', '%w', "
+            f"'%{{passdb:credential_generation}}', {int(config.auth_cache_seconds)})) AS filled\n"
+        )
+    return files
 
 
 QUOTA_WARNING_SCRIPT = """#!/usr/bin/python3
@@ -252,6 +282,25 @@ def _internal_gid() -> int:
         raise DovecotError(
             f"group {DOVECOT_INTERNAL_GROUP!r} is missing (package dovecot-core creates it)"
         ) from exc
+
+
+def _main_passdbs(config: DovecotConfig) -> str:
+    """The main-password passdb, between the two passdbs of the verified-credential cache:
+    a hit returns at once; a miss goes on to Argon2; only a verified password reaches the fill
+    (skip = unauthenticated), whose own failure never fails the login."""
+    d = config.directory
+    if config.auth_cache_seconds <= 0:
+        return f"passdb {{\n  driver = sql\n  args = {d / 'sql-main.conf.ext'}\n}}"
+    return (
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-cache.conf.ext'}\n}}\n"
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-main.conf.ext'}\n"
+        "  result_success = continue-ok\n}\n"
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-cache-fill.conf.ext'}\n"
+        "  skip = unauthenticated\n"
+        "  result_success = return-ok\n"
+        "  result_failure = return-ok\n"
+        "  result_internalfail = return-ok\n}"
+    )
 
 
 def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
@@ -355,10 +404,7 @@ passdb {{
   driver = sql
   args = {d / "sql-app.conf.ext"}
 }}
-passdb {{
-  driver = sql
-  args = {d / "sql-main.conf.ext"}
-}}
+{_main_passdbs(config)}
 userdb {{
   driver = sql
   args = {d / "sql-main.conf.ext"}

@@ -85,7 +85,7 @@ CREATE UNLOGGED TABLE mailstore_authcachekey (
 );
 CREATE UNLOGGED TABLE mailstore_authcache (
     login varchar(254) PRIMARY KEY,
-    user_id integer NOT NULL,
+    user_id bigint NOT NULL,
     mac bytea NOT NULL CHECK (octet_length(mac) = 32),
     expires_at timestamptz NOT NULL
 );
@@ -98,7 +98,7 @@ RETURNS bytea LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, public
                 'sha256')
 $$;
 
-CREATE FUNCTION mailstore_authcache_match(p_user_id integer, p_login text, p_password text)
+CREATE FUNCTION mailstore_authcache_match(p_user_id bigint, p_login text, p_password text)
 RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT EXISTS (
         SELECT 1
@@ -114,7 +114,7 @@ CREATE FUNCTION mailstore_authcache_fill(
     p_local_part text, p_domain text, p_password text, p_generation text, p_ttl integer
 ) RETURNS boolean LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    v_user_id integer;
+    v_user_id bigint;
     v_login text;
     v_stored text;
     v_key bytea;
@@ -143,13 +143,13 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION mailstore_authcache_mac(text, text, text, bytea) FROM PUBLIC;
-REVOKE ALL ON FUNCTION mailstore_authcache_match(integer, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mailstore_authcache_match(bigint, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mailstore_authcache_fill(text, text, text, text, integer) FROM PUBLIC;
 """
 
 CACHE_SQL_REVERSE = """
 DROP FUNCTION IF EXISTS mailstore_authcache_fill(text, text, text, text, integer);
-DROP FUNCTION IF EXISTS mailstore_authcache_match(integer, text, text);
+DROP FUNCTION IF EXISTS mailstore_authcache_match(bigint, text, text);
 DROP FUNCTION IF EXISTS mailstore_authcache_mac(text, text, text, bytea);
 DROP TABLE IF EXISTS mailstore_authcache;
 DROP TABLE IF EXISTS mailstore_authcachekey;
@@ -163,7 +163,7 @@ def grant_functions(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(f"GRANT SELECT ON mailstore_mailuser TO {role}")
         cursor.execute(
-            "GRANT EXECUTE ON FUNCTION mailstore_authcache_match(integer, text, text), "
+            "GRANT EXECUTE ON FUNCTION mailstore_authcache_match(bigint, text, text), "
             f"mailstore_authcache_fill(text, text, text, text, integer) TO {role}"
         )
 

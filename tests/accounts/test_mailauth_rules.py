@@ -18,7 +18,7 @@ from accounts.services import app_password_create, app_password_revoke
 from accounts.web.passwords import own_password_change
 from domains.models import Domain
 from domains.services import domain_set_require_2fa, mailbox_set_password, mailbox_update
-from tests.factories import MAILBOX_PASSWORD, MailboxFactory
+from tests.factories import MAILBOX_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,9 @@ def test_the_table_holds_no_bare_or_unkeyed_password_hash(mailbox):
     assert (login, user_id, len(mac)) == (mailbox.address, mailbox.user_id, 32)
     assert mac not in unkeyed and MAILBOX_PASSWORD.encode() not in mac and stored.encode() not in mac
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'mailstore_authcache'")
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'mailstore_authcache'"
+        )
         assert cursor.fetchone() == (4,)
 
 
@@ -185,7 +187,8 @@ def _deactivate(mailbox):
 
 @pytest.mark.parametrize(
     "change",
-    [_password_change, _own_password_change, _enable_2fa, _require_2fa_mailbox, _require_2fa_domain, _deactivate],
+    [_password_change, _own_password_change, _enable_2fa, _require_2fa_mailbox, _require_2fa_domain,
+     _deactivate],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_a_change_deletes_the_row_and_refuses_the_old_password_at_once(mailbox, change):
@@ -204,7 +207,9 @@ def test_a_row_of_an_old_stored_hash_never_matches_even_if_not_deleted(mailbox):
     user.save(update_fields=["password"])
     assert len(cache_rows()) == 1
     with connection.cursor() as cursor:
-        cursor.execute("SELECT mailstore_authcache_match(%s, %s, %s)", [user.pk, mailbox.address, MAILBOX_PASSWORD])
+        cursor.execute(
+            "SELECT mailstore_authcache_match(%s, %s, %s)", [user.pk, mailbox.address, MAILBOX_PASSWORD]
+        )
         assert cursor.fetchone() == (False,)
 
 

@@ -186,3 +186,21 @@ def test_a_cached_login_costs_far_less_than_an_argon2_verification(
     cached = statistics.median(login_ms(password) for _ in range(5))
     # then a cached login costs well under half a verification (measured: ~15 ms vs ~250+ ms)
     assert cached < wrong / 2, (cached, wrong)
+
+
+def test_a_failing_cache_fill_never_fails_a_login(running_mailplane, mailbox_factory):
+    # given the cache-fill function out of Dovecot's reach (a broken cache)
+    from django.conf import settings
+
+    address, password = mailbox_factory()
+    role = connection.ops.quote_name(settings.DOVECOT_DB_USER)
+    signature = "mailstore_authcache_fill(text, text, text, text, integer)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"REVOKE EXECUTE ON FUNCTION {signature} FROM {role}")
+    try:
+        # then the main password still logs in (it just is not cached)
+        assert imap_login(running_mailplane, address, password)[0] is True
+        assert cache_rows(address) == []
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {role}")
