@@ -2,8 +2,15 @@
 
 Same rules as Dovecot's passdbs (mailstore SQL views): an active mailbox of an active domain;
 an app password (SHA-256, checked first, cheap) always works; the main password (Argon2) works
-only when 2FA is off. Every attempt is counted by accounts.bruteforce and written to the access
-log. Synchronous: the SMTP server calls it through sync_to_async.
+only when 2FA is off and no first-login change is pending. Every attempt is counted by
+accounts.bruteforce and written to the access log. Synchronous: the SMTP server calls it through
+sync_to_async.
+
+No timing oracle: every refusal spends exactly one Argon2 verification (an unknown login, an
+inactive mailbox or domain, a revoked app password included), so a refusal takes as long as a
+wrong password. A successful main-password verification fills the verified-credential cache
+shared with Dovecot (mailstore.authcache); a later login with the same password is then one
+keyed hash in PostgreSQL instead of Argon2.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from accounts.models import AccessLogEntry, AppPassword
 from accounts.services import access_log_record, app_password_touch, token_hash
 from accounts.twofactor import requires_2fa
 from domains.models import Domain, Mailbox
+from mailstore.authcache import credential_cache_fill, credential_cache_match
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ MAILBOX_INACTIVE = "mailbox_inactive"
 DOMAIN_INACTIVE = "domain_inactive"
 APP_PASSWORD_REVOKED = "app_password_revoked"  # noqa: S105 - a log reason, not a secret
 TWO_FACTOR_REQUIRED = "2fa_required"
+MUST_CHANGE_PASSWORD = "must_change_password"  # noqa: S105 - a log reason, not a secret
 BACKEND_UNAVAILABLE = "backend_unavailable"
 
 
@@ -142,14 +151,24 @@ def authenticate_mail(
     return AuthResult(ok=ok, user=user, mailbox=mailbox, reason=reason)
 
 
+def _spend_on(user, password: str) -> bool:
+    """One Argon2 verification against the user's own hash (the dummy one if it has none)."""
+    if user is None or not user.has_usable_password():
+        _spend_like_a_password_check(password)
+        return False
+    return check_password(password, user.password)
+
+
 def _check_credentials(mailbox: Mailbox | None, password: str) -> tuple[bool, str]:
     if mailbox is None:
         _spend_like_a_password_check(password)
         return False, UNKNOWN_USER
     user = mailbox.user
     if not mailbox.is_active or not user.is_active:
+        _spend_on(user, password)
         return False, MAILBOX_INACTIVE
     if not mailbox.domain.is_active:
+        _spend_on(user, password)
         return False, DOMAIN_INACTIVE
 
     # App passwords first: a SHA-256 lookup is cheap, Argon2 is not (same order as Dovecot's passdbs).
@@ -160,12 +179,24 @@ def _check_credentials(mailbox: Mailbox | None, password: str) -> tuple[bool, st
     )
     if app_password is not None:
         if app_password.revoked_at is not None:
+            _spend_on(user, password)
             return False, APP_PASSWORD_REVOKED
         app_password_touch(app_password_id=app_password.pk)
         return True, OK_APP_PASSWORD
 
-    if not user.has_usable_password() or not check_password(password, user.password):
+    main_password_allowed = not user.must_change_password and not requires_2fa(user)
+    # The cache holds only logins the rules allowed, but the rules are checked again here (and
+    # in the function's SQL): a row never outlives them.
+    if main_password_allowed and credential_cache_match(
+        user_id=user.pk, login=mailbox.address, password=password
+    ):
+        return True, OK_PASSWORD
+    stored_hash = user.password
+    if not _spend_on(user, password):
         return False, BAD_PASSWORD
-    if requires_2fa(user):
+    if user.must_change_password:
+        return False, MUST_CHANGE_PASSWORD
+    if not main_password_allowed:
         return False, TWO_FACTOR_REQUIRED
+    credential_cache_fill(login=mailbox.address, password=password, stored_hash=stored_hash)
     return True, OK_PASSWORD

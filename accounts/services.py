@@ -78,6 +78,19 @@ def app_password_revoke(*, app_password: AppPassword, actor: Any) -> AppPassword
     return app_password
 
 
+def app_passwords_revoke_all(*, user: User, actor: Any) -> int:
+    """Revoke every active app password of a login (one audit row each); returns how many.
+    A password change and a 2FA reset call it in their own transaction: a token issued under
+    the old credentials must not outlive them."""
+    with transaction.atomic():
+        rows = list(
+            AppPassword.objects.select_for_update().filter(user=user, revoked_at__isnull=True).order_by("pk")
+        )
+        for row in rows:
+            app_password_revoke(app_password=row, actor=actor)
+    return len(rows)
+
+
 def app_password_touch(*, app_password_id: int, user_id: int | None = None) -> None:
     """Record a use of an app password (a single UPDATE, no read); with `user_id`, only if the
     app password is that user's."""

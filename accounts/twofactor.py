@@ -21,6 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from domains.audit import audit_record
+from mailstore.authcache import credential_cache_forget
 
 BACKUP_CODES = 10
 TOTP_DEVICE_NAME = "authenticator"
@@ -118,6 +119,8 @@ def totp_enrol_confirm(device: TOTPDevice, token: str) -> list[str]:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         user = device.user
+        # From now on the main password no longer opens mail protocols: not even a cached one.
+        credential_cache_forget(user_ids=[user.pk])
         StaticDevice.objects.filter(user=user).delete()
         backup = StaticDevice.objects.create(user=user, name=BACKUP_DEVICE_NAME, confirmed=True)
         codes = [StaticToken.random_token() for _ in range(BACKUP_CODES)]
@@ -130,10 +133,17 @@ def totp_enrol_confirm(device: TOTPDevice, token: str) -> list[str]:
 
 def totp_reset(user: Any, actor: Any | None) -> None:
     """Remove the user's TOTP and backup devices (lost phone). Main-password rules follow:
-    if the mailbox or domain still requires 2FA, mail clients keep needing app passwords."""
+    if the mailbox or domain still requires 2FA, mail clients keep needing app passwords.
+
+    Every app password of the user is revoked in the same transaction (a reset is what one does
+    after losing a device, which may hold them), and its credential-cache row is deleted."""
+    from accounts.services import app_passwords_revoke_all
+
     with transaction.atomic():
         removed = TOTPDevice.objects.filter(user=user).delete()[0]
         StaticDevice.objects.filter(user=user).delete()
+        app_passwords_revoke_all(user=user, actor=actor)
+        credential_cache_forget(user_ids=[user.pk])
         mailbox = _mailbox_of(user)
         audit_record(actor=actor, action="2fa.reset", domain=mailbox.domain if mailbox else None,
                      target=user.get_username(), after={"devices_removed": removed})

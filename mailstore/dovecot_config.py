@@ -1,7 +1,8 @@
 """Rendering of the private Dovecot configuration from settings (used by mailstore.dovecot).
 
 Files written into DovecotConfig.directory: dovecot.conf, sql-app.conf.ext (app-password passdb),
-sql-main.conf.ext (main-password passdb + userdb), dict-sql.conf.ext (quota_clone → PostgreSQL),
+sql-main.conf.ext (main-password passdb + userdb), sql-cache.conf.ext and sql-cache-fill.conf.ext
+(the verified-credential cache, mailstore.authcache), dict-sql.conf.ext (quota_clone → PostgreSQL),
 master-users (the project's master user), auth-policy.conf.ext (the auth policy server and its
 API key, included by dovecot.conf), quota-warning.py (the quota_warning script).
 
@@ -66,6 +67,11 @@ class DovecotConfig:
     # settings.AUTH_POLICY_FAIL_MODE == "closed": a login whose policy check fails is refused.
     auth_policy_reject_on_fail: bool = True
     quota_warning_levels: tuple[int, ...] = (80, 95)
+    auth_cache_seconds: int = 900  # verified-credential cache (mailstore.authcache); 0 = off
+    # IMAP/POP3 login processes in Dovecot's high-performance mode (one process serves many
+    # connections; as many kept ready as cores): a fork per connection halved the login rate
+    # of bench/imap_login.py. 0 = Dovecot's default (a process per connection).
+    login_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     extra: Mapping[str, str] = field(default_factory=dict)  # top-level settings appended verbatim
 
     @property
@@ -108,6 +114,7 @@ def config_from_settings(**overrides) -> DovecotConfig:
         auth_failure_delay=settings.DOVECOT_AUTH_FAILURE_DELAY,
         auth_policy_reject_on_fail=settings.AUTH_POLICY_FAIL_MODE != "open",
         quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
+        auth_cache_seconds=settings.MAIL_AUTH_CACHE_SECONDS,
     )
     return replace(config, **overrides) if overrides else config
 
@@ -154,6 +161,11 @@ def _vmail_ids(user: str) -> tuple[int, int]:
 
 # Where the user's row is selected: by domain and local part, the unique index of domains_mailbox.
 _USER_WHERE = "domain = '%d' AND local_part = '%n'"
+# Dovecot shows `reason` to the client (IMAP NO [AUTHENTICATIONFAILED], POP3 -ERR, ManageSieve NO)
+# when the right password meets nologin. English, like every protocol reply.
+MUST_CHANGE_REASON = (
+    "Password change required: change it on the web (webmail or control panel) before using mail clients."
+)
 
 
 def _sql_files(config: DovecotConfig) -> dict[str, str]:
@@ -171,7 +183,12 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
     main = (
         connect  # noqa: S608 - a Dovecot template, not a query run here
         + "default_pass_scheme = ARGON2ID\n"
-        + "password_query = SELECT login AS user, password FROM mailstore_mailuser "  # noqa: S608
+        # The temporary password (first login) verifies, then nologin refuses it with the reason.
+        # credential_generation: which stored hash was verified, for the cache-fill passdb.
+        + "password_query = SELECT login AS user, password, credential_generation, "  # noqa: S608
+        "CASE WHEN must_change_password THEN 'Y' END AS nologin, "
+        f"CASE WHEN must_change_password THEN '{MUST_CHANGE_REASON}' END AS reason "
+        "FROM mailstore_mailuser "
         f"WHERE {_USER_WHERE} AND NOT require_2fa AND password IS NOT NULL\n"
         + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule "  # noqa: S608
         f"FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
@@ -194,7 +211,24 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         "  value_type = uint\n"
         "}\n"
     )
-    return {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+    files = {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+    if config.auth_cache_seconds > 0:
+        # A hit: the keyed hash of this password matches a live row (same rules as the main passdb).
+        files["sql-cache.conf.ext"] = (
+            connect
+            + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            f"FROM mailstore_mailuser WHERE {_USER_WHERE} AND NOT require_2fa "
+            "AND NOT must_change_password AND password IS NOT NULL "
+            "AND mailstore_authcache_match(user_id, login, '%w')\n"
+        )
+        # Reached only after the main passdb verified the password (skip = unauthenticated).
+        files["sql-cache-fill.conf.ext"] = (
+            connect
+            + "password_query = SELECT NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            "FROM (SELECT mailstore_authcache_fill('%n', '%d', '%w', "
+            f"'%{{passdb:credential_generation}}', {int(config.auth_cache_seconds)})) AS filled\n"
+        )
+    return files
 
 
 QUOTA_WARNING_SCRIPT = """#!/usr/bin/python3
@@ -294,6 +328,25 @@ def _auth_policy_conf(config: DovecotConfig) -> str:
     )
 
 
+def _main_passdbs(config: DovecotConfig) -> str:
+    """The main-password passdb, between the two passdbs of the verified-credential cache:
+    a hit returns at once; a miss goes on to Argon2; only a verified password reaches the fill
+    (skip = unauthenticated), whose own failure never fails the login."""
+    d = config.directory
+    if config.auth_cache_seconds <= 0:
+        return f"passdb {{\n  driver = sql\n  args = {d / 'sql-main.conf.ext'}\n}}"
+    return (
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-cache.conf.ext'}\n}}\n"
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-main.conf.ext'}\n"
+        "  result_success = continue-ok\n}\n"
+        f"passdb {{\n  driver = sql\n  args = {d / 'sql-cache-fill.conf.ext'}\n"
+        "  skip = unauthenticated\n"
+        "  result_success = return-ok\n"
+        "  result_failure = return-ok\n"
+        "  result_internalfail = return-ok\n}"
+    )
+
+
 def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
     d, p, bind = config.directory, config.ports, config.bind
     vmail_group = grp.getgrgid(gid).gr_name
@@ -327,6 +380,11 @@ def _main_conf(config: DovecotConfig, uid: int, gid: int) -> str:
     )
     extra = "".join(f"{k} = {v}\n" for k, v in config.extra.items())
     ssl_dh = f"ssl_dh = <{DH_FILE}\n" if DH_FILE.exists() else ""
+    login_mode = (
+        f"  service_count = 0\n  process_min_avail = {config.login_processes}\n"
+        if config.login_processes > 0
+        else ""
+    )
     return f"""# Rendered by mailstore.dovecot from Django settings. Do not edit: it is rewritten at start.
 base_dir = {config.base_dir}
 state_dir = {d / "state"}
@@ -395,10 +453,7 @@ passdb {{
   driver = sql
   args = {d / "sql-app.conf.ext"}
 }}
-passdb {{
-  driver = sql
-  args = {d / "sql-main.conf.ext"}
-}}
+{_main_passdbs(config)}
 userdb {{
   driver = sql
   args = {d / "sql-main.conf.ext"}
@@ -435,7 +490,7 @@ protocol lmtp {{
 }}
 
 service imap-login {{
-  inet_listener imap {{
+{login_mode}  inet_listener imap {{
     address = {bind}
     port = {p["imap"]}
   }}
@@ -446,7 +501,7 @@ service imap-login {{
   }}
 }}
 service pop3-login {{
-  inet_listener pop3 {{
+{login_mode}  inet_listener pop3 {{
     port = 0
   }}
   inet_listener pop3s {{

@@ -278,6 +278,11 @@ DOVECOT_SUBMISSION_HOST = env.str(
     "MAILSUITE_DOVECOT_SUBMISSION_HOST", default=f"{INTERNAL_BIND}:{MAIL_PORTS['relay']}"
 )
 DOVECOT_AUTH_FAILURE_DELAY = env.int("MAILSUITE_DOVECOT_AUTH_FAILURE_DELAY", default=2)  # seconds
+# Verified-credential cache of mail logins (mailstore.authcache): after one Argon2 verification
+# the same login and password cost one keyed hash for this long. 0 turns it off; at most a day.
+MAIL_AUTH_CACHE_SECONDS = env.int("MAILSUITE_MAIL_AUTH_CACHE_SECONDS", default=900)
+if not 0 <= MAIL_AUTH_CACHE_SECONDS <= 86400:
+    raise ImproperlyConfigured("MAILSUITE_MAIL_AUTH_CACHE_SECONDS must be between 0 and 86400 seconds.")
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)

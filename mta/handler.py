@@ -37,6 +37,11 @@ RELAY = "relay"
 TEMP_BACKEND = "451 4.3.0 Temporary server error, please try again later"
 AUTH_TEMPFAIL = "454 4.7.0 Temporary authentication failure, please try again later"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+# The right temporary password before the first-login change (English: SMTP replies stay English).
+AUTH_MUST_CHANGE = (
+    "535 5.7.8 Password change required: change it on the web (webmail or control panel) "
+    "before using mail clients"
+)
 AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
 # A brute-force block lifts by itself: a temporary reply, so the right password tried later
 # works, and a user is not told "credentials invalid" about a password that is right.
@@ -223,6 +228,8 @@ class MailHandler:
             return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL)
         if result.reason == mailauth.BLOCKED:
             return AuthResult(success=False, handled=False, message=AUTH_BLOCKED)
+        if result.reason == mailauth.MUST_CHANGE_PASSWORD:
+            return AuthResult(success=False, handled=False, message=AUTH_MUST_CHANGE)
         if not result.ok or result.mailbox is None:
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         return AuthResult(success=True, auth_data=Identity(login=login, mailbox_id=result.mailbox.pk))

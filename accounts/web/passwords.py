@@ -16,7 +16,10 @@ def own_password_change(*, user: Any, password: str) -> None:
 
         mailbox_set_password(mailbox=mailbox, password=password, actor=user, must_change=False)
         return
+    from accounts.services import app_passwords_revoke_all
+
     with transaction.atomic():
         user.set_password(password)
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])
+        app_passwords_revoke_all(user=user, actor=user)

@@ -14,6 +14,7 @@ from domains.inclusion import inclusion_for
 from domains.models import Customer, Domain
 from domains.services.common import clean, generate_password, integrity_to_validation
 from domains.services.mailboxes import create_mailbox_row
+from mailstore.authcache import credential_cache_forget
 
 
 def normalize_domain_name(name: str) -> str:
@@ -96,6 +97,8 @@ def domain_set_require_2fa(*, domain: Domain, required: bool, actor: Any | None 
         before = domain.require_2fa
         domain.require_2fa = required
         domain.save(update_fields=["require_2fa"])
+        if required:
+            credential_cache_forget(domain_name=domain.name)
         audit_record(
             actor=actor,
             action="domain.require_2fa",

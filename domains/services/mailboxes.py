@@ -10,6 +10,7 @@ from billing.services import charge_mailbox_created, charge_mailbox_deleted, cha
 from domains.audit import audit_record
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
+from mailstore.authcache import credential_cache_forget
 
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
@@ -155,6 +156,9 @@ def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any
             user_changed.append("is_active")
         if user_changed:
             user.save(update_fields=user_changed)
+        if "is_active" in changes or "require_2fa" in changes:
+            # The verified-credential cache ends with the rule that allowed it, in this transaction.
+            credential_cache_forget(user_ids=[user.pk])
         after = snapshot(mailbox, changes)
         if before != after:
             audit_record(
@@ -171,6 +175,12 @@ def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any
 def mailbox_set_password(
     *, mailbox: Mailbox, password: str, actor: Any | None = None, must_change: bool = False
 ) -> Mailbox:
+    """Set a mailbox's password (its own change, or a reset by the postmaster or the Manager).
+
+    In the same transaction every app password of the mailbox is revoked and its verified-credential
+    cache row deleted: nothing issued or verified under the old password outlives it."""
+    from accounts.services import app_passwords_revoke_all
+
     user = mailbox.user
     check_password(password, user=user)
     with transaction.atomic():
@@ -178,6 +188,8 @@ def mailbox_set_password(
         user.must_change_password = must_change
         user.save(update_fields=["password", "must_change_password"])
         audit_record(actor=actor, action="mailbox.password", domain=mailbox.domain, target=mailbox.address)
+        app_passwords_revoke_all(user=user, actor=actor)
+        credential_cache_forget(user_ids=[user.pk])
     return mailbox
 
 
@@ -196,5 +208,6 @@ def mailbox_delete(*, mailbox: Mailbox, actor: Any | None = None) -> None:
             before=snapshot(mailbox, MAILBOX_FIELDS),
         )
         charge_mailbox_deleted(mailbox=mailbox, actor=actor)  # before the delete: it prices the row
+        credential_cache_forget(user_ids=[user.pk])
         mailbox.delete()
         user.delete()

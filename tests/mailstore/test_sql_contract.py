@@ -1,5 +1,7 @@
 """The SQL views Dovecot reads stay in step with the models (migration mailstore 0001)."""
 
+import hashlib
+
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,6 +24,8 @@ MAILUSER_COLUMNS = [
     "password",
     "quota_bytes",
     "require_2fa",
+    "must_change_password",
+    "credential_generation",
 ]
 APPPASSWORD_COLUMNS = ["login", "local_part", "domain", "app_password_id", "token_hash"]
 
@@ -142,4 +146,50 @@ def test_dovecot_role_reads_the_views_and_nothing_else():
             cursor.execute("SELECT password FROM accounts_user")
         with pytest.raises(ProgrammingError), transaction.atomic():
             cursor.execute("UPDATE domains_mailbox SET quota_tier = 100")
+        transaction.set_rollback(True)
+
+
+def test_must_change_password_and_credential_generation_follow_the_login():
+    mailbox = MailboxFactory()
+    user = mailbox.user
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT must_change_password, credential_generation FROM mailstore_mailuser WHERE login = %s",
+            [mailbox.address],
+        )
+        assert cursor.fetchone() == (False, hashlib.md5(user.password.encode()).hexdigest())  # noqa: S324
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT must_change_password FROM mailstore_mailuser WHERE login = %s", [mailbox.address]
+        )
+        assert cursor.fetchone() == (True,)
+
+
+def test_dovecot_role_reaches_the_credential_cache_only_through_its_two_functions():
+    mailbox = MailboxFactory()
+    role = connection.ops.quote_name(settings.DOVECOT_DB_USER)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {role}")
+        generation = hashlib.md5(mailbox.user.password.encode()).hexdigest()  # noqa: S324
+        cursor.execute(
+            "SELECT mailstore_authcache_fill(%s, %s, %s, %s, 900)",
+            [mailbox.local_part, mailbox.domain.name, mailbox.password_plain, generation],
+        )
+        assert cursor.fetchone() == (True,)
+        cursor.execute(
+            "SELECT mailstore_authcache_match(%s, %s, %s), mailstore_authcache_match(%s, %s, %s)",
+            [mailbox.user_id, mailbox.address, mailbox.password_plain,
+             mailbox.user_id, mailbox.address, mailbox.password_plain + "x"],
+        )
+        assert cursor.fetchone() == (True, False)
+        for sql in (
+            "SELECT * FROM mailstore_authcache",
+            "SELECT * FROM mailstore_authcachekey",
+            "DELETE FROM mailstore_authcache",
+            "SELECT mailstore_authcache_mac('a', 'b', 'c', '\\x00'::bytea)",
+        ):
+            with pytest.raises(ProgrammingError), transaction.atomic():
+                cursor.execute(sql)
         transaction.set_rollback(True)
