@@ -1,6 +1,7 @@
 """The webmail is bound by the submission server's From rule (issue 9, item 2)."""
 
 import pytest
+from django.utils import translation
 
 from mta.models import TracemailEntry
 from webmail import compose, submission
@@ -40,7 +41,14 @@ def test_a_forged_from_on_the_send_path_gets_a_clear_error_and_nothing_leaves(we
 def test_the_server_refusal_of_a_forged_from_is_explained(webmail_user):
     # The server's own 553 5.7.1 (a webmail that skipped the check) reads clearly too.
     code, reply = 553, "553 5.7.1 From <ceo@bank.example> is not an address this mailbox may send as"
-    assert submission.explain(code, reply) == "The sender of this message is not an address you may send as."
+    with translation.override("en"):
+        assert submission.explain(code, reply) == (
+            "The sender of this message is not an address you may send as."
+        )
+    with translation.override("it"):
+        assert submission.explain(code, reply) == (
+            "Il mittente di questo messaggio non è un indirizzo da cui puoi inviare."
+        )
 
 
 @pytest.mark.parametrize(
