@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from billing.inclusion import Inclusion, inclusion_for
 from billing.models import DailyNotice, LedgerEvent, PriceList
 from billing.pricing import (
     ZERO,
@@ -22,7 +23,6 @@ from billing.pricing import (
     prorated_recurring,
 )
 from billing.pricing import tier_lines as _tier_lines
-from domains.inclusion import Inclusion, inclusion_for
 from domains.models import Customer, CustomerUser, Domain, Mailbox, Site
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from billing.models import PRICE_FIELDS, BilledArchive, LedgerEvent, PriceList
 from billing.pricing import ZERO, Prices, Usage, monthly_cost
 from billing.selectors import customer_usage, included_mailboxes, price_list_on
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Customer, CustomerUser, Domain, Mailbox
 
 

@@ -1,51 +1,46 @@
-"""CSV export of the access log."""
+"""CSV export: one streamed writer with the formula guard, for every export of the suite
+(the access log, Tracemail).
+
+A cell that a spreadsheet would run as a formula (it starts with = + - @ tab or CR) gets a
+leading apostrophe: logins, subjects and reasons are typed by strangers (CSV injection)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
-
-from django.utils import timezone
-from django.utils.translation import gettext as _
-
-from accounts.models import AccessLogEntry
+from collections.abc import Iterable, Iterator, Sequence
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> str:
-    """Text for a spreadsheet: a login or reason typed by an attacker must not run as a formula."""
+def csv_cell(value: object) -> str:
+    """Text for a spreadsheet: a value typed by an attacker must not run as a formula."""
     text = "" if value is None else str(value)
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
 
 
-def access_log_csv(rows: Iterable[AccessLogEntry]) -> Iterator[str]:
-    """CSV lines (with line ends): a header, then one line per row, times in the local zone.
+def csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """CSV lines (with CRLF line ends): the header, then one line per row, every cell guarded.
 
-    Takes any iterable (a queryset is streamed with .iterator()), so a StreamingHttpResponse
-    can send a month of attempts without holding them in memory."""
+    The header is rendered when the first line is produced, so lazy translations follow the
+    language active while the response streams. `rows` may be any iterable (a generator over a
+    queryset's .iterator()): a StreamingHttpResponse sends a month of rows without holding them."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
-    def line(values: list[object]) -> str:
+    def line(values: Sequence[object]) -> str:
         buffer.seek(0)
         buffer.truncate(0)
-        writer.writerow([_cell(v) for v in values])
+        writer.writerow([csv_cell(v) for v in values])
         return buffer.getvalue()
 
-    yield line([_("When"), _("Login"), _("Protocol"), _("IP address"), _("TLS"), _("Result"), _("Reason")])
-    if hasattr(rows, "iterator"):
-        rows = rows.iterator(chunk_size=2000)
+    yield line([str(label) for label in header])
     for row in rows:
-        yield line([
-            timezone.localtime(row.at).strftime("%Y-%m-%d %H:%M:%S"),
-            row.login,
-            row.protocol,
-            row.remote_ip or "",
-            _("yes") if row.tls else _("no"),
-            row.result,
-            row.reason,
-        ])
+        yield line(row)
+
+
+def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """The whole CSV as one string (for small exports and tests)."""
+    return "".join(csv_lines(header, rows))

@@ -4,62 +4,12 @@ written by the admin itself."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from billing.inclusion import inclusion_for
+from core.admin import ReadOnlyAdmin, ServiceAdmin
 from domains import services
-from domains.inclusion import inclusion_for
-from domains.models import AuditEntry, Customer, Domain, Mailbox, Manager, Site
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """ModelAdmin whose writes are service calls made from the form's clean()."""
-
-    def service_create(self, request, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, request, obj, data: dict):
-        raise NotImplementedError
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        base = super().get_form(request, obj, change=change, **kwargs)
-        model_admin = self
-
-        class ServiceForm(base):
-            service_result = None
-
-            def _post_clean(self):
-                # The service validates (model full_clean and constraints); skip the ModelForm's
-                # own instance validation so the same rule is not written twice.
-                pass
-
-            def clean(self):
-                data = super().clean()
-                if self.errors:
-                    return data
-                try:
-                    if obj is None:
-                        self.service_result = model_admin.service_create(request, data)
-                    else:
-                        self.service_result = model_admin.service_update(request, obj, data)
-                except ValidationError as exc:
-                    if hasattr(exc, "error_dict"):
-                        for field, errors in exc.error_dict.items():
-                            self.add_error(field if field in self.fields else None, errors)
-                    else:
-                        self.add_error(None, exc)
-                return data
-
-        return ServiceForm
-
-    def save_model(self, request, obj, form, change):
-        result = form.service_result
-        if result is not None:
-            obj.__dict__.update({k: v for k, v in result.__dict__.items() if not k.startswith("_")})
-            obj.pk = result.pk
-
-    def save_related(self, request, form, formsets, change):
-        pass  # relations are written by the service
+from domains.models import Customer, Domain, Mailbox, Manager, Site
 
 
 class SiteInline(admin.TabularInline):
@@ -237,7 +187,7 @@ class ManagerAdmin(ServiceAdmin):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin):
+class MailboxAdmin(ReadOnlyAdmin):
     """Read-only for staff: mailboxes are run by the domain's postmaster and manager."""
 
     list_display = (
@@ -253,32 +203,6 @@ class MailboxAdmin(admin.ModelAdmin):
     search_fields = ("local_part", "domain__name", "first_name", "last_name")
     list_select_related = ("domain",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # CustomerUser is registered by billing/admin.py (one form: login, password and the right,
 # through billing.services.customer_user_create).
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("at", "actor_label", "action", "target", "customer", "domain")
-    list_filter = ("action",)
-    search_fields = ("target", "actor_label")
-    list_select_related = ("customer", "domain")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Mailbox
 from mailstore.models import QuotaOverride, QuotaUsage, QuotaWarning
 

@@ -13,7 +13,7 @@ from domains.services.mailboxes import (
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
-from domains.services.security import mailbox_revoke_app_passwords
+from domains.services.security import mailbox_revoke_app_passwords, own_password_change, user_password_change
 
 __all__ = [
     "customer_create",
@@ -34,4 +34,6 @@ __all__ = [
     "delegate_delete",
     "domain_set_branding",
     "mailbox_revoke_app_passwords",
+    "user_password_change",
+    "own_password_change",
 ]

@@ -4,7 +4,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Customer, Site
 from domains.services.common import clean, integrity_to_validation, snapshot
 
