@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from billing.selectors import monitor_as_dict, monitor_for
 from domains.models import CustomerUser
+from monitor.selectors import monitor_as_dict, monitor_for
 from portalkit.decorators import portal_login_required
 
 PORTAL = "customer"

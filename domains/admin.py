@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.inclusion import inclusion_for
 from core.admin import ReadOnlyAdmin, ServiceAdmin
 from domains import services
-from domains.models import Customer, Domain, Mailbox, Manager, Site
+from domains.models import Customer, CustomerUser, Domain, Mailbox, Manager, Site
 
 
 class SiteInline(admin.TabularInline):
@@ -204,5 +204,55 @@ class MailboxAdmin(ReadOnlyAdmin):
     list_select_related = ("domain",)
 
 
-# CustomerUser is registered by billing/admin.py (one form: login, password and the right,
-# through billing.services.customer_user_create).
+class CustomerUserAddForm(forms.ModelForm):
+    username = forms.CharField(label=_("login"), max_length=150)
+    email = forms.EmailField(label=_("email"), required=False)
+    first_name = forms.CharField(label=_("first name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("last name"), max_length=150, required=False)
+    password = forms.CharField(label=_("password"), widget=forms.PasswordInput)
+
+    class Meta:
+        model = CustomerUser
+        fields = ("customer", "can_configure_mail")
+
+
+@admin.register(CustomerUser)
+class CustomerUserAdmin(ServiceAdmin):
+    """One form creates the login (with its password) and the customer-area user."""
+
+    list_display = ("user", "customer", "can_configure_mail")
+    list_filter = ("can_configure_mail",)
+    search_fields = ("user__username", "customer__company_name")
+    list_select_related = ("user", "customer")
+
+    ADD_FIELDS = (
+        "customer",
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "password",
+        "can_configure_mail",
+    )
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = CustomerUserAddForm
+            kwargs["fields"] = self.ADD_FIELDS
+        else:
+            kwargs["fields"] = ("can_configure_mail",)
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return self.ADD_FIELDS if obj is None else ("user", "customer", "can_configure_mail")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "customer") if obj else ()
+
+    def service_create(self, request, data):
+        return services.customer_user_create(actor=request.user, **{k: data[k] for k in self.ADD_FIELDS})
+
+    def service_update(self, request, obj, data):
+        return services.customer_user_set_right(
+            customer_user=obj, can_configure_mail=data["can_configure_mail"], actor=request.user
+        )

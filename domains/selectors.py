@@ -178,14 +178,6 @@ def mailbox_for(*, user: Any, domain: Domain, pk: int) -> Mailbox:
     return mailbox
 
 
-def customer_mailbox_count(*, domain: Domain) -> int:
-    return Mailbox.objects.filter(domain__customer_id=domain.customer_id).count()
-
-
-def included_mailboxes(*, domain: Domain) -> int:
-    return inclusion_for(domain.customer.sites.all()).included_mailboxes
-
-
 def audit_for(*, user: Any, domain: Domain) -> QuerySet[AuditEntry]:
     if not can_administer(actor=user, domain=domain):
         raise Http404

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.internal_endpoints import internal_caller_allowed
-from mailstore.services import quota_warning_record
+from domains.services import quota_warning_record
 
 
 @csrf_exempt

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "timemachine",
     "archive",
     "billing",
+    "monitor",
 ]
 
 MIDDLEWARE = [

@@ -9,9 +9,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from billing.services import customer_user_create
 from core.models import AuditEntry
 from domains import services
+from domains.services import customer_user_create
 from portalkit.session import PORTALS_KEY
 from tests.backoffice import totp_now
 from tests.factories import MANAGER_PASSWORD, MailboxFactory
