@@ -19,8 +19,10 @@ setup:
 setup-test:
 	scripts/setup.sh --test
 
+# ruff, then the import-linter contracts of pyproject.toml (the layers of docs/architecture.md).
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache
 
 messages:
 	$(PY) manage.py makemessages -l it -l en --ignore=.venv --ignore=var

@@ -26,8 +26,8 @@ from django.views.decorators.http import require_POST
 from accounts import bruteforce
 from accounts.models import AccessLogEntry
 from accounts.services import access_log_record, app_password_touch
+from core.internal_endpoints import internal_caller_allowed
 from domains.models import Mailbox
-from mailsuite.internal_endpoints import internal_caller_allowed
 
 logger = logging.getLogger(__name__)
 

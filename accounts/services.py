@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.logins import canonical_login
 from accounts.models import AccessLogEntry, AppPassword, User
-from domains.audit import audit_record
-from domains.models import Domain, Mailbox
+from core.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def _new_token() -> str:
     return "-".join(groups)
 
 
-def _mailbox_domain(user: Any) -> Domain | None:
+def _mailbox_domain(user: Any) -> Any | None:
     try:
         return user.mailbox.domain
     except (ObjectDoesNotExist, AttributeError):
@@ -100,39 +99,6 @@ def app_password_touch(*, app_password_id: int, user_id: int | None = None) -> N
     rows.update(last_used_at=timezone.now())
 
 
-def user_password_change(*, user: User, current: str, new: str) -> None:
-    """A user's own password change (Managers, Delegates, Postmasters in the control panel):
-    the current password first, then the new one (already checked by the password validators).
-    A mailbox goes through its own service (audit row for its domain); other logins get an
-    audit row for their customer."""
-    if not user.check_password(current):
-        raise ValidationError({"current": [_("The current password is wrong.")]})
-    if current == new:
-        raise ValidationError({"new": [_("Choose a password different from the current one.")]})
-    mailbox = Mailbox.objects.filter(user=user).select_related("domain", "user").first()
-    if mailbox is not None:
-        from domains.services import mailbox_set_password
-
-        mailbox_set_password(mailbox=mailbox, password=new, actor=user, must_change=False)
-        return
-    with transaction.atomic():
-        user.set_password(new)
-        user.must_change_password = False
-        user.save(update_fields=["password", "must_change_password"])
-        audit_record(actor=user, action="password.change", customer=_customer_of(user),
-                     target=user.get_username())
-
-
-def _customer_of(user: Any) -> Any:
-    for relation in ("manager", "delegate"):
-        try:
-            holder = getattr(user, relation)
-        except (ObjectDoesNotExist, AttributeError):
-            continue
-        return holder.customer if relation == "manager" else holder.manager.customer
-    return None
-
-
 def _clean_ip(remote_ip: str | None) -> str | None:
     if not remote_ip:
         return None
@@ -145,17 +111,20 @@ def _clean_ip(remote_ip: str | None) -> str | None:
     return str(address)
 
 
-def _resolve(login: str) -> tuple[User | None, Domain | None]:
-    """The login's user and the domain the attempt concerns (also for unknown addresses of a
-    hosted domain: its postmaster wants to see attacks against addresses that do not exist)."""
-    user = User.objects.filter(username=login).select_related("mailbox__domain").first()
+def _domain_id_of(user: User | None, login: str) -> int | None:
+    """The domain the attempt concerns: the user's mailbox's, else the hosted domain named after
+    the "@" (its postmaster wants to see attacks against addresses that do not exist). The
+    domain table is reached through the access log's own foreign key (a string reference to
+    domains.Domain): accounts is the lowest app and imports no other."""
     if user is not None:
         domain = _mailbox_domain(user)
         if domain is not None:
-            return user, domain
+            return domain.pk
     _, at, domain_name = login.rpartition("@")
-    domain = Domain.objects.filter(name=domain_name).first() if at and domain_name else None
-    return user, domain
+    if not (at and domain_name):
+        return None
+    domains = AccessLogEntry._meta.get_field("domain").related_model
+    return domains.objects.filter(name=domain_name).values_list("pk", flat=True).first()
 
 
 _UNRESOLVED = object()
@@ -170,24 +139,24 @@ def access_log_record(
     result: str,
     reason: str = "",
     user: Any = _UNRESOLVED,
-    domain: Any = _UNRESOLVED,
+    domain_id: int | None | object = _UNRESOLVED,
 ) -> AccessLogEntry:
-    """Write one access-log row. `user`/`domain` may be passed when the caller already knows
+    """Write one access-log row. `user`/`domain_id` may be passed when the caller already knows
     them (saves the lookups); otherwise they are found from the login."""
     if protocol not in AccessLogEntry.Protocol.values:
         raise ValueError(f"unknown protocol {protocol!r}")
     if result not in AccessLogEntry.Result.values:
         raise ValueError(f"unknown result {result!r}")
     login = canonical_login(login)
-    if user is _UNRESOLVED or domain is _UNRESOLVED:
-        found_user, found_domain = _resolve(login)
-        user = found_user if user is _UNRESOLVED else user
-        domain = found_domain if domain is _UNRESOLVED else domain
+    if user is _UNRESOLVED:
+        user = User.objects.filter(username=login).select_related("mailbox__domain").first()
+    if domain_id is _UNRESOLVED:
+        domain_id = _domain_id_of(user, login)
     return AccessLogEntry.objects.create(
         at=timezone.now(),
         login=login,
         user=user,
-        domain=domain,
+        domain_id=domain_id,
         protocol=protocol,
         remote_ip=_clean_ip(remote_ip),
         tls=bool(tls),

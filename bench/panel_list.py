@@ -56,9 +56,9 @@ def run(args) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from accounts.web.session import PORTALS_KEY
     from domains import services
     from domains.models import Domain, Mailbox
+    from portalkit.session import PORTALS_KEY
 
     customer = services.customer_create(
         company_name="Bench S.p.A.",

@@ -1,26 +1,14 @@
-"""Back office (provider staff): price list versions, the ledger, end-of-day notices and the
-customer-area users. Writes go through billing.services (see domains.admin.ServiceAdmin)."""
+"""Back office (provider staff): price list versions, the ledger and the end-of-day notices.
+Writes go through billing.services (see core.admin.ServiceAdmin). The customer-area users are
+domains' (domains/admin.py)."""
 
-from django import forms
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing import services
 from billing.models import PRICE_FIELDS, DailyNotice, LedgerEvent, PriceList
-from domains.admin import ServiceAdmin
-from domains.models import CustomerUser
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from core.admin import ReadOnlyAdmin, ServiceAdmin
 
 
 @admin.register(PriceList)
@@ -104,57 +92,3 @@ class DailyNoticeAdmin(ReadOnlyAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-class CustomerUserAddForm(forms.ModelForm):
-    username = forms.CharField(label=_("login"), max_length=150)
-    email = forms.EmailField(label=_("email"), required=False)
-    first_name = forms.CharField(label=_("first name"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("last name"), max_length=150, required=False)
-    password = forms.CharField(label=_("password"), widget=forms.PasswordInput)
-
-    class Meta:
-        model = CustomerUser
-        fields = ("customer", "can_configure_mail")
-
-
-@admin.register(CustomerUser)
-class CustomerUserAdmin(ServiceAdmin):
-    """One form creates the login (with its password) and the customer-area user."""
-
-    list_display = ("user", "customer", "can_configure_mail")
-    list_filter = ("can_configure_mail",)
-    search_fields = ("user__username", "customer__company_name")
-    list_select_related = ("user", "customer")
-
-    ADD_FIELDS = (
-        "customer",
-        "username",
-        "email",
-        "first_name",
-        "last_name",
-        "password",
-        "can_configure_mail",
-    )
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = CustomerUserAddForm
-            kwargs["fields"] = self.ADD_FIELDS
-        else:
-            kwargs["fields"] = ("can_configure_mail",)
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return self.ADD_FIELDS if obj is None else ("user", "customer", "can_configure_mail")
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("user", "customer") if obj else ()
-
-    def service_create(self, request, data):
-        return services.customer_user_create(actor=request.user, **{k: data[k] for k in self.ADD_FIELDS})
-
-    def service_update(self, request, obj, data):
-        return services.customer_user_set_right(
-            customer_user=obj, can_configure_mail=data["can_configure_mail"], actor=request.user
-        )

@@ -10,8 +10,6 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from domains.models import Customer, Domain, Mailbox
-
 AMOUNT = {"max_digits": 10, "decimal_places": 2}
 ZERO = Decimal("0.00")
 PRICE_FIELDS = (
@@ -68,7 +66,7 @@ class BilledArchive(models.Model):
     """A mailbox whose archive is being billed. Written only by charge_archive_attached/removed,
     which the archive services call in the transaction that attaches or removes the archive."""
 
-    mailbox = models.OneToOneField(Mailbox, on_delete=models.CASCADE, related_name="billed_archive")
+    mailbox = models.OneToOneField("domains.Mailbox", on_delete=models.CASCADE, related_name="billed_archive")
     since = models.DateTimeField(_("since"), auto_now_add=True)
 
     class Meta:
@@ -98,10 +96,15 @@ class LedgerEvent(models.Model):
 
     at = models.DateTimeField(_("when"), db_index=True)
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="ledger_events", verbose_name=_("customer")
+        "domains.Customer", on_delete=models.PROTECT, related_name="ledger_events", verbose_name=_("customer")
     )
     domain = models.ForeignKey(
-        Domain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("domain")
+        "domains.Domain",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("domain"),
     )
     domain_name = models.CharField(_("domain name"), max_length=253, blank=True, default="")
     actor = models.ForeignKey(
@@ -165,7 +168,7 @@ class LedgerEvent(models.Model):
 
 class DailyNotice(models.Model):
     """The end-of-day email to a customer's legal representative: at most one row per
-    (customer, day); the state column makes re-runs and crashes harmless (see billing.notices)."""
+    (customer, day); the state column makes re-runs and crashes harmless (see monitor.notices)."""
 
     class State(models.TextChoices):
         SENDING = "sending", _("Sending")
@@ -173,7 +176,7 @@ class DailyNotice(models.Model):
         FAILED = "failed", _("Failed")
 
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="daily_notices", verbose_name=_("customer")
+        "domains.Customer", on_delete=models.CASCADE, related_name="daily_notices", verbose_name=_("customer")
     )
     day = models.DateField(_("day"))
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.SENDING)

@@ -1,7 +1,7 @@
 """The arithmetic of billing, as pure functions of counts and prices (no queries here).
 
 The monthly cost of a customer depends only on the current state of its mailboxes: how many
-there are against how many its sites include (domains.inclusion), how many sit on each paid
+there are against how many its sites include (billing.inclusion), how many sit on each paid
 space and send-limit tier, how many have an archive. See docs/billing.md.
 """
 

@@ -1,29 +1,29 @@
-"""Reads of the billing app. The Monitor's reads run a fixed number of queries whatever the
-number of domains and mailboxes (aggregates in the database, never a row per mailbox)."""
+"""Reads of the billing app: the price list in force, a customer's usage and monthly cost, the
+price of a change and what makes a change cost money (the one place that rule lives). Usage is
+aggregated in the database, never a row per mailbox (monitor.selectors reuses the aggregates)."""
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from billing.inclusion import Inclusion, inclusion_for
 from billing.models import DailyNotice, LedgerEvent, PriceList
 from billing.pricing import (
     ZERO,
-    Line,
     MonthlyCost,
     Prices,
     Usage,
-    month_bounds,
     monthly_cost,
-    prorated_recurring,
 )
-from billing.pricing import tier_lines as _tier_lines
-from domains.inclusion import Inclusion, inclusion_for
-from domains.models import Customer, CustomerUser, Domain, Mailbox, Site
+from billing.tenants import mailbox_model, site_model
+
+if TYPE_CHECKING:
+    from domains.models import Customer, Mailbox
 
 
 def price_list_on(day: datetime.date) -> PriceList | None:
@@ -32,14 +32,15 @@ def price_list_on(day: datetime.date) -> PriceList | None:
 
 
 def inclusion_of(customer_id: int) -> Inclusion:
-    return inclusion_for(Site.objects.filter(customer_id=customer_id).only("profile", "voice_channels"))
+    sites = site_model().objects.filter(customer_id=customer_id).only("profile", "voice_channels")
+    return inclusion_for(sites)
 
 
 def included_mailboxes(customer_id: int) -> int:
     return inclusion_of(customer_id).included_mailboxes
 
 
-def _usage_aggregates(prefix: str = "") -> dict[str, Any]:
+def usage_aggregates(prefix: str = "") -> dict[str, Any]:
     """Annotations named u_<Usage field> (a plain name would clash with Domain.mailboxes)."""
     p = prefix
     return {
@@ -53,173 +54,19 @@ def _usage_aggregates(prefix: str = "") -> dict[str, Any]:
     }
 
 
-def _usage_of(row: dict[str, Any]) -> Usage:
+def usage_of(row: dict[str, Any]) -> Usage:
     return Usage(**{name: row[f"u_{name}"] for name in Usage.__dataclass_fields__})
 
 
 def customer_usage(customer_id: int) -> Usage:
     """Every mailbox of the customer counts, active or not (one query)."""
-    row = Mailbox.objects.filter(domain__customer_id=customer_id).aggregate(**_usage_aggregates())
-    return _usage_of(row)
+    row = mailbox_model().objects.filter(domain__customer_id=customer_id).aggregate(**usage_aggregates())
+    return usage_of(row)
 
 
-def customer_monthly_cost(customer: Customer, *, day: datetime.date | None = None) -> MonthlyCost:
+def customer_monthly_cost(customer: "Customer", *, day: datetime.date | None = None) -> MonthlyCost:
     prices = Prices.of(price_list_on(day or timezone.localdate()))
     return monthly_cost(customer_usage(customer.pk), included=included_mailboxes(customer.pk), prices=prices)
-
-
-# --- the Monitor -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DomainRow:
-    domain_id: int
-    name: str
-    usage: Usage
-    lines: tuple[Line, ...]
-    recurring: Decimal  # paid tiers and archives; extra mailboxes are a customer-level line
-    interventions: int
-    one_off: Decimal
-
-
-@dataclass(frozen=True)
-class Monitor:
-    customer: Customer
-    today: datetime.date
-    period_start: datetime.date
-    period_end: datetime.date
-    price_list: PriceList | None
-    inclusion: Inclusion
-    cost: MonthlyCost
-    domains: tuple[DomainRow, ...]
-    interventions: int
-    one_off: Decimal
-    recurring_prorated: Decimal
-    next_invoice: Decimal
-
-
-def customer_user_for(user: Any) -> CustomerUser:
-    """The customer-area identity of a logged-in user with the mail-configuration right, or
-    PermissionDenied."""
-    if not getattr(user, "is_authenticated", False):
-        raise PermissionDenied
-    customer_user = (
-        CustomerUser.objects.select_related("customer").filter(user_id=user.pk, user__is_active=True).first()
-    )
-    if customer_user is None or not customer_user.can_configure_mail:
-        raise PermissionDenied
-    return customer_user
-
-
-def monitor_for(*, user: Any) -> Monitor:
-    """The Monitor of the acting customer-area user's own customer (fixed number of queries)."""
-    customer = customer_user_for(user).customer
-    today = timezone.localdate()
-    first, last = month_bounds(today)
-    price_list = price_list_on(today)
-    prices = Prices.of(price_list)
-    inclusion = inclusion_of(customer.pk)
-
-    domain_rows = list(
-        Domain.objects.filter(customer=customer)
-        .order_by("name")
-        .values("id", "name")
-        .annotate(**_usage_aggregates("mailboxes__"))
-    )
-    month_start = timezone.make_aware(datetime.datetime.combine(first, datetime.time.min))
-    interventions = {
-        row["domain_id"]: row
-        for row in LedgerEvent.objects.filter(
-            customer=customer, kind=LedgerEvent.Kind.INTERVENTION, at__gte=month_start
-        )
-        .values("domain_id")
-        .annotate(n=Count("id"), amount=Sum("one_off_amount"))
-        .order_by()
-    }
-    rows = []
-    total_usage = Usage()
-    for row in domain_rows:
-        usage = _usage_of(row)
-        total_usage += usage
-        lines = _tier_lines(usage, prices)
-        iv = interventions.get(row["id"], {})
-        rows.append(
-            DomainRow(
-                domain_id=row["id"],
-                name=row["name"],
-                usage=usage,
-                lines=lines,
-                recurring=sum((line.amount for line in lines), ZERO),
-                interventions=iv.get("n", 0),
-                one_off=iv.get("amount") or ZERO,
-            )
-        )
-    cost = monthly_cost(total_usage, included=inclusion.included_mailboxes, prices=prices)
-    iv_count = sum(row.get("n", 0) for row in interventions.values())
-    one_off = sum((row.get("amount") or ZERO for row in interventions.values()), ZERO)
-
-    changes = list(
-        LedgerEvent.objects.filter(customer=customer, at__gte=month_start)
-        .order_by("at", "id")
-        .values_list("at", "monthly_total_before", "monthly_total_after")
-    )
-    start_total = changes[0][1] if changes else cost.total
-    recurring = prorated_recurring(
-        today=today,
-        total_at_month_start=start_total,
-        changes=[(timezone.localdate(at), after) for at, _before, after in changes],
-        current_total=cost.total,
-    )
-    return Monitor(
-        customer=customer,
-        today=today,
-        period_start=first,
-        period_end=last,
-        price_list=price_list,
-        inclusion=inclusion,
-        cost=cost,
-        domains=tuple(rows),
-        interventions=iv_count,
-        one_off=one_off,
-        recurring_prorated=recurring,
-        next_invoice=recurring + one_off,
-    )
-
-
-def monitor_as_dict(monitor: Monitor) -> dict[str, Any]:
-    def line(ln: Line) -> dict[str, Any]:
-        return {
-            "key": ln.key,
-            "label": ln.label,
-            "quantity": ln.quantity,
-            "unit_price": str(ln.unit_price),
-            "amount": str(ln.amount),
-        }
-
-    return {
-        "customer": monitor.customer.company_name,
-        "period": {"start": monitor.period_start.isoformat(), "end": monitor.period_end.isoformat()},
-        "included": monitor.cost.included,
-        "mailboxes": monitor.cost.mailboxes,
-        "extra_mailboxes": monitor.cost.extra_mailboxes,
-        "lines": [line(ln) for ln in monitor.cost.lines],
-        "monthly_total": str(monitor.cost.total),
-        "interventions": monitor.interventions,
-        "one_off": str(monitor.one_off),
-        "recurring_prorated": str(monitor.recurring_prorated),
-        "next_invoice": str(monitor.next_invoice),
-        "domains": [
-            {
-                "name": row.name,
-                "mailboxes": row.usage.mailboxes,
-                "lines": [line(ln) for ln in row.lines],
-                "recurring": str(row.recurring),
-                "interventions": row.interventions,
-                "one_off": str(row.one_off),
-            }
-            for row in monitor.domains
-        ],
-    }
 
 
 # --- price preview for the control panel -------------------------------------------------------
@@ -235,9 +82,9 @@ class PricePreview:
 
 def price_preview(
     *,
-    customer: Customer,
+    customer: "Customer",
     change: str,
-    mailbox: Mailbox | None = None,
+    mailbox: "Mailbox | None" = None,
     quota_tier: int | None = None,
     send_limit: int | None = None,
 ) -> PricePreview:
@@ -284,10 +131,49 @@ def price_preview(
     )
 
 
+FREE_QUOTA_TIER = 8  # GB
+FREE_SEND_LIMITS = (250, 1000)  # a day
+
+
+def charge_reasons(
+    *,
+    customer_id: int,
+    creating: bool = False,
+    quota_tier: int | None = None,
+    send_limit: int | None = None,
+    archive: bool = False,
+    mailbox: "Mailbox | None" = None,
+) -> list[str]:
+    """Why a change costs money (empty: it is free), in the user's words. THE rule of what
+    costs money: a mailbox beyond the number the customer's sites include, a space tier above
+    8 GB, a send limit above 1,000 a day, an archive. Raising a tier of an existing `mailbox`
+    costs money only when the new tier is paid and higher than its current one."""
+    reasons = []
+    if creating and mailbox_model().objects.filter(domain__customer_id=customer_id).count() >= (
+        included_mailboxes(customer_id)
+    ):
+        reasons.append(_("This mailbox is beyond the number included in your contract."))
+    if (
+        quota_tier is not None
+        and quota_tier != FREE_QUOTA_TIER
+        and (mailbox is None or quota_tier > mailbox.quota_tier)
+    ):
+        reasons.append(_("Space of %(n)d GB is a paid option.") % {"n": quota_tier})
+    if (
+        send_limit is not None
+        and send_limit not in FREE_SEND_LIMITS
+        and (mailbox is None or send_limit > mailbox.send_limit)
+    ):
+        reasons.append(_("A send limit of %(n)s a day is a paid option.") % {"n": f"{send_limit:,}"})
+    if archive:
+        reasons.append(_("The Archive is a paid option."))
+    return reasons
+
+
 # --- staff -------------------------------------------------------------------------------------
 
 
-def ledger_for(*, customer: Customer, since: datetime.datetime | None = None) -> QuerySet[LedgerEvent]:
+def ledger_for(*, customer: "Customer", since: datetime.datetime | None = None) -> QuerySet[LedgerEvent]:
     qs = LedgerEvent.objects.filter(customer=customer)
     return qs.filter(at__gte=since) if since else qs
 

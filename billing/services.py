@@ -1,4 +1,4 @@
-"""Services of the billing app: the ledger charges, the price list and customer-area users.
+"""Services of the billing app: the ledger charges and the price list.
 
 The charge_* functions must run inside the transaction of the change they price (they refuse
 to run outside one): a change that rolls back takes its ledger event with it. Each locks the
@@ -7,21 +7,25 @@ every event's "monthly total before → after" chains with the previous one. Loc
 mailbox rows the caller locked first, then the customer.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import PRICE_FIELDS, BilledArchive, LedgerEvent, PriceList
 from billing.pricing import ZERO, Prices, Usage, monthly_cost
 from billing.selectors import customer_usage, included_mailboxes, price_list_on
-from domains.audit import audit_record
-from domains.models import Customer, CustomerUser, Domain, Mailbox
+from billing.tenants import customer_model
+from core.audit import audit_record
+
+if TYPE_CHECKING:
+    from domains.models import Customer, Domain, Mailbox
 
 
 class NotInTransaction(RuntimeError):
@@ -39,7 +43,7 @@ class _Priced:
 def _lock(customer_id: int) -> _Priced:
     if not transaction.get_connection().in_atomic_block:
         raise NotInTransaction("billing charges must run inside the transaction of the change")
-    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    customer = customer_model().objects.select_for_update().get(pk=customer_id)
     price_list = price_list_on(timezone.localdate())
     return _Priced(
         customer=customer,
@@ -298,72 +302,3 @@ def price_list_save(*, actor: Any | None, price_list: PriceList | None = None, *
             after={name: str(getattr(price_list, name)) for name in ("valid_from", *PRICE_FIELDS)},
         )
     return price_list
-
-
-# --- customer-area users -----------------------------------------------------------------------
-
-
-def customer_user_create(
-    *,
-    customer: Customer,
-    username: str,
-    password: str,
-    email: str = "",
-    first_name: str = "",
-    last_name: str = "",
-    can_configure_mail: bool = False,
-    actor: Any | None = None,
-) -> CustomerUser:
-    """A login of the customer area for `customer`, with or without the mail-configuration right."""
-    from domains.services.common import build_login
-
-    User = get_user_model()
-    user = build_login(
-        username=username,
-        password=password,
-        kind=User.Kind.CUSTOMER,
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-    )
-    username = user.username
-    try:
-        with transaction.atomic():
-            user.save()
-            customer_user = CustomerUser.objects.create(
-                user=user, customer=customer, can_configure_mail=can_configure_mail
-            )
-            audit_record(
-                actor=actor,
-                action="customer_user.create",
-                customer=customer,
-                target=username,
-                after={"can_configure_mail": can_configure_mail},
-            )
-    except IntegrityError as exc:
-        raise ValidationError({"username": [_("A user with that login already exists.")]}) from exc
-    return customer_user
-
-
-def customer_user_set_right(
-    *, customer_user: CustomerUser, can_configure_mail: bool, actor: Any | None = None
-) -> CustomerUser:
-    with transaction.atomic():
-        customer_user = (
-            CustomerUser.objects.select_for_update()
-            .select_related("user", "customer")
-            .get(pk=customer_user.pk)
-        )
-        before = customer_user.can_configure_mail
-        if before != can_configure_mail:
-            customer_user.can_configure_mail = can_configure_mail
-            customer_user.save(update_fields=["can_configure_mail"])
-            audit_record(
-                actor=actor,
-                action="customer_user.right",
-                customer=customer_user.customer,
-                target=customer_user.user.username,
-                before={"can_configure_mail": before},
-                after={"can_configure_mail": can_configure_mail},
-            )
-    return customer_user

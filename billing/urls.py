@@ -4,9 +4,9 @@ host). Staff pages for the price list and the end-of-day notices are in the back
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from accounts.web.portal import Portal
-from accounts.web.urls import login_urlpatterns
 from billing import views
+from portalkit.portal import Portal
+from portalkit.urls import login_urlpatterns
 
 app_name = "billing"
 

@@ -9,10 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.web.decorators import portal_login_required
-from accounts.web.session import has_portal, requires_2fa
-from billing.selectors import monitor_as_dict, monitor_for
 from domains.models import CustomerUser
+from monitor.selectors import monitor_as_dict, monitor_for
+from portalkit.decorators import portal_login_required
 
 PORTAL = "customer"
 login_required = portal_login_required(PORTAL, login_url="customer:login")
@@ -46,17 +45,11 @@ def monitor(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @never_cache
+@portal_login_required(PORTAL, login_url="customer:login", json=True)
 def monitor_data(request: HttpRequest) -> JsonResponse:
     """Polled by static/billing/monitor.js. Answers 403 (never a login redirect) when the
     session is not a customer-area session with the mail-configuration right."""
     user = request.user
-    if not (
-        user.is_authenticated
-        and has_portal(request, PORTAL)
-        and not user.must_change_password
-        and (not requires_2fa(user) or user.is_verified())
-    ):
-        return JsonResponse({"error": _("Your session has expired. Log in again.")}, status=403)
     try:
         data = monitor_for(user=user)
     except PermissionDenied:

@@ -4,62 +4,12 @@ written by the admin itself."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from billing.inclusion import inclusion_for
+from core.admin import ReadOnlyAdmin, ServiceAdmin
 from domains import services
-from domains.inclusion import inclusion_for
-from domains.models import AuditEntry, Customer, Domain, Mailbox, Manager, Site
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """ModelAdmin whose writes are service calls made from the form's clean()."""
-
-    def service_create(self, request, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, request, obj, data: dict):
-        raise NotImplementedError
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        base = super().get_form(request, obj, change=change, **kwargs)
-        model_admin = self
-
-        class ServiceForm(base):
-            service_result = None
-
-            def _post_clean(self):
-                # The service validates (model full_clean and constraints); skip the ModelForm's
-                # own instance validation so the same rule is not written twice.
-                pass
-
-            def clean(self):
-                data = super().clean()
-                if self.errors:
-                    return data
-                try:
-                    if obj is None:
-                        self.service_result = model_admin.service_create(request, data)
-                    else:
-                        self.service_result = model_admin.service_update(request, obj, data)
-                except ValidationError as exc:
-                    if hasattr(exc, "error_dict"):
-                        for field, errors in exc.error_dict.items():
-                            self.add_error(field if field in self.fields else None, errors)
-                    else:
-                        self.add_error(None, exc)
-                return data
-
-        return ServiceForm
-
-    def save_model(self, request, obj, form, change):
-        result = form.service_result
-        if result is not None:
-            obj.__dict__.update({k: v for k, v in result.__dict__.items() if not k.startswith("_")})
-            obj.pk = result.pk
-
-    def save_related(self, request, form, formsets, change):
-        pass  # relations are written by the service
+from domains.models import Customer, CustomerUser, Domain, Mailbox, Manager, Site
 
 
 class SiteInline(admin.TabularInline):
@@ -237,7 +187,7 @@ class ManagerAdmin(ServiceAdmin):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin):
+class MailboxAdmin(ReadOnlyAdmin):
     """Read-only for staff: mailboxes are run by the domain's postmaster and manager."""
 
     list_display = (
@@ -253,32 +203,56 @@ class MailboxAdmin(admin.ModelAdmin):
     search_fields = ("local_part", "domain__name", "first_name", "last_name")
     list_select_related = ("domain",)
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+class CustomerUserAddForm(forms.ModelForm):
+    username = forms.CharField(label=_("login"), max_length=150)
+    email = forms.EmailField(label=_("email"), required=False)
+    first_name = forms.CharField(label=_("first name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("last name"), max_length=150, required=False)
+    password = forms.CharField(label=_("password"), widget=forms.PasswordInput)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    class Meta:
+        model = CustomerUser
+        fields = ("customer", "can_configure_mail")
 
 
-# CustomerUser is registered by billing/admin.py (one form: login, password and the right,
-# through billing.services.customer_user_create).
+@admin.register(CustomerUser)
+class CustomerUserAdmin(ServiceAdmin):
+    """One form creates the login (with its password) and the customer-area user."""
 
+    list_display = ("user", "customer", "can_configure_mail")
+    list_filter = ("can_configure_mail",)
+    search_fields = ("user__username", "customer__company_name")
+    list_select_related = ("user", "customer")
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("at", "actor_label", "action", "target", "customer", "domain")
-    list_filter = ("action",)
-    search_fields = ("target", "actor_label")
-    list_select_related = ("customer", "domain")
+    ADD_FIELDS = (
+        "customer",
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "password",
+        "can_configure_mail",
+    )
 
-    def has_add_permission(self, request):
-        return False
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = CustomerUserAddForm
+            kwargs["fields"] = self.ADD_FIELDS
+        else:
+            kwargs["fields"] = ("can_configure_mail",)
+        return super().get_form(request, obj, **kwargs)
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def get_fields(self, request, obj=None):
+        return self.ADD_FIELDS if obj is None else ("user", "customer", "can_configure_mail")
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "customer") if obj else ()
+
+    def service_create(self, request, data):
+        return services.customer_user_create(actor=request.user, **{k: data[k] for k in self.ADD_FIELDS})
+
+    def service_update(self, request, obj, data):
+        return services.customer_user_set_right(
+            customer_user=obj, can_configure_mail=data["can_configure_mail"], actor=request.user
+        )

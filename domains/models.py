@@ -51,7 +51,7 @@ class Customer(models.Model):
 
 class Site(models.Model):
     """A customer's telephony site: its commercial profile and voice channels decide how many
-    mailboxes are included (see domains.inclusion)."""
+    mailboxes are included (see billing.inclusion)."""
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="sites", verbose_name=_("customer")
@@ -274,31 +274,3 @@ class CustomerUser(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
-
-
-class AuditEntry(models.Model):
-    """Who changed what, before → after, when. Written by services in the change's transaction."""
-
-    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    actor_label = models.CharField(_("who"), max_length=254, blank=True, default="")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    domain = models.ForeignKey(Domain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    action = models.CharField(_("what"), max_length=64)
-    target = models.CharField(_("object"), max_length=254, blank=True, default="")
-    before = models.JSONField(_("before"), null=True, blank=True)
-    after = models.JSONField(_("after"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("audit entry")
-        verbose_name_plural = _("audit log")
-        ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["domain", "-at"], name="audit_domain_at_idx"),
-            models.Index(fields=["customer", "-at"], name="audit_customer_at_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"

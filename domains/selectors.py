@@ -6,6 +6,7 @@ archives, branding, delegates). Every tenant read in a view goes through a funct
 """
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -13,8 +14,11 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from domains.inclusion import inclusion_for
-from domains.models import AuditEntry, Delegate, Domain, Mailbox, Manager
+from accounts.models import AccessLogEntry
+from accounts.selectors import access_log_rows
+from billing.inclusion import inclusion_for
+from core.models import AuditEntry
+from domains.models import Delegate, Domain, Mailbox, Manager
 from mailstore.selectors import quota_usage_for
 
 MAILBOX_SORTS = {
@@ -55,8 +59,19 @@ def domains_for(*, user: Any) -> QuerySet[Domain]:
     )
 
 
-def can_administer(user: Any, domain: Domain) -> bool:
-    return domains_for(user=user).filter(pk=domain.pk).exists()
+def can_administer(*, actor: Any, domain: Domain) -> bool:
+    """THE answer to "may this actor administer this domain" (the control panel, Tracemail and
+    the access log all ask here): the domain is active and the actor is an active login that is
+    the domain's active Postmaster (the mailbox postmaster@domain) or the domain's Manager (the
+    Manager of the domain's customer to whom the domain is assigned; another Manager of the same
+    customer is not).
+
+    Nobody else: not a plain mailbox, a Delegate, a customer-area user, another domain's
+    Postmaster, nor anonymous. Staff policy: provider staff (is_staff, superusers) do NOT
+    administer tenants' domains through the portals; they work in the back office, whose pages
+    have their own permissions and call the services. Read from the database on every call, not
+    from the passed instance: rights change (manager_set_domains, a Postmaster deactivated)."""
+    return domains_for(user=actor).filter(pk=domain.pk).exists()
 
 
 def is_manager_of(user: Any, domain: Domain) -> bool:
@@ -136,7 +151,7 @@ def domain_summaries_for(*, user: Any) -> list[DomainSummary]:
 def mailboxes_for(*, user: Any, domain: Domain, search: str = "", sort: str = "address") -> QuerySet[Mailbox]:
     """The mailboxes of a domain the user administers, filtered and sorted, with what the list
     shows (2FA state, archive, last login) fetched in the same query."""
-    if not can_administer(user, domain):
+    if not can_administer(actor=user, domain=domain):
         raise Http404
     totp = TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
     qs = (
@@ -153,7 +168,7 @@ def mailboxes_for(*, user: Any, domain: Domain, search: str = "", sort: str = "a
 
 
 def mailbox_for(*, user: Any, domain: Domain, pk: int) -> Mailbox:
-    if not can_administer(user, domain):
+    if not can_administer(actor=user, domain=domain):
         raise Http404
     mailbox = (
         Mailbox.objects.filter(domain=domain, pk=pk).select_related("domain", "user", "archive_plan").first()
@@ -163,18 +178,31 @@ def mailbox_for(*, user: Any, domain: Domain, pk: int) -> Mailbox:
     return mailbox
 
 
-def customer_mailbox_count(*, domain: Domain) -> int:
-    return Mailbox.objects.filter(domain__customer_id=domain.customer_id).count()
-
-
-def included_mailboxes(*, domain: Domain) -> int:
-    return inclusion_for(domain.customer.sites.all()).included_mailboxes
-
-
 def audit_for(*, user: Any, domain: Domain) -> QuerySet[AuditEntry]:
-    if not can_administer(user, domain):
+    if not can_administer(actor=user, domain=domain):
         raise Http404
     return AuditEntry.objects.filter(domain=domain).order_by("-at", "-id")
+
+
+def access_log_for(
+    *,
+    actor: Any,
+    domain: Domain,
+    login: str = "",
+    protocol: str = "",
+    result: str = "",
+    remote_ip: str = "",
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+) -> QuerySet[AccessLogEntry]:
+    """A domain's access log, newest first, for those who administer it (can_administer;
+    PermissionDenied otherwise). Filters as accounts.selectors.access_log_rows."""
+    if not can_administer(actor=actor, domain=domain):
+        raise PermissionDenied
+    return access_log_rows(
+        domain_id=domain.pk, login=login, protocol=protocol, result=result, remote_ip=remote_ip,
+        since=since, until=until,
+    )
 
 
 def delegates_for(*, user: Any) -> QuerySet[Delegate]:

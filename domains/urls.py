@@ -1,8 +1,8 @@
 from django.urls import path
 
-from accounts.web.urls import login_urlpatterns
 from domains.views import account, delegates, domain, home, mailboxes
 from domains.views.common import MAILADMIN
+from portalkit.urls import login_urlpatterns
 
 app_name = "domains"
 

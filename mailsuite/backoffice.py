@@ -1,7 +1,7 @@
 """The back office (Django admin, provider staff) behind the portals' own login flow.
 
 Django's admin login takes a password alone; the back office is the most powerful portal, so
-its login, logout and permission check are replaced: staff log in through accounts.web (brute-
+its login, logout and permission check are replaced: staff log in through portalkit (brute-
 force counters, access-log rows with protocol "backoffice", 2FA for every staff login with
 enrolment at the first one), and an admin page answers only to a session that entered the back
 office through that flow and whose second factor is verified now (a device reset ends it at the
@@ -13,9 +13,9 @@ from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from accounts.web.portal import Portal
-from accounts.web.session import has_portal
-from accounts.web.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
+from portalkit.portal import Portal
+from portalkit.session import portal_session_ok
+from portalkit.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
 
 PORTAL_NAME = "backoffice"
 
@@ -32,14 +32,9 @@ class BackofficeSite(admin.AdminSite):
     site_title = _("Back office")
 
     def has_permission(self, request) -> bool:
-        user = request.user
-        return (
-            user.is_active
-            and user.is_staff
-            and has_portal(request, PORTAL_NAME)
-            and not user.must_change_password
-            and user.is_verified()  # staff always need 2FA (accounts.twofactor.requires_2fa)
-        )
+        # Staff always need 2FA (domains.twofactor.requires_2fa), so the portal-session check
+        # asks for a verified second factor on every request.
+        return request.user.is_staff and portal_session_ok(request, PORTAL_NAME)
 
     def login(self, request, extra_context=None):
         return LoginView.as_view(portal=BACKOFFICE)(request)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http.request import split_domain_port
 
-from mailsuite.internal_endpoints import is_internal_path
+from core.internal_endpoints import is_internal_path
 
 PORTAL_URLCONFS = {
     "mailadmin": "mailsuite.urls_portals.mailadmin",

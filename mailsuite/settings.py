@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "mailsuite",
+    "core",
     "accounts",
     "domains",
     "mta",
@@ -76,12 +77,13 @@ INSTALLED_APPS = [
     "timemachine",
     "archive",
     "billing",
+    "monitor",
 ]
 
 MIDDLEWARE = [
     # First: X-Forwarded-* only from trusted proxies, the internal host only for /internal/ and
     # /healthz; both before SecurityMiddleware reads the scheme and the host.
-    "mailsuite.client_address.ProxyHeadersMiddleware",
+    "core.client_address.ProxyHeadersMiddleware",
     "mailsuite.portals.InternalHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mailsuite.portals.PortalHostMiddleware",
@@ -185,7 +187,7 @@ SECURE_HSTS_SECONDS = env.int("MAILSUITE_HSTS_SECONDS", default=0 if DEBUG else 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("MAILSUITE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 
 # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
-# believed (mailsuite.client_address). Empty: the peer is the client and every request's scheme
+# believed (core.client_address). Empty: the peer is the client and every request's scheme
 # is the connection's own. From any other peer those headers are removed before Django reads them.
 TRUSTED_PROXIES = env.list("MAILSUITE_TRUSTED_PROXIES", default=[])
 for _proxy in TRUSTED_PROXIES:

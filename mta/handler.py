@@ -209,7 +209,7 @@ class MailHandler:
             return AuthResult(success=False, handled=False, message=AUTH_NEEDS_TLS)
         login = login_b.decode("utf-8", "replace").strip()
         password = password_b.decode("utf-8", "replace")
-        from accounts import mailauth
+        from domains import mailauth
 
         remote_ip = server.session.peer[0] if server.session and server.session.peer else None
         try:

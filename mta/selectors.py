@@ -1,27 +1,18 @@
-"""Reads of Tracemail, scoped to the acting user: a domain's rows are visible to its postmaster
-(the mailbox postmaster@domain), its Manager, and provider staff."""
+"""Reads of Tracemail, scoped to the acting user: a domain's rows are visible to those who
+administer it (domains.selectors.can_administer: its Postmaster and its Manager)."""
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from domains.models import Domain, Mailbox
+from core.csvexport import csv_text
+from core.days import range_end, range_start
+from domains.models import Domain
+from domains.selectors import can_administer
 from mta.models import TracemailEntry
-
-
-def can_see_tracemail(*, actor: Any, domain: Domain) -> bool:
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        return False
-    if actor.is_staff or actor.is_superuser:
-        return True
-    if Mailbox.objects.filter(user=actor, domain=domain, is_postmaster=True, is_active=True).exists():
-        return True
-    return Domain.objects.filter(pk=domain.pk, manager__user=actor).exists()
 
 
 def tracemail_for(
@@ -38,7 +29,7 @@ def tracemail_for(
     """Rows where the domain is the sender's or the recipient's, newest first. `mailbox` is an
     address (sender or recipient); `text` matches addresses, subject, Message-ID, queue id and
     reason; dates are local (Europe/Rome) days, both ends included."""
-    if not can_see_tracemail(actor=actor, domain=domain):
+    if not can_administer(actor=actor, domain=domain):
         raise PermissionDenied
     qs = TracemailEntry.objects.filter(Q(sender_domain=domain) | Q(recipient_domain=domain))
     if mailbox:
@@ -49,13 +40,9 @@ def tracemail_for(
     if status:
         qs = qs.filter(status=status)
     if since:
-        qs = qs.filter(created_at__gte=_start_of(since))
+        qs = qs.filter(created_at__gte=range_start(since))
     if until:
-        qs = qs.filter(
-            created_at__lt=_start_of(
-                until, next_day=isinstance(until, dt.date) and not isinstance(until, dt.datetime)
-            )
-        )
+        qs = qs.filter(created_at__lt=range_end(until))
     if text:
         t = text.strip()
         qs = qs.filter(
@@ -67,13 +54,6 @@ def tracemail_for(
             | Q(reason__icontains=t)
         )
     return qs.order_by("-created_at", "-id")
-
-
-def _start_of(value: dt.datetime | dt.date, *, next_day: bool = False) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    day = value + dt.timedelta(days=1) if next_day else value
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 CSV_COLUMNS = [
@@ -93,25 +73,18 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_safe(value: Any) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free text such as subjects."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
 def tracemail_csv(*, actor: Any, domain: Domain, **filters: Any) -> str:
-    """The rows `tracemail_for` returns, as CSV text (UTF-8, header line, local times)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([label for _, label in CSV_COLUMNS])
-    for entry in tracemail_for(actor=actor, domain=domain, **filters).iterator(chunk_size=2000):
+    """The rows `tracemail_for` returns, as CSV text (UTF-8, header line, local times; the
+    writer and its formula guard: core.csvexport)."""
+
+    def cells(entry: TracemailEntry) -> list[Any]:
         row = []
-        for name, _ in CSV_COLUMNS:
+        for name, _label in CSV_COLUMNS:
             value = getattr(entry, name)
             if isinstance(value, dt.datetime):
                 value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-            row.append(_csv_safe(value))
-        writer.writerow(row)
-    return out.getvalue()
+            row.append(value)
+        return row
+
+    rows = tracemail_for(actor=actor, domain=domain, **filters).iterator(chunk_size=2000)
+    return csv_text([label for _name, label in CSV_COLUMNS], (cells(entry) for entry in rows))

@@ -7,7 +7,7 @@ import pyotp
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import twofactor
+from domains import twofactor
 
 
 def totp_now(device: TOTPDevice) -> str:

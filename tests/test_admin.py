@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from domains.models import AuditEntry, Domain, Mailbox, Manager
+from core.models import AuditEntry
+from domains.models import Domain, Mailbox, Manager
 from tests.backoffice import enrolled_device, totp_now
 from tests.factories import CustomerFactory, DomainFactory
 

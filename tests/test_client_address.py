@@ -1,9 +1,9 @@
-"""mailsuite.client_address.client_ip: the one answer to "who is the client"."""
+"""core.client_address.client_ip: the one answer to "who is the client"."""
 
 import pytest
 from django.test import RequestFactory
 
-from mailsuite.client_address import client_ip
+from core.client_address import client_ip
 
 
 def ip(remote: str, forwarded: str | None = None) -> str | None:
@@ -58,5 +58,5 @@ def test_every_caller_uses_the_one_function():
     )
     files = {line.split(":", 1)[0] for line in result.stdout.splitlines()}
     assert files <= {
-        "mailsuite/client_address.py", "mailsuite/internal_endpoints.py", "mailsuite/settings.py"
+        "core/client_address.py", "core/internal_endpoints.py", "mailsuite/settings.py"
     }

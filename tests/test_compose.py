@@ -141,7 +141,7 @@ def test_dockerfile_builds_on_debian_12_with_python_3_11_and_dovecot():
 
 def test_gunicorn_leaves_forwarded_headers_to_django(compose):
     # Django believes X-Forwarded-Proto/-For from MAILSUITE_TRUSTED_PROXIES only
-    # (mailsuite.client_address); gunicorn must not turn a client's header into https first.
+    # (core.client_address); gunicorn must not turn a client's header into https first.
     command = compose["services"]["web"]["command"]
     assert command[command.index("--forwarded-allow-ips") + 1] == ""
 

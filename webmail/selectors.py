@@ -27,7 +27,7 @@ def mailbox_for_request(*, user: Any) -> Mailbox | None:
     """The user's mailbox (active or not) with its domain and their page size
     (`webmail_page_size`, None without preferences): what a webmail request checks besides the
     login itself, read fresh in one query and never cached, so a deactivation or a 2FA
-    requirement applies to the next request. (The portal check's accounts.twofactor.requires_2fa
+    requirement applies to the next request. (The portal check's domains.twofactor.requires_2fa
     finds this mailbox and domain already loaded; it still asks for the confirmed authenticator.)
 
     Plain SQL built from the models' own metadata: the same query through the ORM

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Mailbox
 from webmail import sieve
 from webmail.models import Preferences, Recipient
@@ -103,7 +103,7 @@ def twofactor_may_remove(*, user: Any) -> bool:
 
 
 def twofactor_remove(*, user: Any, password: str) -> None:
-    from accounts.twofactor import totp_reset
+    from domains.twofactor import totp_reset
 
     if not twofactor_may_remove(user=user):
         raise ValidationError(_("Your domain requires two-factor authentication: it cannot be removed."))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.web.urls import login_urlpatterns
+from portalkit.urls import login_urlpatterns
 from webmail.views import WEBMAIL, auth, brand_logo, composing, mail, preferences, reading
 
 app_name = "webmail"

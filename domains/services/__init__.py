@@ -3,7 +3,15 @@ mailboxes, managers and delegates. Each validates, runs in one transaction, writ
 row there and schedules side effects with transaction.on_commit."""
 
 from domains.services.branding import domain_set_branding
-from domains.services.customers import customer_create, customer_update, site_create, site_delete, site_update
+from domains.services.customers import (
+    customer_create,
+    customer_update,
+    customer_user_create,
+    customer_user_set_right,
+    site_create,
+    site_delete,
+    site_update,
+)
 from domains.services.delegates import delegate_create, delegate_delete, delegate_update
 from domains.services.domains import domain_register, domain_set_require_2fa
 from domains.services.mailboxes import (
@@ -13,11 +21,14 @@ from domains.services.mailboxes import (
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
-from domains.services.security import mailbox_revoke_app_passwords
+from domains.services.quota import quota_warning_record
+from domains.services.security import mailbox_revoke_app_passwords, own_password_change, user_password_change
 
 __all__ = [
     "customer_create",
     "customer_update",
+    "customer_user_create",
+    "customer_user_set_right",
     "site_create",
     "site_update",
     "site_delete",
@@ -34,4 +45,7 @@ __all__ = [
     "delegate_delete",
     "domain_set_branding",
     "mailbox_revoke_app_passwords",
+    "user_password_change",
+    "own_password_change",
+    "quota_warning_record",
 ]

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Domain
 
 LOGO_MAX_BYTES = 1024 * 1024

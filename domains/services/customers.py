@@ -1,12 +1,14 @@
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from domains.audit import audit_record
-from domains.models import Customer, Site
-from domains.services.common import clean, integrity_to_validation, snapshot
+from core.audit import audit_record
+from domains.models import Customer, CustomerUser, Site
+from domains.services.common import build_login, clean, integrity_to_validation, snapshot
 
 CUSTOMER_FIELDS = ("company_name", "vat_number", "legal_rep_name", "legal_rep_email")
 SITE_FIELDS = ("name", "profile", "voice_channels")
@@ -112,3 +114,70 @@ def site_delete(*, site: Site, actor: Any | None = None) -> None:
             before=snapshot(site, SITE_FIELDS),
         )
         site.delete()
+
+
+# --- customer-area users -----------------------------------------------------------------------
+
+
+def customer_user_create(
+    *,
+    customer: Customer,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    can_configure_mail: bool = False,
+    actor: Any | None = None,
+) -> CustomerUser:
+    """A login of the customer area for `customer`, with or without the mail-configuration right."""
+    User = get_user_model()
+    user = build_login(
+        username=username,
+        password=password,
+        kind=User.Kind.CUSTOMER,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    username = user.username
+    try:
+        with transaction.atomic():
+            user.save()
+            customer_user = CustomerUser.objects.create(
+                user=user, customer=customer, can_configure_mail=can_configure_mail
+            )
+            audit_record(
+                actor=actor,
+                action="customer_user.create",
+                customer=customer,
+                target=username,
+                after={"can_configure_mail": can_configure_mail},
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"username": [_("A user with that login already exists.")]}) from exc
+    return customer_user
+
+
+def customer_user_set_right(
+    *, customer_user: CustomerUser, can_configure_mail: bool, actor: Any | None = None
+) -> CustomerUser:
+    with transaction.atomic():
+        customer_user = (
+            CustomerUser.objects.select_for_update()
+            .select_related("user", "customer")
+            .get(pk=customer_user.pk)
+        )
+        before = customer_user.can_configure_mail
+        if before != can_configure_mail:
+            customer_user.can_configure_mail = can_configure_mail
+            customer_user.save(update_fields=["can_configure_mail"])
+            audit_record(
+                actor=actor,
+                action="customer_user.right",
+                customer=customer_user.customer,
+                target=customer_user.user.username,
+                before={"can_configure_mail": before},
+                after={"can_configure_mail": can_configure_mail},
+            )
+    return customer_user

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Delegate, DelegateGrant, Mailbox, Manager
 from domains.services.common import build_login, clean
 

@@ -8,9 +8,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from billing.inclusion import inclusion_for
 from billing.services import charge_mailbox_created
-from domains.audit import audit_record
-from domains.inclusion import inclusion_for
+from core.audit import audit_record
 from domains.models import Customer, Domain
 from domains.services.common import clean, generate_password, integrity_to_validation
 from domains.services.mailboxes import create_mailbox_row

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget

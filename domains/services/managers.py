@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from domains.models import Customer, DelegateGrant, Domain, Manager
 from domains.services.common import build_login, integrity_to_validation
 

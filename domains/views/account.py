@@ -15,11 +15,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import twofactor
-from accounts.services import user_password_change
-from accounts.web.enrolment import pending_device
-from accounts.web.forms import NewPasswordForm
+from domains import twofactor
+from domains.services import user_password_change
 from domains.views.common import panel_view
+from portalkit.enrolment import pending_device
+from portalkit.forms import NewPasswordForm
 
 ENROL_KEY = "mailadmin_enrol_device"
 

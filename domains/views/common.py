@@ -3,9 +3,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.web.decorators import portal_login_required
-from accounts.web.portal import Portal
 from domains.selectors import domains_for, is_active_delegate
+from portalkit.decorators import portal_login_required
+from portalkit.portal import Portal
 
 PAGE_SIZE = 50
 

@@ -7,10 +7,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.exports import access_log_csv
 from accounts.models import AccessLogEntry
-from accounts.selectors import access_log_for
 from domains import services
 from domains.forms import BrandingForm, DomainSecurityForm, LogFilterForm, apply_service_errors
-from domains.selectors import audit_for, domain_for, is_manager_of
+from domains.selectors import access_log_for, audit_for, domain_for, is_manager_of
 from domains.views.common import paginate, panel_view
 
 

@@ -6,10 +6,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts import twofactor
 from accounts.selectors import app_passwords_for
 from archive.services import archive_attach, archive_remove
-from domains import services
+from domains import services, twofactor
 from domains.forms import (
     ArchiveForm,
     MailboxCreateForm,

@@ -1,19 +1,17 @@
 """Changes that cost money show their price and ask for confirmation before the service runs.
 
-Costly (issue #4): a mailbox beyond the included count, a space tier above 8 GB, a send limit
-above 1,000 a day, an archive. The figure comes from billing.selectors.price_preview."""
+What is costly, and the figure, come from billing (billing.selectors.charge_reasons and
+price_preview): the rule of what costs money lives only there."""
 
 import secrets
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
-from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
-from domains.selectors import customer_mailbox_count, included_mailboxes
+from billing.selectors import charge_reasons, price_preview
+from domains.models import Domain, Mailbox
 
-FREE_SEND_LIMITS = {SendLimitTier.L250, SendLimitTier.L1000}
 # Fields never echoed into the confirmation page: they wait server-side (cache, 15 minutes)
 # under a one-time token bound to the session, and come back when the change is confirmed.
 SECRET_FIELDS = ("password",)
@@ -50,29 +48,18 @@ def reasons_for(
     archive: bool = False,
     mailbox: Mailbox | None = None,
 ) -> list[str]:
-    reasons = []
-    if creating and customer_mailbox_count(domain=domain) >= included_mailboxes(domain=domain):
-        reasons.append(_("This mailbox is beyond the number included in your contract."))
-    if (
-        quota_tier is not None
-        and quota_tier != QuotaTier.GB8
-        and (mailbox is None or quota_tier > mailbox.quota_tier)
-    ):
-        reasons.append(_("Space of %(n)d GB is a paid option.") % {"n": quota_tier})
-    if (
-        send_limit is not None
-        and send_limit not in FREE_SEND_LIMITS
-        and (mailbox is None or send_limit > mailbox.send_limit)
-    ):
-        reasons.append(_("A send limit of %(n)s a day is a paid option.") % {"n": f"{send_limit:,}"})
-    if archive:
-        reasons.append(_("The Archive is a paid option."))
-    return reasons
+    """Why the change costs money: billing's rule (billing.selectors.charge_reasons), not ours."""
+    return charge_reasons(
+        customer_id=domain.customer_id,
+        creating=creating,
+        quota_tier=quota_tier,
+        send_limit=send_limit,
+        archive=archive,
+        mailbox=mailbox,
+    )
 
 
 def preview(*, domain: Domain, change: str, mailbox: Mailbox | None = None, **kwargs):
-    from billing.selectors import price_preview
-
     return price_preview(customer=domain.customer, change=change, mailbox=mailbox, **kwargs)
 
 

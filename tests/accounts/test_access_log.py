@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from accounts.exports import access_log_csv
 from accounts.models import AccessLogEntry
-from accounts.selectors import access_log_for
 from accounts.services import access_log_purge, access_log_record
 from accounts.tasks import purge_access_log
 from domains.models import Mailbox
+from domains.selectors import access_log_for
 from mailsuite.beat import CELERY_BEAT_SCHEDULE
 from tests.factories import DomainFactory, ManagerFactory
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from accounts.models import AppPassword
 from accounts.selectors import app_passwords_for
 from accounts.services import app_password_create, app_password_revoke
-from domains.models import AuditEntry
+from core.models import AuditEntry
 from tests.factories import MailboxFactory
 
 pytestmark = pytest.mark.django_db

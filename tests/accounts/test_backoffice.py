@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.models import AppPassword
 from accounts.services import access_log_record, app_password_create
-from domains.models import AuditEntry
+from core.models import AuditEntry
 from tests.backoffice import backoffice_client
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccessLogEntry
-from accounts.web.session import PORTALS_KEY
+from portalkit.session import PORTALS_KEY
 from tests.backoffice import backoffice_client, enrolled_device, totp_now
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_a_session_opened_without_the_second_factor_is_not_accepted(staff):
 
 
 def test_a_2fa_reset_ends_the_staff_session_at_the_next_request(staff):
-    from accounts.twofactor import totp_reset
+    from domains.twofactor import totp_reset
 
     client = backoffice_client(staff, STAFF_PASSWORD)
     assert client.get("/backoffice/").status_code == 200

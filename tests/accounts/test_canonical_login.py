@@ -7,8 +7,8 @@ import json
 import pytest
 
 from accounts.logins import canonical_login
-from accounts.mailauth import authenticate_mail
 from accounts.models import AccessLogEntry
+from domains.mailauth import authenticate_mail
 from tests.factories import MAILBOX_PASSWORD
 
 pytestmark = pytest.mark.django_db

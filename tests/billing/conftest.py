@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from billing.models import BilledArchive, PriceList
-from billing.services import customer_user_create
 from domains.models import Domain, Mailbox
+from domains.services import customer_user_create
 
 CUSTOMER_PASSWORD = "Customer-Area-Pass-2026"  # noqa: S105 - test data
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from billing.models import PriceList
 from billing.services import price_list_save
-from domains.models import AuditEntry, CustomerUser
+from core.models import AuditEntry
+from domains.models import CustomerUser
 from tests.backoffice import backoffice_client
 from tests.billing.conftest import PRICES
 from tests.factories import CustomerFactory

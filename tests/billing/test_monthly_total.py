@@ -26,8 +26,9 @@ import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEvent
-from billing.selectors import customer_monthly_cost, monitor_for
+from billing.selectors import customer_monthly_cost
 from domains.models import Mailbox
+from monitor.selectors import monitor_for
 from tests.billing.conftest import bulk_mailboxes
 from tests.factories import CustomerFactory, DomainFactory, SiteFactory
 

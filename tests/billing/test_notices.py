@@ -7,10 +7,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from billing import notices
 from billing.models import DailyNotice, LedgerEvent
-from billing.tasks import send_daily_notices
 from domains import services
+from monitor import notices
+from monitor.tasks import send_daily_notices
 from tests.factories import CustomerFactory, DomainFactory, MailboxFactory
 
 pytestmark = pytest.mark.django_db

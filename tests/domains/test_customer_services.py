@@ -5,8 +5,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from domains.inclusion import inclusion_for
-from domains.models import AuditEntry, Delegate, DelegateGrant, Site
+from billing.inclusion import inclusion_for
+from core.models import AuditEntry
+from domains.models import Delegate, DelegateGrant, Site
 from domains.services import (
     customer_create,
     customer_update,

@@ -5,7 +5,8 @@ import datetime
 
 import pytest
 
-from domains.models import AuditEntry, DelegateGrant, Domain
+from core.models import AuditEntry
+from domains.models import DelegateGrant, Domain
 from domains.services import delegate_create, delegate_update, manager_set_domains
 from tests.factories import CustomerFactory, DomainFactory, MailboxFactory, ManagerFactory
 

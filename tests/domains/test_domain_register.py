@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from domains.models import AuditEntry, Domain, Mailbox
+from core.models import AuditEntry
+from domains.models import Domain, Mailbox
 from domains.services import domain_register, domain_set_require_2fa
 from tests.factories import CustomerFactory, DomainFactory, SiteFactory
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from domains.inclusion import SiteTerms, inclusion_for
+from billing.inclusion import SiteTerms, inclusion_for
 
 
 def site(profile: str, channels: int) -> SiteTerms:

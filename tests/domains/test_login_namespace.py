@@ -10,9 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
-from billing.services import customer_user_create
 from domains.models import Delegate, Mailbox
-from domains.services import delegate_create, domain_register, mailbox_create, manager_create
+from domains.services import (
+    customer_user_create,
+    delegate_create,
+    domain_register,
+    mailbox_create,
+    manager_create,
+)
 from tests.factories import MAILBOX_PASSWORD, MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from domains.models import AuditEntry, Mailbox, QuotaTier, SendLimitTier
+from core.models import AuditEntry
+from domains.models import Mailbox, QuotaTier, SendLimitTier
 from domains.services import mailbox_create, mailbox_delete, mailbox_set_password, mailbox_update
 from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
 

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from domains.models import AuditEntry, Domain, Manager
+from core.models import AuditEntry
+from domains.models import Domain, Manager
 from domains.services import manager_create, manager_set_domains
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from accounts.web.session import PORTALS_KEY
 from domains import services
 from domains.models import Domain, Mailbox, Manager
+from portalkit.session import PORTALS_KEY
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
 
 POSTMASTER_PASSWORD = "Postmaster-Pass-2026"  # noqa: S105 - test data

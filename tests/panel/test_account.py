@@ -9,10 +9,10 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.web.session import PORTALS_KEY
-from billing.services import customer_user_create
+from core.models import AuditEntry
 from domains import services
-from domains.models import AuditEntry
+from domains.services import customer_user_create
+from portalkit.session import PORTALS_KEY
 from tests.backoffice import totp_now
 from tests.factories import MANAGER_PASSWORD, MailboxFactory
 from tests.panel.conftest import panel_client
@@ -182,7 +182,7 @@ def outsiders(world):
 @pytest.mark.parametrize("url", [PASSWORD_URL, SECURITY_URL, "/mailadmin/account/"])
 def test_my_account_pages_show_and_change_only_ones_own_account(world, outsiders, url):
     # given the Manager (the victim) with an enrolment in progress
-    from accounts import twofactor
+    from domains import twofactor
 
     device, _uri, _svg = twofactor.totp_enrol_start(world.manager.user)
     before = victim_state(world)

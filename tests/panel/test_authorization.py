@@ -10,8 +10,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
 from archive.models import ArchivePlan
+from core.models import AuditEntry
 from domains import services
-from domains.models import AuditEntry, Delegate, DelegateGrant, Domain, Mailbox
+from domains.models import Delegate, DelegateGrant, Domain, Mailbox
 from tests.factories import MailboxFactory, ManagerFactory
 from tests.panel.conftest import panel_client
 

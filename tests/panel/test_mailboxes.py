@@ -9,7 +9,8 @@ from accounts.models import AppPassword
 from accounts.services import app_password_create
 from archive.models import ArchivePlan
 from billing.models import LedgerEvent
-from domains.models import AuditEntry, Mailbox
+from core.models import AuditEntry
+from domains.models import Mailbox
 from tests.backoffice import enrolled_device, totp_now
 from tests.factories import MANAGER_PASSWORD, MailboxFactory
 from tests.panel.test_authorization import fingerprint

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.twofactor import totp_reset
 from domains.models import Mailbox
 from domains.services import domain_set_require_2fa
+from domains.twofactor import totp_reset
 from tests.backoffice import enrolled_device, totp_now
 from tests.factories import MANAGER_PASSWORD, MailboxFactory
 

@@ -9,9 +9,9 @@ from django_otp.oath import totp
 
 from accounts.models import AccessLogEntry
 from accounts.services import app_password_create, app_password_revoke
-from accounts.twofactor import totp_enrol_confirm, totp_enrol_start
 from domains.models import Domain, Mailbox
 from domains.services import domain_set_require_2fa, mailbox_delete, mailbox_update
+from domains.twofactor import totp_enrol_confirm, totp_enrol_start
 from mailstore.imap import MailstoreImapError, imap_session
 from tests.factories import DomainFactory
 from tests.protocol.helpers import imap_login, pop3_login

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import twofactor
+from domains import twofactor
 from domains.models import Mailbox
 from domains.services import mailbox_set_password, mailbox_update
 from tests.factories import DomainFactory

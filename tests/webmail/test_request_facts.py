@@ -102,7 +102,7 @@ def enrol_totp(user) -> None:
 
 
 def test_2fa_reset_by_an_admin_when_the_domain_requires_it_ends_the_session(webmail_user):
-    from accounts.twofactor import totp_reset
+    from domains.twofactor import totp_reset
 
     # given a user with 2FA on, in a domain that requires it
     user = webmail_user()
@@ -117,7 +117,7 @@ def test_2fa_reset_by_an_admin_when_the_domain_requires_it_ends_the_session(webm
 
 
 def test_2fa_reset_where_it_is_optional_leaves_the_session_without_2fa(webmail_user):
-    from accounts.twofactor import totp_reset
+    from domains.twofactor import totp_reset
 
     user = webmail_user()
     enrol_totp(user)

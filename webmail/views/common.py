@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils import translation
 from imapclient.exceptions import IMAPClientError
 
-from accounts.web.decorators import portal_login_required
+from core.client_address import client_ip
 from domains.models import Mailbox
 from mailstore.imap import MailstoreImapError, open_session
-from mailsuite.client_address import client_ip
+from portalkit.decorators import portal_login_required
 from webmail.models import Preferences
 from webmail.pool import POOL
 from webmail.selectors import mailbox_for_request
@@ -77,7 +77,7 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
     @wraps(view)
     def outer(request: HttpRequest, *args, **kwargs):
         # One query for the mailbox, its domain (with its 2FA rule) and the page size, read before
-        # the portal check so that accounts.twofactor.requires_2fa finds user.mailbox (and its
+        # the portal check so that domains.twofactor.requires_2fa finds user.mailbox (and its
         # domain) already loaded instead of querying them again on every request.
         user = request.user
         if user.is_authenticated:

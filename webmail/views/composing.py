@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from mailsuite.client_address import client_ip
+from core.client_address import client_ip
 from webmail import compose, rendering, store, submission
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create

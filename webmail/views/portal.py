@@ -5,8 +5,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 
-from accounts.web.portal import Portal
 from domains.models import Domain, Mailbox
+from portalkit.portal import Portal
 
 
 def brand_domain(request: HttpRequest) -> Domain | None:

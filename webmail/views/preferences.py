@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts import twofactor
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
-from accounts.web.enrolment import pending_device
-from accounts.web.forms import NewPasswordForm
+from domains import twofactor
+from portalkit.enrolment import pending_device
+from portalkit.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
 from webmail.sieve import SieveError

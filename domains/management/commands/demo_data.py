@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import PriceList
-from billing.services import customer_user_create, price_list_save
+from billing.services import price_list_save
 from domains import services
 from domains.models import Customer, Domain, Mailbox, Manager
+from domains.services import customer_user_create
 
 DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105 - demo data only, printed to the operator
 STAFF_LOGIN = "admin"

@@ -27,8 +27,8 @@ from accounts import bruteforce
 from accounts.logins import canonical_login
 from accounts.models import AccessLogEntry, AppPassword
 from accounts.services import access_log_record, app_password_touch, token_hash
-from accounts.twofactor import requires_2fa
 from domains.models import Domain, Mailbox
+from domains.twofactor import requires_2fa
 from mailstore.authcache import credential_cache_fill, credential_cache_match
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _find_mailbox(login: str) -> Mailbox | None:
 def _log(*, login, protocol, remote_ip, tls, result, reason, user=None, domain=None) -> None:
     try:
         access_log_record(login=login, protocol=protocol, remote_ip=remote_ip, tls=tls, result=result,
-                          reason=reason, user=user, domain=domain)
+                          reason=reason, user=user, domain_id=domain.pk if domain is not None else None)
     except DatabaseError:
         logger.warning("access log unavailable: %s %s %s %s", login, protocol, result, reason)
 

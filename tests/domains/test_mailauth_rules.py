@@ -11,13 +11,12 @@ from django.db import connection
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import mailauth, twofactor
-from accounts.mailauth import authenticate_mail
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
-from accounts.web.passwords import own_password_change
+from domains import mailauth, twofactor
+from domains.mailauth import authenticate_mail
 from domains.models import Domain
-from domains.services import domain_set_require_2fa, mailbox_set_password, mailbox_update
+from domains.services import domain_set_require_2fa, mailbox_set_password, mailbox_update, own_password_change
 from tests.factories import MAILBOX_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +36,7 @@ def cache_rows():
 
 @pytest.fixture
 def hasher_calls():
-    with mock.patch("accounts.mailauth.check_password", wraps=check_password) as spy:
+    with mock.patch("domains.mailauth.check_password", wraps=check_password) as spy:
         yield spy
 
 

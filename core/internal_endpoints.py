@@ -14,7 +14,7 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest
 
-from mailsuite.client_address import client_ip, parse_address
+from core.client_address import client_ip, parse_address
 
 INTERNAL_PREFIX = "/internal/"
 HEALTH_PATH = "/healthz"

@@ -1,12 +1,15 @@
-"""Celery tasks of the billing app (queue "billing"). Thin: they compute the day and call the
-service; the service's DailyNotice rows make every run and retry harmless."""
+"""Celery tasks of the Monitor (queue "billing"). Thin: they compute the day and call the
+service; the service's DailyNotice rows make every run and retry harmless.
+
+The task keeps its registered name "billing.tasks.send_daily_notices" from before the move: a
+message already queued, or a beat schedule of a running deployment, names it so."""
 
 import datetime
 
 from celery import shared_task
 from django.utils import timezone
 
-from billing.notices import daily_notices_send
+from monitor.notices import daily_notices_send
 
 # Days looked back by each run, so a night the beat or the worker was down is caught up.
 CATCH_UP_DAYS = 3

@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.mailauth import AuthResult, authenticate_mail
 from accounts.models import AccessLogEntry
 from accounts.services import app_password_create, app_password_revoke
+from domains.mailauth import AuthResult, authenticate_mail
 from domains.models import Domain
 from domains.services import domain_set_require_2fa, mailbox_delete, mailbox_update
 from tests.factories import MAILBOX_PASSWORD, MailboxFactory

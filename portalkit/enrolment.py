@@ -1,4 +1,4 @@
-"""The second factor in the login flow, on top of accounts.twofactor (which owns enrolment)."""
+"""The second factor in the login flow, on top of domains.twofactor (which owns enrolment)."""
 
 from typing import Any
 

@@ -1,18 +1,17 @@
 """Session state of a login in progress, and which portals a session has entered."""
 
-import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from mailsuite.client_address import client_ip
+from accounts.services import access_log_record
+from core.client_address import client_ip
+from domains.twofactor import requires_2fa
 
 PENDING_KEY = "mailsuite_pending_login"
 PORTALS_KEY = "mailsuite_portals"
-
-logger = logging.getLogger(__name__)
 
 
 def start_pending(request: HttpRequest, *, user: Any, portal: str, next_url: str) -> None:
@@ -50,23 +49,27 @@ def has_portal(request: HttpRequest, portal: str) -> bool:
     return portal in request.session.get(PORTALS_KEY, [])
 
 
+def portal_session_ok(request: HttpRequest, portal: str) -> bool:
+    """THE portal-session check: the user entered this portal in this session, has no pending
+    password change, and passed the second factor when 2FA applies (domains.twofactor
+    .requires_2fa, read on every request). portalkit.decorators answers a failure with a login
+    redirect or with JSON."""
+    user = request.user
+    return (
+        user.is_authenticated
+        and user.is_active
+        and has_portal(request, portal)
+        and not user.must_change_password
+        and (not requires_2fa(user) or user.is_verified())
+    )
+
+
 def has_confirmed_totp(user: Any) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def requires_2fa(user: Any) -> bool:
-    from accounts.twofactor import requires_2fa as shared_rule
-
-    return shared_rule(user)
-
-
 def record_attempt(request: HttpRequest, *, login: str, portal: str, result: str, reason: str = "") -> None:
     """One access-log row per attempt (accounts.services.access_log_record)."""
-    try:
-        from accounts.services import access_log_record
-    except ImportError:
-        logger.info("login %s %s %s %s", portal, login, result, reason)
-        return
     access_log_record(
         login=login[:254],
         protocol=portal,

@@ -1,8 +1,13 @@
 """The audit trail: one row per change, written inside the change's transaction."""
 
-from typing import Any
+from __future__ import annotations
 
-from domains.models import AuditEntry, Customer, Domain
+from typing import TYPE_CHECKING, Any
+
+from core.models import AuditEntry
+
+if TYPE_CHECKING:
+    from domains.models import Customer, Domain
 
 
 def audit_record(
@@ -15,6 +20,8 @@ def audit_record(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEntry:
+    """One audit row; `customer` defaults to the domain's. Call it inside the change's
+    transaction, so the row and the change commit (or roll back) together."""
     if customer is None and domain is not None:
         customer = domain.customer
     actor_obj = actor if getattr(actor, "pk", None) else None

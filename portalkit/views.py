@@ -16,22 +16,23 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts import twofactor
-from accounts.web import enrolment
-from accounts.web.forms import LoginForm, NewPasswordForm, TokenForm
-from accounts.web.passwords import own_password_change
-from accounts.web.portal import Portal
-from accounts.web.session import (
+from accounts import bruteforce
+from core.client_address import client_ip
+from domains import twofactor
+from domains.services import own_password_change
+from domains.twofactor import requires_2fa
+from portalkit import enrolment
+from portalkit.forms import LoginForm, NewPasswordForm, TokenForm
+from portalkit.portal import Portal
+from portalkit.session import (
     add_portal,
     clear_pending,
     get_pending,
     has_confirmed_totp,
     record_attempt,
-    requires_2fa,
     start_pending,
     update_pending,
 )
-from mailsuite.client_address import client_ip
 
 
 class _PortalView(View):
@@ -116,10 +117,6 @@ class LoginView(_PortalView):
 
     def _check_blocked(self, login: str) -> str:
         try:
-            from accounts import bruteforce
-        except ImportError:
-            return ""
-        try:
             verdict = bruteforce.check(login=login, remote_ip=client_ip(self.request))
         except bruteforce.BruteforceUnavailable:
             return _("Login is temporarily unavailable. Try again in a few minutes.")
@@ -136,16 +133,12 @@ class LoginView(_PortalView):
 
     def _count_failure(self, login: str) -> None:
         try:
-            from accounts import bruteforce
-
             bruteforce.record_failure(login=login, remote_ip=client_ip(self.request))
         except Exception:  # noqa: BLE001, S110  counting must not turn a wrong password into a 500
             pass
 
     def _count_success(self, login: str) -> None:
         try:
-            from accounts import bruteforce
-
             bruteforce.record_success(login=login)
         except Exception:  # noqa: BLE001, S110
             pass

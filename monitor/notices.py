@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing.models import DailyNotice, LedgerEvent
+from core.days import local_day_bounds
 from domains.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -32,16 +33,9 @@ NOTICE_CLAIM_TIMEOUT = datetime.timedelta(minutes=15)
 NOTICE_MAX_ATTEMPTS = 5
 
 
-def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """Start and end of a local (Europe/Rome) day as aware datetimes (23 or 25 hours on DST days)."""
-    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
-    return start, end
-
-
 def customers_with_cost_changes(day: datetime.date) -> list[int]:
     """Customers with at least one event that changed the monthly total or cost a one-off fee."""
-    start, end = day_bounds(day)
+    start, end = local_day_bounds(day)
     return list(
         LedgerEvent.objects.filter(at__gte=start, at__lt=end)
         .filter(~Q(monthly_delta=0) | Q(one_off_amount__gt=0))
@@ -57,7 +51,7 @@ def _message_id(customer_id: int, day: datetime.date) -> str:
 
 
 def _render(customer: Customer, day: datetime.date) -> tuple[str, str, Decimal, Decimal]:
-    start, end = day_bounds(day)
+    start, end = local_day_bounds(day)
     events = list(
         LedgerEvent.objects.filter(customer=customer, at__gte=start, at__lt=end).order_by("at", "id")
     )

@@ -2,7 +2,7 @@
 
 With 2FA on, the main password opens only the web portals (with the second factor); mail
 clients (IMAP, POP3, SMTP, ManageSieve) need an app password. The same rule is applied by
-Dovecot through the mailstore SQL views and by accounts.mailauth for SMTP.
+Dovecot through the mailstore SQL views and by domains.mailauth for SMTP.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from domains.audit import audit_record
+from core.audit import audit_record
 from mailstore.authcache import credential_cache_forget
 
 BACKUP_CODES = 10

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from accounts.web.portal import Portal
-from accounts.web.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
+from portalkit.portal import Portal
+from portalkit.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
 
 
 def login_urlpatterns(portal: Portal) -> list:

@@ -9,9 +9,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.twofactor import requires_2fa, totp_enrol_confirm, totp_enrol_start, totp_reset
-from domains.models import AuditEntry, Mailbox
+from core.models import AuditEntry
+from domains.models import Mailbox
 from domains.services import domain_set_require_2fa, mailbox_update
+from domains.twofactor import requires_2fa, totp_enrol_confirm, totp_enrol_start, totp_reset
 from tests.factories import ManagerFactory
 
 pytestmark = pytest.mark.django_db
