@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from archive.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS, ArchivePlan
+from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS, ArchivePlan
 from billing.services import charge_archive_attached, charge_archive_removed
 from domains.audit import audit_record
 from domains.models import Mailbox

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from archive.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
+from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
 from domains.models import DelegateGrant, QuotaTier, SendLimitTier
 from domains.services.branding import LOGO_MAX_BYTES
 from domains.validators import validate_local_part

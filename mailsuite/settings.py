@@ -74,7 +74,8 @@ INSTALLED_APPS = [
     "mailstore",
     "webmail",
     "timemachine",
-    "archive",
+    "archiving",  # the Archive's domain code; app label "archive"
+    "archive",  # the Archive portal
     "billing",
 ]
 

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import twofactor
 from accounts.selectors import app_passwords_for
-from archive.services import archive_attach, archive_remove
+from archiving.services import archive_attach, archive_remove
 from domains import services
 from domains.forms import (
     ArchiveForm,

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
-from archive.models import ArchivePlan
+from archiving.models import ArchivePlan
 from domains import services
 from domains.models import AuditEntry, Delegate, DelegateGrant, Domain, Mailbox
 from tests.factories import MailboxFactory, ManagerFactory
