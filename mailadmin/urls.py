@@ -1,10 +1,10 @@
 from django.urls import path
 
 from accounts.web.urls import login_urlpatterns
-from domains.views import account, delegates, domain, home, mailboxes
-from domains.views.common import MAILADMIN
+from mailadmin.views import account, delegates, domain, home, mailboxes
+from mailadmin.views.common import MAILADMIN
 
-app_name = "domains"
+app_name = "mailadmin"
 
 urlpatterns = [
     *login_urlpatterns(MAILADMIN),

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "archiving",  # the Archive's domain code; app label "archive"
     "archive",  # the Archive portal
     "billing",
+    "mailadmin",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ urlpatterns = [
     *common_patterns,
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("backoffice/", admin.site.urls),
-    path("mailadmin/", include("domains.urls", namespace="mailadmin")),
+    path("mailadmin/", include("mailadmin.urls", namespace="mailadmin")),
     path("webmail/", include("webmail.urls", namespace="webmail")),
     path("timemachine/", include("timemachine.urls", namespace="timemachine")),
     path("archive/", include("archive.urls", namespace="archive")),

@@ -19,7 +19,7 @@ from accounts import twofactor
 from accounts.services import user_password_change
 from accounts.web.enrolment import pending_device
 from accounts.web.forms import NewPasswordForm
-from domains.views.common import panel_view
+from mailadmin.views.common import panel_view
 
 ENROL_KEY = "mailadmin_enrol_device"
 

@@ -5,9 +5,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from domains import services
-from domains.forms import DelegateForm, apply_service_errors
 from domains.selectors import delegate_for, delegates_for, manager_for, manager_mailboxes
-from domains.views.common import panel_view
+from mailadmin.forms import DelegateForm, apply_service_errors
+from mailadmin.views.common import panel_view
 
 
 @panel_view

@@ -9,9 +9,9 @@ from accounts.exports import access_log_csv
 from accounts.models import AccessLogEntry
 from accounts.selectors import access_log_for
 from domains import services
-from domains.forms import BrandingForm, DomainSecurityForm, LogFilterForm, apply_service_errors
 from domains.selectors import audit_for, domain_for, is_manager_of
-from domains.views.common import paginate, panel_view
+from mailadmin.forms import BrandingForm, DomainSecurityForm, LogFilterForm, apply_service_errors
+from mailadmin.views.common import paginate, panel_view
 
 
 @panel_view

@@ -1,7 +1,7 @@
 from django.shortcuts import redirect, render
 
 from domains.selectors import domain_summaries_for
-from domains.views.common import panel_view
+from mailadmin.views.common import panel_view
 
 
 @panel_view

@@ -10,16 +10,6 @@ from accounts import twofactor
 from accounts.selectors import app_passwords_for
 from archiving.services import archive_attach, archive_remove
 from domains import services
-from domains.forms import (
-    ArchiveForm,
-    MailboxCreateForm,
-    MailboxDeleteForm,
-    MailboxPasswordForm,
-    MailboxProfileForm,
-    QuotaForm,
-    SendLimitForm,
-    apply_service_errors,
-)
 from domains.selectors import (
     MAILBOX_SORTS,
     domain_for,
@@ -29,8 +19,18 @@ from domains.selectors import (
     quota_usage,
 )
 from domains.services.common import generate_password
-from domains.views import pricing
-from domains.views.common import mailbox_url, paginate, panel_view
+from mailadmin.forms import (
+    ArchiveForm,
+    MailboxCreateForm,
+    MailboxDeleteForm,
+    MailboxPasswordForm,
+    MailboxProfileForm,
+    QuotaForm,
+    SendLimitForm,
+    apply_service_errors,
+)
+from mailadmin.views import pricing
+from mailadmin.views.common import mailbox_url, paginate, panel_view
 from webmail.services import SESSION_TOKEN_PREFIX
 
 

@@ -2,4 +2,4 @@ from django.urls import include, path
 
 from mailsuite.urls import common_patterns
 
-urlpatterns = [*common_patterns, path("", include("domains.urls", namespace="mailadmin"))]
+urlpatterns = [*common_patterns, path("", include("mailadmin.urls", namespace="mailadmin"))]
