@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.web.portal import Portal
 from accounts.web.urls import login_urlpatterns
-from billing import views
+from customer import views
 
-app_name = "billing"
+app_name = "customer"
 
 portal = Portal(
     name="customer", title=_("Customer area"), may_enter=views.may_enter, home_url="customer:home"

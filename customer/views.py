@@ -32,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if customer_user is None:
         raise PermissionDenied
     return render(
-        request, "billing/home.html", {"customer_user": customer_user, "customer": customer_user.customer}
+        request, "customer/home.html", {"customer_user": customer_user, "customer": customer_user.customer}
     )
 
 
@@ -41,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def monitor(request: HttpRequest) -> HttpResponse:
     data = monitor_for(user=request.user)
-    return render(request, "billing/monitor.html", {"m": data, "poll_ms": MONITOR_POLL_MS})
+    return render(request, "customer/monitor.html", {"m": data, "poll_ms": MONITOR_POLL_MS})
 
 
 @require_GET
@@ -61,5 +61,5 @@ def monitor_data(request: HttpRequest) -> JsonResponse:
         data = monitor_for(user=user)
     except PermissionDenied:
         return JsonResponse({"error": _("You do not have the mail configuration right.")}, status=403)
-    html = render_to_string("billing/_monitor_tables.html", {"m": data}, request=request)
+    html = render_to_string("customer/_monitor_tables.html", {"m": data}, request=request)
     return JsonResponse({"monitor": monitor_as_dict(data), "html": html})

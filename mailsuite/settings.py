@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "archive",  # the Archive portal
     "billing",
     "mailadmin",
+    "customer",
 ]
 
 MIDDLEWARE = [

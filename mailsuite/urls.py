@@ -21,5 +21,5 @@ urlpatterns = [
     path("webmail/", include("webmail.urls", namespace="webmail")),
     path("timemachine/", include("timemachine.urls", namespace="timemachine")),
     path("archive/", include("archive.urls", namespace="archive")),
-    path("customer/", include("billing.urls", namespace="customer")),
+    path("customer/", include("customer.urls", namespace="customer")),
 ]
