@@ -17,16 +17,13 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponseForbidden, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts import bruteforce
-from accounts.models import AccessLogEntry
-from accounts.services import access_log_record, app_password_touch
-from domains.models import Mailbox
+from domains.services.mail_logins import mail_login_report
 from mailsuite.internal_endpoints import internal_caller_allowed
 
 logger = logging.getLogger(__name__)
@@ -97,34 +94,17 @@ def _report(data: dict, *, login: str, remote_ip: str | None) -> None:
     protocol = PROTOCOLS.get(str(data.get("protocol") or "").lower())
     if protocol is None:
         return
-    success = _flag(data.get("success"))
-    policy_reject = _flag(data.get("policy_reject"))
-    Result = AccessLogEntry.Result
-    if success:
-        result, reason = Result.SUCCESS, ""
-    elif policy_reject:
-        result, reason = Result.BLOCKED, "blocked"
-    else:
-        result, reason = Result.FAILURE, str(data.get("fail_type") or "")
-    try:
-        if result == Result.SUCCESS:
-            bruteforce.record_success(login=login)
-        elif result == Result.FAILURE:
-            # pwhash: Dovecot's truncated, nonce-keyed hash of the password tried.
-            bruteforce.record_failure(login=login, remote_ip=remote_ip,
-                                      password_fingerprint=str(data.get("pwhash") or ""))
-    except bruteforce.BruteforceUnavailable as exc:
-        logger.warning("auth policy: brute-force counters unavailable: %s", exc)
-    try:
-        with transaction.atomic():
-            entry = access_log_record(login=login, protocol=protocol, remote_ip=remote_ip,
-                                      tls=_flag(data.get("tls")), result=result, reason=reason)
-            if result == Result.SUCCESS and entry.user_id is not None:
-                Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
-                # Dovecot sends the id of the app password that matched (its passdb query's
-                # `app_password` field); scoped to this user so a stray id touches nothing else.
-                app_password_id = str(data.get("app_password") or "")
-                if app_password_id.isdigit():
-                    app_password_touch(app_password_id=int(app_password_id), user_id=entry.user_id)
-    except DatabaseError as exc:
-        logger.warning("auth policy: access log unavailable: %s", exc)
+    # app_password: the id of the app password that matched (the passdb query's field);
+    # pwhash: Dovecot's truncated, nonce-keyed hash of the password tried.
+    app_password_id = str(data.get("app_password") or "")
+    mail_login_report(
+        login=login,
+        protocol=protocol,
+        remote_ip=remote_ip,
+        tls=_flag(data.get("tls")),
+        success=_flag(data.get("success")),
+        policy_reject=_flag(data.get("policy_reject")),
+        fail_type=str(data.get("fail_type") or ""),
+        password_fingerprint=str(data.get("pwhash") or ""),
+        app_password_id=int(app_password_id) if app_password_id.isdigit() else None,
+    )

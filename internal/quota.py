@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from mailstore.services import quota_warning_record
+from domains.services.quota_warnings import quota_warning_record
 from mailsuite.internal_endpoints import internal_caller_allowed
 
 

@@ -1,8 +1,8 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from accounts.internal_views import auth_policy
-from mailstore.views import quota_warning
+from internal.auth_policy import auth_policy
+from internal.quota import quota_warning
 
 app_name = "internal"
 

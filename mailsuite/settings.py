@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "billing",
     "mailadmin",
     "customer",
+    "internal",
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,7 @@ common_patterns = [
     path("healthz", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Endpoints Dovecot and the project's own services call (auth policy, events); loopback only.
-    path("internal/", include("mailstore.urls", namespace="internal")),
+    path("internal/", include("internal.urls", namespace="internal")),
 ]
 
 # Development: every portal under a path prefix of one host. Production: PortalHostMiddleware
