@@ -16,15 +16,17 @@ from django.utils.translation import gettext_lazy as _
 from accounts.web.portal import Portal
 from accounts.web.session import has_portal
 from accounts.web.views import EnrolView, LoginView, LogoutView, PasswordChangeView, TwoFactorView
+from core.portals import portal
 
 PORTAL_NAME = "backoffice"
+_SPEC = portal(PORTAL_NAME)
 
 
 def _may_enter(user) -> bool:
     return user.is_active and user.is_staff
 
 
-BACKOFFICE = Portal(name=PORTAL_NAME, title=_("Back office"), may_enter=_may_enter, home_url="admin:index")
+BACKOFFICE = Portal(name=PORTAL_NAME, title=_SPEC.title, may_enter=_may_enter, home_url=_SPEC.home)
 
 
 class BackofficeSite(admin.AdminSite):

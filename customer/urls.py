@@ -2,17 +2,16 @@
 host). Staff pages for the price list and the end-of-day notices are in the back office."""
 
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
 from accounts.web.portal import Portal
 from accounts.web.urls import login_urlpatterns
+from core.portals import portal as portal_spec
 from customer import views
 
 app_name = "customer"
 
-portal = Portal(
-    name="customer", title=_("Customer area"), may_enter=views.may_enter, home_url="customer:home"
-)
+_spec = portal_spec("customer")
+portal = Portal(name=_spec.name, title=_spec.title, may_enter=views.may_enter, home_url=_spec.home)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,10 +1,10 @@
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 
 from accounts.web.decorators import portal_login_required
 from accounts.web.portal import Portal
+from core.portals import portal
 from domains.selectors import domains_for, is_active_delegate
 
 PAGE_SIZE = 50
@@ -20,11 +20,12 @@ def _branding(request: HttpRequest) -> dict:
     return {}
 
 
+_SPEC = portal("mailadmin")
 MAILADMIN = Portal(
-    name="mailadmin",
-    title=_("Control panel"),
+    name=_SPEC.name,
+    title=_SPEC.title,
     may_enter=_may_enter,
-    home_url="mailadmin:home",
+    home_url=_SPEC.home,
     branding=_branding,
 )
 
