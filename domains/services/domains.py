@@ -9,6 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from billing.services import charge_mailbox_created
+from core.portals import portal_url
 from domains.audit import audit_record
 from domains.inclusion import inclusion_for
 from domains.models import Customer, Domain
@@ -84,7 +85,7 @@ def _send_postmaster_credentials(*, domain_id: int, address: str, password: str)
             "domain": domain,
             "address": address,
             "password": password,
-            "panel_url": settings.PUBLIC_BASE_URL.rstrip("/") + "/mailadmin/",
+            "panel_url": portal_url("mailadmin", "mailadmin:home"),
         }
         subject = _("Mail service for %(domain)s: postmaster credentials") % {"domain": domain.name}
         body = render_to_string("domains/email/postmaster_credentials.txt", context)

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.portals import portal_url
 from domains.models import Mailbox
 from mailstore.models import QuotaOverride, QuotaUsage, QuotaWarning
 
@@ -53,6 +54,7 @@ def _send_quota_warning(*, mailbox_id: int, level: int) -> None:
             "level": level,
             "used": filesizeformat(usage.bytes if usage else quota * level // 100),
             "quota": filesizeformat(quota),
+            "webmail_url": portal_url("webmail", "webmail:home"),
         }
         subject = _("Your mailbox %(address)s is %(level)s%% full") % {
             "address": mailbox.address,
