@@ -332,7 +332,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "mta.tasks.*": {"queue": "delivery"},
     "timemachine.tasks.*": {"queue": "snapshots"},
-    "archive.tasks.*": {"queue": "archive"},
+    "archiving.tasks.*": {"queue": "archive"},
     "billing.tasks.*": {"queue": "billing"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("MAILSUITE_CELERY_EAGER", default=False)
