@@ -72,10 +72,17 @@ class AppPassword(models.Model):
     Only the SHA-256 hex of the token is stored; the clear token is shown once at creation.
     Dovecot matches it in SQL through the mailstore views. Active while revoked_at is NULL."""
 
+    class Kind(models.TextChoices):
+        # One the user made for a mail program (listed, revocable by the user).
+        USER = "user", _("mail program")
+        # One the webmail made for its own IMAP/SMTP session (hidden; revoked at logout/expiry).
+        WEBMAIL_SESSION = "webmail_session", _("webmail session")
+
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="app_passwords", verbose_name=_("login")
     )
     name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.USER)
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
@@ -88,6 +95,9 @@ class AppPassword(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=~models.Q(name=""), name="apppassword_name_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["user", "webmail_session"]), name="apppassword_kind_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"),  # noqa: S106 - a pattern, not a secret
                 name="apppassword_token_hash_sha256_hex",

@@ -13,16 +13,14 @@ from core.days import range_end, range_start
 
 
 def app_passwords_for(
-    *, user: Any, include_revoked: bool = False, exclude_prefix: str = ""
+    *, user: Any, include_revoked: bool = False, kind: str = AppPassword.Kind.USER
 ) -> QuerySet[AppPassword]:
-    """The user's own app passwords, newest first (the token itself is never readable).
-    `exclude_prefix` leaves out those whose name starts with it (the webmail's own session
-    tokens, webmail.services.SESSION_TOKEN_PREFIX, are not the user's app passwords)."""
-    qs = AppPassword.objects.filter(user=user)
+    """The user's app passwords of one kind, newest first (the token itself is never readable).
+    By default those the user made for mail programs: the webmail's own session tokens
+    (kind webmail_session) are not the user's app passwords."""
+    qs = AppPassword.objects.filter(user=user, kind=kind)
     if not include_revoked:
         qs = qs.filter(revoked_at__isnull=True)
-    if exclude_prefix:
-        qs = qs.exclude(name__startswith=exclude_prefix)
     return qs.order_by("-created_at", "-id")
 
 

@@ -51,10 +51,12 @@ def _mailbox_domain(user: Any) -> Any | None:
         return None
 
 
-def app_password_create(*, user: User, name: str) -> tuple[AppPassword, str]:
+def app_password_create(
+    *, user: User, name: str, kind: str = AppPassword.Kind.USER
+) -> tuple[AppPassword, str]:
     """Create an app password; returns it with the clear token, which is never stored or shown again."""
     name = (name or "").strip()
-    app_password = AppPassword(user=user, name=name, token_hash="0" * 64)
+    app_password = AppPassword(user=user, name=name, kind=kind, token_hash="0" * 64)
     app_password.full_clean(exclude=["token_hash", "user"])
     token = _new_token()
     app_password.token_hash = token_hash(token)

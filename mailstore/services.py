@@ -1,5 +1,5 @@
 """Services of the mail store: the only functions that change mailstore rows. (The quota
-warning, which needs the mailbox behind an address, is domains.services.quota.)"""
+warning, which needs the mailbox behind an address, is domains.services.quota_warnings.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Host → portal routing.
+"""Host → portal routing (the portals are declared in core.portals.REGISTRY).
 
 In production each portal has a host name of its own (settings.PORTAL_HOSTS, e.g.
 webmail.example.net); a request for that host is served by the portal's own URLconf at the
@@ -10,34 +10,24 @@ from django.core.exceptions import DisallowedHost
 from django.http.request import split_domain_port
 
 from core.internal_endpoints import is_internal_path
-
-PORTAL_URLCONFS = {
-    "mailadmin": "mailsuite.urls_portals.mailadmin",
-    "webmail": "mailsuite.urls_portals.webmail",
-    "timemachine": "mailsuite.urls_portals.timemachine",
-    "archive": "mailsuite.urls_portals.archive",
-    "customer": "mailsuite.urls_portals.customer",
-    "backoffice": "mailsuite.urls_portals.backoffice",
-}
-
-
-def portal_for_host(host: str) -> str | None:
-    host = host.split(":", 1)[0].lower()
-    for portal, portal_host in settings.PORTAL_HOSTS.items():
-        if portal_host and portal_host.lower() == host:
-            return portal
-    return None
+from core.portals import portal_for_host
 
 
 class PortalHostMiddleware:
+    """A request for the own host of a portal (settings.PORTAL_HOSTS, from core.portals.REGISTRY)
+    is served by that portal's host URLconf (mailsuite.urls.HOST_URLCONFS); request.portal is the
+    portal's name, or None on any other host (the root URLconf: every portal under its prefix)."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        portal = portal_for_host(request.get_host())
-        request.portal = portal
-        if portal:
-            request.urlconf = PORTAL_URLCONFS[portal]
+        from mailsuite.urls import HOST_URLCONFS  # the URLconf imports every portal's views
+
+        spec = portal_for_host(request.get_host())
+        request.portal = spec.name if spec else None
+        if spec:
+            request.urlconf = HOST_URLCONFS[spec.name]
         return self.get_response(request)
 
 

@@ -15,6 +15,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from core.portals import REGISTRY as PORTAL_REGISTRY
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -57,7 +59,7 @@ else:
 DATA_DIR = Path(env.str("MAILSUITE_DATA_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
-    "mailsuite.admin_config.BackofficeAdminConfig",  # django.contrib.admin behind the portal login
+    "backoffice.apps.BackofficeAdminConfig",  # django.contrib.admin behind the portal login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,9 +77,13 @@ INSTALLED_APPS = [
     "mailstore",
     "webmail",
     "timemachine",
-    "archive",
+    "archiving",  # the Archive's domain code; app label "archive"
+    "archive",  # the Archive portal
     "billing",
     "monitor",
+    "mailadmin",
+    "customer",
+    "internal",
 ]
 
 MIDDLEWARE = [
@@ -199,12 +205,17 @@ for _proxy in TRUSTED_PROXIES:
         ) from exc
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
-# Portals. In development every portal lives under a path prefix of one host; in production
-# each has a host name of its own (MAILSUITE_HOST_<PORTAL>), routed by PortalHostMiddleware.
-PORTALS = ["mailadmin", "webmail", "timemachine", "archive", "customer", "backoffice"]
+# Portals (declared in core.portals.REGISTRY). In development every portal lives under a path
+# prefix of one host; in production each has a host name of its own (MAILSUITE_HOST_<PORTAL>),
+# routed by PortalHostMiddleware; links in emails are built by core.portals.portal_url.
+PORTALS = [_portal.name for _portal in PORTAL_REGISTRY]
 PORTAL_HOSTS = {
-    portal: env.str(f"MAILSUITE_HOST_{portal.upper()}", default="") for portal in PORTALS
+    _portal.name: env.str(_portal.host_setting, default="").strip().lower() for _portal in PORTAL_REGISTRY
 }
+_portal_hosts = [host for host in PORTAL_HOSTS.values() if host]
+if len(set(_portal_hosts)) != len(_portal_hosts):
+    raise ImproperlyConfigured("MAILSUITE_HOST_<PORTAL>: each portal needs a host name of its own.")
+# Base of the links to portals served under a prefix (development); unused for a portal with a host.
 PUBLIC_BASE_URL = env.str("MAILSUITE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # Mail plane.
@@ -322,7 +333,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "mta.tasks.*": {"queue": "delivery"},
     "timemachine.tasks.*": {"queue": "snapshots"},
-    "archive.tasks.*": {"queue": "archive"},
+    "archiving.tasks.*": {"queue": "archive"},
     "billing.tasks.*": {"queue": "billing"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("MAILSUITE_CELERY_EAGER", default=False)

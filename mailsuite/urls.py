@@ -1,25 +1,50 @@
-from django.contrib import admin
+"""The root URLconf and the URLconf of each portal's own host, both derived from the one list
+of portals (core.portals.REGISTRY).
+
+Development: every portal under its path prefix of one host (urlpatterns below). Production: a
+portal with a host name of its own (MAILSUITE_HOST_<PORTAL>) is served at the root of that host
+from HOST_URLCONFS[<portal>] (mailsuite.portals.PortalHostMiddleware sets request.urlconf)."""
+
+from types import ModuleType
+
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from core.portals import REGISTRY, PortalSpec, portal_index_links
 from mailsuite.health import health
 
 common_patterns = [
     path("healthz", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Endpoints Dovecot and the project's own services call (auth policy, events); loopback only.
-    path("internal/", include("mailstore.urls", namespace="internal")),
+    path("internal/", include("internal.urls", namespace="internal")),
 ]
 
-# Development: every portal under a path prefix of one host. Production: PortalHostMiddleware
-# serves each portal's own host from mailsuite/urls_portals/<portal>.py at the root.
+
+class IndexView(TemplateView):
+    template_name = "index.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "portals": portal_index_links()}
+
+
+def _portal_patterns(spec: PortalSpec, prefix: str):
+    return path(prefix, include(spec.urlconf, namespace=spec.namespace))
+
+
 urlpatterns = [
     *common_patterns,
-    path("", TemplateView.as_view(template_name="index.html"), name="index"),
-    path("backoffice/", admin.site.urls),
-    path("mailadmin/", include("domains.urls", namespace="mailadmin")),
-    path("webmail/", include("webmail.urls", namespace="webmail")),
-    path("timemachine/", include("timemachine.urls", namespace="timemachine")),
-    path("archive/", include("archive.urls", namespace="archive")),
-    path("customer/", include("billing.urls", namespace="customer")),
+    path("", IndexView.as_view(), name="index"),
+    *(_portal_patterns(spec, spec.prefix) for spec in REGISTRY),
 ]
+
+
+def _host_urlconf(spec: PortalSpec) -> ModuleType:
+    """A URLconf (Django takes a module object as well as a dotted name) serving one portal at
+    the root of its own host, with the common endpoints."""
+    module = ModuleType(f"{__name__}.host_{spec.name}", f"URLconf of the host of the portal {spec.name}.")
+    module.urlpatterns = [*common_patterns, _portal_patterns(spec, "")]
+    return module
+
+
+HOST_URLCONFS: dict[str, ModuleType] = {spec.name: _host_urlconf(spec) for spec in REGISTRY}

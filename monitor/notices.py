@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import DailyNotice, LedgerEvent
 from core.days import local_day_bounds
+from core.portals import portal_url
 from domains.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def _render(customer: Customer, day: datetime.date) -> tuple[str, str, Decimal, 
                 "total_before": total_before,
                 "total_after": total_after,
                 "one_off": sum((e.one_off_amount for e in events), Decimal("0.00")),
+                "monitor_url": portal_url("customer", "customer:monitor"),
             },
         )
     return subject, body, total_before, total_after

@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 from accounts.models import AppPassword
 from domains.models import Domain, Mailbox
 from webmail.models import Preferences, Recipient
-from webmail.services import SESSION_TOKEN_PREFIX
 
 
 def mailbox_of(*, user: Any) -> Mailbox | None:
@@ -87,7 +86,6 @@ def recipients_suggest(*, user: Any, query: str, limit: int = 8) -> QuerySet[Rec
 def visible_app_passwords(*, user: Any) -> QuerySet[AppPassword]:
     """The user's active app passwords, without the webmail's own session tokens."""
     return (
-        AppPassword.objects.filter(user=user, revoked_at__isnull=True)
-        .exclude(name__startswith=SESSION_TOKEN_PREFIX)
+        AppPassword.objects.filter(user=user, kind=AppPassword.Kind.USER, revoked_at__isnull=True)
         .order_by("-created_at", "-id")
     )

@@ -63,14 +63,14 @@ def recipients_record(*, user: Any, recipients: list[tuple[str, str]]) -> None:
 
 def session_token_create(*, user: Any, remote_ip: str | None) -> tuple[AppPassword, str]:
     label = f"{SESSION_TOKEN_PREFIX} {timezone.localtime():%Y-%m-%d %H:%M} {remote_ip or ''}".strip()
-    return app_password_create(user=user, name=label[:100])
+    return app_password_create(user=user, name=label[:100], kind=AppPassword.Kind.WEBMAIL_SESSION)
 
 
 def session_token_revoke(*, app_password_id: int | None, user: Any) -> None:
     if not app_password_id:
         return
     app_password = AppPassword.objects.filter(
-        pk=app_password_id, user=user, name__startswith=SESSION_TOKEN_PREFIX, revoked_at__isnull=True
+        pk=app_password_id, user=user, kind=AppPassword.Kind.WEBMAIL_SESSION, revoked_at__isnull=True
     ).first()
     if app_password is not None:
         app_password_revoke(app_password=app_password, actor=user)
@@ -80,7 +80,7 @@ def session_tokens_purge() -> int:
     """Revoke the webmail's own tokens of sessions that expired without a logout."""
     cutoff = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
     stale = AppPassword.objects.filter(
-        name__startswith=SESSION_TOKEN_PREFIX, revoked_at__isnull=True, created_at__lt=cutoff
+        kind=AppPassword.Kind.WEBMAIL_SESSION, revoked_at__isnull=True, created_at__lt=cutoff
     )
     return stale.update(revoked_at=timezone.now())
 

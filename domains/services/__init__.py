@@ -21,7 +21,7 @@ from domains.services.mailboxes import (
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
-from domains.services.quota import quota_warning_record
+from domains.services.quota_warnings import quota_warning_record
 from domains.services.security import mailbox_revoke_app_passwords, own_password_change, user_password_change
 
 __all__ = [

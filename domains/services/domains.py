@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from billing.inclusion import inclusion_for
 from billing.services import charge_mailbox_created
 from core.audit import audit_record
+from core.portals import portal_url
 from domains.models import Customer, Domain
 from domains.services.common import clean, generate_password, integrity_to_validation
 from domains.services.mailboxes import create_mailbox_row
@@ -84,7 +85,7 @@ def _send_postmaster_credentials(*, domain_id: int, address: str, password: str)
             "domain": domain,
             "address": address,
             "password": password,
-            "panel_url": settings.PUBLIC_BASE_URL.rstrip("/") + "/mailadmin/",
+            "panel_url": portal_url("mailadmin", "mailadmin:home"),
         }
         subject = _("Mail service for %(domain)s: postmaster credentials") % {"domain": domain.name}
         body = render_to_string("domains/email/postmaster_credentials.txt", context)

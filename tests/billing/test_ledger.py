@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from archive.services import archive_attach, archive_remove
+from archiving.services import archive_attach, archive_remove
 from billing.models import BilledArchive, LedgerEvent
 from billing.services import NotInTransaction, charge_intervention, charge_mailbox_created
 from domains import services

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
-from archive.models import ArchivePlan
+from archiving.models import ArchivePlan
 from core.models import AuditEntry
 from domains import services
 from domains.models import Delegate, DelegateGrant, Domain, Mailbox

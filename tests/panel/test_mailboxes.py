@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import AppPassword
 from accounts.services import app_password_create
-from archive.models import ArchivePlan
+from archiving.models import ArchivePlan
 from billing.models import LedgerEvent
 from core.models import AuditEntry
 from domains.models import Mailbox

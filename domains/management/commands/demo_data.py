@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from billing.models import PriceList
 from billing.services import price_list_save
+from core.portals import REGISTRY as PORTAL_REGISTRY
+from core.portals import portal_url
 from domains import services
 from domains.models import Customer, Domain, Mailbox, Manager
 from domains.services import customer_user_create
@@ -95,19 +97,12 @@ class Command(BaseCommand):
                                  email="billing@acme.test", can_configure_mail=True)
 
     def _print(self) -> None:
-        base = settings.PUBLIC_BASE_URL.rstrip("/")
         w = self.stdout.write
         w("")
         w("mailsuite is starting. Portals:")
-        for path, label in [
-            ("/mailadmin/", "Control panel (postmasters, managers)"),
-            ("/webmail/", "Webmail"),
-            ("/timemachine/", "Mail Time Machine"),
-            ("/archive/", "Archive"),
-            ("/customer/", "Customer area (billing monitor)"),
-            ("/backoffice/", "Back office (provider staff)"),
-        ]:
-            w(f"  {label:40s} {base}{path}")
+        for spec in PORTAL_REGISTRY:
+            label = f"{spec.title} ({spec.description})"
+            w(f"  {label:60s} {portal_url(spec.name, spec.home)}")
         ports = settings.MAIL_PORTS
         w(f"  IMAP (TLS) 127.0.0.1:{ports['imaps']}   POP3 (TLS) 127.0.0.1:{ports['pop3s']}")
         w(f"  SMTP MX 127.0.0.1:{ports['smtp_mx']}   submission 465-style 127.0.0.1:{ports['smtps']}"

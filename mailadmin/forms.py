@@ -1,0 +1,214 @@
+"""Forms of the control panel. They parse input only; the services validate and write."""
+
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
+from domains.models import DelegateGrant, QuotaTier, SendLimitTier
+from domains.services.branding import LOGO_MAX_BYTES
+from domains.validators import validate_local_part
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on the field it names when the form has
+    it, above the form otherwise."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target, error)
+    else:
+        form.add_error(None, exc)
+
+
+class PasswordChoiceMixin(forms.Form):
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
+        help_text=_("At least 10 characters. Leave empty and tick “generate” for a random one."),
+    )
+    generate_password = forms.BooleanField(label=_("Generate a random password"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("generate_password") and not data.get("password"):
+            self.add_error("password", _("Type a password or choose to generate one."))
+        return data
+
+
+class MailboxCreateForm(PasswordChoiceMixin):
+    local_part = forms.CharField(
+        label=_("Address"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    quota_tier = forms.TypedChoiceField(
+        label=_("Space"), choices=QuotaTier.choices, coerce=int, initial=QuotaTier.GB8
+    )
+    field_order = ["local_part", "first_name", "last_name", "password", "generate_password", "quota_tier"]
+
+    def clean_local_part(self):
+        value = self.cleaned_data["local_part"].strip().lower()
+        if "@" in value:
+            value = value.split("@", 1)[0]
+        validate_local_part(value)
+        return value
+
+
+class MailboxProfileForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+
+
+class MailboxPasswordForm(PasswordChoiceMixin):
+    must_change = forms.BooleanField(label=_("Ask the user to change it at next login"), required=False)
+
+
+class QuotaForm(forms.Form):
+    quota_tier = forms.TypedChoiceField(label=_("Space"), choices=QuotaTier.choices, coerce=int)
+
+
+class SendLimitForm(forms.Form):
+    send_limit = forms.TypedChoiceField(
+        label=_("Daily external send limit"), choices=SendLimitTier.choices, coerce=int
+    )
+
+
+class ArchiveForm(forms.Form):
+    retention_years = forms.TypedChoiceField(
+        label=_("Keep messages for"),
+        coerce=int,
+        choices=[
+            (n, _("%(n)d years") % {"n": n} if n > 1 else _("1 year"))
+            for n in range(RETENTION_MIN_YEARS, RETENTION_MAX_YEARS + 1)
+        ],
+        initial=10,
+    )
+
+
+class MailboxDeleteForm(forms.Form):
+    confirm_address = forms.CharField(
+        label=_("Type the address to confirm"),
+        max_length=320,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+
+    def __init__(self, *args, address: str, **kwargs):
+        self.address = address
+        super().__init__(*args, **kwargs)
+
+    def clean_confirm_address(self):
+        value = self.cleaned_data["confirm_address"].strip().lower()
+        if value != self.address:
+            raise ValidationError(
+                _("The address you typed does not match %(address)s."), params={"address": self.address}
+            )
+        return value
+
+
+class DomainSecurityForm(forms.Form):
+    require_2fa = forms.BooleanField(
+        label=_("Require two-factor authentication for every mailbox"), required=False
+    )
+
+
+class BrandingForm(forms.Form):
+    brand_name = forms.CharField(label=_("Company name"), max_length=120, required=False)
+    brand_logo = forms.FileField(
+        label=_("Logo (PNG or JPEG, at most 1 MB)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    def clean_brand_logo(self):
+        logo = self.cleaned_data.get("brand_logo")
+        if logo and logo.size > LOGO_MAX_BYTES:
+            raise ValidationError(_("The logo is larger than 1 MB."))
+        return logo
+
+
+class DelegateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    email = forms.EmailField(label=_("Email"))
+    username = forms.CharField(
+        label=_("Login"), max_length=254, widget=forms.TextInput(attrs={"autocapitalize": "none"})
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    expires_on = forms.DateField(label=_("Access expires on"), widget=forms.DateInput(attrs={"type": "date"}))
+    window_start = forms.DateField(
+        label=_("Messages from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    window_end = forms.DateField(
+        label=_("Messages until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    GRANT_CHOICES = [("", _("No access")), *DelegateGrant.Access.choices]
+
+    def __init__(self, *args, mailboxes, creating: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mailboxes = list(mailboxes)
+        self.creating = creating
+        if creating:
+            self.fields["password"].required = True
+        else:
+            del self.fields["username"]
+            del self.fields["password"]
+        for mailbox in self.mailboxes:
+            self.fields[f"grant_{mailbox.pk}"] = forms.ChoiceField(
+                label=mailbox.address, choices=self.GRANT_CHOICES, required=False
+            )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("window_start"), data.get("window_end")
+        if start and end and start > end:
+            self.add_error("window_end", _("The end of the window is before its start."))
+        return data
+
+    def grants(self) -> list:
+        return [
+            (m, self.cleaned_data[f"grant_{m.pk}"])
+            for m in self.mailboxes
+            if self.cleaned_data.get(f"grant_{m.pk}")
+        ]
+
+    def grant_fields(self):
+        return [self[f"grant_{m.pk}"] for m in self.mailboxes]
+
+    def main_fields(self):
+        return [self[name] for name in self.fields if not name.startswith("grant_")]
+
+
+# Log filters take whole days; the selectors turn "until" into the next midnight, so the last
+# representable day (9999-12-31) would overflow. Nothing in a log is older or newer than these.
+LOG_FIRST_DAY = datetime.date(2000, 1, 1)
+LOG_LAST_DAY = datetime.date(9998, 12, 31)
+
+
+def _log_day(label) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(LOG_FIRST_DAY), MaxValueValidator(LOG_LAST_DAY)],
+    )
+
+
+class LogFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    since = _log_day(_("From"))
+    until = _log_day(_("To"))

@@ -1,0 +1,36 @@
+from django.urls import path
+
+from mailadmin.views import account, delegates, domain, home, mailboxes
+from mailadmin.views.common import MAILADMIN
+from portalkit.urls import login_urlpatterns
+
+app_name = "mailadmin"
+
+urlpatterns = [
+    *login_urlpatterns(MAILADMIN),
+    path("", home.home, name="home"),
+    path("account/", account.account, name="account"),
+    path("account/password/", account.account_password, name="account_password"),
+    path("account/security/", account.account_security, name="account_security"),
+    path("delegates/", delegates.delegate_list, name="delegates"),
+    path("delegates/new/", delegates.delegate_create, name="delegate_create"),
+    path("delegates/<int:pk>/", delegates.delegate_edit, name="delegate_edit"),
+    path("delegates/<int:pk>/delete/", delegates.delegate_delete, name="delegate_delete"),
+    path("d/<str:domain_name>/", mailboxes.mailbox_list, name="mailboxes"),
+    path("d/<str:domain_name>/new/", mailboxes.mailbox_create, name="mailbox_create"),
+    path("d/<str:domain_name>/m/<int:pk>/", mailboxes.mailbox_detail, name="mailbox"),
+    path("d/<str:domain_name>/m/<int:pk>/profile/", mailboxes.mailbox_profile, name="mailbox_profile"),
+    path("d/<str:domain_name>/m/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
+    path("d/<str:domain_name>/m/<int:pk>/quota/", mailboxes.mailbox_quota, name="mailbox_quota"),
+    path("d/<str:domain_name>/m/<int:pk>/security/", mailboxes.mailbox_security, name="mailbox_security"),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/send-limit/", mailboxes.mailbox_send_limit, name="mailbox_send_limit"
+    ),
+    path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
+    path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
+    path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),
+    path("d/<str:domain_name>/branding/", domain.domain_branding, name="domain_branding"),
+    path("d/<str:domain_name>/audit/", domain.audit_log, name="audit_log"),
+    path("d/<str:domain_name>/access-log/", domain.access_log, name="access_log"),
+    path("d/<str:domain_name>/tracemail/", domain.tracemail, name="tracemail"),
+]

@@ -1,5 +1,0 @@
-from django.urls import include, path
-
-from mailsuite.urls import common_patterns
-
-urlpatterns = [*common_patterns, path("", include("webmail.urls", namespace="webmail"))]
