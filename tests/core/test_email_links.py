@@ -14,10 +14,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from billing import notices
 from core.portals import REGISTRY
 from domains import services
 from domains.services.quota_warnings import quota_warning_record
+from monitor import notices
 from tests.billing.conftest import price_list  # noqa: F401 - fixture
 from tests.factories import CustomerFactory, DomainFactory, MailboxFactory
 

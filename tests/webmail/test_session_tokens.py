@@ -47,13 +47,17 @@ def test_purge_task_is_scheduled_daily():
     assert entry["schedule"].day_of_week == set(range(7))
 
 
-def test_selector_can_leave_out_session_tokens():
+def test_selector_tells_session_tokens_apart_by_kind():
     mailbox = MailboxFactory()
     phone, _t = app_password_create(user=mailbox.user, name="Phone")
-    session_token_create(user=mailbox.user, remote_ip=None)
+    token, _t = session_token_create(user=mailbox.user, remote_ip=None)
 
+    # the user's own app passwords (the default) leave the webmail's session token out
     assert list(app_passwords_for(user=mailbox.user)) == [phone]
-    assert app_passwords_for(user=mailbox.user).count() == 2  # the default is unchanged
+    assert list(app_passwords_for(user=mailbox.user, kind=AppPassword.Kind.USER)) == [phone]
+    # the token is there, of its own kind, whatever its name
+    assert list(app_passwords_for(user=mailbox.user, kind=AppPassword.Kind.WEBMAIL_SESSION)) == [token]
+    assert AppPassword.objects.filter(user=mailbox.user).count() == 2
 
 
 def test_control_panel_does_not_list_webmail_session_tokens():
