@@ -36,7 +36,7 @@ def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
 
 
 def trusted_proxy_networks() -> tuple[Network, ...]:
-    return _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    return _networks(tuple(settings.TRUSTED_PROXIES))
 
 
 def parse_address(value: str | None) -> Address | None:

@@ -21,7 +21,7 @@ from django.db import connection
 
 
 def credential_cache_seconds() -> int:
-    return max(0, int(getattr(settings, "MAIL_AUTH_CACHE_SECONDS", 0)))
+    return max(0, int(settings.MAIL_AUTH_CACHE_SECONDS))
 
 
 def credential_generation(stored_hash: str) -> str:

@@ -40,7 +40,7 @@ class InternalHostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        internal_hosts = getattr(settings, "INTERNAL_ONLY_HOSTS", ())
+        internal_hosts = settings.INTERNAL_ONLY_HOSTS
         if internal_hosts and not is_internal_path(request.path_info):
             domain, _port = split_domain_port(request._get_raw_host())
             if domain in internal_hosts:

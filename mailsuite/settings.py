@@ -296,6 +296,13 @@ DOVECOT_AUTH_FAILURE_DELAY = env.int("MAILSUITE_DOVECOT_AUTH_FAILURE_DELAY", def
 MAIL_AUTH_CACHE_SECONDS = env.int("MAILSUITE_MAIL_AUTH_CACHE_SECONDS", default=900)
 if not 0 <= MAIL_AUTH_CACHE_SECONDS <= 86400:
     raise ImproperlyConfigured("MAILSUITE_MAIL_AUTH_CACHE_SECONDS must be between 0 and 86400 seconds.")
+# Webmail: its IMAP sessions (mailstore.pool) and its own web session.
+WEBMAIL_IMAP_IDLE_SECONDS = env.int("MAILSUITE_WEBMAIL_IMAP_IDLE_SECONDS", default=300)  # pooled, unused
+WEBMAIL_IMAP_POOL_MAX = env.int("MAILSUITE_WEBMAIL_IMAP_POOL_MAX", default=200)  # per web process
+WEBMAIL_IDLE_SECONDS = env.int("MAILSUITE_WEBMAIL_IDLE_SECONDS", default=2 * 3600)  # idle web session
+# CA the webmail trusts for its own submission connection (default: the suite's certificate).
+WEBMAIL_SUBMISSION_CA = env.str("MAILSUITE_WEBMAIL_SUBMISSION_CA", default="")
+WEBMAIL_UPLOAD_DIR = env.str("MAILSUITE_WEBMAIL_UPLOAD_DIR", default="")  # default: DATA_DIR/webmail-uploads
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)

@@ -74,7 +74,7 @@ _ROUTE_CACHE_MAX = 50_000
 
 
 def resolve_for_rcpt(address: str) -> Route:
-    ttl = getattr(settings, "SMTP_ROUTE_CACHE_SECONDS", 5)
+    ttl = settings.SMTP_ROUTE_CACHE_SECONDS
     key = address.lower()
     now = time.monotonic()
     hit = _route_cache.get(key)

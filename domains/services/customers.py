@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from core.audit import audit_record
+from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Customer, CustomerUser, Site
 from domains.services.common import build_login, clean, integrity_to_validation, snapshot
 
@@ -41,10 +42,22 @@ def customer_create(
     return customer
 
 
-def customer_update(*, customer: Customer, actor: Any | None = None, **changes: Any) -> Customer:
-    unknown = set(changes) - set(CUSTOMER_FIELDS)
-    if unknown:
-        raise TypeError(f"customer_update: unknown fields {sorted(unknown)}")
+def customer_update(
+    *,
+    customer: Customer,
+    actor: Any | None = None,
+    company_name: str | Unchanged = UNCHANGED,
+    vat_number: str | Unchanged = UNCHANGED,
+    legal_rep_name: str | Unchanged = UNCHANGED,
+    legal_rep_email: str | Unchanged = UNCHANGED,
+) -> Customer:
+    """Change a customer's data (only the fields passed)."""
+    changes = given(
+        company_name=company_name,
+        vat_number=vat_number,
+        legal_rep_name=legal_rep_name,
+        legal_rep_email=legal_rep_email,
+    )
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         before = snapshot(customer, changes)
@@ -82,10 +95,16 @@ def site_create(
     return site
 
 
-def site_update(*, site: Site, actor: Any | None = None, **changes: Any) -> Site:
-    unknown = set(changes) - set(SITE_FIELDS)
-    if unknown:
-        raise TypeError(f"site_update: unknown fields {sorted(unknown)}")
+def site_update(
+    *,
+    site: Site,
+    actor: Any | None = None,
+    name: str | Unchanged = UNCHANGED,
+    profile: Decimal | str | Unchanged = UNCHANGED,
+    voice_channels: int | Unchanged = UNCHANGED,
+) -> Site:
+    """Change a site's name, profile or voice channels (only the fields passed)."""
+    changes = given(name=name, profile=profile, voice_channels=voice_channels)
     with transaction.atomic():
         site = Site.objects.select_for_update().get(pk=site.pk)
         before = snapshot(site, changes)

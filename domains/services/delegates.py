@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.audit import audit_record
+from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Delegate, DelegateGrant, Mailbox, Manager
 from domains.services.common import build_login, clean
 
@@ -83,12 +84,16 @@ def delegate_update(
     delegate: Delegate,
     actor: Any | None = None,
     grants: Iterable[tuple[Mailbox, str]] | None = None,
-    **changes: Any,
+    name: str | Unchanged = UNCHANGED,
+    email: str | Unchanged = UNCHANGED,
+    expires_on: datetime.date | None | Unchanged = UNCHANGED,
+    window_start: datetime.date | None | Unchanged = UNCHANGED,
+    window_end: datetime.date | None | Unchanged = UNCHANGED,
 ) -> Delegate:
-    allowed = {"name", "email", "expires_on", "window_start", "window_end"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise TypeError(f"delegate_update: unknown fields {sorted(unknown)}")
+    """Change a Delegate's data (only the fields passed) and, if given, replace its grants."""
+    changes = given(
+        name=name, email=email, expires_on=expires_on, window_start=window_start, window_end=window_end
+    )
     with transaction.atomic():
         delegate = Delegate.objects.select_for_update().get(pk=delegate.pk)
         for field, value in changes.items():

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
+from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
@@ -127,11 +128,27 @@ def mailbox_create(
     return mailbox
 
 
-def mailbox_update(*, mailbox: Mailbox, actor: Any | None = None, **changes: Any) -> Mailbox:
-    """Change personal data, quota tier, send limit, active flag or the per-mailbox 2FA requirement."""
-    unknown = set(changes) - set(MAILBOX_FIELDS)
-    if unknown:
-        raise TypeError(f"mailbox_update: unknown fields {sorted(unknown)}")
+def mailbox_update(
+    *,
+    mailbox: Mailbox,
+    actor: Any | None = None,
+    first_name: str | Unchanged = UNCHANGED,
+    last_name: str | Unchanged = UNCHANGED,
+    quota_tier: int | Unchanged = UNCHANGED,
+    send_limit: int | Unchanged = UNCHANGED,
+    is_active: bool | Unchanged = UNCHANGED,
+    require_2fa: bool | Unchanged = UNCHANGED,
+) -> Mailbox:
+    """Change personal data, quota tier, send limit, active flag or the per-mailbox 2FA requirement
+    (only the fields passed)."""
+    changes = given(
+        first_name=first_name,
+        last_name=last_name,
+        quota_tier=quota_tier,
+        send_limit=send_limit,
+        is_active=is_active,
+        require_2fa=require_2fa,
+    )
     with transaction.atomic():
         mailbox = Mailbox.objects.select_for_update().select_related("domain", "user").get(pk=mailbox.pk)
         if mailbox.is_postmaster and changes.get("is_active") is False:
