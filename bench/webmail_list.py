@@ -87,9 +87,9 @@ def run(args, settings) -> None:
     from django.test import Client
 
     from mailstore.imap import open_session
+    from mailstore.pool import POOL
+    from mailstore.reader import LIST_ITEMS
     from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
-    from webmail.pool import POOL
-    from webmail.store import LIST_ITEMS
 
     mailbox = MailboxFactory(domain=DomainFactory(name="bench.test"), local_part="bench")
     address = mailbox.address

@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from webmail import rendering
+from portalkit import rendering
 
 SESSION_KEY = "webmail_compose"
 MAX_COMPOSES = 20  # compose windows remembered per session

@@ -18,7 +18,7 @@ from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from domains.audit import audit_record
 from domains.models import Mailbox
-from webmail import sieve
+from mailstore import sieve
 from webmail.models import Preferences, Recipient
 
 SESSION_TOKEN_PREFIX = "webmail session"  # noqa: S105 - a name prefix, not a secret; app passwords the webmail makes for itself (hidden)

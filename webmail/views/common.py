@@ -20,9 +20,9 @@ from imapclient.exceptions import IMAPClientError
 from accounts.web.decorators import portal_login_required
 from domains.models import Mailbox
 from mailstore.imap import MailstoreImapError, open_session
+from mailstore.pool import POOL
 from mailsuite.client_address import client_ip
 from webmail.models import Preferences
-from webmail.pool import POOL
 from webmail.selectors import mailbox_for_request
 
 SEEN_KEY = "webmail_seen"

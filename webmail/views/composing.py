@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mailstore import reader as store
 from mailsuite.client_address import client_ip
-from webmail import compose, rendering, store, submission
+from portalkit import rendering
+from webmail import compose, submission
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
 from webmail.views.auth import TOKEN_KEY

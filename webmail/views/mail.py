@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from webmail import store
+from mailstore import reader as store
 from webmail.listing import rows_html
 from webmail.selectors import recipients_suggest
 from webmail.views.common import folder_param, imap, page_size, webmail_view

@@ -20,9 +20,9 @@ from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from accounts.web.enrolment import pending_device
 from accounts.web.forms import NewPasswordForm
+from mailstore.sieve import SieveError
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
-from webmail.sieve import SieveError
 from webmail.views.common import webmail_view
 
 ENROL_KEY = "webmail_enrol_device"

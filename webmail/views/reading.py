@@ -12,7 +12,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from webmail import rendering, store
+from mailstore import reader as store
+from portalkit import rendering
 from webmail.views.common import folder_param, imap, webmail_view
 
 FRAME_CSP = (

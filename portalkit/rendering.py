@@ -23,7 +23,7 @@ from datetime import datetime
 
 import nh3
 
-from webmail.store import Address, decode_text
+from mailstore.reader import Address, decode_text
 
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 INLINE_IMAGE_MAX = 5 * 1024 * 1024
