@@ -1,134 +1,35 @@
-"""The user's mail on Dovecot, through the IMAP connection of the request: folders with unread
-counts, sorted and searched message lists (IMAP SORT/SEARCH on the server), messages, flags,
-moves, appends. The only webmail module that speaks IMAP; its one error is StoreError.
+"""Reading (and changing) mail in the store: folders with unread counts, sorted and searched
+message lists (IMAP SORT/SEARCH on the server), messages, flags, moves, appends, expunges.
 
-Every call works on the IMAP login of the session's own mailbox (master user, see
-mailstore.imap), so a UID, a folder or a part of another mailbox simply does not exist here:
-the views turn "not found" into 404."""
+    with mail_session(LiveMailbox(address, client_ip=ip), owner=session_key) as mail:
+        page = mail.message_page("INBOX", sort="date")
+
+What is opened is a source (mailstore.imap: a live mailbox today, a Time Machine day or an
+import source later); `owner` keeps the connection pooled between calls (mailstore.pool).
+Every call works on the login of that source, so a UID, a folder or a part of another mailbox
+simply does not exist here: it raises mailstore.errors.NotFound, and every other failure is a
+mailstore.errors exception too (the portal decides what its user sees). A read-only source
+refuses every change with ReadOnly before it reaches the server."""
 
 from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
 
-import imapclient
-import imapclient.imap_utf7
-import imapclient.response_parser
-from django.http import Http404
-from django.utils.translation import pgettext_lazy
-from imapclient.exceptions import IMAPClientError
-
-SEPARATOR = "/"
-# Special folders: shown first, with localized names, never renamed or deleted.
-SPECIAL_ORDER = ["INBOX", "Drafts", "Sent", "Junk", "Trash"]
-SPECIAL_NAMES = {
-    "INBOX": pgettext_lazy("mail folder", "Inbox"),
-    "Drafts": pgettext_lazy("mail folder", "Drafts"),
-    "Sent": pgettext_lazy("mail folder", "Sent"),
-    "Junk": pgettext_lazy("mail folder", "Junk"),
-    "Trash": pgettext_lazy("mail folder", "Trash"),
-}
-SPECIAL_USE = {b"\\Drafts": "Drafts", b"\\Sent": "Sent", b"\\Junk": "Junk", b"\\Trash": "Trash"}
+from mailstore.errors import NotFound, ReadOnly, Refused
+from mailstore.folders import Folder, folder_tree
+from mailstore.imap import Source, close_client, imap_errors
+from mailstore.pool import POOL, PooledConnection
 
 SORT_KEYS = {"date": "ARRIVAL", "from": "FROM", "subject": "SUBJECT", "size": "SIZE"}
 LIST_ITEMS = [b"UID", b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)]"]
 CT_KEY = b"BODY[HEADER.FIELDS (CONTENT-TYPE)]"
-
-
-class StoreError(RuntimeError):
-    """The IMAP server refused or failed an operation (the message is for the log)."""
-
-
-# Folders --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Folder:
-    name: str  # the IMAP name (decoded from modified UTF-7)
-    label: str  # what the user sees: localized for special folders, last path segment otherwise
-    depth: int
-    special: str = ""  # INBOX, Drafts, Sent, Junk, Trash or ""
-    messages: int = 0
-    unseen: int = 0
-    selectable: bool = True
-
-    @property
-    def protected(self) -> bool:
-        return bool(self.special)
-
-
-def _list_status(client: imapclient.IMAPClient) -> tuple[list, dict[str, dict]]:
-    """LIST with STATUS in one round trip (RFC 5819 LIST-STATUS, Dovecot has it): the folder
-    tree with counts costs one command instead of one STATUS per folder."""
-    imap = client._imap
-    typ, dat = imap._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES UNSEEN))")
-    if typ != "OK":
-        raise StoreError(f"LIST-STATUS refused: {dat}")
-    _typ, listed = imap._untagged_response(typ, dat, "LIST")
-    _typ, statuses = imap._untagged_response(typ, [None], "STATUS")
-    folders = client._proc_folder_list(listed)
-    counts: dict[str, dict] = {}
-    for item in statuses or ():
-        if not item:
-            continue
-        parsed = imapclient.response_parser.parse_response([item])
-        name = parsed[0]
-        name = imapclient.imap_utf7.decode(name) if isinstance(name, bytes) else str(name)
-        counts[name] = dict(zip(parsed[-1][::2], parsed[-1][1::2], strict=False))
-    return folders, counts
-
-
-def folder_tree(client: imapclient.IMAPClient, *, counts: bool = True) -> list[Folder]:
-    """Every folder, special ones first in a fixed order, the others sorted by path."""
-    folders = []
-    listed, statuses = _list_status(client) if counts else (client.list_folders(), {})
-    for flags, _sep, name in listed:
-        special = "INBOX" if name.upper() == "INBOX" else ""
-        for flag in flags:
-            if flag in SPECIAL_USE and name == SPECIAL_USE[flag]:
-                special = SPECIAL_USE[flag]
-        parts = name.split(SEPARATOR)
-        status = statuses.get(name, {})
-        folder = Folder(
-            name=name,
-            label=str(SPECIAL_NAMES[special]) if special else parts[-1],
-            depth=0 if special else len(parts) - 1,
-            special=special,
-            selectable=b"\\Noselect" not in flags and b"\\NonExistent" not in flags,
-            messages=status.get(b"MESSAGES", 0),
-            unseen=status.get(b"UNSEEN", 0),
-        )
-        folders.append(folder)
-
-    def order(f: Folder):
-        if f.special:
-            return (0, SPECIAL_ORDER.index(f.special), "")
-        return (1, 0, f.name.casefold())
-
-    return sorted(folders, key=order)
-
-
-def folder_names(client: imapclient.IMAPClient) -> set[str]:
-    return {name for _flags, _sep, name in client.list_folders()}
-
-
-def is_protected(name: str) -> bool:
-    return name.upper() == "INBOX" or name in SPECIAL_NAMES
-
-
-def select(conn, folder: str, *, readonly: bool = False) -> dict:
-    """Select `folder` on the pooled connection (404 when the mailbox has no such folder)."""
-    try:
-        info = conn.client.select_folder(folder, readonly=readonly)
-    except IMAPClientError as exc:
-        conn.selected = None
-        raise Http404 from exc
-    conn.selected = folder
-    return info
 
 
 # Lists ------------------------------------------------------------------------------------
@@ -163,8 +64,6 @@ class Search:
         if self.since and self.since >= _OLDEST:
             crit += ["SINCE", self.since]
         if self.before and self.before < date.max:  # "until 9999-12-31" is no limit (and would overflow)
-            from datetime import timedelta
-
             crit += ["BEFORE", max(self.before + timedelta(days=1), _OLDEST)]
         if self.unseen:
             crit.append("UNSEEN")
@@ -271,32 +170,6 @@ def _list_item(uid: int, data: dict) -> ListItem:
     )
 
 
-def message_page(
-    conn,
-    folder: str,
-    *,
-    sort: str = "date",
-    reverse: bool = True,
-    search: Search | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page:
-    """One page of the folder, sorted (and filtered) by the server: SORT returns the ordered
-    UIDs, only the page's UIDs are fetched."""
-    select(conn, folder, readonly=True)
-    client = conn.client
-    key = SORT_KEYS.get(sort, "ARRIVAL")
-    criteria = [f"REVERSE {key}" if reverse else key]
-    uids = client.sort(criteria, (search or Search()).criteria(), charset="UTF-8")
-    total = len(uids)
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    wanted = uids[(number - 1) * per_page : number * per_page]
-    fetched = client.fetch(wanted, LIST_ITEMS) if wanted else {}
-    items = [_list_item(uid, fetched[uid]) for uid in wanted if uid in fetched]
-    return Page(items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids)
-
-
 # Messages -----------------------------------------------------------------------------------
 
 
@@ -310,34 +183,6 @@ class RawMessage:
 
 UID_MAX = 2**32 - 1  # RFC 3501: a UID is a 32-bit number; Dovecot answers BAD to a larger one
 
-
-def message_raw(conn, folder: str, uid: int, *, mark_seen: bool = False) -> RawMessage:
-    if not 0 < uid <= UID_MAX:
-        raise Http404
-    select(conn, folder)
-    data = conn.client.fetch([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
-    if not data or b"BODY[]" not in data:
-        raise Http404
-    flags = set(data.get(b"FLAGS", ()))
-    if mark_seen and b"\\Seen" not in flags:
-        conn.client.add_flags([uid], [b"\\Seen"], silent=True)
-        flags.add(b"\\Seen")
-    return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
-
-
-def neighbours(
-    conn, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
-) -> tuple[int | None, int | None]:
-    """The previous and next UIDs in the list order (for j/k and the arrows on the message page)."""
-    key = SORT_KEYS.get(sort, "ARRIVAL")
-    uids = conn.client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")
-    try:
-        i = uids.index(uid)
-    except ValueError:
-        return None, None
-    return (uids[i - 1] if i > 0 else None), (uids[i + 1] if i + 1 < len(uids) else None)
-
-
 FLAG_ACTIONS = {
     "read": ("add", b"\\Seen"),
     "unread": ("remove", b"\\Seen"),
@@ -345,96 +190,236 @@ FLAG_ACTIONS = {
     "unflag": ("remove", b"\\Flagged"),
 }
 
-
-def existing_uids(conn, uids: list[int]) -> list[int]:
-    uids = [u for u in uids if 0 < u <= UID_MAX]
-    if not uids:
-        return []
-    return sorted(conn.client.search(["UID", ",".join(str(u) for u in uids)]))
-
-
-def flags_change(conn, folder: str, uids: list[int], action: str) -> int:
-    how, flag = FLAG_ACTIONS[action]
-    select(conn, folder)
-    uids = existing_uids(conn, uids)
-    if uids:
-        (conn.client.add_flags if how == "add" else conn.client.remove_flags)(uids, [flag], silent=True)
-    return len(uids)
-
-
-def messages_move(conn, folder: str, uids: list[int], target: str) -> int:
-    if target not in folder_names(conn.client):
-        raise Http404
-    select(conn, folder)
-    uids = existing_uids(conn, uids)
-    if uids and target != folder:
-        conn.client.move(uids, target)
-    return len(uids)
-
-
-def messages_delete(conn, folder: str, uids: list[int]) -> int:
-    """To Trash; from Trash (or Junk) for good."""
-    if folder in ("Trash", "Junk"):
-        select(conn, folder)
-        uids = existing_uids(conn, uids)
-        if uids:
-            conn.client.delete_messages(uids, silent=True)
-            conn.client.uid_expunge(uids)
-        return len(uids)
-    return messages_move(conn, folder, uids, "Trash")
-
-
-def folder_empty(conn, folder: str) -> int:
-    if folder not in ("Trash", "Junk"):
-        raise StoreError("only Trash and Junk can be emptied")
-    select(conn, folder)
-    uids = conn.client.search(["ALL"])
-    if uids:
-        conn.client.delete_messages(uids, silent=True)
-        conn.client.expunge()
-    return len(uids)
-
-
 _APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
 
 
-def append(conn, folder: str, raw: bytes, *, flags: tuple = (), when: datetime | None = None) -> int | None:
-    """APPEND a message; returns its UID (UIDPLUS)."""
-    conn.selected = None
-    response = conn.client.append(folder, raw, flags=flags, msg_time=when)
-    match = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
-    return int(match.group(1)) if match else None
+# The session --------------------------------------------------------------------------------
 
 
-def message_delete_now(conn, folder: str, uid: int) -> None:
-    """Remove one message for good (the previous version of a draft)."""
-    select(conn, folder)
-    if existing_uids(conn, [uid]):
-        conn.client.delete_messages([uid], silent=True)
-        conn.client.uid_expunge([uid])
+@contextmanager
+def mail_session(source: Source, *, owner: str | None = None, timeout: float = 30) -> Iterator[MailSession]:
+    """A session on `source`. With an `owner` (the web session key) the connection comes from
+    and goes back to the pool (mailstore.pool; `POOL.close_session(owner)` at logout); without
+    one it is opened for this block and logged out at its end (tasks, commands)."""
+    if owner is None:
+        with imap_errors("IMAP session"):
+            conn = PooledConnection(client=source.open(timeout=timeout), key=())
+        try:
+            yield MailSession(conn, source)
+        finally:
+            close_client(conn.client)
+        return
+    with POOL.connection((owner, *source.pool_key()), lambda: source.open(timeout=timeout)) as conn:
+        yield MailSession(conn, source)
 
 
-def folder_create(conn, name: str) -> None:
+@contextmanager
+def _folder_change(doing: str) -> Iterator[None]:
+    """A folder change the server says no to is Refused, whatever the reason: even a
+    [NONEXISTENT] for a parent that exists only as the path of its subfolders."""
     try:
-        conn.client.create_folder(name)
-        conn.client.subscribe_folder(name)
-    except IMAPClientError as exc:
-        raise StoreError(str(exc)) from exc
+        with imap_errors(doing):
+            yield
+    except NotFound as exc:
+        raise Refused(str(exc)) from exc
 
 
-def folder_rename(conn, old: str, new: str) -> None:
-    conn.selected = None
-    try:
-        conn.client.rename_folder(old, new)
-        conn.client.subscribe_folder(new)
-    except IMAPClientError as exc:
-        raise StoreError(str(exc)) from exc
+class MailSession:
+    """The operations of the reader on one open connection (see mail_session)."""
 
+    def __init__(self, conn: PooledConnection, source: Source) -> None:
+        self._conn = conn
+        self._client = conn.client
+        self.read_only = source.read_only
 
-def folder_delete(conn, name: str) -> None:
-    conn.selected = None
-    try:
-        conn.client.select_folder("INBOX", readonly=True)  # never delete the selected folder
-        conn.client.delete_folder(name)
-    except IMAPClientError as exc:
-        raise StoreError(str(exc)) from exc
+    def _writable(self, doing: str) -> None:
+        if self.read_only:
+            raise ReadOnly(f"{doing}: the source is read-only")
+
+    def select(self, folder: str, *, readonly: bool = False) -> dict:
+        """Select `folder` (NotFound when the mailbox has no such folder)."""
+        readonly = readonly or self.read_only
+        try:
+            with imap_errors(f"SELECT {folder!r}"):
+                info = self._client.select_folder(folder, readonly=readonly)
+        except Refused as exc:
+            self._conn.selected = None
+            raise NotFound(str(exc)) from exc
+        except NotFound:
+            self._conn.selected = None
+            raise
+        self._conn.selected = folder
+        return info
+
+    # Folders
+
+    def folder_tree(self, *, counts: bool = True) -> list[Folder]:
+        """Every folder, special ones first in a fixed order, the others sorted by path."""
+        with imap_errors("LIST"):
+            return folder_tree(self._client, counts=counts)
+
+    def folder_names(self) -> set[str]:
+        with imap_errors("LIST"):
+            return {name for _flags, _sep, name in self._client.list_folders()}
+
+    def folder_create(self, name: str) -> None:
+        self._writable("CREATE")
+        with _folder_change(f"CREATE {name!r}"):
+            self._client.create_folder(name)
+            self._client.subscribe_folder(name)
+
+    def folder_rename(self, old: str, new: str) -> None:
+        self._writable("RENAME")
+        self._conn.selected = None
+        with _folder_change(f"RENAME {old!r}"):
+            self._client.rename_folder(old, new)
+            self._client.subscribe_folder(new)
+
+    def folder_delete(self, name: str) -> None:
+        self._writable("DELETE")
+        self._conn.selected = None
+        with _folder_change(f"DELETE {name!r}"):
+            self._client.select_folder("INBOX", readonly=True)  # never delete the selected folder
+            self._client.delete_folder(name)
+
+    def folder_empty(self, folder: str) -> int:
+        if folder not in ("Trash", "Junk"):
+            raise Refused("only Trash and Junk can be emptied")
+        self._writable("EXPUNGE")
+        self.select(folder)
+        with imap_errors(f"EXPUNGE {folder!r}"):
+            uids = self._client.search(["ALL"])
+            if uids:
+                self._client.delete_messages(uids, silent=True)
+                self._client.expunge()
+        return len(uids)
+
+    # Lists
+
+    def message_page(
+        self,
+        folder: str,
+        *,
+        sort: str = "date",
+        reverse: bool = True,
+        search: Search | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> Page:
+        """One page of the folder, sorted (and filtered) by the server: SORT returns the ordered
+        UIDs, only the page's UIDs are fetched."""
+        self.select(folder, readonly=True)
+        client = self._client
+        key = SORT_KEYS.get(sort, "ARRIVAL")
+        criteria = [f"REVERSE {key}" if reverse else key]
+        with imap_errors(f"SORT {folder!r}"):
+            uids = client.sort(criteria, (search or Search()).criteria(), charset="UTF-8")
+            total = len(uids)
+            pages = max(1, -(-total // per_page))
+            number = min(max(1, page), pages)
+            wanted = uids[(number - 1) * per_page : number * per_page]
+            fetched = client.fetch(wanted, LIST_ITEMS) if wanted else {}
+        items = [_list_item(uid, fetched[uid]) for uid in wanted if uid in fetched]
+        return Page(items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids)
+
+    def neighbours(
+        self, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
+    ) -> tuple[int | None, int | None]:
+        """The previous and next UIDs in the list order (for j/k and the arrows on the message
+        page) of the selected `folder`."""
+        key = SORT_KEYS.get(sort, "ARRIVAL")
+        with imap_errors(f"SORT {folder!r}"):
+            uids = self._client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")
+        try:
+            i = uids.index(uid)
+        except ValueError:
+            return None, None
+        return (uids[i - 1] if i > 0 else None), (uids[i + 1] if i + 1 < len(uids) else None)
+
+    # Messages
+
+    def message_raw(self, folder: str, uid: int, *, mark_seen: bool = False) -> RawMessage:
+        """The whole message (NotFound when there is none); `mark_seen` sets \\Seen unless the
+        source is read-only (a look at a snapshot changes nothing)."""
+        if not 0 < uid <= UID_MAX:
+            raise NotFound(f"UID {uid} out of range")
+        self.select(folder)
+        with imap_errors(f"FETCH {uid} in {folder!r}"):
+            data = self._client.fetch([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
+            if not data or b"BODY[]" not in data:
+                raise NotFound(f"no message {uid} in {folder!r}")
+            flags = set(data.get(b"FLAGS", ()))
+            if mark_seen and not self.read_only and b"\\Seen" not in flags:
+                self._client.add_flags([uid], [b"\\Seen"], silent=True)
+                flags.add(b"\\Seen")
+        return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
+
+    def _existing_uids(self, uids: list[int]) -> list[int]:
+        uids = [u for u in uids if 0 < u <= UID_MAX]
+        if not uids:
+            return []
+        with imap_errors("SEARCH UID"):
+            return sorted(self._client.search(["UID", ",".join(str(u) for u in uids)]))
+
+    def flags_change(self, folder: str, uids: list[int], action: str) -> int:
+        how, flag = FLAG_ACTIONS[action]
+        self._writable("STORE")
+        self.select(folder)
+        uids = self._existing_uids(uids)
+        if uids:
+            with imap_errors(f"STORE in {folder!r}"):
+                (self._client.add_flags if how == "add" else self._client.remove_flags)(
+                    uids, [flag], silent=True
+                )
+        return len(uids)
+
+    def flag_add(self, folder: str, uid: int, flag: bytes) -> None:
+        """Set one flag (\\Answered, $Forwarded) on one message; NotFound without the folder."""
+        self._writable("STORE")
+        self.select(folder)
+        with imap_errors(f"STORE in {folder!r}"):
+            self._client.add_flags([uid], [flag], silent=True)
+
+    def messages_move(self, folder: str, uids: list[int], target: str) -> int:
+        self._writable("MOVE")
+        if target not in self.folder_names():
+            raise NotFound(f"no folder {target!r}")
+        self.select(folder)
+        uids = self._existing_uids(uids)
+        if uids and target != folder:
+            with imap_errors(f"MOVE to {target!r}"):
+                self._client.move(uids, target)
+        return len(uids)
+
+    def messages_delete(self, folder: str, uids: list[int]) -> int:
+        """To Trash; from Trash (or Junk) for good."""
+        self._writable("EXPUNGE")
+        if folder in ("Trash", "Junk"):
+            self.select(folder)
+            uids = self._existing_uids(uids)
+            if uids:
+                with imap_errors(f"EXPUNGE in {folder!r}"):
+                    self._client.delete_messages(uids, silent=True)
+                    self._client.uid_expunge(uids)
+            return len(uids)
+        return self.messages_move(folder, uids, "Trash")
+
+    def message_delete_now(self, folder: str, uid: int) -> None:
+        """Remove one message for good (the previous version of a draft)."""
+        self._writable("EXPUNGE")
+        self.select(folder)
+        if self._existing_uids([uid]):
+            with imap_errors(f"EXPUNGE in {folder!r}"):
+                self._client.delete_messages([uid], silent=True)
+                self._client.uid_expunge([uid])
+
+    def append(
+        self, folder: str, raw: bytes, *, flags: tuple = (), when: datetime | None = None
+    ) -> int | None:
+        """APPEND a message; returns its UID (UIDPLUS). OverQuota when the mailbox is full."""
+        self._writable("APPEND")
+        self._conn.selected = None
+        with imap_errors(f"APPEND to {folder!r}"):
+            response = self._client.append(folder, raw, flags=flags, msg_time=when)
+        match = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+        return int(match.group(1)) if match else None

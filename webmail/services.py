@@ -116,7 +116,7 @@ def vacation_set(
     *, user: Any, address: str, enabled: bool, subject: str, body: str, until: date | None
 ) -> Preferences:
     """Save the vacation reply and write it to the user's Sieve script (ManageSieve) in the same
-    step: if Dovecot refuses, nothing is saved (SieveError)."""
+    step: if Dovecot refuses, nothing is saved (a mailstore.errors exception)."""
     body = (body or "").strip()
     if enabled and not body:
         raise ValidationError({"body": [_("Write the message senders will receive.")]})

@@ -5,7 +5,7 @@ import re
 from django.utils import translation
 
 from accounts.models import AccessLogEntry
-from mailstore.reader import SPECIAL_NAMES
+from mailstore.folders import SPECIAL_NAMES
 from tests.webmail.conftest import message
 
 

@@ -12,9 +12,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from mailstore import reader as store
 from portalkit import rendering
-from webmail.views.common import folder_param, imap, webmail_view
+from webmail.views.common import folder_param, mailbox_session, webmail_view
 
 FRAME_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:{remote}; font-src 'none'; "
@@ -30,11 +29,11 @@ FRAME_STYLE = (
 
 def _message(request: HttpRequest, uid: int, *, mark_seen: bool = False):
     folder = folder_param(request)
-    with imap(request) as conn:
-        raw = store.message_raw(conn, folder, uid, mark_seen=mark_seen)
+    with mailbox_session(request) as mail:
+        raw = mail.message_raw(folder, uid, mark_seen=mark_seen)
         prev_uid = next_uid = None
         if mark_seen:
-            prev_uid, next_uid = store.neighbours(conn, folder, uid)
+            prev_uid, next_uid = mail.neighbours(folder, uid)
     return folder, raw, prev_uid, next_uid
 
 
