@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 
 from accounts.web.decorators import portal_login_required
 from domains.models import Mailbox
@@ -23,6 +24,7 @@ from mailstore.errors import MailstoreError, NotFound
 from mailstore.imap import LiveMailbox
 from mailstore.reader import MailSession, mail_session
 from mailsuite.client_address import client_ip
+from portalkit.branding import brand_for
 from webmail.models import Preferences
 from webmail.selectors import mailbox_for_request
 
@@ -66,6 +68,7 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
             auth.logout(request)
             return redirect("webmail:login")
         request.mailbox = mailbox
+        request.brand = SimpleLazyObject(lambda: brand_for(mailbox.domain, portal="webmail"))
         if request.user.language:
             translation.activate(request.user.language)
             request.LANGUAGE_CODE = request.user.language
