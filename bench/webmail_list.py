@@ -86,14 +86,14 @@ def main() -> None:
 def run(args, settings) -> None:
     from django.test import Client
 
-    from mailstore.imap import open_session
+    from mailstore.imap import LiveMailbox
+    from mailstore.pool import POOL
+    from mailstore.reader import LIST_ITEMS
     from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
-    from webmail.pool import POOL
-    from webmail.store import LIST_ITEMS
 
     mailbox = MailboxFactory(domain=DomainFactory(name="bench.test"), local_part="bench")
     address = mailbox.address
-    loader = open_session(address)
+    loader = LiveMailbox(address).open()
     start = time.perf_counter()
     batch = 500
     for first in range(0, args.messages, batch):
@@ -108,7 +108,7 @@ def run(args, settings) -> None:
         response = client.get("/webmail/mail/", {"f": "INBOX"})
         assert response.status_code == 200 and response.content.count(b'class="wm-row') == 50
 
-    bare = open_session(address)
+    bare = LiveMailbox(address).open()
     bare.select_folder("INBOX", readonly=True)
 
     def bare_page():

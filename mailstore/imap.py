@@ -1,9 +1,26 @@
-"""IMAP sessions of the project's own services (webmail, time machine, panel) on Dovecot.
+"""Opening an IMAP session on the mail store: the one place that does it.
 
-They log in as the mailbox through the master user ("<address>*<master user>", allowed from
-loopback only) and pass the real client's address with IMAP ID (x-originating-ip): Dovecot
-trusts it from login_trusted_networks, so its failed-login delay and the access log apply to
-the person, not to the web server's address."""
+What to open is a small value object, a *source*:
+
+- `LiveMailbox(address, client_ip)`: the user's live mailbox on our Dovecot. The project's own
+  services (webmail, panel, MX checks) log in as the mailbox through the master user
+  ("<address>*<master user>", allowed from loopback only) and pass the real client's address
+  with IMAP ID (x-originating-ip): Dovecot trusts it from login_trusted_networks, so its
+  failed-login delay and the access log apply to the person, not to the web server's address.
+
+The seam for the sources to come (each is a frozen dataclass with the three members of
+`Source`, and everything above it, mailstore.reader and mailstore.pool, works unchanged):
+
+- `SnapshotDay(mailbox_id, day)` (Time Machine): the same master login, but on the Maildir
+  copy of that day (a different mail location, keyed by the immutable mailbox id), with
+  `read_only = True`: the reader then EXAMINEs instead of SELECTing, never sets \\Seen, and
+  refuses every change with ReadOnly before it reaches the server.
+- `ImportSource(host, port, tls, login, password)` (Archive import): a remote IMAP server
+  with the user's own credentials, `read_only = True`; its pool key must include the login
+  (and never the password).
+
+Every failure leaves this module as a mailstore.errors exception (`imap_errors`), never as an
+imapclient, imaplib, socket or TLS one."""
 
 from __future__ import annotations
 
@@ -12,62 +29,138 @@ import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
 
 import imapclient
 from django.conf import settings
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError
+
+from mailstore.errors import NotFound, OverQuota, ReadOnly, Refused, Unavailable
 
 
-class MailstoreImapError(RuntimeError):
-    """The IMAP session could not be opened or was refused."""
+class Source(Protocol):
+    """What a reader session opens (see the module docstring for the sources to come)."""
+
+    @property
+    def read_only(self) -> bool:
+        """True: no change reaches the server (mailstore.errors.ReadOnly), no \\Seen is set."""
+        ...
+
+    def pool_key(self) -> tuple:
+        """Identifies what a pooled connection is logged in to: a connection is reused only for
+        the same key (and the same owner, see mailstore.pool)."""
+        ...
+
+    def open(self, *, timeout: float) -> imapclient.IMAPClient:
+        """A logged-in client. Raises Unavailable (unreachable, login refused)."""
+        ...
 
 
 def master_login_name(address: str) -> str:
     return f"{address.strip().lower()}*{settings.MAILSTORE_MASTER_USER}"
 
 
-def open_session(
-    address: str,
-    *,
-    client_ip: str | None = None,
-    client_name: str = "mailsuite",
-    host: str | None = None,
-    port: int | None = None,
-    timeout: float = 30,
+@dataclass(frozen=True)
+class LiveMailbox:
+    """The live mailbox `address`, opened through the master user on behalf of `client_ip`."""
+
+    address: str
+    client_ip: str | None = None
+    client_name: str = "mailsuite"  # IMAP ID name: tells the services apart in Dovecot's log
+
+    @property
+    def read_only(self) -> bool:
+        return False
+
+    def pool_key(self) -> tuple:
+        # The server is part of the key: tests (and a moved Dovecot) change it under a process.
+        return ("live", self.address.strip().lower(), settings.MAIL_BIND, settings.MAIL_PORTS["imap"])
+
+    def open(self, *, timeout: float = 30) -> imapclient.IMAPClient:
+        return _master_login(
+            self.address, client_ip=self.client_ip, client_name=self.client_name, timeout=timeout
+        )
+
+
+def _master_login(
+    address: str, *, client_ip: str | None, client_name: str, timeout: float
 ) -> imapclient.IMAPClient:
-    """An authenticated IMAPClient for `address`; the caller logs out (or use imap_session)."""
-    host = host or settings.MAIL_BIND
-    port = port or settings.MAIL_PORTS["imap"]
+    host, port = settings.MAIL_BIND, settings.MAIL_PORTS["imap"]
     try:
         client = imapclient.IMAPClient(host, port=port, ssl=False, timeout=timeout)
-    except (OSError, socket.timeout) as exc:
-        raise MailstoreImapError(f"IMAP {host}:{port} unreachable: {exc}") from exc
+    except OSError as exc:
+        raise Unavailable(f"IMAP {host}:{port} unreachable: {exc}") from exc
     try:
         fields = {"name": client_name}
         if client_ip:
             fields["x-originating-ip"] = client_ip
         client.id_(fields)
         client.login(master_login_name(address), settings.MAILSTORE_MASTER_PASSWORD)
-    except (IMAPClientError, OSError, ssl.SSLError) as exc:
+    except (IMAPClientError, OSError) as exc:
         try:
             client.shutdown()
         except OSError:
             pass
-        raise MailstoreImapError(f"IMAP login for {address} refused: {exc}") from exc
+        raise Unavailable(f"IMAP login for {address} refused: {exc}") from exc
     return client
 
 
 @contextmanager
-def imap_session(address: str, **kwargs) -> Iterator[imapclient.IMAPClient]:
-    """`with imap_session(address, client_ip=request_ip) as imap: ...` logs out at the end."""
-    client = open_session(address, **kwargs)
+def imap_errors(doing: str) -> Iterator[None]:
+    """Turn what imapclient, imaplib and the socket raise into mailstore.errors: a lost
+    connection is Unavailable, a NO/BAD answer NotFound ([NONEXISTENT]), OverQuota
+    ([OVERQUOTA]) or Refused."""
+    try:
+        yield
+    except IMAPClientReadOnlyError as exc:
+        raise ReadOnly(f"{doing}: {exc}") from exc
+    except IMAPClientAbortError as exc:
+        raise Unavailable(f"{doing}: {exc}") from exc
+    except IMAPClientError as exc:
+        text = str(exc).upper()
+        if "NONEXISTENT" in text:
+            raise NotFound(f"{doing}: {exc}") from exc
+        if "OVERQUOTA" in text:
+            raise OverQuota(f"{doing}: {exc}") from exc
+        raise Refused(f"{doing}: {exc}") from exc
+    except (OSError, socket.timeout, ssl.SSLError) as exc:
+        raise Unavailable(f"{doing}: {exc}") from exc
+
+
+def close_client(client: imapclient.IMAPClient, *, logout: bool = True) -> None:
+    """LOGOUT (or just close the socket); never raises: the session is over either way."""
+    try:
+        if logout:
+            client.logout()
+        else:
+            client.shutdown()
+    except (OSError, IMAPClientError):
+        try:
+            client.shutdown()
+        except (OSError, IMAPClientError):
+            pass
+
+
+def is_alive(client: imapclient.IMAPClient) -> bool:
+    try:
+        client.noop()
+        return True
+    except (OSError, IMAPClientError):
+        return False
+
+
+@contextmanager
+def imap_session(
+    address: str, *, client_ip: str | None = None, client_name: str = "mailsuite", timeout: float = 30
+) -> Iterator[imapclient.IMAPClient]:
+    """A raw client on the live mailbox `address` for mailstore's own code (and tests), logged
+    out at the end. Everyone else reads through mailstore.reader.mail_session."""
+    client = LiveMailbox(address, client_ip=client_ip, client_name=client_name).open(timeout=timeout)
     try:
         yield client
     finally:
-        try:
-            client.logout()
-        except (IMAPClientError, OSError):
-            pass
+        close_client(client)
 
 
 def mailbox_has_header(
@@ -75,18 +168,17 @@ def mailbox_has_header(
 ) -> bool:
     """True when a message in any folder of `address` (Sieve may have filed it anywhere) has a
     header `name` containing `value` (IMAP SEARCH HEADER), delivered on or after `since`.
-    Raises MailstoreImapError when the mailbox cannot be searched: the caller cannot tell."""
+    Raises a mailstore.errors.MailstoreError when the mailbox cannot be searched: the caller
+    cannot tell."""
     criteria: list = ["HEADER", name, value]
     if since is not None:
         criteria = ["SINCE", since, *criteria]
     with imap_session(address, client_name="mailsuite-mx", timeout=timeout) as imap:
-        try:
+        with imap_errors(f"IMAP search in {address}"):
             for flags, _delimiter, folder in imap.list_folders():
                 if {flag.lower() for flag in flags} & {b"\\noselect", b"\\nonexistent"}:
                     continue
                 imap.select_folder(folder, readonly=True)
                 if imap.search(criteria):
                     return True
-        except (IMAPClientError, OSError, ssl.SSLError) as exc:
-            raise MailstoreImapError(f"IMAP search in {address} failed: {exc}") from exc
     return False

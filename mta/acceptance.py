@@ -29,7 +29,8 @@ from email.parser import BytesHeaderParser
 from django.conf import settings
 from django.utils import timezone
 
-from mailstore.imap import MailstoreImapError, mailbox_has_header
+from mailstore.errors import MailstoreError
+from mailstore.imap import mailbox_has_header
 from mta import routing, services
 from mta.lmtp import LMTPEndpoint, LMTPError, LMTPSession, pooled_session
 from mta.models import TracemailEntry
@@ -97,7 +98,7 @@ def delivery_id(fingerprint: str, recipient: str) -> str:
 
 
 def _already_in_mailbox(recipient: str, fingerprint: str, day: dt.date) -> bool:
-    """Raises MailstoreImapError when the mailbox cannot be searched (Dovecot still down)."""
+    """Raises mailstore.errors.MailstoreError when the mailbox cannot be searched (Dovecot still down)."""
     return mailbox_has_header(
         recipient,
         name=DELIVERY_HEADER,
@@ -200,7 +201,7 @@ def accept_message(
             # An earlier attempt of this message ended without knowing whether Dovecot has the copy.
             try:
                 found = _already_in_mailbox(route.address, fingerprint, prior.unknown[key])
-            except MailstoreImapError as exc:
+            except MailstoreError as exc:
                 logger.warning("DATA %s: cannot tell whether %s has the copy: %s", trace.queue_id, key, exc)
                 services.local_copy_attempt_ended(
                     fingerprint=fingerprint, recipient=key, outcome_unknown=True

@@ -1,6 +1,7 @@
-"""Web login shared by the portals: password, TOTP step, forced enrolment, forced password
-change, logout. Each portal mounts the views with its own `Portal` (who may enter, where to go
-after, which template and branding); see portalkit/portal.py.
+"""What every portal shares on the web (see docs/architecture.md): the login flow (password,
+TOTP step, forced enrolment, forced password change, logout; each portal mounts the views with its
+own `Portal`, see portalkit/portal.py), the portal-session check, the message renderer
+(portalkit.rendering) and the domain's branding (portalkit.branding).
 
 Sessions: logging into one portal does not log the user into the others. The session keeps
 the list of portals entered (`mailsuite_portals`); `portal_login_required` checks that list,

@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from webmail import rendering
+from portalkit import rendering
 
 SESSION_KEY = "webmail_compose"
 MAX_COMPOSES = 20  # compose windows remembered per session
@@ -31,7 +31,7 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def upload_root() -> Path:
-    return Path(getattr(settings, "WEBMAIL_UPLOAD_DIR", "") or (Path(settings.DATA_DIR) / "webmail-uploads"))
+    return Path(settings.WEBMAIL_UPLOAD_DIR or (Path(settings.DATA_DIR) / "webmail-uploads"))
 
 
 def max_message_size() -> int:

@@ -12,7 +12,7 @@ from django.utils import dateformat, formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from webmail.store import ListItem
+from mailstore.reader import ListItem
 
 
 def _size(n: int) -> str:

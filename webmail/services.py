@@ -18,7 +18,7 @@ from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from core.audit import audit_record
 from domains.models import Mailbox
-from webmail import sieve
+from mailstore import sieve
 from webmail.models import Preferences, Recipient
 
 SESSION_TOKEN_PREFIX = "webmail session"  # noqa: S105 - a name prefix, not a secret; app passwords the webmail makes for itself (hidden)
@@ -116,7 +116,7 @@ def vacation_set(
     *, user: Any, address: str, enabled: bool, subject: str, body: str, until: date | None
 ) -> Preferences:
     """Save the vacation reply and write it to the user's Sieve script (ManageSieve) in the same
-    step: if Dovecot refuses, nothing is saved (SieveError)."""
+    step: if Dovecot refuses, nothing is saved (a mailstore.errors exception)."""
     body = (body or "").strip()
     if enabled and not body:
         raise ValidationError({"body": [_("Write the message senders will receive.")]})

@@ -42,7 +42,7 @@ class SendResult:
 
 
 def _tls_context() -> ssl.SSLContext:
-    ca = getattr(settings, "WEBMAIL_SUBMISSION_CA", "") or settings.TLS_CERT_FILE
+    ca = settings.WEBMAIL_SUBMISSION_CA or settings.TLS_CERT_FILE
     ctx = ssl.create_default_context()
     if ca and Path(ca).exists():
         ctx.load_verify_locations(cafile=str(ca))

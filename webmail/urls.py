@@ -1,7 +1,8 @@
 from django.urls import path
 
+from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
-from webmail.views import WEBMAIL, auth, brand_logo, composing, mail, preferences, reading
+from webmail.views import WEBMAIL, auth, composing, mail, preferences, reading
 
 app_name = "webmail"
 
@@ -9,7 +10,7 @@ urlpatterns = [
     # Before the shared login views: the webmail's logout also revokes its submission token.
     path("logout/", auth.logout, name="logout"),
     *login_urlpatterns(WEBMAIL),
-    path("brand/<str:domain_name>/logo.png", brand_logo, name="brand_logo"),
+    *brand_urlpatterns(),
     path("", mail.home, name="home"),
     path("mail/", mail.message_list, name="list"),
     path("mail/actions/", mail.actions, name="actions"),

@@ -12,7 +12,8 @@ from accounts.services import app_password_create, app_password_revoke
 from domains.models import Domain, Mailbox
 from domains.services import domain_set_require_2fa, mailbox_delete, mailbox_update
 from domains.twofactor import totp_enrol_confirm, totp_enrol_start
-from mailstore.imap import MailstoreImapError, imap_session
+from mailstore.errors import Unavailable
+from mailstore.imap import imap_session
 from tests.factories import DomainFactory
 from tests.protocol.helpers import imap_login, pop3_login
 
@@ -157,7 +158,7 @@ def test_master_user_with_wrong_password_or_inactive_target_is_refused(
     )
     assert ok is False
     mailbox_update(mailbox=mailbox_of(address), is_active=False)
-    with pytest.raises(MailstoreImapError):
+    with pytest.raises(Unavailable):
         with imap_session(address):
             pass
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from mailstore.imap import imap_session
-from webmail.pool import POOL
+from mailstore.pool import POOL
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ import re
 from django.utils import translation
 
 from accounts.models import AccessLogEntry
+from mailstore.folders import SPECIAL_NAMES
 from tests.webmail.conftest import message
-from webmail.store import SPECIAL_NAMES
 
 
 def test_login_opens_the_inbox_with_folder_tree_and_unread_counts(webmail_user):

@@ -1,3 +1,3 @@
-from webmail.views.portal import WEBMAIL, brand_logo, branding
+from webmail.views.portal import WEBMAIL
 
-__all__ = ["WEBMAIL", "brand_logo", "branding"]
+__all__ = ["WEBMAIL"]

@@ -5,8 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from mailstore.pool import POOL
 from webmail import compose
-from webmail.pool import POOL
 from webmail.services import session_token_revoke
 
 TOKEN_KEY = "webmail_submit_token"  # noqa: S105 - a session key name

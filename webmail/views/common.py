@@ -1,5 +1,6 @@
 """What every webmail view shares: the login check, the user's mailbox, their language, the
-idle timeout, and the pooled IMAP connection of the request."""
+idle timeout, the mail-store session of the request, and the one place where the mail store's
+errors become HTTP answers (webmail_view)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,23 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from imapclient.exceptions import IMAPClientError
+from django.utils.functional import SimpleLazyObject
 
 from core.client_address import client_ip
 from domains.models import Mailbox
-from mailstore.imap import MailstoreImapError, open_session
+from mailstore.errors import MailstoreError, NotFound
+from mailstore.imap import LiveMailbox
+from mailstore.reader import MailSession, mail_session
+from portalkit.branding import brand_for
 from portalkit.decorators import portal_login_required
 from webmail.models import Preferences
-from webmail.pool import POOL
 from webmail.selectors import mailbox_for_request
 
 SEEN_KEY = "webmail_seen"
 
 
 def idle_limit() -> int:
-    return int(getattr(settings, "WEBMAIL_IDLE_SECONDS", 2 * 3600))
+    return int(settings.WEBMAIL_IDLE_SECONDS)
 
 
 def encode_folder(name: str) -> str:
@@ -38,9 +41,14 @@ def encode_folder(name: str) -> str:
 
 def webmail_view(view=None, *, unavailable_status: int = 503):
     """Logged in to the webmail portal, with an active mailbox; the session ends after
-    WEBMAIL_IDLE_SECONDS without requests (and at SESSION_COOKIE_AGE in any case). When the
-    mail server cannot be reached the page says so (503; the portal's landing page answers 200
-    with the same notice, so the browser shows it as a normal page)."""
+    WEBMAIL_IDLE_SECONDS without requests (and at SESSION_COOKIE_AGE in any case).
+
+    The mail store's errors become HTTP here, and only here: NotFound (a folder, message or
+    part that the user's mailbox does not have) is a 404; any other (Dovecot unreachable, a
+    refused login or command, over quota) is the "mail server unavailable" page (503; the
+    portal's landing page answers 200 with the same notice, so the browser shows it as a
+    normal page). Views catch a mail-store error themselves only to say something more
+    precise on their own page (a refused folder change, a refused vacation reply)."""
     if view is None:
         return lambda v: webmail_view(v, unavailable_status=unavailable_status)
 
@@ -60,14 +68,15 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
             auth.logout(request)
             return redirect("webmail:login")
         request.mailbox = mailbox
+        request.brand = SimpleLazyObject(lambda: brand_for(mailbox.domain, portal="webmail"))
         if request.user.language:
             translation.activate(request.user.language)
             request.LANGUAGE_CODE = request.user.language
         try:
             return view(request, *args, **kwargs)
-        except (MailstoreImapError, OSError, IMAPClientError) as exc:
-            if isinstance(exc, IMAPClientError) and "NONEXISTENT" in str(exc).upper():
-                raise Http404 from exc
+        except NotFound as exc:
+            raise Http404 from exc
+        except MailstoreError as exc:
             return render(
                 request, "webmail/unavailable.html", {"error": exc, "folder": None}, status=unavailable_status
             )
@@ -92,27 +101,15 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
     return outer
 
 
-def pool_key(request: HttpRequest) -> tuple:
-    return (
-        request.session.session_key or "",
-        request.mailbox.address,
-        settings.MAIL_BIND,
-        settings.MAIL_PORTS["imap"],
-    )
-
-
 @contextmanager
-def imap(request: HttpRequest) -> Iterator:
-    """The request's IMAP connection (pooled, logged in as the user's mailbox through the master
-    user, with the browser's IP passed to Dovecot)."""
-    address = request.mailbox.address
-    ip = client_ip(request)
-
-    def opener():
-        return open_session(address, client_ip=ip, client_name="mailsuite-webmail")
-
-    with POOL.connection(pool_key(request), opener) as conn:
-        yield conn
+def mailbox_session(request: HttpRequest) -> Iterator[MailSession]:
+    """The request's mail-store session: the user's live mailbox, with the browser's IP passed
+    to Dovecot, on a connection pooled for this web session (closed at logout)."""
+    source = LiveMailbox(
+        request.mailbox.address, client_ip=client_ip(request), client_name="mailsuite-webmail"
+    )
+    with mail_session(source, owner=request.session.session_key or "") as mail:
+        yield mail
 
 
 def page_size(request: HttpRequest) -> int:

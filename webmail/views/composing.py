@@ -12,11 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.client_address import client_ip
-from webmail import compose, rendering, store, submission
+from mailstore.errors import NotFound
+from mailstore.reader import MailSession
+from portalkit import rendering
+from webmail import compose, submission
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
 from webmail.views.auth import TOKEN_KEY
-from webmail.views.common import folder_param, imap, webmail_view
+from webmail.views.common import folder_param, mailbox_session, webmail_view
 from webmail.views.mail import list_url
 
 FIELDS = ("to", "cc", "bcc", "subject", "body")
@@ -33,8 +36,8 @@ def compose_new(request: HttpRequest) -> HttpResponse:
         uid = request.GET.get(mode, "")
         if not uid.isdigit():
             continue
-        with imap(request) as conn:
-            raw = store.message_raw(conn, folder, int(uid)).raw
+        with mailbox_session(request) as mail:
+            raw = mail.message_raw(folder, int(uid)).raw
         parsed = rendering.render(raw)
         if mode == "reply":
             fill = compose.reply_prefill(
@@ -112,11 +115,11 @@ def _render(request, state, fields, *, errors=None, send_error=None, status=200)
     return render(request, "webmail/compose.html", context, status=status)
 
 
-def _save_draft(request, conn, state: compose.ComposeState, draft: compose.Draft) -> int | None:
+def _save_draft(request, mail: MailSession, state: compose.ComposeState, draft: compose.Draft) -> int | None:
     msg = compose.build(request, state, draft, for_draft=True)
-    uid = store.append(conn, "Drafts", msg.as_bytes(), flags=(b"\\Draft", b"\\Seen"))
+    uid = mail.append("Drafts", msg.as_bytes(), flags=(b"\\Draft", b"\\Seen"))
     if state.draft_uid:
-        store.message_delete_now(conn, "Drafts", state.draft_uid)
+        mail.message_delete_now("Drafts", state.draft_uid)
     state.draft_uid = uid
     compose.state_save(request, state)
     return uid
@@ -128,12 +131,12 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
     if request.method == "GET":
         fields = dict(state.initial)
         if state.draft_uid:
-            with imap(request) as conn:
+            with mailbox_session(request) as mail:
                 try:
-                    raw = store.message_raw(conn, "Drafts", state.draft_uid).raw
+                    raw = mail.message_raw("Drafts", state.draft_uid).raw
                     loaded = compose.draft_fields(raw)
                     fields.update({k: loaded[k] for k in FIELDS})
-                except Http404:
+                except NotFound:
                     state.draft_uid = None
                     compose.state_save(request, state)
         return _render(request, state, fields)
@@ -149,8 +152,8 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
     compose.state_save(request, state)
     draft, errors = _draft(request, fields)
     if request.POST.get("action") == "save":
-        with imap(request) as conn:
-            _save_draft(request, conn, state, draft)
+        with mailbox_session(request) as mail:
+            _save_draft(request, mail, state, draft)
         messages.success(request, _("Draft saved."))
         return redirect("webmail:compose", cid=cid)
     if not (draft.to or draft.cc or draft.bcc):
@@ -172,16 +175,15 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
         result = _send(request, recipients=recipients, data=data)
     except submission.SendRefused as exc:
         return _render(request, state, fields, send_error=exc, status=400 if not exc.temporary else 503)
-    with imap(request) as conn:
-        store.append(conn, "Sent", data, flags=(b"\\Seen",))
+    with mailbox_session(request) as mail:
+        mail.append("Sent", data, flags=(b"\\Seen",))
         if state.draft_uid:
-            store.message_delete_now(conn, "Drafts", state.draft_uid)
+            mail.message_delete_now("Drafts", state.draft_uid)
         for source, flag in ((state.answered, b"\\Answered"), (state.forwarded, b"$Forwarded")):
             if source:
                 try:
-                    store.select(conn, source[0])
-                    conn.client.add_flags([source[1]], [flag], silent=True)
-                except Http404:
+                    mail.flag_add(source[0], source[1], flag)
+                except NotFound:
                     pass
     recipients_record(user=request.user, recipients=draft.to + draft.cc + draft.bcc)
     compose.state_drop(request, cid)
@@ -218,8 +220,8 @@ def _send(request: HttpRequest, *, recipients: list[str], data: bytes) -> submis
 def autosave(request: HttpRequest, cid: str) -> JsonResponse:
     state = _state_or_404(request, cid)
     draft, _errors = _draft(request, _fields(request))
-    with imap(request) as conn:
-        uid = _save_draft(request, conn, state, draft)
+    with mailbox_session(request) as mail:
+        uid = _save_draft(request, mail, state, draft)
     return JsonResponse({"draft_uid": uid})
 
 

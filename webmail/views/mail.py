@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -13,10 +13,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from webmail import store
+from mailstore import reader as store
+from mailstore.errors import NotFound, Refused
+from mailstore.folders import SEPARATOR, is_protected
 from webmail.listing import rows_html
 from webmail.selectors import recipients_suggest
-from webmail.views.common import folder_param, imap, page_size, webmail_view
+from webmail.views.common import folder_param, mailbox_session, page_size, webmail_view
 
 # Lazy: the labels follow the language of each request, not the one active at import.
 SORTS = {
@@ -73,12 +75,12 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
     except ValueError:
         page_number = 1
     per_page = page_size(request)
-    with imap(request) as conn:
-        folders = store.folder_tree(conn.client)
+    with mailbox_session(request) as mail:
+        folders = mail.folder_tree()
         if folder not in {f.name for f in folders}:
-            raise Http404
-        page = store.message_page(
-            conn, folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
+            raise NotFound(f"no folder {folder!r}")
+        page = mail.message_page(
+            folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
         )
     current = next(f for f in folders if f.name == folder)
     base = {
@@ -122,19 +124,19 @@ def actions(request: HttpRequest) -> HttpResponse:
         uids = sorted({int(u) for u in request.POST.getlist("uid") if u.isdigit()})
     except ValueError:
         uids = []
-    with imap(request) as conn:
+    with mailbox_session(request) as mail:
         if action == "empty":
-            count = store.folder_empty(conn, folder) if folder in ("Trash", "Junk") else 0
+            count = mail.folder_empty(folder) if folder in ("Trash", "Junk") else 0
             done = ngettext("%(n)d message deleted for good.", "%(n)d messages deleted for good.", count)
         elif action == "move":
             target = request.POST.get("target", "")
-            count = store.messages_move(conn, folder, uids, target)
+            count = mail.messages_move(folder, uids, target)
             done = ngettext("%(n)d message moved.", "%(n)d messages moved.", count)
         elif action == "delete":
-            count = store.messages_delete(conn, folder, uids)
+            count = mail.messages_delete(folder, uids)
             done = ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count)
         else:
-            store.flags_change(conn, folder, uids, action)
+            mail.flags_change(folder, uids, action)
             done = ""
     if done:
         messages.success(request, done % {"n": count})
@@ -148,18 +150,18 @@ def actions(request: HttpRequest) -> HttpResponse:
 
 @webmail_view
 def folders(request: HttpRequest) -> HttpResponse:
-    with imap(request) as conn:
-        tree = store.folder_tree(conn.client)
+    with mailbox_session(request) as mail:
+        tree = mail.folder_tree()
     return render(request, "webmail/folders.html", {"folders": tree, "folder": None})
 
 
 def _valid_folder_name(name: str) -> str:
-    name = (name or "").strip().strip(store.SEPARATOR)
+    name = (name or "").strip().strip(SEPARATOR)
     # Quotes and backslashes are fine (imapclient quotes them, mail clients allow them); LIST
     # wildcards and control characters are not.
     if not name or len(name) > 200 or any(c in name for c in "*%") or not name.isprintable() or "//" in name:
         return ""
-    if store.is_protected(name.split(store.SEPARATOR)[0]) and store.SEPARATOR not in name:
+    if is_protected(name.split(SEPARATOR)[0]) and SEPARATOR not in name:
         return ""
     return name
 
@@ -169,7 +171,7 @@ def _valid_folder_name(name: str) -> str:
 def folder_change(request: HttpRequest) -> HttpResponse:
     try:
         return _folder_change(request)
-    except store.StoreError:
+    except Refused:
         # Dovecot said no: a parent that exists only as a path of its subfolders (\NonExistent),
         # a folder with subfolders, a name too long once encoded. Not a server error.
         messages.error(request, _("The mail server refused this change to the folders."))
@@ -178,35 +180,35 @@ def folder_change(request: HttpRequest) -> HttpResponse:
 
 def _folder_change(request: HttpRequest) -> HttpResponse:
     op = request.POST.get("op", "")
-    with imap(request) as conn:
-        existing = store.folder_names(conn.client)
+    with mailbox_session(request) as mail:
+        existing = mail.folder_names()
         if op == "create":
             parent = request.POST.get("parent", "")
             name = _valid_folder_name(request.POST.get("name", ""))
-            full = f"{parent}{store.SEPARATOR}{name}" if parent and parent in existing else name
+            full = f"{parent}{SEPARATOR}{name}" if parent and parent in existing else name
             if not name or full in existing:
                 messages.error(request, _("Choose another folder name."))
             else:
-                store.folder_create(conn, full)
+                mail.folder_create(full)
                 messages.success(request, _("Folder created."))
         elif op in ("rename", "delete"):
             old = request.POST.get("folder", "")
             if old not in existing:
-                raise Http404
-            if store.is_protected(old):
+                raise NotFound(f"no folder {old!r}")
+            if is_protected(old):
                 messages.error(request, _("This folder cannot be renamed or deleted."))
                 return redirect("webmail:folders")
             if op == "delete":
-                store.folder_delete(conn, old)
+                mail.folder_delete(old)
                 messages.success(request, _("Folder deleted."))
             else:
                 new_leaf = _valid_folder_name(request.POST.get("name", ""))
-                parent = old.rpartition(store.SEPARATOR)[0]
-                new = f"{parent}{store.SEPARATOR}{new_leaf}" if parent else new_leaf
+                parent = old.rpartition(SEPARATOR)[0]
+                new = f"{parent}{SEPARATOR}{new_leaf}" if parent else new_leaf
                 if not new_leaf or new in existing:
                     messages.error(request, _("Choose another folder name."))
                 else:
-                    store.folder_rename(conn, old, new)
+                    mail.folder_rename(old, new)
                     messages.success(request, _("Folder renamed."))
         else:
             return HttpResponse(status=400)

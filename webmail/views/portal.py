@@ -1,38 +1,10 @@
-"""Webmail portal. For now only its branded login page (the webmail itself comes later)."""
+"""The webmail as a portal of the shared login views; its branding is portalkit.branding's."""
 
-from django.http import FileResponse, Http404, HttpRequest
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import cache_control
 
-from domains.models import Domain, Mailbox
+from domains.models import Mailbox
+from portalkit.branding import login_branding
 from portalkit.portal import Portal
-
-
-def brand_domain(request: HttpRequest) -> Domain | None:
-    """The domain whose brand a login page shows: ?domain=<name>, or the host name
-    (mail.example.com or webmail.example.com → example.com; example.com itself)."""
-    names = []
-    if request.GET.get("domain"):
-        names.append(request.GET["domain"].strip().lower())
-    host = request.get_host().split(":", 1)[0].lower()
-    names += [host, host.split(".", 1)[1] if host.count(".") >= 2 else host]
-    for name in names:
-        domain = Domain.objects.filter(name=name, is_active=True).first()
-        if domain is not None:
-            return domain
-    return None
-
-
-def branding(request: HttpRequest) -> dict:
-    domain = brand_domain(request)
-    if domain is None:
-        return {}
-    return {
-        "brand_domain": domain,
-        "brand_name": domain.brand_name or domain.name,
-        "brand_logo_url": reverse("webmail:brand_logo", args=[domain.name]) if domain.brand_logo else "",
-    }
 
 
 def _may_enter(user) -> bool:
@@ -40,17 +12,9 @@ def _may_enter(user) -> bool:
 
 
 WEBMAIL = Portal(
-    name="webmail", title=_("Webmail"), may_enter=_may_enter, home_url="webmail:home", branding=branding
+    name="webmail",
+    title=_("Webmail"),
+    may_enter=_may_enter,
+    home_url="webmail:home",
+    branding=login_branding("webmail"),
 )
-
-
-@cache_control(public=True, max_age=300)
-def brand_logo(request: HttpRequest, domain_name: str) -> FileResponse:
-    domain = Domain.objects.filter(name=domain_name, is_active=True).first()
-    if domain is None or not domain.brand_logo:
-        raise Http404
-    try:
-        handle = domain.brand_logo.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(handle, content_type="image/png")

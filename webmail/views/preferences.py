@@ -18,11 +18,11 @@ from django.views.decorators.http import require_POST
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from domains import twofactor
+from mailstore.errors import MailstoreError
 from portalkit.enrolment import pending_device
 from portalkit.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
-from webmail.sieve import SieveError
 from webmail.views.common import webmail_view
 
 ENROL_KEY = "webmail_enrol_device"
@@ -245,7 +245,7 @@ def vacation(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-        except SieveError:
+        except MailstoreError:
             form.add_error(None, _("The mail server did not accept the automatic reply; try again later."))
         else:
             messages.success(

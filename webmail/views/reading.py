@@ -6,14 +6,16 @@ when the user asked to show remote images for this message."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from webmail import rendering, store
-from webmail.views.common import folder_param, imap, webmail_view
+from portalkit import rendering
+from webmail.views.common import folder_param, mailbox_session, webmail_view
 
 FRAME_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:{remote}; font-src 'none'; "
@@ -29,19 +31,27 @@ FRAME_STYLE = (
 
 def _message(request: HttpRequest, uid: int, *, mark_seen: bool = False):
     folder = folder_param(request)
-    with imap(request) as conn:
-        raw = store.message_raw(conn, folder, uid, mark_seen=mark_seen)
+    with mailbox_session(request) as mail:
+        raw = mail.message_raw(folder, uid, mark_seen=mark_seen)
         prev_uid = next_uid = None
         if mark_seen:
-            prev_uid, next_uid = store.neighbours(conn, folder, uid)
+            prev_uid, next_uid = mail.neighbours(folder, uid)
     return folder, raw, prev_uid, next_uid
+
+
+def part_links(uid: int, folder: str) -> rendering.PartLinks:
+    """The webmail's URLs for the parts of message `uid` (inline images stay data: URIs: the
+    body's frame allows no other images of ours)."""
+    base = reverse("webmail:message_part", args=[uid, 0])[: -len("0/")]
+    query = f"?f={quote(folder, safe='')}"
+    return rendering.PartLinks(part=lambda index: f"{base}{index}/{query}")
 
 
 @webmail_view
 def message(request: HttpRequest, uid: int) -> HttpResponse:
     folder, raw, prev_uid, next_uid = _message(request, uid, mark_seen=True)
     allow_remote = request.GET.get("images") == "1"
-    parsed = rendering.render(raw.raw, allow_remote=allow_remote)
+    parsed = rendering.render(raw.raw, allow_remote=allow_remote, links=part_links(uid, folder))
     context = {
         "folder_name": folder,
         "uid": uid,

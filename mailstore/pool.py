@@ -1,9 +1,10 @@
-"""IMAP connections kept open between requests, one set per web session, in this process.
+"""IMAP connections kept open between requests, one set per owner (a web session), in this process.
 
 A webmail page costs a SORT and a FETCH (a few ms); opening an IMAP session costs a TCP
 connect, ID and a master-user LOGIN in Dovecot (a userdb lookup) on every request. So each
-web process keeps the logged-in connections of its recent sessions, keyed by (session key,
-address, server), checks one out for the length of a request and puts it back. Idle
+web process keeps the logged-in connections of its recent sessions, keyed by (owner, the
+source's pool key: see mailstore.imap), checks one out for the length of a request and puts
+it back (mailstore.reader.mail_session does both). Idle
 connections are closed after WEBMAIL_IMAP_IDLE_SECONDS; at most WEBMAIL_IMAP_POOL_MAX stay
 open per process (the least recently used go first). Logging out closes the session's ones.
 
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 
 import imapclient
 from django.conf import settings
-from imapclient.exceptions import IMAPClientError
+
+from mailstore.errors import MailstoreError, Unavailable
+from mailstore.imap import close_client, is_alive
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +35,11 @@ PROBE_AFTER_SECONDS = 5.0
 
 
 def idle_seconds() -> float:
-    return float(getattr(settings, "WEBMAIL_IMAP_IDLE_SECONDS", 300))
+    return float(settings.WEBMAIL_IMAP_IDLE_SECONDS)
 
 
 def pool_max() -> int:
-    return int(getattr(settings, "WEBMAIL_IMAP_POOL_MAX", 200))
+    return int(settings.WEBMAIL_IMAP_POOL_MAX)
 
 
 @dataclass
@@ -121,8 +124,8 @@ class ImapPool:
         try:
             yield conn
         except BaseException as exc:
-            if _is_protocol_error(exc) and _alive(conn):
-                self.checkin(conn)  # a NO/BAD answer, or a 404 raised by the view: the connection is fine
+            if _connection_fine(exc) and _alive(conn):
+                self.checkin(conn)  # a NO/BAD answer, or a NotFound: the connection is fine
             else:
                 self.discard(conn)
             raise
@@ -130,35 +133,19 @@ class ImapPool:
             self.checkin(conn)
 
 
-def _is_protocol_error(exc: BaseException) -> bool:
-    from django.http import Http404
-
-    if isinstance(exc, Http404):
-        return True
-    return isinstance(exc, IMAPClientError) and not isinstance(
-        exc, imapclient.exceptions.IMAPClientAbortError
-    )
+def _connection_fine(exc: BaseException) -> bool:
+    """A mail-store answer (not found, refused, over quota, read-only) leaves the session usable;
+    a lost connection (Unavailable) or anything else (the caller's own failure, which may have
+    interrupted a command half-way) does not."""
+    return isinstance(exc, MailstoreError) and not isinstance(exc, Unavailable)
 
 
 def _alive(conn: PooledConnection) -> bool:
-    try:
-        conn.client.noop()
-        return True
-    except (OSError, IMAPClientError):
-        return False
+    return is_alive(conn.client)
 
 
 def _close(conn: PooledConnection, *, logout: bool = True) -> None:
-    try:
-        if logout:
-            conn.client.logout()
-        else:
-            conn.client.shutdown()
-    except (OSError, IMAPClientError):
-        try:
-            conn.client.shutdown()
-        except (OSError, IMAPClientError):
-            pass
+    close_client(conn.client, logout=logout)
 
 
 POOL = ImapPool()

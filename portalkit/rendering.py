@@ -6,7 +6,12 @@ replacement characters for unknown or wrong charsets, and the HTML body goes thr
 a short allow-list: no scripts, no event handlers, no <style> blocks, no forms or frames, links
 only to http(s)/mailto, images only from the message itself (cid: parts, inlined as data: URIs)
 or, when the user allowed it for this message, from http(s). The result is still served in a
-sandboxed frame under a strict Content-Security-Policy (see webmail.views.reading)."""
+sandboxed frame under a strict Content-Security-Policy (see webmail.views.reading).
+
+One renderer for every portal that shows a message (webmail now; Time Machine and Archive
+next): it knows no view names. A portal that wants links in the result passes PartLinks, its
+own functions from a part's index to the URL that serves it (an attachment download, an inline
+image); without them attachments carry no URL and inline images become data: URIs."""
 
 from __future__ import annotations
 
@@ -18,12 +23,13 @@ import email.parser
 import email.utils
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import nh3
 
-from webmail.store import Address, decode_text
+from mailstore.reader import Address, decode_text
 
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 INLINE_IMAGE_MAX = 5 * 1024 * 1024
@@ -116,6 +122,17 @@ _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp|bmp);base64,[a-z0-9+/=\s]+$", re.I)
 
 
+@dataclass(frozen=True)
+class PartLinks:
+    """How the calling portal addresses the parts of the message it renders: each function takes
+    a part's index (its position in the MIME walk) and returns the URL that serves it."""
+
+    part: Callable[[int], str]  # downloads the part (attachments)
+    # Shows an inline image; None: a data: URI. Must be an absolute http(s) URL (the portal's
+    # absolute-URL builder): the sanitiser drops relative URLs, the message's and ours alike.
+    inline_image: Callable[[int], str] | None = None
+
+
 @dataclass
 class Attachment:
     index: int  # position in the MIME walk: the id in URLs
@@ -123,6 +140,7 @@ class Attachment:
     content_type: str
     size: int
     content_id: str = ""
+    url: str = ""  # from PartLinks.part; "" when the caller passed no links
 
 
 @dataclass
@@ -219,7 +237,7 @@ def _content_id(part: email.message.Message) -> str:
     return (_header(part, "Content-ID") or "").strip().strip("<>").strip()
 
 
-def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
+def render(raw: bytes, *, allow_remote: bool = False, links: PartLinks | None = None) -> Rendered:
     msg = parse(raw)
     out = Rendered(
         subject=_header(msg, "Subject"),
@@ -238,7 +256,7 @@ def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
         out.date = None
     html_part = text_part = None
     parts = walk(msg)
-    cids: dict[str, email.message.Message] = {}
+    cids: dict[str, tuple[int, email.message.Message]] = {}
     for index, part in enumerate(parts):
         if part.is_multipart():
             continue
@@ -254,7 +272,7 @@ def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
                 continue
         cid = _content_id(part)
         if cid:
-            cids[cid] = part
+            cids[cid] = (index, part)
         payload = part.get_payload(decode=True) or b""
         if ctype == "message/rfc822" and not payload:
             payload = part.as_bytes() if hasattr(part, "as_bytes") else b""
@@ -265,6 +283,7 @@ def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
                 content_type=ctype,
                 size=len(payload),
                 content_id=cid,
+                url=links.part(index) if links is not None else "",
             )
         )
     if text_part is not None:
@@ -272,7 +291,11 @@ def render(raw: bytes, *, allow_remote: bool = False) -> Rendered:
     if html_part is not None:
         used: set[str] = set()
         out.html, out.remote_images = sanitize_html(
-            part_text(html_part)[:TEXT_MAX], cids=cids, used_cids=used, allow_remote=allow_remote
+            part_text(html_part)[:TEXT_MAX],
+            cids=cids,
+            used_cids=used,
+            allow_remote=allow_remote,
+            inline_image_url=links.inline_image if links is not None else None,
         )
         # Inline images shown in the body are not listed again as attachments.
         out.attachments = [a for a in out.attachments if not (a.content_id and a.content_id in used)]
@@ -288,7 +311,16 @@ def _fallback_name(ctype: str, index: int) -> str:
     return f"part-{index}.{ext}"
 
 
-def sanitize_html(source: str, *, cids: dict, used_cids: set, allow_remote: bool) -> tuple[str, int]:
+def sanitize_html(
+    source: str,
+    *,
+    cids: dict[str, tuple[int, email.message.Message]],
+    used_cids: set,
+    allow_remote: bool,
+    inline_image_url: Callable[[int], str] | None = None,
+) -> tuple[str, int]:
+    """(clean HTML, remote images removed). A cid: image of the message becomes
+    inline_image_url(its part index), or a data: URI without that function."""
     blocked = 0
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -300,9 +332,12 @@ def sanitize_html(source: str, *, cids: dict, used_cids: set, allow_remote: bool
         if tag == "img" and attr == "src":
             if lowered.startswith("cid:"):
                 cid = value[4:].strip().strip("<>")
-                part = cids.get(cid)
+                index, part = cids.get(cid, (-1, None))
                 if part is None or part.get_content_type() not in INLINE_IMAGE_TYPES:
                     return None
+                if inline_image_url is not None:
+                    used_cids.add(cid)
+                    return inline_image_url(index)
                 data = part.get_payload(decode=True) or b""
                 if len(data) > INLINE_IMAGE_MAX:
                     return None

@@ -1,10 +1,10 @@
 """The vacation auto-reply, written as the user's Sieve script over ManageSieve (RFC 5804).
 
-The webmail logs in to Dovecot's ManageSieve as the mailbox through the master user (loopback
+mailstore logs in to Dovecot's ManageSieve as the mailbox through the master user (loopback
 only, like IMAP), uploads one script named SCRIPT_NAME and activates it; switching vacation
 off deactivates it. Pigeonhole runs it on LMTP delivery and sends the reply through
-submission_host (our SMTP server). The only module that speaks ManageSieve; its one error is
-SieveError."""
+submission_host (our SMTP server). The only module that speaks ManageSieve; it raises
+mailstore.errors.Unavailable (Dovecot unreachable, connection lost) or Refused (a NO)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,10 @@ from datetime import date
 
 from django.conf import settings
 
+from mailstore.errors import Refused, Unavailable
 from mailstore.imap import master_login_name
 
-SCRIPT_NAME = "mailsuite-webmail"
-
-
-class SieveError(RuntimeError):
-    pass
+SCRIPT_NAME = "mailsuite-webmail"  # the name Dovecot already holds for every user: never renamed
 
 
 def _quote(text: str) -> str:
@@ -50,28 +47,34 @@ class ManageSieve:
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
-            raise SieveError(f"ManageSieve {host}:{port} unreachable: {exc}") from exc
-        self.file = self.sock.makefile("rb")
-        self._response()
+            raise Unavailable(f"ManageSieve {host}:{port} unreachable: {exc}") from exc
+        try:
+            self.file = self.sock.makefile("rb")
+            self._response()
+        except (Refused, OSError) as exc:
+            self.sock.close()
+            raise Unavailable(f"ManageSieve {host}:{port} did not greet: {exc}") from exc
 
-    def _response(self) -> tuple[bool, list[bytes]]:
+    def _response(self) -> list[bytes]:
         lines = []
         while True:
             line = self.file.readline()
             if not line:
-                raise SieveError("ManageSieve connection closed")
+                raise Unavailable("ManageSieve connection closed")
             lines.append(line.rstrip(b"\r\n"))
             if line[:2] == b"OK":
-                return True, lines
-            if line[:2] == b"NO" or line[:3] == b"BYE":
-                return False, lines
+                return lines
+            if line[:3] == b"BYE":
+                raise Unavailable(b" ".join(lines).decode("utf-8", "replace"))
+            if line[:2] == b"NO":
+                raise Refused(b" ".join(lines).decode("utf-8", "replace"))
 
     def command(self, data: bytes) -> list[bytes]:
-        self.sock.sendall(data + b"\r\n")
-        ok, lines = self._response()
-        if not ok:
-            raise SieveError(b" ".join(lines).decode("utf-8", "replace"))
-        return lines
+        try:
+            self.sock.sendall(data + b"\r\n")
+            return self._response()
+        except OSError as exc:
+            raise Unavailable(f"ManageSieve: {exc}") from exc
 
     def login_as(self, address: str) -> None:
         blob = base64.b64encode(

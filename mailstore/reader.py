@@ -1,0 +1,425 @@
+"""Reading (and changing) mail in the store: folders with unread counts, sorted and searched
+message lists (IMAP SORT/SEARCH on the server), messages, flags, moves, appends, expunges.
+
+    with mail_session(LiveMailbox(address, client_ip=ip), owner=session_key) as mail:
+        page = mail.message_page("INBOX", sort="date")
+
+What is opened is a source (mailstore.imap: a live mailbox today, a Time Machine day or an
+import source later); `owner` keeps the connection pooled between calls (mailstore.pool).
+Every call works on the login of that source, so a UID, a folder or a part of another mailbox
+simply does not exist here: it raises mailstore.errors.NotFound, and every other failure is a
+mailstore.errors exception too (the portal decides what its user sees). A read-only source
+refuses every change with ReadOnly before it reaches the server."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.header import decode_header, make_header
+from typing import Any
+
+from mailstore.errors import NotFound, ReadOnly, Refused
+from mailstore.folders import Folder, folder_tree
+from mailstore.imap import Source, close_client, imap_errors
+from mailstore.pool import POOL, PooledConnection
+
+SORT_KEYS = {"date": "ARRIVAL", "from": "FROM", "subject": "SUBJECT", "size": "SIZE"}
+LIST_ITEMS = [b"UID", b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)]"]
+CT_KEY = b"BODY[HEADER.FIELDS (CONTENT-TYPE)]"
+
+
+# Lists ------------------------------------------------------------------------------------
+
+
+_OLDEST = date(1900, 1, 1)
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass
+class Search:
+    text: str = ""  # looked up in the field chosen by `where`
+    where: str = "all"  # all (from, to, subject, body), from, to, subject, body
+    since: date | None = None
+    before: date | None = None  # inclusive: the user means "until this day"
+    unseen: bool = False
+    flagged: bool = False
+
+    def criteria(self) -> list:
+        crit: list[Any] = []
+        # imapclient sends a search string as a quoted string (or bare) when it is ASCII: a CR
+        # or LF in it would end the command line and start a new IMAP command (a GET link
+        # could delete the user's folders). No header or body search needs control characters.
+        text = _CONTROL_CHARS.sub(" ", self.text).strip()
+        if text:
+            if self.where in ("from", "to", "subject", "body"):
+                crit += [self.where.upper(), text]
+            else:
+                crit += ["OR", "OR", "FROM", text, "TO", text, "OR", "SUBJECT", text, "BODY", text]
+        # imapclient writes the year without leading zeros (1-Jan-1) and Dovecot answers BAD: a
+        # date before 1900 is no lower bound, or an upper bound nothing is older than.
+        if self.since and self.since >= _OLDEST:
+            crit += ["SINCE", self.since]
+        if self.before and self.before < date.max:  # "until 9999-12-31" is no limit (and would overflow)
+            crit += ["BEFORE", max(self.before + timedelta(days=1), _OLDEST)]
+        if self.unseen:
+            crit.append("UNSEEN")
+        if self.flagged:
+            crit.append("FLAGGED")
+        return crit or ["ALL"]
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            _CONTROL_CHARS.sub(" ", self.text).strip()
+            or self.since
+            or self.before
+            or self.unseen
+            or self.flagged
+        )
+
+
+@dataclass
+class Address:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return email.utils.formataddr((self.name, self.email)) if self.name else self.email
+
+    @property
+    def display(self) -> str:
+        return self.name or self.email
+
+
+@dataclass
+class ListItem:
+    uid: int
+    subject: str
+    sender: list[Address]
+    to: list[Address]
+    date: datetime | None
+    size: int
+    seen: bool
+    flagged: bool
+    answered: bool
+    draft: bool
+    has_attachment: bool
+
+
+@dataclass
+class Page:
+    items: list[ListItem]
+    total: int
+    number: int
+    pages: int
+    per_page: int
+    uids: list[int] = field(default_factory=list)
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def decode_text(raw: bytes | str | None) -> str:
+    """A header value (RFC 2047 encoded words, unknown charsets survive as replacement chars)."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        return str(make_header(decode_header(raw)))
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        return raw
+
+
+def _addresses(items) -> list[Address]:
+    out = []
+    for a in items or ():
+        if a.mailbox is None or a.host is None:
+            continue  # group syntax markers
+        mailbox = a.mailbox.decode("utf-8", "replace")
+        host = a.host.decode("utf-8", "replace")
+        out.append(Address(name=decode_text(a.name), email=f"{mailbox}@{host}"))
+    return out
+
+
+def _list_item(uid: int, data: dict) -> ListItem:
+    env = data.get(b"ENVELOPE")
+    flags = set(data.get(b"FLAGS", ()))
+    ctype = (data.get(CT_KEY) or b"").lower()
+    return ListItem(
+        uid=uid,
+        subject=decode_text(env.subject) if env else "",
+        sender=_addresses(env.from_) if env else [],
+        to=_addresses(env.to) if env else [],
+        date=env.date if env else None,
+        size=data.get(b"RFC822.SIZE", 0),
+        seen=b"\\Seen" in flags,
+        flagged=b"\\Flagged" in flags,
+        answered=b"\\Answered" in flags,
+        draft=b"\\Draft" in flags,
+        has_attachment=b"multipart/mixed" in ctype,
+    )
+
+
+# Messages -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RawMessage:
+    uid: int
+    raw: bytes
+    flags: set
+    internal_date: datetime | None
+
+
+UID_MAX = 2**32 - 1  # RFC 3501: a UID is a 32-bit number; Dovecot answers BAD to a larger one
+
+FLAG_ACTIONS = {
+    "read": ("add", b"\\Seen"),
+    "unread": ("remove", b"\\Seen"),
+    "flag": ("add", b"\\Flagged"),
+    "unflag": ("remove", b"\\Flagged"),
+}
+
+_APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
+
+
+# The session --------------------------------------------------------------------------------
+
+
+@contextmanager
+def mail_session(source: Source, *, owner: str | None = None, timeout: float = 30) -> Iterator[MailSession]:
+    """A session on `source`. With an `owner` (the web session key) the connection comes from
+    and goes back to the pool (mailstore.pool; `POOL.close_session(owner)` at logout); without
+    one it is opened for this block and logged out at its end (tasks, commands)."""
+    if owner is None:
+        with imap_errors("IMAP session"):
+            conn = PooledConnection(client=source.open(timeout=timeout), key=())
+        try:
+            yield MailSession(conn, source)
+        finally:
+            close_client(conn.client)
+        return
+    with POOL.connection((owner, *source.pool_key()), lambda: source.open(timeout=timeout)) as conn:
+        yield MailSession(conn, source)
+
+
+@contextmanager
+def _folder_change(doing: str) -> Iterator[None]:
+    """A folder change the server says no to is Refused, whatever the reason: even a
+    [NONEXISTENT] for a parent that exists only as the path of its subfolders."""
+    try:
+        with imap_errors(doing):
+            yield
+    except NotFound as exc:
+        raise Refused(str(exc)) from exc
+
+
+class MailSession:
+    """The operations of the reader on one open connection (see mail_session)."""
+
+    def __init__(self, conn: PooledConnection, source: Source) -> None:
+        self._conn = conn
+        self._client = conn.client
+        self.read_only = source.read_only
+
+    def _writable(self, doing: str) -> None:
+        if self.read_only:
+            raise ReadOnly(f"{doing}: the source is read-only")
+
+    def select(self, folder: str, *, readonly: bool = False) -> dict:
+        """Select `folder` (NotFound when the mailbox has no such folder)."""
+        readonly = readonly or self.read_only
+        try:
+            with imap_errors(f"SELECT {folder!r}"):
+                info = self._client.select_folder(folder, readonly=readonly)
+        except Refused as exc:
+            self._conn.selected = None
+            raise NotFound(str(exc)) from exc
+        except NotFound:
+            self._conn.selected = None
+            raise
+        self._conn.selected = folder
+        return info
+
+    # Folders
+
+    def folder_tree(self, *, counts: bool = True) -> list[Folder]:
+        """Every folder, special ones first in a fixed order, the others sorted by path."""
+        with imap_errors("LIST"):
+            return folder_tree(self._client, counts=counts)
+
+    def folder_names(self) -> set[str]:
+        with imap_errors("LIST"):
+            return {name for _flags, _sep, name in self._client.list_folders()}
+
+    def folder_create(self, name: str) -> None:
+        self._writable("CREATE")
+        with _folder_change(f"CREATE {name!r}"):
+            self._client.create_folder(name)
+            self._client.subscribe_folder(name)
+
+    def folder_rename(self, old: str, new: str) -> None:
+        self._writable("RENAME")
+        self._conn.selected = None
+        with _folder_change(f"RENAME {old!r}"):
+            self._client.rename_folder(old, new)
+            self._client.subscribe_folder(new)
+
+    def folder_delete(self, name: str) -> None:
+        self._writable("DELETE")
+        self._conn.selected = None
+        with _folder_change(f"DELETE {name!r}"):
+            self._client.select_folder("INBOX", readonly=True)  # never delete the selected folder
+            self._client.delete_folder(name)
+
+    def folder_empty(self, folder: str) -> int:
+        if folder not in ("Trash", "Junk"):
+            raise Refused("only Trash and Junk can be emptied")
+        self._writable("EXPUNGE")
+        self.select(folder)
+        with imap_errors(f"EXPUNGE {folder!r}"):
+            uids = self._client.search(["ALL"])
+            if uids:
+                self._client.delete_messages(uids, silent=True)
+                self._client.expunge()
+        return len(uids)
+
+    # Lists
+
+    def message_page(
+        self,
+        folder: str,
+        *,
+        sort: str = "date",
+        reverse: bool = True,
+        search: Search | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> Page:
+        """One page of the folder, sorted (and filtered) by the server: SORT returns the ordered
+        UIDs, only the page's UIDs are fetched."""
+        self.select(folder, readonly=True)
+        client = self._client
+        key = SORT_KEYS.get(sort, "ARRIVAL")
+        criteria = [f"REVERSE {key}" if reverse else key]
+        with imap_errors(f"SORT {folder!r}"):
+            uids = client.sort(criteria, (search or Search()).criteria(), charset="UTF-8")
+            total = len(uids)
+            pages = max(1, -(-total // per_page))
+            number = min(max(1, page), pages)
+            wanted = uids[(number - 1) * per_page : number * per_page]
+            fetched = client.fetch(wanted, LIST_ITEMS) if wanted else {}
+        items = [_list_item(uid, fetched[uid]) for uid in wanted if uid in fetched]
+        return Page(items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids)
+
+    def neighbours(
+        self, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
+    ) -> tuple[int | None, int | None]:
+        """The previous and next UIDs in the list order (for j/k and the arrows on the message
+        page) of the selected `folder`."""
+        key = SORT_KEYS.get(sort, "ARRIVAL")
+        with imap_errors(f"SORT {folder!r}"):
+            uids = self._client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")
+        try:
+            i = uids.index(uid)
+        except ValueError:
+            return None, None
+        return (uids[i - 1] if i > 0 else None), (uids[i + 1] if i + 1 < len(uids) else None)
+
+    # Messages
+
+    def message_raw(self, folder: str, uid: int, *, mark_seen: bool = False) -> RawMessage:
+        """The whole message (NotFound when there is none); `mark_seen` sets \\Seen unless the
+        source is read-only (a look at a snapshot changes nothing)."""
+        if not 0 < uid <= UID_MAX:
+            raise NotFound(f"UID {uid} out of range")
+        self.select(folder)
+        with imap_errors(f"FETCH {uid} in {folder!r}"):
+            data = self._client.fetch([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
+            if not data or b"BODY[]" not in data:
+                raise NotFound(f"no message {uid} in {folder!r}")
+            flags = set(data.get(b"FLAGS", ()))
+            if mark_seen and not self.read_only and b"\\Seen" not in flags:
+                self._client.add_flags([uid], [b"\\Seen"], silent=True)
+                flags.add(b"\\Seen")
+        return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
+
+    def _existing_uids(self, uids: list[int]) -> list[int]:
+        uids = [u for u in uids if 0 < u <= UID_MAX]
+        if not uids:
+            return []
+        with imap_errors("SEARCH UID"):
+            return sorted(self._client.search(["UID", ",".join(str(u) for u in uids)]))
+
+    def flags_change(self, folder: str, uids: list[int], action: str) -> int:
+        how, flag = FLAG_ACTIONS[action]
+        self._writable("STORE")
+        self.select(folder)
+        uids = self._existing_uids(uids)
+        if uids:
+            with imap_errors(f"STORE in {folder!r}"):
+                (self._client.add_flags if how == "add" else self._client.remove_flags)(
+                    uids, [flag], silent=True
+                )
+        return len(uids)
+
+    def flag_add(self, folder: str, uid: int, flag: bytes) -> None:
+        """Set one flag (\\Answered, $Forwarded) on one message; NotFound without the folder."""
+        self._writable("STORE")
+        self.select(folder)
+        with imap_errors(f"STORE in {folder!r}"):
+            self._client.add_flags([uid], [flag], silent=True)
+
+    def messages_move(self, folder: str, uids: list[int], target: str) -> int:
+        self._writable("MOVE")
+        if target not in self.folder_names():
+            raise NotFound(f"no folder {target!r}")
+        self.select(folder)
+        uids = self._existing_uids(uids)
+        if uids and target != folder:
+            with imap_errors(f"MOVE to {target!r}"):
+                self._client.move(uids, target)
+        return len(uids)
+
+    def messages_delete(self, folder: str, uids: list[int]) -> int:
+        """To Trash; from Trash (or Junk) for good."""
+        self._writable("EXPUNGE")
+        if folder in ("Trash", "Junk"):
+            self.select(folder)
+            uids = self._existing_uids(uids)
+            if uids:
+                with imap_errors(f"EXPUNGE in {folder!r}"):
+                    self._client.delete_messages(uids, silent=True)
+                    self._client.uid_expunge(uids)
+            return len(uids)
+        return self.messages_move(folder, uids, "Trash")
+
+    def message_delete_now(self, folder: str, uid: int) -> None:
+        """Remove one message for good (the previous version of a draft)."""
+        self._writable("EXPUNGE")
+        self.select(folder)
+        if self._existing_uids([uid]):
+            with imap_errors(f"EXPUNGE in {folder!r}"):
+                self._client.delete_messages([uid], silent=True)
+                self._client.uid_expunge([uid])
+
+    def append(
+        self, folder: str, raw: bytes, *, flags: tuple = (), when: datetime | None = None
+    ) -> int | None:
+        """APPEND a message; returns its UID (UIDPLUS). OverQuota when the mailbox is full."""
+        self._writable("APPEND")
+        self._conn.selected = None
+        with imap_errors(f"APPEND to {folder!r}"):
+            response = self._client.append(folder, raw, flags=flags, msg_time=when)
+        match = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+        return int(match.group(1)) if match else None
