@@ -6,7 +6,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +18,7 @@ from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from domains import twofactor
 from mailstore.errors import MailstoreError
-from portalkit.enrolment import pending_device
+from portalkit.account import enrolment_pending, enrolment_submit, own_password_change_submit
 from portalkit.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
@@ -121,22 +120,9 @@ def identity(request: HttpRequest) -> HttpResponse:
 @webmail_view
 def password(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.own_password_change(
-                user=request.user,
-                current=form.cleaned_data["current"],
-                new=form.cleaned_data["new_password1"],
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                field = {"new": "new_password1"}.get(field, field)
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            request.user.refresh_from_db()
-            update_session_auth_hash(request, request.user)
-            messages.success(request, _("Password changed. Mail programs need the new password."))
-            return redirect("webmail:settings_password")
+    if own_password_change_submit(request, form, change=services.own_password_change):
+        messages.success(request, _("Password changed. Mail programs need the new password."))
+        return redirect("webmail:settings_password")
     return _page(
         request,
         "webmail/settings_password.html",
@@ -150,23 +136,11 @@ def security(request: HttpRequest) -> HttpResponse:
     user = request.user
     may_remove = services.twofactor_may_remove(user=user)
     context = {"has_totp": twofactor.has_totp(user), "may_remove": may_remove, "required": not may_remove}
-    device = pending_device(user=user, device_id=request.session.get(ENROL_KEY))
     if request.method == "POST":
         op = request.POST.get("op")
-        if op == "start" and not context["has_totp"]:
-            device, uri, svg = twofactor.totp_enrol_start(user)
-            request.session[ENROL_KEY] = device.pk
-        elif op == "confirm" and device is not None:
-            try:
-                codes = twofactor.totp_enrol_confirm(device, request.POST.get("token", ""))
-            except ValidationError:
-                messages.error(request, _("Wrong or expired code."))
-            else:
-                request.session.pop(ENROL_KEY, None)
-                user.otp_device = device
-                from django_otp import login as otp_login
-
-                otp_login(request, device)
+        if op in ("start", "confirm"):
+            codes = enrolment_submit(request, session_key=ENROL_KEY)
+            if codes is not None:
                 return _page(
                     request,
                     "webmail/settings_security.html",
@@ -180,9 +154,7 @@ def security(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Two-factor authentication removed."))
         return redirect("webmail:settings_security")
-    if device is not None:
-        uri = twofactor.otpauth_uri(device)
-        context.update(qr_svg=twofactor.qr_svg(uri), enrolling=True)
+    context.update(enrolment_pending(request, session_key=ENROL_KEY))
     return _page(request, "webmail/settings_security.html", context)
 
 
