@@ -119,6 +119,24 @@ def test_login_index_and_placeholder_pages(browser, context, live_server):
     assert not problems, "\n".join(problems)
 
 
+def test_keyboard_reaches_the_content_with_a_visible_focus(browser, context, live_server):
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    # when a keyboard user presses Tab, then the first stop is the skip link, shown on screen
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        """() => { const e = document.activeElement, r = e.getBoundingClientRect(), s = getComputedStyle(e);
+                   return {cls: e.className, top: r.top, outline: s.outlineStyle, width: s.outlineWidth}; }"""
+    )
+    assert focused["cls"] == "skip-link" and focused["top"] >= 0, focused
+    assert focused["outline"] != "none" and focused["width"] != "0px", focused
+    # and Enter on it skips the header: the next Tab lands on the first link of the content
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+
+
 def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, live_server):
     customer = CustomerFactory(company_name="Pannello S.r.l.")
     domain = branded(DomainFactory(customer=customer, name="pannello.test"), "Pannello")
