@@ -1,6 +1,8 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from portalkit.branding import brand_urlpatterns
+from portalkit.placeholder import placeholder_view
 
 app_name = "archive"
 
-urlpatterns = [path("", TemplateView.as_view(template_name="portal_home.html"), name="home")]
+urlpatterns = [path("", placeholder_view("archive"), name="home"), *brand_urlpatterns()]

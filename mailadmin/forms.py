@@ -203,12 +203,14 @@ def _log_day(label) -> forms.DateField:
     return forms.DateField(
         label=label,
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date", "aria-label": label}),
         validators=[MinValueValidator(LOG_FIRST_DAY), MaxValueValidator(LOG_LAST_DAY)],
     )
 
 
 class LogFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False)
+    q = forms.CharField(
+        label=_("Search"), required=False, widget=forms.TextInput(attrs={"aria-label": _("Search")})
+    )
     since = _log_day(_("From"))
     until = _log_day(_("To"))

@@ -2,12 +2,14 @@ from django.urls import path
 
 from mailadmin.views import account, delegates, domain, home, mailboxes
 from mailadmin.views.common import MAILADMIN
+from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
 
 app_name = "mailadmin"
 
 urlpatterns = [
     *login_urlpatterns(MAILADMIN),
+    *brand_urlpatterns(),
     path("", home.home, name="home"),
     path("account/", account.account, name="account"),
     path("account/password/", account.account_password, name="account_password"),

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "mailadmin",
     "customer",
     "internal",
+    "portalkit",  # the design system's template tags (icon, brand_of)
 ]
 
 MIDDLEWARE = [

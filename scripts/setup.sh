@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up shared by `make run` and `make test`, for a fresh Debian 12 machine as root.
 # Idempotent: installs only what is missing, starts PostgreSQL and Redis only if they do not answer.
-#   scripts/setup.sh [--test]     (--test also installs what the tests need: chromium, swaks)
+#   scripts/setup.sh [--test]     (--test also installs what the tests need: chromium, swaks, and
+#                                  Node's axe-core for the accessibility tests, npm ci into node_modules/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -13,7 +14,11 @@ need_root() { [ "$(id -u)" = 0 ] || { echo "run as root (installs Debian package
 # 1. Debian packages ---------------------------------------------------------------------------
 PKGS=(postgresql redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-pgsql
       dovecot-sieve dovecot-managesieved gettext openssl python3-venv ca-certificates)
-if [ "$MODE" = "--test" ]; then PKGS+=(chromium swaks); fi
+if [ "$MODE" = "--test" ]; then
+  PKGS+=(chromium swaks)
+  # Node and npm for axe-core (tests/e2e/test_accessibility.py); a machine with its own node keeps it.
+  command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -104,6 +109,15 @@ fi
 if [ -n "$(find . -path ./.venv -prune -o -name '*.po' -print -quit)" ]; then
   log "compiling translations"
   .venv/bin/python manage.py compilemessages --ignore=.venv -v 0
+fi
+# 7. Node tools of the browser tests (axe-core), exactly as package-lock.json pins them -----------
+if [ "$MODE" = "--test" ]; then
+  lockstamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+  if [ ! -f "$lockstamp" ]; then
+    log "installing Node test tools (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$lockstamp"
+  fi
 fi
 if [ "$MODE" != "--test" ]; then
   log "migrating the database"

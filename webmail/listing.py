@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from mailstore.reader import ListItem
+from portalkit.icons import icon_html, sprite_url
 
 
 def _size(n: int) -> str:
@@ -28,6 +29,11 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
     fq = quote(folder, safe="")
     t_unread, t_flag, t_answered, t_attach = _("Unread"), _("Flagged"), _("Answered"), _("Attachment")
     t_select, t_none = _("Select"), _("(no subject)")
+    sprite = sprite_url()  # the icons once, not per row
+    i_unread = icon_html("dot", label=t_unread, sprite=sprite)
+    i_flag = icon_html("flag", label=t_flag, sprite=sprite)
+    i_answered = icon_html("reply", label=t_answered, sprite=sprite)
+    i_attach = icon_html("paperclip", label=t_attach, sprite=sprite)
     date_fmt = formats.get_format("SHORT_DATETIME_FORMAT")  # once, not per row (date_format looks it up)
     out = []
     for m in items:
@@ -36,13 +42,13 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
         who = ", ".join(a.display for a in people) or "—"
         marks = []
         if not m.seen:
-            marks.append(f'<span class="mark-unread" title="{t_unread}">●</span>')
+            marks.append(f'<span class="mark-unread" title="{t_unread}">{i_unread}</span>')
         if m.flagged:
-            marks.append(f'<span class="mark-flag" title="{t_flag}">⚑</span>')
+            marks.append(f'<span class="mark-flag" title="{t_flag}">{i_flag}</span>')
         if m.answered:
-            marks.append(f'<span title="{t_answered}">↩</span>')
+            marks.append(f'<span class="mark-answered" title="{t_answered}">{i_answered}</span>')
         if m.has_attachment:
-            marks.append(f'<span class="mark-attach" title="{t_attach}">📎</span>')
+            marks.append(f'<span class="mark-attach" title="{t_attach}">{i_attach}</span>')
         classes = "wm-row" + ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
         when = ""
         if m.date:

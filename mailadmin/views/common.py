@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from core.portals import portal
 from domains.selectors import domains_for, is_active_delegate
+from portalkit.branding import login_branding
 from portalkit.decorators import portal_login_required
 from portalkit.portal import Portal
 
@@ -16,17 +17,13 @@ def _may_enter(user) -> bool:
     return domains_for(user=user).exists() or is_active_delegate(user=user)
 
 
-def _branding(request: HttpRequest) -> dict:
-    return {}
-
-
 _SPEC = portal("mailadmin")
 MAILADMIN = Portal(
     name=_SPEC.name,
     title=_SPEC.title,
     may_enter=_may_enter,
     home_url=_SPEC.home,
-    branding=_branding,
+    branding=login_branding("mailadmin"),  # the domain of ?domain= or of the host name
 )
 
 panel_view = portal_login_required("mailadmin", login_url="mailadmin:login")

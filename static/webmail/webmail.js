@@ -5,14 +5,15 @@
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
   function csrf() { var i = $("input[name=csrfmiddlewaretoken]"); return i ? i.value : ""; }
+  function icon(name) {  // the design system's SVG icon (static/icons/sprite.svg), decorative
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), use = document.createElementNS(ns, "use");
+    svg.setAttribute("class", "icon icon-" + name); svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false");
+    use.setAttribute("href", document.body.getAttribute("data-icons") + "#" + name); svg.appendChild(use);
+    return svg;
+  }
   function typing(e) { var t = e.target; return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)); }
 
-  // Phone menu
-  var toggle = $("[data-menu-toggle]");
-  if (toggle) toggle.addEventListener("click", function () {
-    var nav = $("#wm-nav"); var open = nav.classList.toggle("open");
-    toggle.setAttribute("aria-expanded", open ? "true" : "false");
-  });
+  // (The phone menu is the design system's [data-menu-toggle], static/ds/ds.js.)
 
   // Confirmations
   $all("[data-confirm]").forEach(function (b) {
@@ -122,7 +123,7 @@
         var body = {}; try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
         (body.attachments || []).forEach(function (a) {
           var li = document.createElement("li"); li.setAttribute("data-aid", a.id);
-          li.textContent = "📎 ";
+          li.appendChild(icon("paperclip")); li.appendChild(document.createTextNode(" "));
           var name = document.createElement("span"); name.className = "name"; name.textContent = a.name; li.appendChild(name);
           var size = document.createElement("span"); size.className = "muted"; size.textContent = " " + Math.ceil(a.size / 1024) + " KB"; li.appendChild(size);
           listEl.appendChild(li);

@@ -47,7 +47,7 @@ def test_brand_without_name_or_logo_falls_back_to_the_domain_name():
 def test_a_portal_that_does_not_serve_logos_cannot_get_a_logo_url(branded):
     # a portal shows a logo only by mounting brand_urlpatterns() itself: no silent link to another host
     with pytest.raises(NoReverseMatch):
-        brand_for(branded, portal="mailadmin")
+        brand_for(branded, portal="customer")
 
 
 def test_login_branding_finds_the_domain_by_parameter_or_host(branded, settings):

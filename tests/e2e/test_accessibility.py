@@ -1,0 +1,220 @@
+"""Every portal page a person sees, checked with axe-core (npm, installed by scripts/setup.sh --test
+into node_modules/) at 375 and 1280 px, in the light and the dark theme: no violation of impact
+"serious" or "critical". Each page also uses the one design system (its stylesheet, its header with
+the brand), shows no emoji glyph, and fits a 375 px screen. Screenshots of every page, width and
+theme go to test-artifacts/accessibility/ (gitignored)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from domains import services
+from domains.models import Mailbox
+from tests.billing.conftest import (  # noqa: F401 - fixtures
+    CUSTOMER_PASSWORD,
+    make_customer_user,
+    price_list,
+)
+from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
+from tests.webmail.conftest import WebmailUser, login, message, webmail_plane, wm  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts" / "accessibility"
+POSTMASTER_PASSWORD = "Postmaster-Pass-2026-ok"  # noqa: S105 - test data
+WIDTHS = (375, 1280)
+THEMES = ("light", "dark")
+# Emoji and dingbat glyphs that show as empty boxes without an emoji font (icons are SVG now).
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]")
+
+
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run scripts/setup.sh --test (npm ci installs axe-core)")
+    return AXE.read_text()
+
+
+def check_page(page, name: str) -> list[str]:
+    """Axe at every width and theme; screenshots; the design system's marks. Returns problems."""
+    problems = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for theme in THEMES:
+        page.emulate_media(color_scheme=theme)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900 if width > 600 else 800})
+            page.wait_for_timeout(50)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}-{theme}.png"), full_page=True)
+            if page.evaluate("typeof window.axe") == "undefined":
+                page.add_script_tag(content=axe_source())
+            # The message body is the sender's content in a sandboxed frame without scripts:
+            # axe cannot run inside it, and it is not the portal's markup.
+            result = page.evaluate(
+                """async () => {
+                    const r = await axe.run(document, {iframes: false, resultTypes: ['violations']});
+                    return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                        .map(v => `${v.id} (${v.impact}): ` + v.nodes.slice(0, 3)
+                            .map(n => n.target.join(' ') + ' ' + n.failureSummary.replace(/\\s+/g, ' '))
+                            .join(' | '));
+                }"""
+            )
+            problems += [f"{name} {width}px {theme}: {v}" for v in result]
+            if width == 375:
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                if scroll > 376:
+                    problems.append(f"{name} 375px {theme}: the page is {scroll}px wide")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    if not page.locator("link[rel=stylesheet][href*='ds/ds']").count():
+        problems.append(f"{name}: not on the design system's stylesheet")
+    if not page.locator("header.ds-header .ds-brand").count():
+        problems.append(f"{name}: no branded header")
+    found = EMOJI.findall(page.inner_text("body"))
+    if found:
+        problems.append(f"{name}: emoji glyphs {found}")
+    return problems
+
+
+def visit(page, url: str, name: str) -> list[str]:
+    response = page.goto(url)
+    assert response is not None and response.status == 200, (url, response and response.status)
+    page.wait_for_load_state("networkidle")
+    return check_page(page, name)
+
+
+def sign_in(page, url: str, login: str, password: str) -> None:
+    page.goto(url)
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, page.content()[:800]
+
+
+def branded(domain, name: str):
+    return services.domain_set_branding(domain=domain, brand_name=name)
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    yield context
+    context.close()
+
+
+def test_login_index_and_placeholder_pages(browser, context, live_server):
+    domain = branded(DomainFactory(name="brand.test"), "Brand S.p.A.")
+    page = context.new_page()
+    base = live_server.url
+    problems = visit(page, f"{base}/", "index")
+    for portal in ("mailadmin", "webmail", "customer"):
+        problems += visit(page, f"{base}/{portal}/login/?domain={domain.name}", f"{portal}-login")
+    for portal in ("timemachine", "archive"):
+        problems += visit(page, f"{base}/{portal}/?domain={domain.name}", f"{portal}-home")
+        assert "Brand S.p.A." in page.inner_text("header")
+    assert not problems, "\n".join(problems)
+
+
+def test_keyboard_reaches_the_content_with_a_visible_focus(browser, context, live_server):
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    # when a keyboard user presses Tab, then the first stop is the skip link, shown on screen
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        """() => { const e = document.activeElement, r = e.getBoundingClientRect(), s = getComputedStyle(e);
+                   return {cls: e.className, top: r.top, outline: s.outlineStyle, width: s.outlineWidth}; }"""
+    )
+    assert focused["cls"] == "skip-link" and focused["top"] >= 0, focused
+    assert focused["outline"] != "none" and focused["width"] != "0px", focused
+    # and Enter on it skips the header: the next Tab lands on the first link of the content
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+
+
+def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, live_server):
+    customer = CustomerFactory(company_name="Pannello S.r.l.")
+    domain = branded(DomainFactory(customer=customer, name="pannello.test"), "Pannello")
+    ManagerFactory(customer=customer, username="manager.a11y", domains=[domain])
+    postmaster = Mailbox.objects.get(domain=domain, is_postmaster=True)
+    services.mailbox_set_password(mailbox=postmaster, password=POSTMASTER_PASSWORD, must_change=False)
+    base, d = live_server.url, f"{live_server.url}/mailadmin/d/{domain.name}"
+    page = context.new_page()
+    problems = []
+
+    sign_in(page, f"{base}/mailadmin/login/", postmaster.address, POSTMASTER_PASSWORD)
+    for path, name in [
+        (f"{base}/mailadmin/", "panel-home"),
+        (f"{d}/", "panel-mailboxes"),
+        (f"{d}/new/", "panel-mailbox-create"),
+        (f"{d}/m/{postmaster.pk}/", "panel-mailbox"),
+        (f"{d}/security/", "panel-domain-security"),
+        (f"{d}/tracemail/", "panel-tracemail"),
+        (f"{d}/access-log/", "panel-access-log"),
+        (f"{d}/audit/", "panel-audit"),
+        (f"{base}/mailadmin/account/", "panel-account"),
+        (f"{base}/mailadmin/account/password/", "panel-account-password"),
+        (f"{base}/mailadmin/account/security/", "panel-account-security"),
+    ]:
+        problems += visit(page, path, name)
+    assert "Pannello" in page.inner_text("header")  # the domain's brand in the header
+    context.clear_cookies()
+
+    sign_in(page, f"{base}/mailadmin/login/", "manager.a11y", MANAGER_PASSWORD)
+    for path, name in [
+        (f"{base}/mailadmin/", "panel-manager-home"),
+        (f"{d}/branding/", "panel-branding"),
+        (f"{base}/mailadmin/delegates/", "panel-delegates"),
+        (f"{base}/mailadmin/delegates/new/", "panel-delegate-create"),
+    ]:
+        problems += visit(page, path, name)
+    assert not problems, "\n".join(problems)
+
+
+def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # noqa: F811
+    address, password = mailbox_factory()
+    user = WebmailUser(client=login(address, password), address=address, password=password)
+    user.append(
+        message(
+            to=address,
+            subject="Accessibile",
+            headers={"Content-Type": "text/html; charset=utf-8"},
+            body="<p>Ciao <b>mondo</b></p>",
+        ),
+        flags=(r"\Flagged",),
+    )
+    uid = user.append(message(to=address, subject="Testo semplice", body="Riga uno\nriga due"))
+    base = live_server.url
+    page = context.new_page()
+    sign_in(page, f"{base}/webmail/login/", address, password)
+    problems = []
+    for path, name in [
+        (f"{base}/webmail/mail/?f=INBOX", "webmail-list"),
+        (f"{base}/webmail/message/{uid}/?f=INBOX", "webmail-message"),
+        (f"{base}/webmail/compose/", "webmail-compose"),
+        (f"{base}/webmail/folders/", "webmail-folders"),
+        (f"{base}/webmail/settings/", "webmail-settings"),
+        (f"{base}/webmail/settings/password/", "webmail-settings-password"),
+        (f"{base}/webmail/settings/security/", "webmail-settings-security"),
+        (f"{base}/webmail/settings/app-passwords/", "webmail-settings-app-passwords"),
+        (f"{base}/webmail/settings/vacation/", "webmail-settings-vacation"),
+    ]:
+        problems += visit(page, path, name)
+    assert not problems, "\n".join(problems)
+
+
+def test_customer_monitor(browser, context, live_server, price_list, make_customer_user):  # noqa: F811
+    customer = CustomerFactory(site__voice_channels=1, company_name="Monitor A11y S.r.l.")
+    DomainFactory(customer=customer, name="monitor-a11y.test")
+    make_customer_user(customer, can_configure_mail=True, username="monitor.a11y")
+    base = live_server.url
+    page = context.new_page()
+    sign_in(page, f"{base}/customer/login/", "monitor.a11y", CUSTOMER_PASSWORD)
+    problems = visit(page, f"{base}/customer/", "customer-home")
+    problems += visit(page, f"{base}/customer/mail/monitor/", "customer-monitor")
+    assert not problems, "\n".join(problems)
