@@ -201,7 +201,10 @@ def test_index_page_is_italian_by_default():
     # then it is in Italian
     assert response.status_code == 200
     assert '<html lang="it">' in page
-    assert "Pannello di controllo</a><br><span class=\"muted\">postmaster e manager gestiscono i loro domini" in page
+    assert (
+        'Pannello di controllo</a><br><span class="muted">postmaster e manager gestiscono i loro domini'
+        in page
+    )
     assert "Control panel" not in page
 
 
@@ -226,7 +229,7 @@ def test_switching_the_language_to_english_shows_english():
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
     page = client.get("/").content.decode()
     assert '<html lang="en">' in page
-    assert "Control panel</a><br><span class=\"muted\">postmasters and managers run their domains" in page
+    assert 'Control panel</a><br><span class="muted">postmasters and managers run their domains' in page
     assert "Pannello di controllo" not in page
 
 
