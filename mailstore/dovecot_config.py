@@ -31,6 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from mailstore import layout
 from mailstore.tls import ensure_certificate
 
 AUTH_POLICY_FILE = "auth-policy.conf.ext"
@@ -119,11 +120,19 @@ def config_from_settings(**overrides) -> DovecotConfig:
     return replace(config, **overrides) if overrides else config
 
 
-def maildir_path(address: str, *, config: DovecotConfig | None = None) -> Path:
-    """The Maildir of a mailbox (home is <store>/<domain>/<local part>)."""
+def maildir_path(mailbox_id: int, *, config: DovecotConfig | None = None) -> Path:
+    """The Maildir of a mailbox: keyed by its immutable id, never by its address (mailstore.layout)."""
     config = config or config_from_settings()
-    local_part, _, domain = address.lower().partition("@")
-    return config.mail_store_dir / domain / local_part / "Maildir"
+    return layout.maildir_path(mailbox_id, store=config.mail_store_dir)
+
+
+def _home_sql(config: DovecotConfig) -> str:
+    """The userdb's home as an SQL expression of the view's mailbox_id (mailstore.layout)."""
+    base = str(config.mail_store_dir / layout.MAILBOXES_DIR)
+    # Inside a Dovecot template and an SQL literal: neither % nor ' may appear unescaped.
+    if "'" in base or "%" in base or "\\" in base:
+        raise DovecotError(f"the mail store path {base!r} may not contain ', % or a backslash")
+    return f"'{base}/' || mailbox_id AS home"
 
 
 def _conninfo_value(value: str) -> str:
@@ -190,8 +199,8 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         f"CASE WHEN must_change_password THEN '{MUST_CHANGE_REASON}' END AS reason "
         "FROM mailstore_mailuser "
         f"WHERE {_USER_WHERE} AND NOT require_2fa AND password IS NOT NULL\n"
-        + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule "  # noqa: S608
-        f"FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
+        + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule, "  # noqa: S608
+        f"{_home_sql(config)} FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
         + "iterate_query = SELECT login AS user FROM mailstore_mailuser ORDER BY login\n"
     )
     dict_sql = (
@@ -261,6 +270,10 @@ def render(config: DovecotConfig | None = None) -> Path:
     config.mail_store_dir.mkdir(parents=True, exist_ok=True)
     os.chown(config.mail_store_dir, uid, gid)
     config.mail_store_dir.chmod(0o750)
+    homes = config.mail_store_dir / layout.MAILBOXES_DIR  # the mail processes (vmail) create homes here
+    homes.mkdir(exist_ok=True)
+    os.chown(homes, uid, gid)
+    homes.chmod(0o750)
 
     # Secrets inside: readable by root and the auth process (default_internal_user) only.
     internal_gid = _internal_gid()
@@ -457,7 +470,7 @@ passdb {{
 userdb {{
   driver = sql
   args = {d / "sql-main.conf.ext"}
-  default_fields = uid={uid} gid={gid} home={config.mail_store_dir}/%d/%n
+  default_fields = uid={uid} gid={gid}
 }}
 
 dict {{
