@@ -107,14 +107,6 @@ def _base_name(name: str) -> str:
     return name.split(":", 1)[0]
 
 
-def _size(name: str, path: Path) -> int:
-    # Dovecot names its files with the size (",S=<bytes>"): no stat needed.
-    for part in _base_name(name).split(",")[1:]:
-        if part.startswith("S=") and part[2:].isdigit():
-            return int(part[2:])
-    return path.stat().st_size
-
-
 class HardlinkSnapshots:
     """The default backend: hard links for messages, real copies for Dovecot's own files."""
 
@@ -217,18 +209,18 @@ def _copy_maildir(source: Path, target: Path) -> tuple[int, int]:
     folders = [source] + sorted(
         p for p in source.iterdir() if p.name.startswith(".") and p.is_dir() and not p.is_symlink()
     )
-    # inode → (live folder, snapshot file, base name, bytes)
-    linked: dict[int, list[tuple[Path, Path, str, int]]] = {}
+    first: dict[int, tuple] = {}  # inode → (live folder, snapshot file, base name, bytes)
+    shared: dict[int, list[tuple]] = {}  # inodes linked more than once: all their entries
     messages = size = 0
     for folder in folders:
         destination = target if folder == source else target / folder.name
         destination.mkdir(mode=0o755)
-        count, nbytes = _copy_folder(folder, destination, linked)
+        count, nbytes = _copy_folder(folder, destination, first, shared)
         messages += count
         size += nbytes
     # A message moved between folders during the copy: keep only the folder it is in now.
     live: dict[Path, set[str]] = {}
-    for entries in linked.values():
+    for entries in shared.values():
         if len({folder for folder, _, _, _ in entries}) < 2:
             continue
         gone = []
@@ -240,8 +232,8 @@ def _copy_maildir(source: Path, target: Path) -> tuple[int, int]:
                 gone.append(entry)
         if len(gone) == len(entries):
             gone = gone[:-1]  # moved on again or expunged since: keep one
-        for _, copy, _, nbytes in gone:
-            copy.unlink()
+        for _, (directory, (sub, name)), _, nbytes in gone:
+            (directory / sub / name).unlink()
             messages -= 1
             size -= nbytes
     return messages, size
@@ -260,7 +252,18 @@ def _listing(folder: Path) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _copy_folder(folder: Path, destination: Path, linked: dict) -> tuple[int, int]:
+def _name_size(name: str) -> int | None:
+    # Dovecot names its files with the size (",S=<bytes>"): no stat needed.
+    start = name.find(",S=")
+    if start < 0:
+        return None
+    end = start + 3
+    while end < len(name) and name[end].isdigit():
+        end += 1
+    return int(name[start + 3 : end]) if end > start + 3 else None
+
+
+def _copy_folder(folder: Path, destination: Path, first: dict, shared: dict) -> tuple[int, int]:
     for sub in ("cur", "new", "tmp"):
         (destination / sub).mkdir(mode=0o755)
     seen: set[str] = set()
@@ -271,34 +274,37 @@ def _copy_folder(folder: Path, destination: Path, linked: dict) -> tuple[int, in
                 names = [(e.name, e.inode()) for e in scan]
         except FileNotFoundError:
             continue
-        for name, inode in names:
-            base = _base_name(name)
-            if base in seen:
-                continue
-            where = (sub, name)
-            for _attempt in range(3):
-                source = folder / where[0] / where[1]
+        # linkat() relative to open directories: no path walk per message (this loop is the
+        # snapshot's cost; bench/snapshot.py compares it with cp -al).
+        source_fd = os.open(folder / sub, os.O_RDONLY | os.O_DIRECTORY)
+        target_fd = os.open(destination / sub, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name, inode in names:
+                base = name.split(":", 1)[0]
+                if base in seen:
+                    continue
+                where = (sub, name)
                 try:
-                    os.link(source, destination / where[0] / where[1], follow_symlinks=False)
-                    break
+                    os.link(name, name, src_dir_fd=source_fd, dst_dir_fd=target_fd, follow_symlinks=False)
                 except FileNotFoundError:
-                    # Renamed since the listing (flags, new/ → cur/) or gone: look again.
-                    where = _listing(folder).get(base)
+                    where = _relink(folder, destination, base)
                     if where is None:
-                        break
+                        continue
                     inode = None
-            else:
-                where = None
-            if where is None:
-                continue
-            seen.add(base)
-            path = destination / where[0] / where[1]
-            if inode is None:
-                inode = path.stat().st_ino
-            nbytes = _size(where[1], path)
-            linked.setdefault(inode, []).append((folder, path, base, nbytes))
-            messages += 1
-            size += nbytes
+                seen.add(base)
+                nbytes = _name_size(where[1])
+                if nbytes is None or inode is None:
+                    stat = os.stat(destination / where[0] / where[1])
+                    nbytes, inode = (stat.st_size if nbytes is None else nbytes), stat.st_ino
+                entry = (folder, (destination, where), base, nbytes)
+                previous = first.setdefault(inode, entry)
+                if previous is not entry:
+                    shared.setdefault(inode, [previous]).append(entry)
+                messages += 1
+                size += nbytes
+        finally:
+            os.close(source_fd)
+            os.close(target_fd)
     # Dovecot's own files, copied last: the uidlist then knows the messages linked above.
     for entry in os.scandir(folder):
         if not entry.is_file(follow_symlinks=False):
@@ -310,3 +316,18 @@ def _copy_folder(folder: Path, destination: Path, linked: dict) -> tuple[int, in
             continue  # a lock or a rotated log that vanished meanwhile
         os.chown(copied, stat.st_uid, stat.st_gid)  # Dovecot (vmail) reads it
     return messages, size
+
+
+def _relink(folder: Path, destination: Path, base: str) -> tuple[str, str] | None:
+    """A message renamed since the listing (a flag change, new/ → cur/): find it again and link
+    it under its new name. None when it has left the folder."""
+    for _attempt in range(3):
+        where = _listing(folder).get(base)
+        if where is None:
+            return None
+        try:
+            os.link(folder / where[0] / where[1], destination / where[0] / where[1], follow_symlinks=False)
+            return where
+        except FileNotFoundError:
+            continue
+    return None

@@ -3,6 +3,7 @@ races of a live Maildir reproduced between its listing and its linking."""
 
 import datetime
 import os
+from pathlib import Path
 
 import pytest
 
@@ -102,9 +103,10 @@ def racing_link(monkeypatch, before_link):
     seen = set()
 
     def link(src, dst, *args, **kwargs):
+        # The snapshot links relative to open directories: `src` may be a bare file name.
         if str(src) not in seen:
             seen.add(str(src))
-            before_link(src)
+            before_link(Path(src).name)
         return real_link(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(os, "link", link)
@@ -116,9 +118,9 @@ def test_a_flag_change_between_listing_and_linking_is_linked_once_under_its_new_
     flagged = put(root, "cur", "1.M1P1.h")
     put(root, "cur", "2.M2P1.h")
 
-    def flag_it(src):
-        if src == flagged and src.exists():
-            src.rename(src.with_name(src.name + "S"))  # :2, → :2,S as Dovecot does
+    def flag_it(name):
+        if name == flagged.name and flagged.exists():
+            flagged.rename(flagged.with_name(flagged.name + "S"))  # :2, → :2,S as Dovecot does
 
     racing_link(monkeypatch, flag_it)
     result = snapshots.take(mailbox_id=7, day=DAY, home=home)
@@ -132,11 +134,11 @@ def test_a_message_moving_from_new_to_cur_meanwhile_is_there_once(store, monkeyp
     root = maildir(home)
     fresh = put(root, "new", "1.M1P1.h")
 
-    def seen_by_a_client(src):
+    def seen_by_a_client(name):
         # Right after the snapshot linked new/..., a client opens the folder: Dovecot moves it.
-        if src == fresh:
-            os.link(src, root / "cur" / (src.name + ":2,"))
-            src.unlink()
+        if name == fresh.name:
+            os.link(fresh, root / "cur" / (fresh.name + ":2,"))
+            fresh.unlink()
 
     real_link = os.link
     linked = []
@@ -145,7 +147,7 @@ def test_a_message_moving_from_new_to_cur_meanwhile_is_there_once(store, monkeyp
         real_link(src, dst, *args, **kwargs)
         if not linked:
             linked.append(src)
-            seen_by_a_client(src)
+            seen_by_a_client(Path(src).name)
 
     monkeypatch.setattr(os, "link", link)
     result = snapshots.take(mailbox_id=7, day=DAY, home=home)
@@ -159,7 +161,7 @@ def test_a_message_expunged_before_it_is_linked_is_simply_absent(store, monkeypa
     root = maildir(home)
     doomed = put(root, "cur", "1.M1P1.h")
     put(root, "cur", "2.M2P1.h")
-    racing_link(monkeypatch, lambda src: src.unlink() if src == doomed else None)
+    racing_link(monkeypatch, lambda name: doomed.unlink() if name == doomed.name else None)
     result = snapshots.take(mailbox_id=7, day=DAY, home=home)
     assert result.messages == 1
     assert bases(snapshots.maildir(mailbox_id=7, day=DAY)) == ["INBOX/2.M2P1.h"]
@@ -174,11 +176,11 @@ def test_a_message_moved_to_another_folder_meanwhile_is_there_once(store, monkey
 
     def link(src, dst, *args, **kwargs):
         real_link(src, dst, *args, **kwargs)
-        if src == moving and not done:
+        if Path(src).name == moving.name and not done:
             # Dovecot's MOVE: a hard link under a new name in the target, then the source goes.
             done.append(1)
-            real_link(src, root / ".Archive" / "cur" / "9.M9P1.h,S=23:2,")
-            src.unlink()
+            real_link(moving, root / ".Archive" / "cur" / "9.M9P1.h,S=23:2,")
+            moving.unlink()
 
     monkeypatch.setattr(os, "link", link)
     result = snapshots.take(mailbox_id=7, day=DAY, home=home)
