@@ -56,18 +56,33 @@ def deleted_dir(store: Path | None = None) -> Path:
 def store_set_aside(
     *, mailbox_id: int, now: datetime.datetime | None = None, store: Path | None = None
 ) -> Path | None:
-    """Move a deleted mailbox's home into the deleted area (one rename: the same file system).
-    Returns the new place, or None when the mailbox never had a home. Running it again is a
-    no-op."""
+    """Move a deleted mailbox's home into the deleted area (one rename: the same file system),
+    and its Time Machine snapshots into theirs (settings.SNAPSHOT_DIR/deleted/): both are kept
+    DELETED_RETENTION_DAYS, then purged. Returns the home's new place, or None when the mailbox
+    never had a home. Running it again is a no-op."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    if store is None:
+        _set_aside(
+            Path(settings.SNAPSHOT_DIR) / str(int(mailbox_id)), Path(settings.SNAPSHOT_DIR) / DELETED_DIR, now
+        )
     home = home_path(mailbox_id, store=store)
     if not home.exists():
         return None
-    now = now or datetime.datetime.now(datetime.UTC)
     target = deleted_dir(store) / f"{int(mailbox_id)}@{now.astimezone(datetime.UTC).strftime(_STAMP)}"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.parent.chmod(0o700)
     os.rename(home, target)
     logger.info("mail store of mailbox %s set aside in %s", mailbox_id, target)
+    return target
+
+
+def _set_aside(source: Path, area: Path, now: datetime.datetime) -> Path | None:
+    if not source.exists():
+        return None
+    area.mkdir(parents=True, exist_ok=True)
+    area.chmod(0o700)
+    target = area / f"{source.name}@{now.astimezone(datetime.UTC).strftime(_STAMP)}"
+    os.rename(source, target)
     return target
 
 
@@ -90,10 +105,11 @@ def deleted_purge(
     now = now or datetime.datetime.now(datetime.UTC)
     limit = now - datetime.timedelta(days=retention_days)
     purged = []
-    root = deleted_dir(store)
-    if not root.is_dir():
-        return purged
-    for entry in sorted(root.iterdir()):
+    areas = [deleted_dir(store)]
+    if store is None:
+        areas.append(Path(settings.SNAPSHOT_DIR) / DELETED_DIR)
+    entries = sorted(entry for area in areas if area.is_dir() for entry in area.iterdir())
+    for entry in entries:
         when = deleted_set_aside_at(entry)
         if when is None or when > limit:
             continue

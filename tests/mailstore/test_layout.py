@@ -91,14 +91,21 @@ def test_deleted_homes_are_purged_after_15_days_and_not_before(tmp_path):
     assert not old.exists() and recent.exists() and fresh.exists()
 
 
-def test_the_daily_purge_task_is_scheduled_and_purges(settings, tmp_path):
+def test_the_daily_purge_task_is_scheduled_and_purges_homes_and_snapshots(settings, tmp_path):
+    # given a mailbox with a home and a snapshot, deleted 15 days and a minute ago
     settings.MAIL_STORE_DIR = tmp_path / "mail"
+    settings.SNAPSHOT_DIR = tmp_path / "snapshots"
     (layout.home_path(7, store=settings.MAIL_STORE_DIR)).mkdir(parents=True)
+    (settings.SNAPSHOT_DIR / "7" / "2026-11-30" / "Maildir").mkdir(parents=True)
     layout.store_set_aside(
         mailbox_id=7, now=datetime.datetime.now(UTC) - datetime.timedelta(days=15, minutes=1)
     )
-    assert deleted_stores_purge() == 1
+    assert not (settings.SNAPSHOT_DIR / "7").exists()
+    assert len(list((settings.SNAPSHOT_DIR / "deleted").iterdir())) == 1
+    # when the daily task runs, both are gone
+    assert deleted_stores_purge() == 2
     assert list(layout.deleted_dir().iterdir()) == []
+    assert list((settings.SNAPSHOT_DIR / "deleted").iterdir()) == []
     assert settings.CELERY_BEAT_SCHEDULE["mailstore-deleted-stores-purge"]["task"] == (
         "mailstore.tasks.deleted_stores_purge"
     )
