@@ -9,6 +9,7 @@ same `-c`. Authentication and quota come from the SQL views of migration mailsto
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import time
 
+from mailstore import layout
 from mailstore.dovecot_config import (
     DovecotConfig,
     DovecotError,
@@ -33,6 +35,7 @@ __all__ = [
     "log_tail",
     "maildir_path",
     "master_pid",
+    "prepare_store",
     "reload",
     "render",
     "run_foreground",
@@ -40,6 +43,8 @@ __all__ = [
     "stop",
     "wait_for_ports",
 ]
+
+logger = logging.getLogger(__name__)
 
 DOVECOT_BIN = "dovecot"
 DOVEADM_BIN = "doveadm"
@@ -99,6 +104,7 @@ def start(config: DovecotConfig | None = None, *, timeout: float = 15.0) -> None
     config = config or config_from_settings()
     if is_running(config):
         raise DovecotError(f"Dovecot is already running (pid {master_pid(config)})")
+    prepare_store(config)
     render(config)
     # The daemon keeps inherited descriptors open: its early errors go to a file, not to a pipe.
     errors_path = config.directory / "start-errors.log"
@@ -146,6 +152,14 @@ def wait_until_serving(config: DovecotConfig, *, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def prepare_store(config: DovecotConfig) -> None:
+    """Before Dovecot serves: move homes of the old address-keyed layout to the id-keyed one
+    (mailstore.layout.layout_migrate; idempotent, a no-op once done)."""
+    report = layout.layout_migrate(store=config.mail_store_dir)
+    if report.conflicts:
+        logger.warning("old mail stores left in place (their new place exists): %s", report.conflicts)
+
+
 def stop(config: DovecotConfig | None = None, *, timeout: float = 15.0) -> None:
     """Stop the daemon and wait for the master process to exit. Stopping a stopped one is a no-op."""
     config = config or config_from_settings()
@@ -175,6 +189,7 @@ def reload(config: DovecotConfig | None = None) -> None:
 def run_foreground(config: DovecotConfig | None = None) -> None:
     """Replace this process with `dovecot -F` (for honcho / containers)."""
     config = config or config_from_settings()
+    prepare_store(config)
     render(config)
     binary = shutil.which(DOVECOT_BIN)
     if not binary:

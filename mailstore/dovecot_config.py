@@ -31,6 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from mailstore import layout
 from mailstore.tls import ensure_certificate
 
 AUTH_POLICY_FILE = "auth-policy.conf.ext"
@@ -73,6 +74,9 @@ class DovecotConfig:
     # of bench/imap_login.py. 0 = Dovecot's default (a process per connection).
     login_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     extra: Mapping[str, str] = field(default_factory=dict)  # top-level settings appended verbatim
+    # Time Machine days (mailstore.snapshots), opened read-only by snapshot logins. None = the
+    # setting MAILSUITE_SNAPSHOT_DIR.
+    snapshot_dir: Path | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -115,15 +119,59 @@ def config_from_settings(**overrides) -> DovecotConfig:
         auth_policy_reject_on_fail=settings.AUTH_POLICY_FAIL_MODE != "open",
         quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
         auth_cache_seconds=settings.MAIL_AUTH_CACHE_SECONDS,
+        snapshot_dir=Path(settings.SNAPSHOT_DIR),
     )
     return replace(config, **overrides) if overrides else config
 
 
-def maildir_path(address: str, *, config: DovecotConfig | None = None) -> Path:
-    """The Maildir of a mailbox (home is <store>/<domain>/<local part>)."""
+def maildir_path(mailbox_id: int, *, config: DovecotConfig | None = None) -> Path:
+    """The Maildir of a mailbox: keyed by its immutable id, never by its address (mailstore.layout)."""
     config = config or config_from_settings()
-    local_part, _, domain = address.lower().partition("@")
-    return config.mail_store_dir / domain / local_part / "Maildir"
+    return layout.maildir_path(mailbox_id, store=config.mail_store_dir)
+
+
+def _template_path(path: Path) -> str:
+    """A path put inside a Dovecot template and an SQL literal: neither % nor ' may appear."""
+    text = str(path)
+    if "'" in text or "%" in text or "\\" in text:
+        raise DovecotError(f"the path {text!r} may not contain ', % or a backslash")
+    return text
+
+
+def _home_sql(config: DovecotConfig) -> str:
+    """The userdb's home as an SQL expression of the view's mailbox_id (mailstore.layout)."""
+    return f"'{_template_path(config.mail_store_dir / layout.MAILBOXES_DIR)}/' || mailbox_id AS home"
+
+
+def snapshot_dir(config: DovecotConfig) -> Path:
+    return Path(config.snapshot_dir if config.snapshot_dir is not None else settings.SNAPSHOT_DIR)
+
+
+# A snapshot login is "<mailbox id>@<YYYY-MM-DD>" (mailstore.imap.SnapshotDay), reached only
+# through the master user: no passdb knows it. Its userdb (after the mailboxes' one, so it never
+# shadows a mailbox; no real domain is a bare date) answers IMAP only: LMTP, POP3 and doveadm
+# get "unknown user". The mail is the day's copy, indexes in memory (nothing is written, not even
+# in the snapshot), with only the acl plugin (no quota, no quota_clone writing usage rows), and
+# the global ACL gives the owner lookup and read rights only.
+SNAPSHOT_ACL_FILE = "snapshot-acl"
+SPECIAL_FOLDERS = ("Drafts", "Sent", "Trash", "Junk")
+SNAPSHOT_ACL = "* owner lr\n* anyone lr\n"
+
+
+def _snapshot_userdb_sql(config: DovecotConfig) -> str:
+    root = _template_path(snapshot_dir(config))
+    return (
+        f"driver = pgsql\nconnect = {_connect_line(config)}\n"
+        "user_query = SELECT '%u' AS \"user\", "  # noqa: S608 - a Dovecot template
+        f"'{root}/%n/%d' AS home, "
+        f"'maildir:{root}/%n/%d/Maildir:INDEX=MEMORY' AS mail, "
+        "'acl' AS mail_plugins, "
+        # The special-use folders are created on first use in a live mailbox; never in a copy.
+        + "".join(f"'no' AS \"namespace/inbox/mailbox/{name}/auto\", " for name in SPECIAL_FOLDERS)
+        + 
+        f"'vfile:{config.directory / SNAPSHOT_ACL_FILE}' AS acl "
+        "WHERE '%s' = 'imap' AND '%n' ~ '^[0-9]{1,18}$' AND '%d' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'\n"
+    )
 
 
 def _conninfo_value(value: str) -> str:
@@ -190,8 +238,8 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         f"CASE WHEN must_change_password THEN '{MUST_CHANGE_REASON}' END AS reason "
         "FROM mailstore_mailuser "
         f"WHERE {_USER_WHERE} AND NOT require_2fa AND password IS NOT NULL\n"
-        + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule "  # noqa: S608
-        f"FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
+        + "user_query = SELECT login AS user, '*:storage=' || quota_bytes || 'B' AS quota_rule, "  # noqa: S608
+        f"{_home_sql(config)} FROM mailstore_mailuser WHERE {_USER_WHERE}\n"
         + "iterate_query = SELECT login AS user FROM mailstore_mailuser ORDER BY login\n"
     )
     dict_sql = (
@@ -211,7 +259,12 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
         "  value_type = uint\n"
         "}\n"
     )
-    files = {"sql-app.conf.ext": app, "sql-main.conf.ext": main, "dict-sql.conf.ext": dict_sql}
+    files = {
+        "sql-app.conf.ext": app,
+        "sql-main.conf.ext": main,
+        "dict-sql.conf.ext": dict_sql,
+        "sql-snapshot.conf.ext": _snapshot_userdb_sql(config),
+    }
     if config.auth_cache_seconds > 0:
         # A hit: the keyed hash of this password matches a live row (same rules as the main passdb).
         files["sql-cache.conf.ext"] = (
@@ -261,6 +314,10 @@ def render(config: DovecotConfig | None = None) -> Path:
     config.mail_store_dir.mkdir(parents=True, exist_ok=True)
     os.chown(config.mail_store_dir, uid, gid)
     config.mail_store_dir.chmod(0o750)
+    homes = config.mail_store_dir / layout.MAILBOXES_DIR  # the mail processes (vmail) create homes here
+    homes.mkdir(exist_ok=True)
+    os.chown(homes, uid, gid)
+    homes.chmod(0o750)
 
     # Secrets inside: readable by root and the auth process (default_internal_user) only.
     internal_gid = _internal_gid()
@@ -283,6 +340,7 @@ def render(config: DovecotConfig | None = None) -> Path:
         0o750,
         gid=gid,
     )
+    _write(d / SNAPSHOT_ACL_FILE, SNAPSHOT_ACL, 0o644)
     # The API key of the policy server: read by the config parser only (root).
     _write(d / AUTH_POLICY_FILE, _auth_policy_conf(config), 0o600, gid=0)
     _write(config.conf_path, _main_conf(config, uid, gid), 0o644)
@@ -457,7 +515,12 @@ passdb {{
 userdb {{
   driver = sql
   args = {d / "sql-main.conf.ext"}
-  default_fields = uid={uid} gid={gid} home={config.mail_store_dir}/%d/%n
+  default_fields = uid={uid} gid={gid}
+}}
+userdb {{
+  driver = sql
+  args = {d / "sql-snapshot.conf.ext"}
+  default_fields = uid={uid} gid={gid}
 }}
 
 dict {{

@@ -8,13 +8,17 @@ What to open is a small value object, a *source*:
   with IMAP ID (x-originating-ip): Dovecot trusts it from login_trusted_networks, so its
   failed-login delay and the access log apply to the person, not to the web server's address.
 
-The seam for the sources to come (each is a frozen dataclass with the three members of
-`Source`, and everything above it, mailstore.reader and mailstore.pool, works unchanged):
+- `SnapshotDay(mailbox_id, day)` (Time Machine): the same master login, as the snapshot user
+  "<mailbox id>@<YYYY-MM-DD>": Dovecot's second userdb (mailstore.dovecot_config) gives it the
+  Maildir copy of that day (mailstore.snapshots), indexes in memory, and a global ACL of lookup
+  and read only, so STORE, EXPUNGE, APPEND, COPY into it, CREATE, RENAME and DELETE are refused
+  by Dovecot itself (and the day's directories are not writable by the mail user either). It
+  never opens the live mailbox's files, so it cannot touch their indexes. `read_only = True`
+  also makes the reader EXAMINE instead of SELECT, never set \\Seen, and refuse changes with
+  ReadOnly before they reach the server.
 
-- `SnapshotDay(mailbox_id, day)` (Time Machine): the same master login, but on the Maildir
-  copy of that day (a different mail location, keyed by the immutable mailbox id), with
-  `read_only = True`: the reader then EXAMINEs instead of SELECTing, never sets \\Seen, and
-  refuses every change with ReadOnly before it reaches the server.
+The seam for the source to come (a frozen dataclass with the three members of `Source`;
+everything above it, mailstore.reader and mailstore.pool, works unchanged):
 - `ImportSource(host, port, tls, login, password)` (Archive import): a remote IMAP server
   with the user's own credentials, `read_only = True`; its pool key must include the login
   (and never the password).
@@ -80,6 +84,42 @@ class LiveMailbox:
     def open(self, *, timeout: float = 30) -> imapclient.IMAPClient:
         return _master_login(
             self.address, client_ip=self.client_ip, client_name=self.client_name, timeout=timeout
+        )
+
+
+def snapshot_login_name(mailbox_id: int, day: datetime.date) -> str:
+    return f"{int(mailbox_id)}@{day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class SnapshotDay:
+    """Mailbox `mailbox_id` as it was in the snapshot of `day`, read-only (see the module
+    docstring). Who may see it is the caller's question (the portal checks before it opens)."""
+
+    mailbox_id: int
+    day: datetime.date
+    client_ip: str | None = None
+    client_name: str = "mailsuite-timemachine"
+
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    def pool_key(self) -> tuple:
+        return (
+            "snapshot",
+            int(self.mailbox_id),
+            self.day.isoformat(),
+            settings.MAIL_BIND,
+            settings.MAIL_PORTS["imap"],
+        )
+
+    def open(self, *, timeout: float = 30) -> imapclient.IMAPClient:
+        return _master_login(
+            snapshot_login_name(self.mailbox_id, self.day),
+            client_ip=self.client_ip,
+            client_name=self.client_name,
+            timeout=timeout,
         )
 
 

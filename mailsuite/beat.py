@@ -23,6 +23,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "webmail.tasks.purge_session_tokens",
         "schedule": crontab(hour=3, minute=50),
     },
+    # The mail of mailboxes deleted more than 15 days ago (mailstore.layout).
+    "mailstore-deleted-stores-purge": {
+        "task": "mailstore.tasks.deleted_stores_purge",
+        "schedule": crontab(hour=3, minute=40),
+    },
+    # Time Machine: every active mailbox at midnight; the hourly run catches up a missed night.
+    "snapshots-night": {
+        "task": "snapshots.tasks.snapshots_night",
+        "schedule": crontab(hour=0, minute=0),
+    },
+    "snapshots-catch-up": {
+        "task": "snapshots.tasks.snapshots_night",
+        "schedule": crontab(minute=30),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",

@@ -7,6 +7,7 @@ placeholders. The development set-up (scripts/setup.sh) writes MAILSUITE_DEBUG=1
 Redis on loopback.
 """
 
+import datetime
 import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "archive",  # the Archive portal
     "billing",
     "monitor",
+    "snapshots",
     "mailadmin",
     "customer",
     "internal",
@@ -261,6 +263,12 @@ TLS_CERT_FILE = env.str("MAILSUITE_TLS_CERT", default=str(DATA_DIR / "tls" / "ce
 TLS_KEY_FILE = env.str("MAILSUITE_TLS_KEY", default=str(DATA_DIR / "tls" / "key.pem"))
 DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dovecot")))
 MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR / "mail")))
+# Time Machine snapshots (mailstore.snapshots): on the mail store's file system for the default
+# hard-link backend; a site on ZFS/btrfs names its own backend (docs/operations.md).
+SNAPSHOT_DIR = Path(env.str("MAILSUITE_SNAPSHOT_DIR", default=str(DATA_DIR / "snapshots")))
+SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snapshots.HardlinkSnapshots")
+SNAPSHOT_RETENTION_DAYS = 15
+SNAPSHOT_LATE_AFTER = datetime.timedelta(hours=1)  # a snapshot taken later than this after midnight is "late"
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
@@ -341,6 +349,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "mta.tasks.*": {"queue": "delivery"},
     "timemachine.tasks.*": {"queue": "snapshots"},
+    "snapshots.tasks.*": {"queue": "snapshots"},
     "archiving.tasks.*": {"queue": "archive"},
     "billing.tasks.*": {"queue": "billing"},
 }

@@ -12,6 +12,7 @@ from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
+from mailstore.layout import store_set_aside
 
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
@@ -226,5 +227,10 @@ def mailbox_delete(*, mailbox: Mailbox, actor: Any | None = None) -> None:
         )
         charge_mailbox_deleted(mailbox=mailbox, actor=actor)  # before the delete: it prices the row
         credential_cache_forget(user_ids=[user.pk])
+        mailbox_id = mailbox.pk
         mailbox.delete()
         user.delete()
+        # The mail (home keyed by the id) goes to the deleted area for 15 days, then a daily task
+        # purges it (mailstore.tasks.deleted_stores_purge); a new mailbox with this address has a
+        # new id, so it starts empty at once either way.
+        transaction.on_commit(lambda: store_set_aside(mailbox_id=mailbox_id))

@@ -123,7 +123,19 @@ def test_without_internal_base_url_there_is_no_auth_policy(config):
     assert "auth_policy_server_url" not in config.conf_path.read_text()
 
 
-def test_maildir_path_is_under_the_store_by_domain_and_local_part(config):
-    assert dovecot.maildir_path("Mario@Example.test", config=config) == (
-        config.mail_store_dir / "example.test" / "mario" / "Maildir"
-    )
+def test_maildir_path_is_keyed_by_the_mailbox_id_never_the_address(config):
+    # (Was keyed by domain and local part: a new mailbox with a deleted one's address inherited
+    # its mail. Issue 12: stores are keyed by the immutable mailbox id.)
+    assert dovecot.maildir_path(42, config=config) == config.mail_store_dir / "mailboxes" / "42" / "Maildir"
+
+
+def test_userdb_returns_a_home_derived_from_the_mailbox_id(config):
+    dovecot.render(config)
+    main = (config.directory / "sql-main.conf.ext").read_text()
+    assert f"'{config.mail_store_dir}/mailboxes/' || mailbox_id AS home" in main
+    assert "%d/%n" not in config.conf_path.read_text()
+
+
+def test_a_store_path_dovecot_or_sql_would_misread_is_refused(config):
+    with pytest.raises(dovecot.DovecotError, match="may not contain"):
+        dovecot.render(replace(config, mail_store_dir=config.mail_store_dir / "it's"))

@@ -14,7 +14,7 @@ every test directory shares ONE instance: tests/protocol, tests/mta, tests/webma
 - The auth policy and quota-warning callbacks go to pytest-django's live_server, so access-log
   rows and quota-warning emails (mail.outbox) appear as in production.
 - For the session, django settings point at this instance: MAIL_PORTS[imap|imaps|pop3s|lmtp|sieve],
-  MAIL_STORE_DIR, DOVECOT_DIR, TLS_CERT_FILE/TLS_KEY_FILE, INTERNAL_BASE_URL; the brute-force
+  MAIL_STORE_DIR, SNAPSHOT_DIR, DOVECOT_DIR, TLS_CERT_FILE/TLS_KEY_FILE, INTERNAL_BASE_URL; the brute-force
   Redis prefix is unique to the run. Restored at the end.
 - Failed logins are not delayed here (auth_failure_delay = 0) to keep the suite fast.
 """
@@ -67,6 +67,7 @@ def scratch_config(root: Path, **overrides) -> dovecot.DovecotConfig:
     defaults = dict(
         directory=root / "dovecot",
         mail_store_dir=root / "mail",
+        snapshot_dir=root / "snapshots",  # beside the store: hard links need one file system
         bind="127.0.0.1",
         ports=ports,
         cert_file=cert,
@@ -137,6 +138,7 @@ def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
         name: getattr(settings, name)
         for name in (
             "MAIL_STORE_DIR",
+            "SNAPSHOT_DIR",
             "DOVECOT_DIR",
             "TLS_CERT_FILE",
             "TLS_KEY_FILE",
@@ -149,6 +151,7 @@ def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
     saved_ports = dict(settings.MAIL_PORTS)
     settings.MAIL_PORTS.update(ports)
     settings.MAIL_STORE_DIR, settings.DOVECOT_DIR = config.mail_store_dir, config.directory
+    settings.SNAPSHOT_DIR = config.snapshot_dir
     settings.TLS_CERT_FILE, settings.TLS_KEY_FILE = str(cert), str(key)
     settings.INTERNAL_BASE_URL = live_server.url
     settings.BRUTEFORCE_KEY_PREFIX = bf_prefix = f"test-{uuid.uuid4().hex[:12]}:bf"

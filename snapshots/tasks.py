@@ -1,0 +1,27 @@
+"""Celery tasks of the snapshots app (queue `snapshots`, settings.CELERY_TASK_ROUTES)."""
+
+import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from snapshots import selectors, services
+
+
+@shared_task
+def snapshots_night(day: str | None = None) -> int:
+    """Fan out one task per active mailbox still without today's snapshot. Beat runs it at
+    00:00 Europe/Rome and every hour (the catch-up of a missed night); each run is harmless."""
+    when = datetime.date.fromisoformat(day) if day else timezone.localdate()
+    due = selectors.mailboxes_due(day=when)
+    for mailbox_id in due:
+        snapshot_mailbox.delay(mailbox_id, when.isoformat())
+    return len(due)
+
+
+@shared_task
+def snapshot_mailbox(mailbox_id: int, day: str) -> str:
+    """Take one mailbox's snapshot of `day`, then purge its old days."""
+    row = services.snapshot_take(mailbox_id=mailbox_id, day=datetime.date.fromisoformat(day))
+    services.snapshot_purge(mailbox_id=mailbox_id)
+    return row.status if row is not None else "skipped"

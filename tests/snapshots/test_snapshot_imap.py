@@ -1,0 +1,263 @@
+"""Snapshots read through Dovecot (real IMAP, the shared mailplane): physically read-only, frozen
+in time while the live mailbox changes, consistent while mail is being delivered."""
+
+import datetime
+import imaplib
+import os
+import pwd
+import re
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from domains.models import Mailbox
+from mailstore.errors import ReadOnly
+from mailstore.imap import SnapshotDay, snapshot_login_name
+from mailstore.reader import mail_session
+from mailstore.snapshots import HardlinkSnapshots
+from snapshots.models import SnapshotStatus
+from snapshots.services import snapshot_take
+from tests.protocol.helpers import lmtp_deliver, message
+
+pytestmark = pytest.mark.protocol
+
+
+def mailbox_of(address):
+    local_part, _, domain = address.partition("@")
+    return Mailbox.objects.get(local_part=local_part, domain__name=domain)
+
+
+def imap_as(plane, login: str, password: str) -> imaplib.IMAP4_SSL:
+    imap = imaplib.IMAP4_SSL(plane.host, plane.ports["imaps"], ssl_context=plane.ssl_context(), timeout=30)
+    imap.login(login, password)
+    return imap
+
+
+def snapshot_imap(plane, mailbox_id: int, day: datetime.date) -> imaplib.IMAP4_SSL:
+    """A raw client logged in to a snapshot day, the way mailstore.imap.SnapshotDay does."""
+    login = f"{snapshot_login_name(mailbox_id, day)}*{settings.MAILSTORE_MASTER_USER}"
+    return imap_as(plane, login, settings.MAILSTORE_MASTER_PASSWORD)
+
+
+def folder_view(imap, folder: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(Message-ID, flags) of every message of a folder, sorted."""
+    typ, count = imap.select(f'"{folder}"', readonly=True)
+    assert typ == "OK", folder
+    if int(count[0]) == 0:
+        return []
+    typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    rows = []
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        flags = tuple(sorted(re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode().split()))
+        mid = item[1].decode().split(":", 1)[1].strip()
+        rows.append((mid, flags))
+    return sorted(rows)
+
+
+def mailbox_view(imap) -> dict[str, list]:
+    typ, data = imap.list()
+    names = [re.search(rb'"/" "?([^"]*)"?$', line).group(1).decode() for line in data]
+    return {name: folder_view(imap, name) for name in sorted(names)}
+
+
+def deliver(plane, address, count, prefix="m"):
+    for i in range(count):
+        data = message("a@example.net", address, subject=f"{prefix}{i}").replace(
+            b"Subject:", f"Message-ID: <{prefix}{i}@test>\r\nSubject:".encode(), 1
+        )
+        assert lmtp_deliver(plane, address, data)[1][0] == 250
+
+
+@pytest.fixture
+def filled(running_mailplane, mailbox_factory):
+    """A mailbox with 6 messages in INBOX (two flagged) and 2 in a folder Projects."""
+    address, password = mailbox_factory()
+    deliver(running_mailplane, address, 6)
+    imap = imap_as(running_mailplane, address, password)
+    imap.create("Projects")
+    for i in range(2):
+        imap.append(
+            "Projects",
+            "(\\Seen)",
+            None,
+            message("b@example.net", address).replace(
+                b"Subject:", f"Message-ID: <p{i}@test>\r\nSubject:".encode(), 1
+            ),
+        )
+    imap.select("INBOX")
+    imap.store("1,2", "+FLAGS", "\\Flagged")
+    imap.logout()
+    return address, password, mailbox_of(address)
+
+
+def test_a_snapshot_is_unchanged_by_later_deletes_flag_changes_moves_and_renames(running_mailplane, filled):
+    address, password, mailbox = filled
+    day = timezone.localdate()
+    row = snapshot_take(mailbox_id=mailbox.pk, day=day)
+    assert row.status in (SnapshotStatus.TAKEN, SnapshotStatus.LATE) and row.messages == 8
+    snap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    before = mailbox_view(snap)
+    snap.logout()
+    assert len(before["INBOX"]) == 6 and len(before["Projects"]) == 2
+
+    # when the live mailbox changes: deletes, flag changes, a move and a folder rename
+    live = imap_as(running_mailplane, address, password)
+    live.select("INBOX")
+    live.store("1,3", "+FLAGS", "\\Deleted")
+    live.expunge()
+    live.store("1:*", "+FLAGS", "(\\Seen \\Answered)")
+    live.store("1", "-FLAGS", "\\Flagged")
+    assert live._simple_command("MOVE", "2", "Projects")[0] == "OK"
+    assert live.rename("Projects", "Old")[0] == "OK"
+    after_live = mailbox_view(live)
+    live.logout()
+    assert "Old" in after_live and "Projects" not in after_live and len(after_live["INBOX"]) == 3
+
+    # then the snapshot shows exactly what it showed
+    snap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    assert mailbox_view(snap) == before
+    snap.logout()
+
+
+def message_files(directory):
+    return sorted(
+        str(p.relative_to(directory)) for p in directory.rglob("*") if p.parent.name in ("cur", "new")
+    )
+
+
+@pytest.mark.parametrize("files_writable", [False, True], ids=["as-built", "acl-alone"])
+def test_writes_through_a_snapshot_session_are_refused_by_dovecot(running_mailplane, filled, files_writable):
+    address, password, mailbox = filled
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    files = HardlinkSnapshots().day_dir(mailbox.pk, day)
+    if files_writable:
+        # The day's directories are not writable by the mail user; make them so, to show that
+        # Dovecot's ACL alone refuses every change.
+        vmail = pwd.getpwnam(running_mailplane.config.vmail_user)
+        for path in [files, *files.rglob("*")]:
+            if path.is_dir():
+                os.chown(path, vmail.pw_uid, vmail.pw_gid)
+    tree_before = sorted(str(p.relative_to(files)) for p in files.rglob("*"))
+    messages_before = message_files(files)
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    before = mailbox_view(imap)
+
+    # a raw client SELECTs read-write (imaplib's own read-only guard bypassed) and tries every change
+    typ, _ = imap._simple_command("SELECT", "INBOX")
+    assert typ == "OK"
+    assert "READ-ONLY" in imap.untagged_responses  # Dovecot itself opened it read-only
+    imap.state = "SELECTED"
+    store = imap.store("1", "+FLAGS", "(\\Deleted \\Seen)")
+    refused = {
+        "COPY": imap.copy("1", "Projects"),
+        "MOVE": imap._simple_command("MOVE", "1", "Projects"),
+        "APPEND": imap.append("INBOX", None, None, b"Subject: new\r\n\r\nx\r\n"),
+        "CREATE": imap.create("NewFolder"),
+        "RENAME": imap.rename("Projects", "Renamed"),
+        "DELETE": imap.delete("Projects"),
+    }
+    imap._simple_command("SELECT", "INBOX")
+    expunge = imap.expunge()
+    imap.logout()
+
+    for command, (typ, data) in refused.items():
+        assert typ == "NO", (command, typ, data)
+    # STORE without the rights is answered OK by Dovecot's ACL but changes nothing: no flag
+    # came back, and the views below are the same
+    assert store == ("OK", [None])
+    # EXPUNGE with nothing allowed to be marked is an empty OK; it removed nothing
+    assert expunge[1] == [None]
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    assert mailbox_view(imap) == before
+    imap.logout()
+    assert message_files(files) == messages_before
+    if not files_writable:
+        assert sorted(str(p.relative_to(files)) for p in files.rglob("*")) == tree_before
+    # and the live mailbox did not move either
+    live = imap_as(running_mailplane, address, password)
+    assert len(folder_view(live, "INBOX")) == 6 and len(folder_view(live, "Projects")) == 2
+    live.logout()
+
+
+def test_a_snapshot_login_is_imap_only_and_needs_the_master_user(running_mailplane, filled):
+    _, password, mailbox = filled
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    # the mailbox's own password is no key to a snapshot login
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_as(running_mailplane, snapshot_login_name(mailbox.pk, day), password)
+    # and LMTP cannot deliver into a snapshot
+    rcpt, _ = lmtp_deliver(
+        running_mailplane, snapshot_login_name(mailbox.pk, day), b"Subject: x\r\n\r\nx\r\n"
+    )
+    assert rcpt[0] == 550
+
+
+def test_the_reader_reads_a_snapshot_day(running_mailplane, filled):
+    _, _, mailbox = filled
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    with mail_session(SnapshotDay(mailbox.pk, day)) as session:
+        names = session.folder_names()
+        page = session.message_page("INBOX") if hasattr(session, "message_page") else None
+        with pytest.raises(ReadOnly):
+            session.folder_create("Nope")
+    assert {"INBOX", "Projects"} <= names
+    assert page is not None
+
+
+def test_a_snapshot_taken_during_500_lmtp_deliveries_holds_each_once_or_not_at_all(
+    running_mailplane, mailbox_factory
+):
+    address, _ = mailbox_factory()
+    mailbox = mailbox_of(address)
+    files = HardlinkSnapshots()
+    day = timezone.localdate()
+    delivered = []
+
+    def deliver_500():
+        import smtplib
+
+        with smtplib.LMTP(running_mailplane.host, running_mailplane.ports["lmtp"], timeout=60) as lmtp:
+            lmtp.ehlo("test.local")
+            for i in range(500):
+                data = message("a@example.net", address, subject=f"c{i}").replace(
+                    b"Subject:", f"Message-ID: <c{i}@test>\r\nSubject:".encode(), 1
+                )
+                lmtp.sendmail("a@example.net", [address], data)
+                delivered.append(i)
+
+    worker = threading.Thread(target=deliver_500)
+    worker.start()
+    while len(delivered) < 100 and worker.is_alive():
+        time.sleep(0.005)
+    # when the snapshot is taken while mail keeps arriving
+    middle = files.take(mailbox_id=mailbox.pk, day=day, home=mailbox_home(mailbox))
+    during = len(delivered)
+    worker.join(timeout=120)
+    assert len(delivered) == 500 and 100 <= middle.messages and during < 500
+    # then each message it holds is there once
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    ids = [mid for mid, _ in folder_view(imap, "INBOX")]
+    imap.logout()
+    assert len(ids) == len(set(ids)) == middle.messages
+    assert set(ids) <= {f"<c{i}@test>" for i in range(500)}
+    # and the next one holds all 500, once
+    nxt = day + datetime.timedelta(days=1)
+    assert files.take(mailbox_id=mailbox.pk, day=nxt, home=mailbox_home(mailbox)).messages == 500
+    imap = snapshot_imap(running_mailplane, mailbox.pk, nxt)
+    ids = [mid for mid, _ in folder_view(imap, "INBOX")]
+    imap.logout()
+    assert sorted(ids) == sorted(f"<c{i}@test>" for i in range(500))
+
+
+def mailbox_home(mailbox):
+    from mailstore.layout import home_path
+
+    return home_path(mailbox.pk)
