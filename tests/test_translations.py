@@ -46,6 +46,7 @@ SAME_IN_ITALIAN = {
     "Home",
     "Monitor",
     "Account",
+    "snapshot",
     "8 GB (standard)",
     "25 GB",
     "50 GB",
