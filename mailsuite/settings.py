@@ -261,6 +261,16 @@ TLS_KEY_FILE = env.str("MAILSUITE_TLS_KEY", default=str(DATA_DIR / "tls" / "key.
 DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dovecot")))
 MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR / "mail")))
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
+# The Archive (archiving): blob store backend and its directory (file-system backend), the search
+# backend, the purge's batch size. See archiving/blobstore/__init__.py and archiving/search.py.
+ARCHIVE_BLOB_STORE = env.str(
+    "MAILSUITE_ARCHIVE_BLOB_STORE", default="archiving.blobstore.filesystem.FileSystemBlobStore"
+)
+ARCHIVE_BLOB_DIR = Path(env.str("MAILSUITE_ARCHIVE_BLOB_DIR", default=str(DATA_DIR / "archive")))
+ARCHIVE_SEARCH_BACKEND = env.str(
+    "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
+)
+ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
 INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")
