@@ -75,7 +75,7 @@ def archive_purge(*, now: dt.datetime | None = None, batch: int | None = None) -
         while True:
             deleted, blobs = _purge_batch(archive_id=archive.pk, cutoff=cutoff, batch=batch)
             result.entries += deleted
-            result.blobs += _purge_blobs(blobs)
+            result.blobs += _purge_blobs(blobs, batch=batch)
             if deleted < batch:
                 break
         if whole:
@@ -84,6 +84,12 @@ def archive_purge(*, now: dt.datetime | None = None, batch: int | None = None) -
                 if locked is not None and not locked.messages.exists():
                     locked.delete()
                     result.archives += 1
+    # Blobs left unreferenced by an earlier purge that failed half-way (store unreachable).
+    while True:
+        swept = _purge_blobs(None, batch=batch)
+        result.blobs += swept
+        if swept < batch:
+            break
     if result.entries or result.archives:
         logger.info("archive purge: %s", result)
     return result
@@ -119,16 +125,27 @@ def _purge_batch(*, archive_id: int, cutoff: dt.datetime | None, batch: int) -> 
         return len(run), {r[3] for r in run}
 
 
-def _purge_blobs(candidates: set[str]) -> int:
-    if not candidates:
+_SWEEP_SQL = """
+DELETE FROM archive_archiveblob WHERE sha256 IN (
+    SELECT b.sha256 FROM archive_archiveblob b
+    WHERE (%(all)s OR b.sha256 = ANY(%(candidates)s))
+      AND NOT EXISTS (SELECT 1 FROM archive_archivedmessage m WHERE m.blob_sha256 = b.sha256)
+    ORDER BY b.sha256 LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+) RETURNING sha256
+"""
+
+
+def _purge_blobs(candidates: set[str] | None, *, batch: int) -> int:
+    """Delete unreferenced blobs, row and object: among `candidates`, or any (None). A blob row
+    being journaled right now is locked, so skipped (and referenced once that commits)."""
+    if candidates is not None and not candidates:
         return 0
     store = blob_store()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "DELETE FROM archive_archiveblob b WHERE b.sha256 = ANY(%s) AND NOT EXISTS "
-                "(SELECT 1 FROM archive_archivedmessage m WHERE m.blob_sha256 = b.sha256) RETURNING b.sha256",
-                [sorted(candidates)],
+                _SWEEP_SQL,
+                {"all": candidates is None, "candidates": sorted(candidates or ()), "batch": batch},
             )
             gone = [row[0] for row in cursor.fetchall()]
         for sha256 in gone:

@@ -82,7 +82,11 @@ def archive_legal_hold_set(*, archive: Archive, legal_hold: bool, actor: Any | N
     """Set or lift an archive's legal hold (back office): while set, the purge removes nothing
     of it, neither expired messages nor, once removed, the archive itself."""
     with transaction.atomic():
-        archive = Archive.objects.select_for_update().select_related("mailbox__domain").get(pk=archive.pk)
+        archive = (
+            Archive.objects.select_for_update(of=("self",))
+            .select_related("mailbox__domain")
+            .get(pk=archive.pk)
+        )
         before = archive.legal_hold
         if before != bool(legal_hold):
             archive.legal_hold = bool(legal_hold)

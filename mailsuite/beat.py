@@ -23,6 +23,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "webmail.tasks.purge_session_tokens",
         "schedule": crontab(hour=3, minute=50),
     },
+    # Shortly after midnight: a message whose expiry day has just ended goes now (archiving.retention).
+    "archive-purge": {
+        "task": "archiving.tasks.archive_purge_daily",
+        "schedule": crontab(hour=0, minute=20),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",
