@@ -7,15 +7,21 @@ raises (blob store or database down), nothing was delivered yet: the server answ
 sender retries. A retry (same sender and original bytes: the same `fingerprint`) is archived
 once per archive and folder (`archived_message_once_per_folder`).
 
-Concurrency: the blob's row is locked (INSERT … ON CONFLICT DO UPDATE) before the object is
-written and until the entries are committed, so the purge (which deletes a blob's row, then its
-object, in one transaction) can never delete an object a new entry is about to reference. The
-archives' rows are locked in id order (their chain heads), so concurrent messages to the same
-archive append to its chain one after the other."""
+Concurrency: the blob's row is locked (INSERT … ON CONFLICT DO UPDATE, in the statement that
+writes the entry) before the object is written (or found) and until the entries are committed,
+so the purge (which deletes a blob's row, then its object, in one transaction) can never delete
+an object a new entry is about to reference. The
+archives' rows are locked in id order (their chain heads), then the blob's row, so concurrent
+messages to the same archive append to its chain one after the other, without deadlock.
+
+Only the headers and attachment names are indexed here; the text of the body (several
+milliseconds of PostgreSQL's time for a long message) is indexed by archiving.indexing, off the
+SMTP path, within a minute."""
 
 import datetime as dt
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -26,8 +32,11 @@ from archiving.blobstore import blob_store
 from archiving.extract import document_of
 from archiving.models import ArchivedMessage
 
-RECEIVED = ArchivedMessage.Folder.RECEIVED
-SENT = ArchivedMessage.Folder.SENT
+# Blob writes run here, beside the database statements of the same message.
+_writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="archive-blob")
+
+RECEIVED: str = ArchivedMessage.Folder.RECEIVED.value
+SENT: str = ArchivedMessage.Folder.SENT.value
 
 
 @dataclass(frozen=True)
@@ -42,18 +51,37 @@ _TARGETS_SQL = (
     "WHERE mailbox_id = ANY(%s) AND archive_id IS NOT NULL"
 )
 
-_INSERT_SQL = """
-INSERT INTO archive_archivedmessage (archive_id, seq, folder, fingerprint, blob_sha256, archived_at,
-                     message_date, message_id, sender, recipients, subject, size, attachment_names,
-                     entry_hash,
-                     prev_hash, search)
-VALUES (%(archive)s, %(seq)s, %(folder)s, %(fingerprint)s, %(blob)s, %(archived_at)s, %(message_date)s,
+_LOCK_SQL = """
+SELECT a.id, a.head_seq, a.head_hash,
+       ARRAY(SELECT m.folder FROM archive_archivedmessage m WHERE m.archive_id = a.id AND m.fingerprint = %s),
+       set_config('synchronous_commit', 'on', true)
+FROM archive_archive a WHERE a.id = ANY(%s) AND a.removed_at IS NULL ORDER BY a.id FOR UPDATE OF a
+"""
+
+# The blob's row (locked by DO UPDATE until commit, so the purge cannot delete it meanwhile), the
+# entry, the archive's new head and the day's head, in one statement.
+_ENTRY_SQL = """
+WITH blob AS (
+    INSERT INTO archive_archiveblob (sha256, size, stored_size, created_at)
+    VALUES (%(blob)s, %(size)s, %(stored_size)s, %(archived_at)s)
+    ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+    RETURNING sha256
+), entry AS (
+    INSERT INTO archive_archivedmessage (archive_id, seq, folder, fingerprint, blob_sha256, archived_at,
+        message_date, message_id, sender, recipients, subject, size, attachment_names, entry_hash,
+        prev_hash, body_indexed, search)
+    SELECT %(archive)s, %(seq)s, %(folder)s, %(fingerprint)s, blob.sha256, %(archived_at)s, %(message_date)s,
         %(message_id)s, %(sender)s, %(recipients)s, %(subject)s, %(size)s, %(attachments)s::jsonb,
-        %(entry_hash)s, %(prev_hash)s,
-        setweight(to_tsvector('italian', %(head)s), 'A')
-        || setweight(to_tsvector('english', %(head)s), 'A')
-        || setweight(to_tsvector('italian', %(body)s), 'B')
-        || setweight(to_tsvector('english', %(body)s), 'B'))
+        %(entry_hash)s, %(prev_hash)s, false,
+        setweight(to_tsvector('italian', %(head)s), 'A') || setweight(to_tsvector('english', %(head)s), 'A')
+    FROM blob
+), head AS (
+    UPDATE archive_archive SET head_seq = %(seq)s, head_hash = %(entry_hash)s WHERE id = %(archive)s
+)
+INSERT INTO archive_archivedayhead (archive_id, day, seq, entry_hash)
+VALUES (%(archive)s, %(day)s, %(seq)s, %(entry_hash)s)
+ON CONFLICT (archive_id, day) DO UPDATE SET seq = EXCLUDED.seq, entry_hash = EXCLUDED.entry_hash
+WHERE EXCLUDED.seq > archive_archivedayhead.seq
 """
 
 
@@ -91,93 +119,85 @@ def _journal(*, data: bytes, fingerprint: str, targets: set[tuple[int, str]], at
     store = blob_store()
     day = timezone.localdate(at)
 
+    compressed = store.compress(data)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Durable whatever the connection's default (smtpd's bookkeeping rows run without).
-            cursor.execute("SET LOCAL synchronous_commit = on")
-            cursor.execute(
-                "INSERT INTO archive_archiveblob (sha256, size, stored_size, created_at) "
-                "VALUES (%s, %s, 0, %s) ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 "
-                "RETURNING stored_size",
-                [sha256, len(data), at],
-            )
-            (stored_size,) = cursor.fetchone()
-            # Written (or found) while the row is locked: see the module docstring.
-            stored = store.ensure(sha256, data)
-            if stored_size != stored:
-                cursor.execute(
-                    "UPDATE archive_archiveblob SET stored_size = %s WHERE sha256 = %s", [stored, sha256]
-                )
-            archive_ids = sorted({archive_id for archive_id, _ in targets})
-            cursor.execute(
-                "SELECT id, head_seq, head_hash FROM archive_archive "
-                "WHERE id = ANY(%s) AND removed_at IS NULL ORDER BY id FOR UPDATE",
-                [archive_ids],
-            )
-            heads = {row[0]: [row[1], row[2]] for row in cursor.fetchall()}
-            cursor.execute(
-                "SELECT archive_id, folder FROM archive_archivedmessage "
-                "WHERE fingerprint = %s AND archive_id = ANY(%s)",
-                [fingerprint, archive_ids],
-            )
-            done = set(cursor.fetchall())
-            written = 0
-            changed: set[int] = set()
-            for archive_id, folder in sorted(targets):
-                if archive_id not in heads or (archive_id, folder) in done:
-                    continue
-                seq, prev = heads[archive_id][0] + 1, heads[archive_id][1]
-                canonical = chain.canonical_metadata(
-                    archive_id=archive_id,
-                    seq=seq,
-                    folder=str(folder),
+            # One round trip: lock the archives' heads (id order), see what a previous attempt of
+            # this message already archived, and make this transaction durable whatever the
+            # connection's default (smtpd's bookkeeping rows run without synchronous commit).
+            # An attempt committing while we wait for the lock is not seen here; the unique
+            # constraint then refuses the duplicate (451, and the retry finds it archived).
+            cursor.execute(_LOCK_SQL, [fingerprint, sorted({archive_id for archive_id, _ in targets})])
+            heads = {row[0]: (row[1], row[2], set(row[3])) for row in cursor.fetchall()}
+            todo = sorted((a, f) for a, f in targets if a in heads and f not in heads[a][2])
+            if not todo:  # a retry already archived (or the archive removed meanwhile)
+                return Journaled(entries=0, blob_sha256=sha256)
+            # The object's fsyncs overlap the entries' statement (the blob's row is locked by it;
+            # the write is joined before commit, so a failed write rolls everything back).
+            pending = _writers.submit(store.ensure, sha256, compressed)
+            try:
+                written = _write_entries(
+                    cursor,
+                    todo=todo,
+                    heads=heads,
+                    doc=doc,
+                    data=data,
+                    sha256=sha256,
+                    compressed_size=len(compressed),
                     fingerprint=fingerprint,
-                    archived_at=at,
-                    message_date=doc.message_date,
-                    message_id=doc.message_id,
-                    sender=doc.sender,
-                    recipients=doc.recipients,
-                    subject=doc.subject,
-                    size=len(data),
-                    attachment_names=doc.attachment_names,
+                    at=at,
+                    day=day,
                 )
-                link = chain.entry_hash(prev_hash=prev, blob_sha256=sha256, canonical=canonical)
-                cursor.execute(
-                    _INSERT_SQL,
-                    {
-                        "archive": archive_id,
-                        "seq": seq,
-                        "folder": str(folder),
-                        "fingerprint": fingerprint,
-                        "blob": sha256,
-                        "archived_at": at,
-                        "message_date": doc.message_date,
-                        "message_id": doc.message_id,
-                        "sender": doc.sender,
-                        "recipients": doc.recipients,
-                        "subject": doc.subject,
-                        "size": len(data),
-                        "attachments": json.dumps(doc.attachment_names),
-                        "entry_hash": link,
-                        "prev_hash": prev,
-                        "head": doc.header_text,
-                        "body": doc.body_text,
-                    },
-                )
-                heads[archive_id] = [seq, link]
-                changed.add(archive_id)
-                written += 1
-            for archive_id in sorted(changed):
-                seq, link = heads[archive_id]
-                cursor.execute(
-                    "UPDATE archive_archive SET head_seq = %s, head_hash = %s WHERE id = %s",
-                    [seq, link, archive_id],
-                )
-                cursor.execute(
-                    "INSERT INTO archive_archivedayhead (archive_id, day, seq, entry_hash) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (archive_id, day) "
-                    "DO UPDATE SET seq = EXCLUDED.seq, entry_hash = EXCLUDED.entry_hash "
-                    "WHERE EXCLUDED.seq > archive_archivedayhead.seq",
-                    [archive_id, day, seq, link],
-                )
+            finally:
+                pending.result()
+            # The purge may have deleted an unreferenced copy of this object after our write and
+            # before our statement locked its row: look again, now that the row is ours.
+            store.ensure(sha256, compressed)
     return Journaled(entries=written, blob_sha256=sha256)
+
+
+def _write_entries(cursor, *, todo, heads, doc, data, sha256, compressed_size, fingerprint, at, day) -> int:
+    written = 0
+    for archive_id, folder in todo:
+        seq, prev = heads[archive_id][0] + 1, heads[archive_id][1]
+        canonical = chain.canonical_metadata(
+            archive_id=archive_id,
+            seq=seq,
+            folder=str(folder),
+            fingerprint=fingerprint,
+            archived_at=at,
+            message_date=doc.message_date,
+            message_id=doc.message_id,
+            sender=doc.sender,
+            recipients=doc.recipients,
+            subject=doc.subject,
+            size=len(data),
+            attachment_names=doc.attachment_names,
+        )
+        link = chain.entry_hash(prev_hash=prev, blob_sha256=sha256, canonical=canonical)
+        cursor.execute(
+            _ENTRY_SQL,
+            {
+                "archive": archive_id,
+                "seq": seq,
+                "folder": str(folder),
+                "fingerprint": fingerprint,
+                "blob": sha256,
+                "archived_at": at,
+                "message_date": doc.message_date,
+                "message_id": doc.message_id,
+                "sender": doc.sender,
+                "recipients": doc.recipients,
+                "subject": doc.subject,
+                "size": len(data),
+                "attachments": json.dumps(doc.attachment_names),
+                "entry_hash": link,
+                "prev_hash": prev,
+                "head": doc.header_text,
+                "day": day,
+                "stored_size": compressed_size,
+            },
+        )
+        heads[archive_id] = (seq, link, heads[archive_id][2])
+        written += 1
+    return written

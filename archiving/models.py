@@ -133,7 +133,10 @@ class ArchivedMessage(models.Model):
     attachment_names = models.JSONField(default=list)
     entry_hash = models.CharField(max_length=64)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
+    # Headers and attachment names are indexed with the entry; the text of the body by
+    # archiving.indexing shortly after (off the SMTP path), which then sets body_indexed.
     search = SearchVectorField(null=True)
+    body_indexed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -146,10 +149,12 @@ class ArchivedMessage(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["archive", "archived_at"], name="archived_message_expiry"),
             models.Index(fields=["archive", "folder", "message_date"], name="archived_message_browse"),
             models.Index(fields=["blob"], name="archived_message_blob"),
             GinIndex(fields=["search"], name="archived_message_search"),
+            models.Index(
+                fields=["id"], name="archived_message_unindexed", condition=models.Q(body_indexed=False)
+            ),
         ]
 
     def __str__(self) -> str:

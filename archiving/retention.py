@@ -102,18 +102,18 @@ def _purge_batch(*, archive_id: int, cutoff: dt.datetime | None, batch: int) -> 
         archive = Archive.objects.select_for_update().get(pk=archive_id)
         if archive.legal_hold:  # set since the purge began
             return 0, set()
-        rows = ArchivedMessage.objects.filter(archive_id=archive_id)
-        if cutoff is not None:
-            rows = rows.filter(archived_at__lt=cutoff)
-        # In chain order; an expired entry after a kept one (archived_at never goes backwards in
+        # The oldest entries in chain order (the (archive, seq) index), then the leading run of
+        # expired ones: an expired entry after a kept one (archived_at never goes backwards in
         # production, but clocks do) waits for the ones before it, so the chain stays whole.
-        victims = list(rows.order_by("seq").values_list("pk", "seq", "entry_hash", "blob_id")[:batch])
-        if not victims:
-            return 0, set()
+        victims = list(
+            ArchivedMessage.objects.filter(archive_id=archive_id, seq__gt=archive.purged_seq)
+            .order_by("seq")
+            .values_list("pk", "seq", "entry_hash", "blob_id", "archived_at")[:batch]
+        )
         expected = archive.purged_seq + 1
         run = []
-        for pk, seq, entry_hash, blob_id in victims:
-            if seq != expected:
+        for pk, seq, entry_hash, blob_id, archived_at in victims:
+            if seq != expected or (cutoff is not None and archived_at >= cutoff):
                 break
             run.append((pk, seq, entry_hash, blob_id))
             expected += 1

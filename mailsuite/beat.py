@@ -23,6 +23,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "webmail.tasks.purge_session_tokens",
         "schedule": crontab(hour=3, minute=50),
     },
+    # Bodies of newly archived messages become searchable (archiving.indexing).
+    "archive-index": {
+        "task": "archiving.tasks.archive_index",
+        "schedule": crontab(minute="*"),
+    },
     # Shortly after midnight: a message whose expiry day has just ended goes now (archiving.retention).
     "archive-purge": {
         "task": "archiving.tasks.archive_purge_daily",

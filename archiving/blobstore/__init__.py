@@ -9,7 +9,7 @@ The face is `BlobStore` (below) and its one error, `BlobStoreError`; the rest of
   `settings.ARCHIVE_BLOB_DIR`, written durably (temp file, fsync, rename, fsync of the directory).
 - An S3-compatible backend (MinIO, Ceph, AWS) is one more module, e.g.
   `archiving/blobstore/s3.py` with a class `S3BlobStore(BlobStore)` built on boto3: `put` is a
-  `PutObject` of the compressed bytes under the key `ab/cd/<sha256>.zst` (S3 acknowledges only
+  `PutObject` of the compressed bytes under the key `ab/<sha256>.zst` (S3 acknowledges only
   once the object is durable; skip the upload when `HeadObject` finds the key), `get` a
   `GetObject`, `delete` a `DeleteObject`, `keys` a paginated `ListObjectsV2`; botocore errors
   become `BlobStoreError`. Add its settings (endpoint, bucket, credentials) beside
@@ -55,24 +55,24 @@ class BlobStore:
     # -- the face ------------------------------------------------------------------------------
     @staticmethod
     def key_for(sha256: str) -> str:
-        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.zst"
+        return f"{sha256[:2]}/{sha256}.zst"
+
+    @staticmethod
+    def compress(raw: bytes) -> bytes:
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
 
     def put(self, raw: bytes) -> tuple[str, int]:
         """Store `raw` (once, whoever else stored it before): (its SHA-256, compressed size)."""
         sha256 = hashlib.sha256(raw).hexdigest()
-        key = self.key_for(sha256)
-        compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-        if not self._exists(key):
-            self._write(key, compressed)
+        compressed = self.compress(raw)
+        self.ensure(sha256, compressed)
         return sha256, len(compressed)
 
-    def ensure(self, sha256: str, raw: bytes) -> int:
-        """Like put, for a hash the caller already computed."""
+    def ensure(self, sha256: str, compressed: bytes) -> None:
+        """Store `compressed` (from `compress`) under `sha256` unless the object is there."""
         key = self.key_for(sha256)
-        compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
         if not self._exists(key):
             self._write(key, compressed)
-        return len(compressed)
 
     def get(self, sha256: str) -> bytes:
         try:
