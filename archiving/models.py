@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -7,9 +9,9 @@ RETENTION_MAX_YEARS = 10
 
 
 class ArchivePlan(models.Model):
-    """An Archive attached to a mailbox: every message sent and received is kept, read-only,
-    for `retention_years` from its date. The archive store itself is built in its own issue;
-    this row is what the panel attaches, removes and charges for."""
+    """An Archive attached to a mailbox: while this row exists, every message the mailbox sends
+    and receives is journaled into `archive`. This row is what the panel attaches and removes
+    (billing has its own row, billing.BilledArchive); the archive outlives it."""
 
     mailbox = models.OneToOneField(
         "domains.Mailbox", on_delete=models.CASCADE, related_name="archive_plan", verbose_name=_("mailbox")
@@ -23,6 +25,16 @@ class ArchivePlan(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("created by"),
+    )
+    # The archive this plan journals into (null only for plans attached before the store existed
+    # and not yet migrated: migration 0002 gives each one its archive).
+    archive = models.OneToOneField(
+        "Archive",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="plan",
+        verbose_name=_("archive"),
     )
 
     class Meta:
@@ -38,3 +50,129 @@ class ArchivePlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_id}: {self.retention_years}"
+
+
+class Archive(models.Model):
+    """One mailbox's archive: its entries, their hash chain, its retention and legal hold.
+
+    It outlives its plan and its mailbox: removing the plan (`archive_remove`) stops journaling
+    at once and schedules the purge of the whole archive 30 days later; deleting the mailbox
+    leaves the archive (its `address` remembers whose it was) until its entries expire."""
+
+    mailbox = models.ForeignKey(
+        "domains.Mailbox",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="archives",
+        verbose_name=_("mailbox"),
+    )
+    address = models.CharField(_("address"), max_length=320)
+    retention_years = models.PositiveSmallIntegerField(_("retention (years)"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    legal_hold = models.BooleanField(
+        _("legal hold"), default=False, help_text=_("While set, nothing of this archive is purged.")
+    )
+    # The hash chain: the last entry's sequence number and hash ("" before the first entry), and
+    # the last entry the purge removed (the first remaining entry links to it).
+    head_seq = models.BigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64, blank=True, default="")
+    purged_seq = models.BigIntegerField(default=0)
+    purged_hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("archive")
+        verbose_name_plural = _("archives")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(retention_years__gte=RETENTION_MIN_YEARS)
+                & models.Q(retention_years__lte=RETENTION_MAX_YEARS),
+                name="archive_retention_1_to_10_years",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ArchiveBlob(models.Model):
+    """A message body in the blob store, by the SHA-256 of its raw bytes; shared by every entry
+    (of any archive) that holds the same bytes. The row exists while an entry may reference it;
+    the purge deletes the row and the stored object together."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()  # raw bytes
+    stored_size = models.BigIntegerField()  # compressed bytes in the store
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class ArchivedMessage(models.Model):
+    """One message in one archive's folder: metadata, the blob, the chain link, the search
+    vector (PostgreSQL full text, Italian and English, see archiving.search)."""
+
+    class Folder(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        SENT = "sent", _("Sent")
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()
+    folder = models.CharField(max_length=8, choices=Folder.choices)
+    fingerprint = models.CharField(max_length=64)  # sender + original bytes: a retry has the same
+    blob = models.ForeignKey(ArchiveBlob, on_delete=models.PROTECT, db_column="blob_sha256", related_name="+")
+    archived_at = models.DateTimeField()
+    message_date = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    sender = models.CharField(max_length=998, blank=True, default="")  # the From header
+    recipients = models.TextField(blank=True, default="")  # To and Cc headers
+    subject = models.TextField(blank=True, default="")
+    size = models.BigIntegerField()
+    attachment_names = models.JSONField(default=list)
+    entry_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    # Headers and attachment names are indexed with the entry; the text of the body by
+    # archiving.indexing shortly after (off the SMTP path), which then sets body_indexed.
+    search = SearchVectorField(null=True)
+    body_indexed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["archive", "seq"], name="archived_message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["archive", "folder", "fingerprint"], name="archived_message_once_per_folder"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(folder__in=["received", "sent"]), name="archived_message_folder_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["archive", "folder", "message_date"], name="archived_message_browse"),
+            models.Index(fields=["blob"], name="archived_message_blob"),
+            GinIndex(fields=["search"], name="archived_message_search"),
+            models.Index(
+                fields=["id"], name="archived_message_unindexed", condition=models.Q(body_indexed=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.archive_id}#{self.seq}"
+
+
+class ArchiveDayHead(models.Model):
+    """The chain head of an archive at the end of each local day (Europe/Rome) it received
+    entries: written with each entry, so a later rewrite of the chain contradicts a head
+    already recorded (and copied elsewhere by whoever keeps them)."""
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="day_heads")
+    day = models.DateField()
+    seq = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["archive", "day"], name="archive_day_head_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.archive_id} {self.day}: {self.seq}"

@@ -37,6 +37,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "snapshots.tasks.snapshots_night",
         "schedule": crontab(minute=30),
     },
+    # Bodies of newly archived messages become searchable (archiving.indexing).
+    "archive-index": {
+        "task": "archiving.tasks.archive_index",
+        "schedule": crontab(minute="*"),
+    },
+    # Shortly after midnight: a message whose expiry day has just ended goes now (archiving.retention).
+    "archive-purge": {
+        "task": "archiving.tasks.archive_purge_daily",
+        "schedule": crontab(hour=0, minute=20),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",

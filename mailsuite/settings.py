@@ -270,6 +270,16 @@ SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snap
 SNAPSHOT_RETENTION_DAYS = 15
 SNAPSHOT_LATE_AFTER = datetime.timedelta(hours=1)  # a snapshot taken later than this after midnight is "late"
 SPOOL_DIR = Path(env.str("MAILSUITE_SPOOL_DIR", default=str(DATA_DIR / "spool")))
+# The Archive (archiving): blob store backend and its directory (file-system backend), the search
+# backend, the purge's batch size. See archiving/blobstore/__init__.py and archiving/search.py.
+ARCHIVE_BLOB_STORE = env.str(
+    "MAILSUITE_ARCHIVE_BLOB_STORE", default="archiving.blobstore.filesystem.FileSystemBlobStore"
+)
+ARCHIVE_BLOB_DIR = Path(env.str("MAILSUITE_ARCHIVE_BLOB_DIR", default=str(DATA_DIR / "archive")))
+ARCHIVE_SEARCH_BACKEND = env.str(
+    "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
+)
+ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
 INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")

@@ -14,7 +14,12 @@ SMTP has one DATA reply for all recipients, so "partially delivered" cannot be s
   retry searches the mailbox, every folder, for that header over IMAP before delivering again.
   Only that retry pays for the search; the normal path adds no round trip;
 - a permanent failure (e.g. 552 5.2.2 over quota) when nothing else was delivered → that reply
-  itself; when other copies were delivered → 250 and a DSN to the sender for the failed one.
+  itself; when other copies were delivered → 250 and a DSN to the sender for the failed one;
+- the Archive first: before any copy is queued or delivered (and before any delivery intent is
+  recorded), the message is journaled into the archive of each archived local recipient
+  ("Received") and of the archived submitting mailbox ("Sent"), durably
+  (archiving.journaling). If that fails (blob store or database down) this function raises and
+  the server answers 4xx with nothing delivered; a retry is archived once (same fingerprint).
 """
 
 import datetime as dt
@@ -29,6 +34,7 @@ from email.parser import BytesHeaderParser
 from django.conf import settings
 from django.utils import timezone
 
+from archiving.journaling import archive_journal
 from mailstore.errors import MailstoreError
 from mailstore.imap import mailbox_has_header
 from mta import routing, services
@@ -125,33 +131,17 @@ def _received(
     return line.encode("utf-8", "replace")
 
 
-def accept_message(
+def _stamped(
     *,
     content: bytes,
-    sender: str,
     routes: list[routing.Route],
     trace: services.MessageTrace,
     submission: bool,
     helo: str,
     protocol: str,
-    lmtp: LMTPEndpoint,
     server_hostname: str,
-) -> Accepted:
-    fingerprint = fingerprint_of(sender, content)
-    lookup_sender = not submission and bool(sender) and trace.sender_domain_id is None
-    prior = services.copies_prepare(
-        fingerprint=fingerprint,
-        recipients=[r.address.lower() for r in routes],
-        local=[r.address.lower() for r in routes if r.kind == routing.Kind.LOCAL],
-        sender_domain=routing.split_address(sender)[1] if lookup_sender else None,
-    )
-    handled_before = prior.done
-    if lookup_sender:
-        trace.sender_domain_id = prior.sender_domain_id
-    todo = [r for r in routes if r.address.lower() not in handled_before]
-    remote = [r for r in todo if r.kind == routing.Kind.REMOTE]
-    local = [r for r in todo if r.kind == routing.Kind.LOCAL]
-
+) -> bytes:
+    """The message as delivered: our Received line, and a Message-ID for a submission without one."""
     prefix = b""
     if submission and not trace.message_id:
         trace.message_id = email.utils.make_msgid(domain=server_hostname)
@@ -170,6 +160,53 @@ def accept_message(
     )
     data = prefix + content
     trace.size = len(data)
+    return data
+
+
+def accept_message(
+    *,
+    content: bytes,
+    sender: str,
+    routes: list[routing.Route],
+    trace: services.MessageTrace,
+    submission: bool,
+    helo: str,
+    protocol: str,
+    lmtp: LMTPEndpoint,
+    server_hostname: str,
+    sent_by: int | None = None,
+) -> Accepted:
+    """`sent_by`: the mailbox id a submitted (or Sieve-relayed) message is sent by, for its
+    archive's "Sent"; None on the MX."""
+    fingerprint = fingerprint_of(sender, content)
+    data = _stamped(
+        content=content,
+        routes=routes,
+        trace=trace,
+        submission=submission,
+        helo=helo,
+        protocol=protocol,
+        server_hostname=server_hostname,
+    )
+    archive_journal(
+        data=data,
+        fingerprint=fingerprint,
+        received_by=[r.mailbox_id for r in routes if r.kind == routing.Kind.LOCAL and r.mailbox_id],
+        sent_by=sent_by,
+    )
+    lookup_sender = not submission and bool(sender) and trace.sender_domain_id is None
+    prior = services.copies_prepare(
+        fingerprint=fingerprint,
+        recipients=[r.address.lower() for r in routes],
+        local=[r.address.lower() for r in routes if r.kind == routing.Kind.LOCAL],
+        sender_domain=routing.split_address(sender)[1] if lookup_sender else None,
+    )
+    handled_before = prior.done
+    if lookup_sender:
+        trace.sender_domain_id = prior.sender_domain_id
+    todo = [r for r in routes if r.address.lower() not in handled_before]
+    remote = [r for r in todo if r.kind == routing.Kind.REMOTE]
+    local = [r for r in todo if r.kind == routing.Kind.LOCAL]
 
     accepted = Accepted(reply="")
     if remote:

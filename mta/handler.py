@@ -140,6 +140,7 @@ class _RelayAdmission:
     content: bytes = b""
     trace: services.MessageTrace | None = None
     reservations: list["Reserved"] = field(default_factory=list)
+    mailbox_id: int | None = None  # the mailbox the message is attributed to (its archive's "Sent")
 
 
 @dataclass
@@ -413,6 +414,9 @@ class MailHandler:
         # CRLF only from here on: nothing that leaves can end early at a lax receiver.
         content = lineendings.normalise(envelope.original_content or b"")
         trace = envelope.trace or services.MessageTrace(sender="", sender_domain_id=None)
+        # Whose archive's "Sent" this message goes to: the authenticated mailbox (submission), the
+        # mailbox a Sieve message is attributed to (relay, below); none on the MX.
+        sent_by = envelope.sender.mailbox_id if self.mode == SUBMISSION and envelope.sender else None
         headers = parse_headers(content)
         trace.message_id = headers.message_id
         trace.subject = headers.subject
@@ -432,6 +436,7 @@ class MailHandler:
                 return admission.reply
             content, trace = admission.content, admission.trace
             envelope.reservations = admission.reservations
+            sent_by = admission.mailbox_id
         # Any X-Sieve-Redirected-From that arrives is renamed: in a mailbox, and so in what its
         # Sieve redirects, the only one is the one Pigeonhole adds (the relay's attribution).
         content = headerfrom.rename(content, headerfrom.REDIRECTED_FROM, headerfrom.UNTRUSTED_REDIRECTED_FROM)
@@ -454,6 +459,7 @@ class MailHandler:
                 protocol=protocol,
                 lmtp=self.lmtp or LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"]),
                 server_hostname=server.hostname,
+                sent_by=sent_by,
             )
         except Exception:
             logger.exception("DATA: acceptance failed")
@@ -540,7 +546,9 @@ class MailHandler:
                 return _RelayAdmission(reply=verdict.reply)
             if verdict.reservation is not None:
                 reserved.append(verdict.reservation)
-        return _RelayAdmission(reply="", content=content, trace=trace, reservations=reserved)
+        return _RelayAdmission(
+            reply="", content=content, trace=trace, reservations=reserved, mailbox_id=mailbox.mailbox_id
+        )
 
     def _relay_refuse(self, trace, routes: list[routing.Route], reply: str) -> "_RelayAdmission":
         for route in routes:

@@ -1,0 +1,80 @@
+"""Full-text search over archived messages, behind one small interface.
+
+`search_backend()` returns the backend named by `settings.ARCHIVE_SEARCH_BACKEND`:
+
+- `archiving.search.PostgresSearch` (default): the `search` tsvector of each ArchivedMessage,
+  written in the same statement as the entry (archiving.journaling): headers (From, To, Cc,
+  Subject) and attachment names weighted A, the text of text/plain parts and of text/html parts
+  (tags, scripts and styles dropped) weighted B, each under both the Italian and the English
+  configuration, so a word matches in its Italian or English stemmed form. A GIN index serves it.
+  A query is parsed with websearch_to_tsquery ("quoted phrases", -exclusions, or) in both
+  configurations, OR-ed.
+- An OpenSearch backend is one more module: a class with the same two methods, `index` (called
+  by a Celery task after each journaling commit with the entry's id and the document from
+  archiving.extract; bulk API, the entry id as the document id so a retry overwrites) and
+  `search` (a bool query: multi_match over the text fields with the Italian and English
+  analyzers, filters for archive ids, folder, dates and has-attachment; returns entry ids, then
+  loaded from PostgreSQL in that order). Point the setting at it; callers do not change.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, QuerySet
+from django.utils.module_loading import import_string
+
+from archiving.models import ArchivedMessage
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    folder: str | None = None
+    sender: str = ""
+    recipient: str = ""
+    since: dt.datetime | None = None  # message date, inclusive
+    before: dt.datetime | None = None  # message date, exclusive
+    has_attachment: bool | None = None
+
+
+class PostgresSearch:
+    def index(self, *, entry_id: int, document) -> None:
+        """Nothing to do: the vector is written with the entry."""
+
+    def search(
+        self, *, archive_ids: list[int], text: str, filters: SearchFilters | None = None, limit: int = 100
+    ) -> QuerySet[ArchivedMessage]:
+        """Entries of `archive_ids` (the caller's selector decides which the actor may read)
+        matching `text` and the filters, best match first, then newest."""
+        rows = ArchivedMessage.objects.filter(archive_id__in=archive_ids)
+        filters = filters or SearchFilters()
+        if filters.folder:
+            rows = rows.filter(folder=filters.folder)
+        if filters.sender:
+            rows = rows.filter(sender__icontains=filters.sender)
+        if filters.recipient:
+            rows = rows.filter(recipients__icontains=filters.recipient)
+        if filters.since:
+            rows = rows.filter(message_date__gte=filters.since)
+        if filters.before:
+            rows = rows.filter(message_date__lt=filters.before)
+        if filters.has_attachment is True:
+            rows = rows.exclude(attachment_names=[])
+        elif filters.has_attachment is False:
+            rows = rows.filter(attachment_names=[])
+        text = " ".join(text.split())
+        if not text:
+            return rows.order_by("-message_date", "-seq")[:limit]
+        query = SearchQuery(text, config="italian", search_type="websearch") | SearchQuery(
+            text, config="english", search_type="websearch"
+        )
+        return (
+            rows.filter(search=query)
+            .annotate(rank=SearchRank(F("search"), query))
+            .order_by("-rank", "-message_date", "-seq")[:limit]
+        )
+
+
+def search_backend():
+    return import_string(settings.ARCHIVE_SEARCH_BACKEND)()
