@@ -25,4 +25,4 @@ lint:
 	.venv/bin/lint-imports --no-cache
 
 messages:
-	$(PY) manage.py makemessages -l it -l en --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l it -l en --ignore=.venv --ignore=var --ignore=node_modules

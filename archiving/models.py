@@ -3,6 +3,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 RETENTION_MIN_YEARS = 1
 RETENTION_MAX_YEARS = 10
@@ -115,8 +116,8 @@ class ArchivedMessage(models.Model):
     vector (PostgreSQL full text, Italian and English, see archiving.search)."""
 
     class Folder(models.TextChoices):
-        RECEIVED = "received", _("Received")
-        SENT = "sent", _("Sent")
+        RECEIVED = "received", pgettext_lazy("archive folder", "Received")
+        SENT = "sent", pgettext_lazy("archive folder", "Sent")
 
     archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="messages")
     seq = models.BigIntegerField()

@@ -175,7 +175,9 @@ def test_delete_needs_the_typed_address_and_says_what_is_lost(world, postmaster_
     mailbox = MailboxFactory(domain=world.domain, local_part="leaving")
     url = reverse("mailadmin:mailbox_delete", args=[world.domain.name, mailbox.pk])
     page = postmaster_client.get(url, **EN).content.decode()
-    assert "This cannot be undone. You will lose:" in page and "Time Machine" in page
+    assert "This cannot be undone from the control panel. What happens:" in page and "Time Machine" in page
+    assert "set aside for 15 days, then deleted for good" in page
+    assert "a new mailbox with this address starts empty, at once" in page
     before = fingerprint()
     response = postmaster_client.post(url, {"confirm_address": "leaving@other.test"}, **EN)
     assert response.status_code == 400
