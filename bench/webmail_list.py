@@ -136,7 +136,7 @@ def run(args, settings) -> None:
 
         profiler = cProfile.Profile()
         profiler.runcall(timed, page, 20)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     # Interleaved, one webmail request then the bare equivalent: both sides see the same
     # Dovecot state. (Measured one after the other, the first side paid for Maildir's
     # "recently changed cur/" window left by the warm-up's \Seen flag: every EXAMINE rescanned
