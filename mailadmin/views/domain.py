@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -111,11 +111,7 @@ def access_log(request, domain_name):
         until=data.get("until"),
     )
     if request.GET.get("format") == "csv" and not form.errors:
-        response = StreamingHttpResponse(
-            access_log_csv(rows.iterator()), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="access-log-{domain.name}.csv"'
-        return response
+        return _csv_download(access_log_csv(rows.iterator()), f"access-log-{domain.name}.csv")
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -136,10 +132,17 @@ def access_log(request, domain_name):
     )
 
 
+def _csv_download(lines, filename: str) -> StreamingHttpResponse:
+    """A CSV export streamed as its lines are produced (the access log and Tracemail)."""
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @panel_view
 def tracemail(request, domain_name):
     from mta.models import TracemailEntry
-    from mta.selectors import tracemail_csv, tracemail_for
+    from mta.selectors import tracemail_csv_lines, tracemail_for
 
     domain = domain_for(user=request.user, name=domain_name)
     form, data = _filters(request)
@@ -153,12 +156,9 @@ def tracemail(request, domain_name):
         "status": status if status in TracemailEntry.Status.values else None,
     }
     if request.GET.get("format") == "csv" and not form.errors:
-        response = HttpResponse(
-            tracemail_csv(actor=request.user, domain=domain, **filters),
-            content_type="text/csv; charset=utf-8",
+        return _csv_download(
+            tracemail_csv_lines(actor=request.user, domain=domain, **filters), f"tracemail-{domain.name}.csv"
         )
-        response["Content-Disposition"] = f'attachment; filename="tracemail-{domain.name}.csv"'
-        return response
     query = request.GET.copy()
     query.pop("page", None)
     return render(
