@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -13,6 +14,8 @@ from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
 from mailstore.layout import store_set_aside
+from mailstore.models import QuotaOverride
+from mailstore.selectors import quota_usage_for
 
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
@@ -28,6 +31,31 @@ _MAILBOX_CONSTRAINTS = {
 
 def _normalize_local_part(local_part: str) -> str:
     return (local_part or "").strip().lower()
+
+
+def _refuse_quota_below_usage(mailbox: Mailbox, quota_tier: Any) -> None:
+    """A space lower than what the mailbox already uses is refused, with the usage shown: accepted,
+    it would make every new message bounce. (A provider's QuotaOverride replaces the tier, so a
+    tier change does not move the real limit and is not checked.)"""
+    try:
+        new_bytes = int(quota_tier) * 1024**3
+    except (TypeError, ValueError):
+        return  # clean() reports the invalid choice
+    if new_bytes >= mailbox.quota_bytes or QuotaOverride.objects.filter(mailbox=mailbox).exists():
+        return
+    used, _messages = quota_usage_for([mailbox.address]).get(mailbox.address, (0, 0))
+    if used > new_bytes:
+        raise ValidationError(
+            {
+                "quota_tier": [
+                    _(
+                        "The mailbox already uses %(used)s, more than %(new)s. Delete or archive "
+                        "mail first, or choose a larger space."
+                    )
+                    % {"used": filesizeformat(used), "new": filesizeformat(new_bytes)}
+                ]
+            }
+        )
 
 
 def create_mailbox_row(
@@ -156,6 +184,8 @@ def mailbox_update(
             raise ValidationError({"is_active": [_("The postmaster mailbox cannot be deactivated.")]})
         before = snapshot(mailbox, changes)
         old_quota_tier, old_send_limit = mailbox.quota_tier, mailbox.send_limit
+        if "quota_tier" in changes:
+            _refuse_quota_below_usage(mailbox, changes["quota_tier"])
         for name, value in changes.items():
             setattr(mailbox, name, value.strip() if isinstance(value, str) else value)
         clean(mailbox)

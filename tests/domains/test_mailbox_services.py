@@ -185,3 +185,29 @@ def test_set_password_refuses_a_weak_password_and_keeps_the_old_one():
     assert list(exc.value.message_dict) == ["password"]
     mailbox.user.refresh_from_db()
     assert mailbox.user.check_password(MAILBOX_PASSWORD) is True
+
+
+def test_lowering_the_space_below_the_usage_is_refused_with_the_usage_shown():
+    from mailstore.models import QuotaUsage
+
+    mailbox = MailboxFactory(quota_tier=QuotaTier.GB25)
+    QuotaUsage.objects.create(username=mailbox.address, bytes=9 * 1024**3, messages=120_000)
+    with pytest.raises(ValidationError) as exc:
+        mailbox_update(mailbox=mailbox, quota_tier=QuotaTier.GB8)
+    message = exc.value.message_dict["quota_tier"][0]
+    assert "9,0\xa0GB" in message and "8,0\xa0GB" in message  # it is the default language
+    mailbox.refresh_from_db()
+    assert mailbox.quota_tier == 25
+    assert not AuditEntry.objects.filter(action="mailbox.update").exists()
+
+
+def test_lowering_the_space_above_the_usage_and_raising_it_are_allowed():
+    from mailstore.models import QuotaUsage
+
+    mailbox = MailboxFactory(quota_tier=QuotaTier.GB25)
+    QuotaUsage.objects.create(username=mailbox.address, bytes=7 * 1024**3, messages=1)
+    mailbox_update(mailbox=mailbox, quota_tier=QuotaTier.GB8)
+    QuotaUsage.objects.filter(username=mailbox.address).update(bytes=30 * 1024**3)
+    mailbox_update(mailbox=mailbox, quota_tier=QuotaTier.GB50)  # raising is never refused
+    mailbox.refresh_from_db()
+    assert mailbox.quota_tier == 50

@@ -123,6 +123,21 @@ def test_a_paid_space_tier_shows_its_price_before_confirming(world, postmaster_c
     assert mailbox.quota_tier == 8
 
 
+def test_a_space_below_the_usage_is_refused_on_the_page_with_the_usage(world, postmaster_client):
+    from mailstore.models import QuotaUsage
+
+    mailbox = MailboxFactory(domain=world.domain, local_part="full", quota_tier=25)
+    QuotaUsage.objects.create(username="full@acme.test", bytes=12 * 1024**3, messages=10)
+    url = reverse("mailadmin:mailbox_quota", args=[world.domain.name, mailbox.pk])
+    before = fingerprint()
+    response = postmaster_client.post(url, {"quota_tier": "8"})
+    assert response.status_code == 400
+    assert "La casella usa già 12,0\xa0GB, più di 8,0\xa0GB." in response.content.decode()
+    assert fingerprint() == before
+    mailbox.refresh_from_db()
+    assert mailbox.quota_tier == 25
+
+
 def test_manager_sets_send_limit_and_archive(world, manager_client):
     mailbox = MailboxFactory(domain=world.domain, local_part="sales")
     name = world.domain.name
