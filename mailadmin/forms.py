@@ -82,6 +82,18 @@ class SendLimitForm(forms.Form):
     )
 
 
+class SuspendForm(forms.Form):
+    mail = forms.ChoiceField(
+        label=_("While suspended, new mail is"),
+        choices=[
+            ("deliver", _("delivered to the mailbox (default)")),
+            ("refuse", _("refused: senders get an error")),
+        ],
+        initial="deliver",
+        widget=forms.RadioSelect,
+    )
+
+
 class ArchiveForm(forms.Form):
     retention_years = forms.TypedChoiceField(
         label=_("Keep messages for"),

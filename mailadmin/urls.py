@@ -28,6 +28,9 @@ urlpatterns = [
     path(
         "d/<str:domain_name>/m/<int:pk>/send-limit/", mailboxes.mailbox_send_limit, name="mailbox_send_limit"
     ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/suspension/", mailboxes.mailbox_suspension, name="mailbox_suspension"
+    ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
     path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),

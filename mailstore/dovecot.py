@@ -204,3 +204,18 @@ def doveadm(*args: str, config: DovecotConfig | None = None, timeout: float = 60
     if result.returncode != 0:
         raise DovecotError(f"doveadm {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
     return result.stdout
+
+
+def sessions_end(login: str, config: DovecotConfig | None = None) -> bool:
+    """Disconnect every IMAP, POP3 and ManageSieve session of a login (`doveadm kick`), e.g. when
+    its mailbox is suspended. Best effort: with Dovecot not running there is no session to end;
+    the failure is logged and False returned (logins are refused by the views anyway)."""
+    config = config or config_from_settings()
+    if master_pid(config) is None:
+        return False
+    try:
+        doveadm("kick", login, config=config, timeout=10)
+    except DovecotError as exc:
+        logger.warning("could not end the sessions of %s: %s", login, exc)
+        return False
+    return True

@@ -49,12 +49,13 @@ def resolve(address: str) -> Route:
     # One query in the common case (an existing mailbox); a second only to tell unknown from remote.
     row = (
         Mailbox.objects.filter(domain__name=domain_name, local_part=local.lower())
-        .values_list("id", "is_active", "domain_id", "domain__is_active")
+        .values_list("id", "is_active", "receive_while_suspended", "domain_id", "domain__is_active")
         .first()
     )
     if row is not None:
-        mailbox_id, active, domain_id, domain_active = row
-        if active and domain_active:
+        mailbox_id, active, receives_while_suspended, domain_id, domain_active = row
+        # A suspended mailbox may still receive (a choice of the control panel's suspend page).
+        if (active or receives_while_suspended) and domain_active:
             return Route(
                 Kind.LOCAL, f"{local.lower()}@{domain_name}", domain_id=domain_id, mailbox_id=mailbox_id
             )

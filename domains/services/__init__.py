@@ -17,7 +17,9 @@ from domains.services.domains import domain_register, domain_set_require_2fa
 from domains.services.mailboxes import (
     mailbox_create,
     mailbox_delete,
+    mailbox_resume,
     mailbox_set_password,
+    mailbox_suspend,
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
@@ -38,6 +40,8 @@ __all__ = [
     "mailbox_update",
     "mailbox_set_password",
     "mailbox_delete",
+    "mailbox_suspend",
+    "mailbox_resume",
     "manager_create",
     "manager_set_domains",
     "delegate_create",

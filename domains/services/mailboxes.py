@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -13,6 +14,7 @@ from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
+from mailstore.dovecot import sessions_end
 from mailstore.layout import store_set_aside
 from mailstore.models import QuotaOverride
 from mailstore.selectors import quota_usage_for
@@ -202,6 +204,13 @@ def mailbox_update(
         if "is_active" in changes and user.is_active != mailbox.is_active:
             user.is_active = mailbox.is_active
             user_changed.append("is_active")
+        if "is_active" in changes and mailbox.is_active != before.get("is_active"):
+            # The back office's switch is the same suspension as mailbox_suspend's (mail refused).
+            mailbox.suspended_at = None if mailbox.is_active else timezone.now()
+            mailbox.save(update_fields=["suspended_at"])
+            if not mailbox.is_active:
+                address = mailbox.address
+                transaction.on_commit(lambda: sessions_end(address))
         if user_changed:
             user.save(update_fields=user_changed)
         if "is_active" in changes or "require_2fa" in changes:
@@ -217,6 +226,63 @@ def mailbox_update(
                 before=before,
                 after=after,
             )
+    return mailbox
+
+
+def mailbox_suspend(*, mailbox: Mailbox, actor: Any | None = None, receive_mail: bool = True) -> Mailbox:
+    """Suspend a mailbox: no login anywhere (web, IMAP, POP3, SMTP, ManageSieve; its open sessions
+    end), its mail still delivered (receive_mail, the default) or refused at RCPT; it stays counted
+    and billed as a mailbox. Suspending a suspended mailbox only changes the mail choice."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain", "user").get(pk=mailbox.pk)
+        if mailbox.is_postmaster:
+            raise ValidationError({NON_FIELD_ERRORS: [_("The postmaster mailbox cannot be suspended.")]})
+        before = {"is_active": mailbox.is_active, "receive_while_suspended": mailbox.receive_while_suspended}
+        if mailbox.is_active:
+            mailbox.suspended_at = timezone.now()
+        mailbox.is_active = False
+        mailbox.receive_while_suspended = bool(receive_mail)
+        mailbox.save(update_fields=["is_active", "suspended_at", "receive_while_suspended", "updated_at"])
+        user = mailbox.user
+        if user.is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        credential_cache_forget(user_ids=[user.pk])
+        audit_record(
+            actor=actor,
+            action="mailbox.suspend",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before=before,
+            after={"is_active": False, "receive_while_suspended": mailbox.receive_while_suspended},
+        )
+        address = mailbox.address
+        transaction.on_commit(lambda: sessions_end(address))
+    return mailbox
+
+
+def mailbox_resume(*, mailbox: Mailbox, actor: Any | None = None) -> Mailbox:
+    """End a suspension: logins work again with the same password and app passwords."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain", "user").get(pk=mailbox.pk)
+        if mailbox.is_active:
+            return mailbox
+        mailbox.is_active = True
+        mailbox.suspended_at = None
+        mailbox.receive_while_suspended = False
+        mailbox.save(update_fields=["is_active", "suspended_at", "receive_while_suspended", "updated_at"])
+        user = mailbox.user
+        if not user.is_active:
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="mailbox.resume",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before={"is_active": False},
+            after={"is_active": True},
+        )
     return mailbox
 
 

@@ -26,6 +26,7 @@ from mailadmin.forms import (
     MailboxProfileForm,
     QuotaForm,
     SendLimitForm,
+    SuspendForm,
     apply_service_errors,
 )
 from mailadmin.views import pricing
@@ -121,6 +122,7 @@ def _detail(request, domain, mailbox, status=200, **forms):
         "send_limit_form": forms.get("send_limit_form")
         or SendLimitForm(initial={"send_limit": mailbox.send_limit}),
         "archive_form": forms.get("archive_form") or ArchiveForm(),
+        "suspend_form": forms.get("suspend_form") or SuspendForm(),
     }
     return render(request, "mailadmin/mailbox_detail.html", context, status=status)
 
@@ -243,6 +245,33 @@ def mailbox_security(request, domain_name, pk):
         messages.success(request, _("App passwords revoked: %(n)d.") % {"n": count})
     else:
         return HttpResponseBadRequest(_("Unknown action."))
+    return redirect(mailbox_url(domain, mailbox))
+
+
+@panel_view
+def mailbox_suspension(request, domain_name, pk):
+    """Suspend (with the choice for new mail) or resume a mailbox: Postmaster or Manager."""
+    domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    action = request.POST.get("action")
+    if action == "resume":
+        services.mailbox_resume(mailbox=mailbox, actor=request.user)
+        messages.success(request, _("The mailbox is active again."))
+        return redirect(mailbox_url(domain, mailbox))
+    if action != "suspend":
+        return HttpResponseBadRequest(_("Unknown action."))
+    form = SuspendForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, domain, mailbox, status=400, suspend_form=form)
+    try:
+        services.mailbox_suspend(
+            mailbox=mailbox, actor=request.user, receive_mail=form.cleaned_data["mail"] == "deliver"
+        )
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return _detail(request, domain, mailbox, status=400, suspend_form=form)
+    messages.success(request, _("The mailbox is suspended: it cannot log in anywhere."))
     return redirect(mailbox_url(domain, mailbox))
 
 

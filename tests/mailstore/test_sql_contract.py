@@ -9,7 +9,13 @@ from django.db.utils import ProgrammingError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.services import app_password_create, app_password_revoke, token_hash
-from domains.services import domain_set_require_2fa, mailbox_delete, mailbox_update
+from domains.services import (
+    domain_set_require_2fa,
+    mailbox_delete,
+    mailbox_resume,
+    mailbox_suspend,
+    mailbox_update,
+)
 from mailstore.services import quota_override_set
 from tests.factories import DomainFactory, MailboxFactory
 
@@ -26,6 +32,7 @@ MAILUSER_COLUMNS = [
     "require_2fa",
     "must_change_password",
     "credential_generation",
+    "can_login",
 ]
 APPPASSWORD_COLUMNS = ["login", "local_part", "domain", "app_password_id", "token_hash"]
 
@@ -89,6 +96,25 @@ def test_deactivated_or_deleted_mailbox_has_no_row():
     address = deleted.address
     mailbox_delete(mailbox=deleted)
     assert (mailuser(inactive.address), mailuser(address)) == (None, None)
+
+
+def test_suspended_mailbox_receiving_mail_keeps_a_row_without_password_or_app_passwords():
+    mailbox = MailboxFactory()
+    app_password_create(user=mailbox.user, name="phone")
+    assert len(app_hashes(mailbox.address)) == 1
+    mailbox_suspend(mailbox=mailbox, receive_mail=True)
+    login, password, quota_bytes, _require_2fa = mailuser(mailbox.address)
+    assert (login, password, quota_bytes) == (mailbox.address, None, 8 * 1024**3)
+    assert app_hashes(mailbox.address) == []
+    mailbox_resume(mailbox=mailbox)
+    assert mailuser(mailbox.address)[1].startswith("{ARGON2ID}")
+    assert len(app_hashes(mailbox.address)) == 1
+
+
+def test_suspended_mailbox_refusing_mail_has_no_row():
+    mailbox = MailboxFactory()
+    mailbox_suspend(mailbox=mailbox, receive_mail=False)
+    assert mailuser(mailbox.address) is None
 
 
 def test_inactive_domain_has_no_rows():

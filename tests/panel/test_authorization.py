@@ -33,6 +33,7 @@ DOMAIN_URLS = [
     ("mailbox_quota", True, {"quota_tier": "100", "confirm": "1"}, False),
     ("mailbox_security", True, {"action": "require_2fa"}, False),
     ("mailbox_delete", True, {"confirm_address": "victim@acme.test"}, False),
+    ("mailbox_suspension", True, {"action": "suspend", "mail": "refuse"}, False),
     ("domain_security", False, {"require_2fa": "on"}, False),
     ("audit_log", False, None, False),
     ("access_log", False, None, False),
@@ -48,6 +49,7 @@ POST_ONLY = {
     "mailbox_security",
     "mailbox_send_limit",
     "mailbox_archive",
+    "mailbox_suspension",
 }
 
 
@@ -64,7 +66,9 @@ def fingerprint() -> dict:
                 "send_limit",
                 "require_2fa",
                 "is_active",
+                "receive_while_suspended",
                 "user__password",
+                "user__is_active",
             )
         ),
         "domains": list(

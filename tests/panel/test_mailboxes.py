@@ -329,3 +329,40 @@ def test_a_parked_password_is_bound_to_the_session_that_parked_it(world, postmas
     other_session = panel_client(world.postmaster.user)
     other_session.post(create_url(world), confirm)
     assert not Mailbox.objects.filter(local_part="stolen").exists()
+
+
+def test_postmaster_suspends_and_resumes_a_mailbox_and_the_list_shows_it(world, postmaster_client):
+    mailbox = MailboxFactory(domain=world.domain, local_part="away")
+    url = reverse("mailadmin:mailbox_suspension", args=[world.domain.name, mailbox.pk])
+    # the default choice is stated on the page: mail is still delivered
+    page = postmaster_client.get(reverse("mailadmin:mailbox", args=[world.domain.name, mailbox.pk]), **EN)
+    assert "delivered to the mailbox (default)" in page.content.decode()
+    response = postmaster_client.post(url, {"action": "suspend", "mail": "deliver"})
+    assert response.status_code == 302
+    mailbox.refresh_from_db()
+    assert (mailbox.is_active, mailbox.user.is_active, mailbox.receive_while_suspended) == (
+        False,
+        False,
+        True,
+    )
+    assert mailbox.suspended_at is not None
+    listing = postmaster_client.get(reverse("mailadmin:mailboxes", args=[world.domain.name]), **EN)
+    assert "suspended" in listing.content.decode()
+    detail = postmaster_client.get(reverse("mailadmin:mailbox", args=[world.domain.name, mailbox.pk]), **EN)
+    assert "New mail is delivered." in detail.content.decode()
+    assert AuditEntry.objects.filter(action="mailbox.suspend", target="away@acme.test").count() == 1
+    # a suspended mailbox still counts as a mailbox (billing counts rows, not logins)
+    assert Mailbox.objects.filter(domain=world.domain, local_part="away").exists()
+    assert postmaster_client.post(url, {"action": "resume"}).status_code == 302
+    mailbox.refresh_from_db()
+    assert (mailbox.is_active, mailbox.user.is_active, mailbox.suspended_at) == (True, True, None)
+
+
+def test_the_postmaster_mailbox_cannot_be_suspended(world, postmaster_client):
+    postmaster = Mailbox.objects.get(domain=world.domain, is_postmaster=True)
+    url = reverse("mailadmin:mailbox_suspension", args=[world.domain.name, postmaster.pk])
+    before = fingerprint()
+    response = postmaster_client.post(url, {"action": "suspend", "mail": "deliver"}, **EN)
+    assert response.status_code == 400
+    assert "The postmaster mailbox cannot be suspended." in response.content.decode()
+    assert fingerprint() == before
