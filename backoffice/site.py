@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.interventions import intervention_view
 from core.portals import portal
 from portalkit.portal import Portal
 from portalkit.session import portal_session_ok
@@ -50,6 +51,10 @@ class BackofficeSite(admin.AdminSite):
             path("login/2fa/", TwoFactorView.as_view(portal=BACKOFFICE), name="login_2fa"),
             path("login/enrol/", EnrolView.as_view(portal=BACKOFFICE), name="login_enrol"),
             path("login/password/", PasswordChangeView.as_view(portal=BACKOFFICE), name="login_password"),
+            path(
+                "billing/intervention/",
+                self.admin_view(lambda request: intervention_view(request, self)),
+                name="billing_intervention",
+            ),
         ]
         return steps + super().get_urls()
-

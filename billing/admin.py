@@ -58,6 +58,8 @@ class LedgerEventAdmin(ReadOnlyAdmin):
     search_fields = ("target", "domain_name", "customer__company_name", "actor_label")
     list_select_related = ("customer",)
     date_hierarchy = "at"
+    # Adds the link to the back office's "record an intervention" page (backoffice.interventions).
+    change_list_template = "backoffice/ledger_change_list.html"
 
 
 @admin.register(DailyNotice)
