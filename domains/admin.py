@@ -4,9 +4,10 @@ written by the admin itself."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from billing.inclusion import inclusion_for
+from billing.inclusion import MIN_PROFILE, inclusion_for
 from core.admin import ReadOnlyAdmin, ServiceAdmin
 from domains import services
 from domains.models import Customer, CustomerUser, Domain, Mailbox, Manager, Site
@@ -24,9 +25,34 @@ class SiteInline(admin.TabularInline):
         return False
 
 
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """Customers with mailboxes and no site that makes them eligible (issue 15 item 4)."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Not eligible, with mailboxes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        eligible = Site.objects.filter(customer=OuterRef("pk"), profile__gte=MIN_PROFILE)
+        return queryset.filter(domains__mailboxes__isnull=False).exclude(Exists(eligible)).distinct()
+
+
 @admin.register(Customer)
 class CustomerAdmin(ServiceAdmin):
-    list_display = ("company_name", "vat_number", "legal_rep_name", "legal_rep_email", "included_mailboxes")
+    list_display = (
+        "company_name",
+        "vat_number",
+        "legal_rep_name",
+        "legal_rep_email",
+        "included_mailboxes",
+        "mailbox_count",
+        "attention",
+    )
+    list_filter = (NeedsAttentionFilter,)
     search_fields = ("company_name", "vat_number", "legal_rep_name")
     inlines = [SiteInline]
     fields = ("company_name", "vat_number", "legal_rep_name", "legal_rep_email")
@@ -35,8 +61,23 @@ class CustomerAdmin(ServiceAdmin):
     def included_mailboxes(self, obj):
         return inclusion_for(obj.sites.all()).included_mailboxes
 
+    @admin.display(description=_("mailboxes"))
+    def mailbox_count(self, obj):
+        return obj.n_mailboxes
+
+    @admin.display(description=_("attention"))
+    def attention(self, obj):
+        if obj.n_mailboxes and not inclusion_for(obj.sites.all()).eligible:
+            return _("Not eligible any more (no site with profile 1.5 or higher): new mailboxes refused")
+        return "—"
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("sites")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("sites")
+            .annotate(n_mailboxes=Count("domains__mailboxes", distinct=True))
+        )
 
     def service_create(self, request, data):
         return services.customer_create(actor=request.user, **{k: data[k] for k in self.fields})

@@ -158,6 +158,7 @@ def monitor_as_dict(monitor: Monitor) -> dict[str, Any]:
         "customer": monitor.customer.company_name,
         "period": {"start": monitor.period_start.isoformat(), "end": monitor.period_end.isoformat()},
         "included": monitor.cost.included,
+        "eligible": monitor.inclusion.eligible,
         "mailboxes": monitor.cost.mailboxes,
         "extra_mailboxes": monitor.cost.extra_mailboxes,
         "lines": [line(ln) for ln in monitor.cost.lines],

@@ -16,6 +16,7 @@ from domains.services.delegates import delegate_create, delegate_delete, delegat
 from domains.services.domains import domain_register, domain_set_require_2fa
 from domains.services.mailboxes import (
     mailbox_create,
+    mailbox_create_allowed,
     mailbox_delete,
     mailbox_resume,
     mailbox_set_password,
@@ -37,6 +38,7 @@ __all__ = [
     "domain_register",
     "domain_set_require_2fa",
     "mailbox_create",
+    "mailbox_create_allowed",
     "mailbox_update",
     "mailbox_set_password",
     "mailbox_delete",

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from billing.selectors import inclusion_of
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
 from core.updates import UNCHANGED, Unchanged, given
@@ -127,6 +128,24 @@ def create_mailbox_row(
     return mailbox
 
 
+def mailbox_create_allowed(domain: Domain) -> None:
+    """The service is reserved to customers with a site of profile 1.5 or higher: when the sites
+    change and the customer is no longer eligible, new mailboxes are refused (existing ones keep
+    working; the back office lists the customer as needing attention)."""
+    if not inclusion_of(domain.customer_id).eligible:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    _(
+                        "New mailboxes cannot be created: the customer no longer has a site with "
+                        "commercial profile 1.5 or higher. Existing mailboxes keep working; "
+                        "contact the provider."
+                    )
+                ]
+            }
+        )
+
+
 def mailbox_create(
     *,
     domain: Domain,
@@ -139,6 +158,7 @@ def mailbox_create(
     actor: Any | None = None,
 ) -> Mailbox:
     with transaction.atomic():
+        mailbox_create_allowed(domain)
         mailbox = create_mailbox_row(
             domain=domain,
             local_part=local_part,

@@ -67,6 +67,13 @@ def mailbox_create(request, domain_name):
     form = MailboxCreateForm(pricing.form_data(request) if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        try:
+            services.mailbox_create_allowed(domain)  # before any price: a refusal says why at once
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return render(
+                request, "mailadmin/mailbox_create.html", {"domain": domain, "form": form}, status=400
+            )
         reasons = pricing.reasons_for(domain=domain, creating=True, quota_tier=data["quota_tier"])
         if reasons and not pricing.confirmed(request):
             price = pricing.preview(domain=domain, change="mailbox_create", quota_tier=data["quota_tier"])
