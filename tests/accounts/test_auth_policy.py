@@ -2,8 +2,6 @@
 
 import itertools
 import json
-import statistics
-import time
 
 import pytest
 from django.urls import reverse
@@ -171,14 +169,10 @@ def test_a_request_forwarded_by_a_trusted_proxy_on_loopback_is_not_dovecot(
     assert response.status_code == 403
 
 
-def test_allow_is_fast(client, mailbox):
+def test_allow_asks_nothing_of_the_database(client, mailbox, django_assert_num_queries):
+    # Dovecot calls it before every login: its speed is measured by bench/auth_policy.py (speed
+    # targets are benches, not unit tests); here, the property that keeps it fast.
     post(client, "allow", attempt())  # warm-up (URL resolver, Redis connection)
-    timings = []
-    for _ in range(50):
-        start = time.perf_counter()
-        post(client, "allow", attempt())
-        timings.append(time.perf_counter() - start)
-
-    median_ms = statistics.median(timings) * 1000
-    print(f"auth policy allow: median {median_ms:.2f} ms through the test client")
-    assert median_ms < 5
+    with django_assert_num_queries(0):
+        response = post(client, "allow", attempt())
+    assert response.status_code == 200
