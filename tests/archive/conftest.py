@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from archiving.indexing import archive_index_pending
 from archiving.journaling import archive_journal
 from archiving.models import Archive, ArchivedMessage
 from archiving.services import archive_attach
@@ -129,6 +130,7 @@ def world(db) -> World:
     note = raw("colleague-note", date="Tue, 10 Jun 2025 11:00:00 +0200", to="colleague@acme.test")
     journal(colleague, note)
     journal(foreigner, raw("foreign-note", date="Tue, 10 Jun 2025 11:00:00 +0200", to="ceo@other.test"))
+    archive_index_pending()  # the bodies become searchable (a Celery beat task in production)
     window = {"window_start": dt.date(2025, 1, 1), "window_end": dt.date(2025, 12, 31)}
     return World(
         owner=owner,
