@@ -19,6 +19,10 @@ urlpatterns = [
     path("a/<int:archive_id>/m/<int:entry_id>/source/", browse.source, name="source"),
     path("a/<int:archive_id>/m/<int:entry_id>/eml/", browse.eml, name="eml"),
     path("a/<int:archive_id>/export/", export.export, name="export"),
+    path("a/<int:archive_id>/exports/<int:job_id>/", export.export_job, name="export_job"),
+    path(
+        "a/<int:archive_id>/exports/<int:job_id>/<str:token>/", export.export_download, name="export_download"
+    ),
     path("a/<int:archive_id>/put-back/", export.put_back, name="put_back"),
     path("a/<int:archive_id>/readers/", browse.readers, name="readers"),
 ]
