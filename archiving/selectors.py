@@ -196,6 +196,8 @@ def entries_for(
         raise Http404
     rows = _visible(access).filter(folder=folder)
     if year is not None:
+        if not 1 <= year < 9999:
+            raise Http404
         tz = timezone.get_default_timezone()
         start = dt.datetime(year, 1, 1, tzinfo=tz)
         end = dt.datetime(year + 1, 1, 1, tzinfo=tz)
@@ -273,9 +275,10 @@ def export_entries(
     rows = _visible(access).defer("search")
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))
-    elif search is not None:
+    elif search is not None:  # every match, not only the first page the search page shows
         text, filters = search
-        rows = rows.filter(pk__in=[row["id"] for row in search_entries(access, text=text, filters=filters)])
+        found = search_backend().search(archive_ids=[access.pk], text=text, filters=filters, limit=None)
+        rows = rows.filter(pk__in=found.values("pk"))
     else:
         raise Http404
     return rows.order_by("seq")

@@ -25,6 +25,7 @@ from archiving.selectors import ArchiveAccess
 from portalkit import downloads, rendering
 
 PER_PAGE = 50
+SEARCH_LIMIT = 500  # shown; an export of the search takes every match
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
@@ -149,7 +150,9 @@ def search(request: HttpRequest, access: ArchiveAccess) -> HttpResponse:
     rows: list[dict] = []
     searched = form.is_bound and form.is_valid()
     if searched:
-        rows = selectors.search_entries(access, text=form.cleaned_data["q"], filters=form.filters())
+        rows = selectors.search_entries(
+            access, text=form.cleaned_data["q"], filters=form.filters(), limit=SEARCH_LIMIT
+        )
         archive_read_record(
             access=access,
             action="search",
@@ -160,8 +163,14 @@ def search(request: HttpRequest, access: ArchiveAccess) -> HttpResponse:
     return render(
         request,
         "archive/search.html",
-        {**base_context(access), "form": form, "page": page, "searched": searched, "total": len(rows),
-         "query": request.GET.urlencode()},
+        {
+            **base_context(access),
+            "form": form,
+            "page": page,
+            "searched": searched,
+            "total": len(rows),
+            "limited": len(rows) >= SEARCH_LIMIT,
+        },
         status=400 if form.is_bound and not searched else 200,
     )
 

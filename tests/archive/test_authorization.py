@@ -27,7 +27,22 @@ def urls(world) -> dict[str, tuple[str, str, dict]]:
         "readers": ("get", f"/archive/a/{a}/readers/", {}),
         "export": ("post", f"/archive/a/{a}/export/", {"id": [str(e)], "format": "zip"}),
         "put_back": ("post", f"/archive/a/{a}/put-back/", {"id": [str(e)]}),
+        "export_job": ("get", f"/archive/a/{a}/exports/{world.job.pk}/", {}),
+        "export_download": ("get", f"/archive/a/{a}/exports/{world.job.pk}/{world.job.token}/", {}),
     }
+
+
+@pytest.fixture
+def job(world, settings, tmp_path):
+    """A finished export job the owner asked for (its file stored)."""
+    from archiving.export_jobs import archive_export_build, archive_export_request
+    from archiving.selectors import archive_access
+
+    settings.ARCHIVE_EXPORT_DIR = tmp_path / "exports"
+    access = archive_access(user=world.owner.user, archive_id=world.archive.pk)
+    world.job = archive_export_request(access=access, entry_ids=[world.inside.pk], fmt="zip")
+    archive_export_build(job_id=world.job.pk)
+    return world.job
 
 
 def state() -> dict:
@@ -48,7 +63,7 @@ def call(client: Client, method: str, url: str, data: dict):
     return getattr(client, method)(url, data)
 
 
-def test_outsiders_get_nothing(world):
+def test_outsiders_get_nothing(world, job):
     clients = {
         "anonymous": Client(),
         "another domain's user": portal_login(world.foreigner.address, MAILBOX_PASSWORD),
@@ -67,9 +82,14 @@ def test_outsiders_get_nothing(world):
             content = body_of(response)
             assert b"budget" not in content and b"zanzibar" not in content, (who, name)
     assert state() == before
+    # and their portal home lists their own archives only
+    for who, client in clients.items():
+        content = client.get("/archive/", follow=True).content
+        assert b"ceo@acme.test" not in content, who
+        assert f"/archive/a/{world.archive.pk}/".encode() not in content, who
 
 
-def test_the_owner_reads_every_url(world, owner_client):
+def test_the_owner_reads_every_url(world, job, owner_client):
     before = state()
     for name, (method, url, data) in urls(world).items():
         if name == "put_back":
@@ -80,7 +100,7 @@ def test_the_owner_reads_every_url(world, owner_client):
     assert state() == before
 
 
-def test_a_delegate_cannot_put_back(world, full_client):
+def test_a_delegate_cannot_put_back(world, job, full_client):
     method, url, data = urls(world)["put_back"]
     assert call(full_client, method, url, data).status_code == 403
 
