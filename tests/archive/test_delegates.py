@@ -182,3 +182,28 @@ def test_reads_change_nothing_in_the_archive(world, full_client):
     full_client.get(f"/archive/a/{world.archive.pk}/m/{world.inside.pk}/eml/")
     after = list(ArchivedMessage.objects.order_by("pk").values_list("pk", "entry_hash", "blob_id"))
     assert before == after
+
+
+def test_the_panel_page_of_archive_reads_with_four_clients(world, full_client):
+    from django.test import Client
+
+    from tests.factories import DomainFactory, ManagerFactory
+    from tests.panel.conftest import panel_client, postmaster_of
+
+    full_client.get(f"/archive/a/{world.archive.pk}/m/{world.inside.pk}/")
+    url = "/mailadmin/d/acme.test/archive-reads/"
+    other_domain = DomainFactory(name="elsewhere.test")
+    other_manager = ManagerFactory(
+        customer=other_domain.customer, domains=[other_domain], username="boss.else"
+    )
+    clients = {
+        "anonymous": (Client(), 302),
+        "another domain's postmaster": (panel_client(postmaster_of(other_domain).user), 404),
+        "another customer's manager": (panel_client(other_manager.user), 404),
+        "same domain, not the Manager": (panel_client(postmaster_of(world.owner.domain).user), 403),
+        "the Manager": (panel_client(world.manager_user), 200),
+    }
+    for who, (client, status) in clients.items():
+        response = client.get(url)
+        assert response.status_code == status, who
+        assert (b"full.auditor" in response.content) == (status == 200), who
