@@ -177,3 +177,48 @@ class ArchiveDayHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.archive_id} {self.day}: {self.seq}"
+
+
+class ArchiveExport(models.Model):
+    """An export too large to stream while the browser waits: built by a Celery job into a file
+    (archiving.export_jobs), with its progress; a link that expires is emailed to whoever asked.
+    The download checks the asker's access again (a Delegate expired since gets nothing)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("In progress")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        ZIP = "zip", ".zip"
+        MBOX = "mbox", "mbox"
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    format = models.CharField(max_length=4, choices=Format.choices)
+    entry_ids = models.JSONField(default=list)  # resolved by the selectors when asked
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    token = models.CharField(max_length=64, unique=True)
+    size = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="archive_export_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(format__in=["zip", "mbox"]), name="archive_export_format_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.archive_id} export {self.pk} ({self.status})"

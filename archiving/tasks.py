@@ -17,3 +17,32 @@ def archive_purge_daily() -> dict:
 def archive_index() -> int:
     """Every minute (beat): the bodies journaled since the last run become searchable."""
     return archive_index_pending()
+
+
+@shared_task(
+    name="archiving.tasks.archive_export_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    bind=True,
+    max_retries=3,
+)
+def archive_export_run(self, job_id: int) -> int:
+    """A large export (archiving.export_jobs): acknowledged only when done, so a worker killed
+    mid-way hands it back; a rerun rebuilds the file. A blob store error is retried."""
+    from archiving.blobstore import BlobStoreError
+    from archiving.export_jobs import archive_export_build, archive_export_failed
+
+    try:
+        return archive_export_build(job_id=job_id).total
+    except BlobStoreError as exc:
+        if self.request.retries >= self.max_retries:
+            archive_export_failed(job_id=job_id, error=str(exc))
+            raise
+        raise self.retry(exc=exc, countdown=60) from exc
+
+
+@shared_task(name="archiving.tasks.archive_exports_expire")
+def archive_exports_expire() -> int:
+    from archiving.export_jobs import archive_exports_expire as expire
+
+    return expire()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailadmin.views import account, delegates, domain, home, mailboxes
+from mailadmin.views import account, archive_reads, delegates, domain, home, mailboxes
 from mailadmin.views.common import MAILADMIN
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -36,6 +36,7 @@ urlpatterns = [
     path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),
     path("d/<str:domain_name>/branding/", domain.domain_branding, name="domain_branding"),
     path("d/<str:domain_name>/audit/", domain.audit_log, name="audit_log"),
+    path("d/<str:domain_name>/archive-reads/", archive_reads.archive_reads, name="archive_reads"),
     path("d/<str:domain_name>/access-log/", domain.access_log, name="access_log"),
     path("d/<str:domain_name>/tracemail/", domain.tracemail, name="tracemail"),
 ]

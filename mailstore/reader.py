@@ -358,6 +358,21 @@ class MailSession:
                 flags.add(b"\\Seen")
         return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
 
+    def has_message(self, folder: str, *, message_id: str, size: int) -> bool:
+        """True when `folder` holds a message with this Message-ID header and exactly `size`
+        bytes (what makes putting an archived message back idempotent). A message without a
+        Message-ID is never found: it is appended each time."""
+        message_id = _CONTROL_CHARS.sub(" ", message_id).strip()
+        if not message_id:
+            return False
+        self.select(folder, readonly=True)
+        with imap_errors(f"SEARCH in {folder!r}"):
+            return bool(
+                self._client.search(
+                    ["HEADER", "Message-ID", message_id, "LARGER", str(size - 1), "SMALLER", str(size + 1)]
+                )
+            )
+
     def _existing_uids(self, uids: list[int]) -> list[int]:
         uids = [u for u in uids if 0 < u <= UID_MAX]
         if not uids:

@@ -47,6 +47,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "archiving.tasks.archive_purge_daily",
         "schedule": crontab(hour=0, minute=20),
     },
+    # Exports whose link has expired: their files are deleted (archiving.export_jobs).
+    "archive-exports-expire": {
+        "task": "archiving.tasks.archive_exports_expire",
+        "schedule": crontab(minute=40),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",

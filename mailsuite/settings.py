@@ -280,6 +280,11 @@ ARCHIVE_SEARCH_BACKEND = env.str(
     "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
 )
 ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
+# Exports (archiving.export): up to this many messages are streamed to the browser at once; more
+# are built by a Celery job into ARCHIVE_EXPORT_DIR, and a link valid ARCHIVE_EXPORT_DAYS is emailed.
+ARCHIVE_EXPORT_STREAM_MAX = env.int("MAILSUITE_ARCHIVE_EXPORT_STREAM_MAX", default=2000)
+ARCHIVE_EXPORT_DIR = Path(env.str("MAILSUITE_ARCHIVE_EXPORT_DIR", default=str(DATA_DIR / "archive-exports")))
+ARCHIVE_EXPORT_DAYS = env.int("MAILSUITE_ARCHIVE_EXPORT_DAYS", default=7)
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
 INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")

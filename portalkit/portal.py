@@ -6,9 +6,15 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from domains.twofactor import requires_2fa
+
 
 def _no_branding(request: HttpRequest) -> dict[str, Any]:
     return {}
+
+
+def _no_extra_2fa(user: Any) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -19,3 +25,9 @@ class Portal:
     home_url: str  # URL name in the portal's namespace, e.g. "mailadmin:home"
     branding: Callable[[HttpRequest], dict[str, Any]] = field(default=_no_branding)
     base_template: str = "accounts/base_login.html"
+    # 2FA this portal requires of a user on top of domains.twofactor.requires_2fa (the Archive
+    # requires it of Delegates): the login flow then asks for the code, or forces enrolment.
+    requires_2fa: Callable[[Any], bool] = field(default=_no_extra_2fa)
+
+    def needs_2fa(self, user: Any) -> bool:
+        return requires_2fa(user) or self.requires_2fa(user)

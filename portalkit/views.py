@@ -20,7 +20,6 @@ from accounts import bruteforce
 from core.client_address import client_ip
 from domains import twofactor
 from domains.services import own_password_change
-from domains.twofactor import requires_2fa
 from portalkit import enrolment
 from portalkit.forms import LoginForm, NewPasswordForm, TokenForm
 from portalkit.portal import Portal
@@ -60,7 +59,7 @@ class _PortalView(View):
 
     def next_step(self, user, data: dict) -> HttpResponse:
         """Where a pending login goes after each completed step."""
-        if requires_2fa(user) and not data.get("device"):
+        if self.portal.needs_2fa(user) and not data.get("device"):
             return redirect(self.url("login_2fa") if has_confirmed_totp(user) else self.url("login_enrol"))
         if user.must_change_password:
             return redirect(self.url("login_password"))
@@ -244,7 +243,7 @@ class PasswordChangeView(_PortalView):
         self.user, self.data = get_pending(request, self.portal.name)
         if self.user is None:
             return redirect(self.url("login"))
-        if requires_2fa(self.user) and not self.data.get("device"):
+        if self.portal.needs_2fa(self.user) and not self.data.get("device"):
             return redirect(self.url("login"))
         return super().dispatch(request, *args, **kwargs)
 

@@ -2,7 +2,8 @@
 
 {% icon "paperclip" %}                      a decorative icon from static/icons/sprite.svg
 {% icon "flag" label=_("Flagged") %}        an icon with an accessible name
-{% brand_of domain "mailadmin" as brand %}  a domain's Brand (name, logo URL) on a portal"""
+{% brand_of domain "mailadmin" as brand %}  a domain's Brand (name, logo URL) on a portal
+{% query_with page=3 %}                     this page's query string with `page` (or others) replaced"""
 
 from django import template
 
@@ -21,3 +22,11 @@ def icon(name: str, label: str = "", css: str = ""):
 @register.simple_tag
 def brand_of(domain: Domain | None, portal: str) -> Brand | None:
     return brand_for(domain, portal=portal) if domain is not None else None
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        query[key] = value
+    return query.urlencode()

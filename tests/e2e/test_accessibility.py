@@ -111,9 +111,9 @@ def test_login_index_and_placeholder_pages(browser, context, live_server):
     page = context.new_page()
     base = live_server.url
     problems = visit(page, f"{base}/", "index")
-    for portal in ("mailadmin", "webmail", "customer"):
+    for portal in ("mailadmin", "webmail", "customer", "archive"):
         problems += visit(page, f"{base}/{portal}/login/?domain={domain.name}", f"{portal}-login")
-    for portal in ("timemachine", "archive"):
+    for portal in ("timemachine",):
         problems += visit(page, f"{base}/{portal}/?domain={domain.name}", f"{portal}-home")
         assert "Brand S.p.A." in page.inner_text("header")
     assert not problems, "\n".join(problems)
@@ -217,4 +217,78 @@ def test_customer_monitor(browser, context, live_server, price_list, make_custom
     sign_in(page, f"{base}/customer/login/", "monitor.a11y", CUSTOMER_PASSWORD)
     problems = visit(page, f"{base}/customer/", "customer-home")
     problems += visit(page, f"{base}/customer/mail/monitor/", "customer-monitor")
+    assert not problems, "\n".join(problems)
+
+
+def test_archive_pages_for_a_delegate_and_the_owner(browser, context, live_server, settings, tmp_path):
+    """The Archive portal: a Delegate's forced enrolment, years, list, search, message (full and
+    headers only), the owner's "who read my archive", and the Manager's page of archive reads."""
+    import datetime as dt
+
+    import pyotp
+    from django.utils import timezone
+
+    from archiving.indexing import archive_index_pending
+    from archiving.services import archive_attach
+    from tests.archive.conftest import journal, raw
+    from tests.factories import MAILBOX_PASSWORD, MailboxFactory
+
+    settings.ARCHIVE_BLOB_DIR = tmp_path / "archive"
+    customer = CustomerFactory()
+    domain = branded(DomainFactory(customer=customer, name="arch.test"), "Arch S.r.l.")
+    manager = ManagerFactory(customer=customer, domains=[domain], username="boss.arch")
+    owner = MailboxFactory(domain=domain, local_part="ceo")
+    archive = archive_attach(mailbox=owner, retention_years=10).archive
+    entry = journal(owner, raw("Budget 2025", date="Tue, 10 Jun 2025 10:00:00 +0200", attachment=True))
+    reply = raw("Re: budget", date="Wed, 11 Jun 2025 10:00:00 +0200", sender="ceo@arch.test")
+    journal(owner, reply, sent=True)
+    archive_index_pending()
+    password = "Delegate-Pass-2026-x"  # noqa: S105 - test data
+    expires = timezone.localdate() + dt.timedelta(days=30)
+    for username, access in (("ada.full", "full"), ("bob.headers", "headers")):
+        services.delegate_create(
+            manager=manager, username=username, password=password, name=username, email=f"{username}@x.test",
+            expires_on=expires, grants=[(owner, access)],
+        )
+    base, a = live_server.url, archive.pk
+    page = context.new_page()
+    page.goto(f"{base}/archive/login/")
+    page.fill("input[name=login]", "ada.full")
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    problems = check_page(page, "archive-enrol")
+    page.fill("input[name=token]", pyotp.TOTP(page.inner_text("#totp-secret").strip()).now())
+    page.click("main button[type=submit]")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"**/archive/a/{a}/")
+    problems += check_page(page, "archive-years")
+    problems += visit(page, f"{base}/archive/a/{a}/2025/received/", "archive-list")
+    problems += visit(page, f"{base}/archive/a/{a}/search/?q=budget&attachment=yes", "archive-search")
+    problems += visit(page, f"{base}/archive/a/{a}/m/{entry.pk}/", "archive-message")
+
+    headers = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    hpage = headers.new_page()
+    hpage.goto(f"{base}/archive/login/")
+    hpage.fill("input[name=login]", "bob.headers")
+    hpage.fill("input[name=password]", password)
+    hpage.click("main button[type=submit]")
+    hpage.fill("input[name=token]", pyotp.TOTP(hpage.inner_text("#totp-secret").strip()).now())
+    hpage.click("main button[type=submit]")
+    hpage.click("main button[type=submit]")
+    hpage.wait_for_url(f"**/archive/a/{a}/")
+    problems += visit(hpage, f"{base}/archive/a/{a}/m/{entry.pk}/", "archive-message-headers-only")
+    headers.close()
+
+    mine = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    opage = mine.new_page()
+    sign_in(opage, f"{base}/archive/login/", owner.address, MAILBOX_PASSWORD)
+    problems += visit(opage, f"{base}/archive/a/{a}/readers/", "archive-readers")
+    mine.close()
+
+    panel = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    ppage = panel.new_page()
+    sign_in(ppage, f"{base}/mailadmin/login/", "boss.arch", MANAGER_PASSWORD)
+    problems += visit(ppage, f"{base}/mailadmin/d/arch.test/archive-reads/", "panel-archive-reads")
+    panel.close()
     assert not problems, "\n".join(problems)
