@@ -19,3 +19,5 @@ class Portal:
     home_url: str  # URL name in the portal's namespace, e.g. "mailadmin:home"
     branding: Callable[[HttpRequest], dict[str, Any]] = field(default=_no_branding)
     base_template: str = "accounts/base_login.html"
+    # "Forgot password" on the login page (portalkit.recovery); the back office has none.
+    password_recovery: bool = True
