@@ -174,12 +174,10 @@ def recovery(request: HttpRequest) -> HttpResponse:
         "row": recovery_address_for(user=request.user),
         "postmaster": mailbox.is_postmaster,
     }
-    return _page(
-        request,
-        "webmail/settings_recovery.html",
-        context,
-        status=400 if request.method == "POST" else 200,
-    )
+    status = 200
+    if request.method == "POST":
+        status = 403 if mailbox.is_postmaster else 400
+    return _page(request, "webmail/settings_recovery.html", context, status=status)
 
 
 def recovery_confirm(request: HttpRequest, token: str) -> HttpResponse:
