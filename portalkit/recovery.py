@@ -10,6 +10,7 @@ limited per login and per client address (domains.services.recovery).
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -24,8 +25,6 @@ from domains.services.recovery import (
 )
 from portalkit.forms import NewPasswordForm
 from portalkit.views import _PortalView
-
-SENT_KEY = "portalkit_recovery_sent"
 
 
 class ForgotForm(forms.Form):
@@ -66,20 +65,32 @@ class ForgotPasswordView(_PortalView):
 
 
 class ResetPasswordView(_PortalView):
-    """The emailed link: a new password, then the login page. Never logs the user in."""
+    """The emailed link: a new password, then the login page. Never logs the user in.
+
+    As Django's own reset view does, a valid link's token moves into the session and the
+    browser goes on to .../set-password/, so the page (and any Referer it sends) carries no
+    token."""
 
     template_name = "accounts/password_reset.html"
+    SET_PASSWORD = "set-password"  # noqa: S105 - a URL segment, not a secret
+    SESSION_KEY = "portalkit_recovery_token"
 
     def dispatch(self, request, *args, uidb64: str = "", token: str = "", **kwargs):
+        if token == self.SET_PASSWORD:
+            token = request.session.get(self.SESSION_KEY, {}).get(uidb64, "")
+        self.uidb64, self.token = uidb64, token
         self.user = password_recovery_user(uidb64=uidb64, token=token)
         response = super().dispatch(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"  # the link's token stays out of any Referer
         response["Cache-Control"] = "no-store"
         return response
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if self.user is None:
             return self.render({"invalid": True}, status=400)
+        if request.resolver_match.kwargs.get("token") != self.SET_PASSWORD:
+            request.session[self.SESSION_KEY] = {self.uidb64: self.token}
+            kwargs = {"uidb64": self.uidb64, "token": self.SET_PASSWORD}
+            return redirect(reverse(f"{request.resolver_match.namespace}:password_reset", kwargs=kwargs))
         return self.render({"form": NewPasswordForm(user=self.user)})
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -89,4 +100,5 @@ class ResetPasswordView(_PortalView):
         if not form.is_valid():
             return self.render({"form": form}, status=400)
         password_recovery_complete(user=self.user, password=form.cleaned_data["new_password1"])
+        request.session.pop(self.SESSION_KEY, None)
         return redirect(f"{self.url('login')}?reset=1")

@@ -140,7 +140,10 @@ def test_mailbox_user_resets_through_the_confirmed_recovery_address_once(run):
     assert path.startswith("/webmail/password/reset/")
 
     browser = Client()
-    assert browser.get(path).status_code == 200
+    opened = browser.get(path)  # the token moves into the session, out of the page's URL
+    set_password = path.rsplit("/", 2)[0] + "/set-password/"
+    assert opened.status_code == 302 and opened["Location"] == set_password
+    assert browser.get(set_password).status_code == 200
     weak = browser.post(path, {"new_password1": "abc", "new_password2": "abc"})
     assert weak.status_code == 400  # the same validators as every password change
     done = reset(browser, path)
@@ -151,6 +154,7 @@ def test_mailbox_user_resets_through_the_confirmed_recovery_address_once(run):
     assert not AppPassword.objects.filter(user=user, revoked_at__isnull=True).exists()
     # once: the same link again is refused, and changes nothing
     assert browser.get(path).status_code == 400
+    assert browser.get(set_password).status_code == 400
     assert reset(browser, path, "Another-Pass-2026-y").status_code == 400
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
@@ -176,7 +180,7 @@ def test_the_link_expires_after_the_timeout(run, monkeypatch, settings):
     path = link_in(mail.outbox[-1])
     now = datetime.datetime.now()  # noqa: DTZ005 - Django's token clock is naive local time
     monkeypatch.setattr(recovery_tokens, "_now", lambda: now + datetime.timedelta(seconds=3540))
-    assert Client().get(path).status_code == 200  # 59 minutes later: still valid
+    assert Client().get(path).status_code == 302  # 59 minutes later: still valid
     monkeypatch.setattr(recovery_tokens, "_now", lambda: now + datetime.timedelta(seconds=3660))
     assert Client().get(path).status_code == 400  # 61 minutes later: expired
     assert reset(Client(), path).status_code == 400
