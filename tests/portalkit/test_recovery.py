@@ -386,3 +386,13 @@ def test_the_request_does_the_same_work_for_a_known_and_an_unknown_login(run):
     known, unknown = shapes(mailbox.address), shapes("ghost@nowhere.test")
     assert known == unknown
     assert not any("accounts_user" in sql or "domains_mailbox" in sql for sql in known)
+
+
+def test_the_database_refuses_an_unconfirmed_recovery_address():
+    from django.db import IntegrityError, transaction
+
+    mailbox = MailboxFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RecoveryAddress.objects.create(user=mailbox.user, email="x@personal.example")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RecoveryAddress.objects.create(user=mailbox.user, pending_email="x@personal.example")
