@@ -50,6 +50,11 @@ class RecoveryTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "mailsuite.password-recovery"
 
+    def _make_hash_value(self, user, timestamp):
+        # A link dies with a change of where links go (a new recovery address, a new legal rep).
+        target = recovery_recipient(user=user)
+        return super()._make_hash_value(user, timestamp) + (target[0].lower() if target else "")
+
 
 recovery_tokens = RecoveryTokenGenerator()
 

@@ -396,3 +396,14 @@ def test_the_database_refuses_an_unconfirmed_recovery_address():
         RecoveryAddress.objects.create(user=mailbox.user, email="x@personal.example")
     with pytest.raises(IntegrityError), transaction.atomic():
         RecoveryAddress.objects.create(user=mailbox.user, pending_email="x@personal.example")
+
+
+def test_a_link_dies_when_the_recovery_address_changes(run):
+    mailbox = MailboxFactory()
+    confirmed(mailbox, "me@personal.example")
+    forgot(run, mailbox.address)
+    path = link_in(mail.outbox[-1])
+    confirmed(mailbox, "other@personal.example")
+    assert Client().get(path).status_code == 400
+    assert reset(Client(), path).status_code == 400
+    assert User.objects.get(pk=mailbox.user_id).check_password(MAILBOX_PASSWORD)
