@@ -192,3 +192,34 @@ def unblock(*, login: str = "", remote_ip: str | None = None) -> None:
         _client().delete(*keys)
     except redis.RedisError as exc:
         raise BruteforceUnavailable(str(exc)) from exc
+
+
+# KEYS: count:login, count:ip (may be "")   ARGV: window seconds
+# Returns {login count, IP count} after counting this request.
+_COUNT_REQUEST = """
+local login_count = redis.call('INCR', KEYS[1])
+if login_count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ip_count = 0
+if KEYS[2] ~= '' then
+  ip_count = redis.call('INCR', KEYS[2])
+  if ip_count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+end
+return {login_count, ip_count}
+"""
+
+
+def request_allowed(
+    *, scope: str, login: str, remote_ip: str | None, login_limit: int, ip_limit: int, window: int
+) -> bool:
+    """Count one request of kind `scope` (e.g. "recovery") for this login and this address, and
+    say whether both are still within their limit for the window. Every request counts, known
+    login or not, so the answer never tells whether the login exists."""
+    prefix = settings.BRUTEFORCE_KEY_PREFIX
+    bucket = ip_bucket(remote_ip)
+    login_key = f"{prefix}:{scope}:login:{normalize_login(login)}"
+    ip_key = f"{prefix}:{scope}:ip:{bucket}" if bucket else ""
+    try:
+        login_count, ip_count = _client().eval(_COUNT_REQUEST, 2, login_key, ip_key, window)
+    except redis.RedisError as exc:
+        raise BruteforceUnavailable(str(exc)) from exc
+    return int(login_count) <= login_limit and (not bucket or int(ip_count) <= ip_limit)

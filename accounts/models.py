@@ -177,3 +177,35 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.login} {self.protocol} {self.result}"
+
+
+class RecoveryAddress(models.Model):
+    """A mailbox user's address outside their mailbox, where a "forgot password" link goes.
+
+    `email` counts only once confirmed (confirmed_at set). A new address waits in
+    `pending_email` until its link is opened; the confirmed one keeps working meanwhile."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="recovery_address", verbose_name=_("login")
+    )
+    email = models.EmailField(_("recovery address"), blank=True, default="")
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    pending_email = models.EmailField(_("address waiting for confirmation"), blank=True, default="")
+    pending_since = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery address")
+        verbose_name_plural = _("recovery addresses")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email="") | models.Q(confirmed_at__isnull=False),
+                name="recoveryaddress_email_confirmed",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pending_email="") | models.Q(pending_since__isnull=False),
+                name="recoveryaddress_pending_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.pending_email

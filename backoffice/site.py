@@ -27,7 +27,9 @@ def _may_enter(user) -> bool:
     return user.is_active and user.is_staff
 
 
-BACKOFFICE = Portal(name=PORTAL_NAME, title=_SPEC.title, may_enter=_may_enter, home_url=_SPEC.home)
+BACKOFFICE = Portal(
+    name=PORTAL_NAME, title=_SPEC.title, may_enter=_may_enter, home_url=_SPEC.home, password_recovery=False
+)
 
 
 class BackofficeSite(admin.AdminSite):

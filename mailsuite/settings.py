@@ -338,6 +338,15 @@ BRUTEFORCE_LOGIN_FAILURES = env.int("MAILSUITE_BRUTEFORCE_LOGIN_FAILURES", defau
 BRUTEFORCE_IP_FAILURES = env.int("MAILSUITE_BRUTEFORCE_IP_FAILURES", default=30)
 BRUTEFORCE_WINDOW_SECONDS = env.int("MAILSUITE_BRUTEFORCE_WINDOW_SECONDS", default=15 * 60)
 BRUTEFORCE_BLOCK_SECONDS = env.int("MAILSUITE_BRUTEFORCE_BLOCK_SECONDS", default=15 * 60)
+# "Forgot password": the emailed link lives PASSWORD_RESET_TIMEOUT seconds (Django's token,
+# void once the password changes); requests are limited per login and per client address over
+# a window (accounts.bruteforce.request_allowed); a new recovery address is confirmed within
+# RECOVERY_CONFIRM_MAX_AGE seconds.
+PASSWORD_RESET_TIMEOUT = env.int("MAILSUITE_PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RECOVERY_LOGIN_LIMIT = env.int("MAILSUITE_PASSWORD_RECOVERY_LOGIN_LIMIT", default=3)
+PASSWORD_RECOVERY_IP_LIMIT = env.int("MAILSUITE_PASSWORD_RECOVERY_IP_LIMIT", default=20)
+PASSWORD_RECOVERY_WINDOW_SECONDS = env.int("MAILSUITE_PASSWORD_RECOVERY_WINDOW_SECONDS", default=3600)
+RECOVERY_CONFIRM_MAX_AGE = env.int("MAILSUITE_RECOVERY_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
 
 # Email the suite itself sends (credentials, notices). SMTP in production; in development a
 # file backend, read with `manage.py sentmail`.

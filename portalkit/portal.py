@@ -28,6 +28,8 @@ class Portal:
     # 2FA this portal requires of a user on top of domains.twofactor.requires_2fa (the Archive
     # requires it of Delegates): the login flow then asks for the code, or forces enrolment.
     requires_2fa: Callable[[Any], bool] = field(default=_no_extra_2fa)
+    # "Forgot password" on the login page (portalkit.recovery); the back office has none.
+    password_recovery: bool = True
 
     def needs_2fa(self, user: Any) -> bool:
         return requires_2fa(user) or self.requires_2fa(user)

@@ -83,6 +83,12 @@ class _PortalView(View):
 class LoginView(_PortalView):
     template_name = "accounts/login.html"
 
+    def render(self, context: dict, status: int = 200) -> HttpResponse:
+        if self.portal.password_recovery:
+            context = {"forgot_url": self.url("password_forgot"), **context}
+        context.setdefault("reset_done", self.request.GET.get("reset") == "1")
+        return super().render(context, status=status)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.render({"form": LoginForm(), "next": request.GET.get("next", "")})
 

@@ -33,6 +33,8 @@ urlpatterns = [
     ),
     path("settings/", preferences.identity, name="settings"),
     path("settings/password/", preferences.password, name="settings_password"),
+    path("settings/recovery/", preferences.recovery, name="settings_recovery"),
+    path("recovery/confirm/<str:token>/", preferences.recovery_confirm, name="recovery_confirm"),
     path("settings/security/", preferences.security, name="settings_security"),
     path("settings/app-passwords/", preferences.app_passwords, name="settings_app_passwords"),
     path(

@@ -10,15 +10,19 @@ import re
 from pathlib import Path
 
 import pytest
+from django.utils.http import urlsafe_base64_encode
 
 from domains import services
 from domains.models import Mailbox
+from domains.services.recovery import recovery_address_set, recovery_tokens
 from tests.billing.conftest import (  # noqa: F401 - fixtures
     CUSTOMER_PASSWORD,
     make_customer_user,
     price_list,
 )
-from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
+from tests.e2e.test_recovery import recovery_env  # noqa: F401 - fixture
+from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, MailboxFactory, ManagerFactory
+from tests.portalkit.test_recovery import _confirm_token
 from tests.webmail.conftest import WebmailUser, login, message, webmail_plane, wm  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -205,6 +209,37 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         (f"{base}/webmail/settings/vacation/", "webmail-settings-vacation"),
     ]:
         problems += visit(page, path, name)
+    assert not problems, "\n".join(problems)
+
+
+def test_password_recovery_pages(browser, context, live_server, recovery_env):  # noqa: F811
+    """Forgot password (form and answer), the reset page (valid and spent link), the recovery
+    address's confirmation page and the webmail's settings page for it."""
+    domain = branded(DomainFactory(name="ricorda-a11y.test"), "Ricorda S.p.A.")
+    mailbox = MailboxFactory(domain=domain)
+    recovery_address_set(mailbox=mailbox, email="a11y@personale.example")
+    base = live_server.url
+    page = context.new_page()
+    problems = []
+    for portal in ("mailadmin", "webmail", "customer"):
+        problems += visit(page, f"{base}/{portal}/password/forgot/?domain={domain.name}", f"{portal}-forgot")
+    page.fill("input[name=login]", "nessuno@nowhere.test")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    problems += check_page(page, "recovery-answer")
+    confirm = f"{base}/webmail/recovery/confirm/{_confirm_token(mailbox, 'a11y@personale.example')}/"
+    problems += visit(page, confirm, "recovery-confirm")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    problems += check_page(page, "recovery-confirmed")
+    uidb64 = urlsafe_base64_encode(str(mailbox.user_id).encode())
+    token = recovery_tokens.make_token(mailbox.user)
+    problems += visit(page, f"{base}/webmail/password/reset/{uidb64}/{token}/", "recovery-reset")
+    page.goto(f"{base}/webmail/password/reset/{uidb64}/spent-token/")  # answers 400
+    page.wait_for_load_state("networkidle")
+    problems += check_page(page, "recovery-reset-invalid")
+    sign_in(page, f"{base}/webmail/login/", mailbox.address, mailbox.password_plain)
+    problems += visit(page, f"{base}/webmail/settings/recovery/", "webmail-settings-recovery")
     assert not problems, "\n".join(problems)
 
 

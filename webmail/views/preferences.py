@@ -1,5 +1,5 @@
-"""Settings: identity and signature, language, password, two-factor authentication, app
-passwords, vacation reply."""
+"""Settings: identity and signature, language, password, recovery address, two-factor
+authentication, app passwords, vacation reply."""
 
 from __future__ import annotations
 
@@ -17,12 +17,19 @@ from django.views.decorators.http import require_POST
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from domains import twofactor
+from domains.services.recovery import (
+    recovery_address_confirm,
+    recovery_address_for,
+    recovery_address_remove,
+    recovery_address_set,
+)
 from mailstore.errors import MailstoreError
 from portalkit.account import enrolment_pending, enrolment_submit, own_password_change_submit
 from portalkit.forms import NewPasswordForm
 from webmail import services
 from webmail.selectors import preferences_for, visible_app_passwords
 from webmail.views.common import webmail_view
+from webmail.views.portal import WEBMAIL
 
 ENROL_KEY = "webmail_enrol_device"
 
@@ -49,6 +56,15 @@ class PasswordForm(NewPasswordForm):
         label=gettext_lazy("Current password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class RecoveryAddressForm(forms.Form):
+    email = forms.EmailField(
+        label=gettext_lazy("Recovery address"),
+        max_length=254,
+        help_text=gettext_lazy("An address outside this mailbox, e.g. a personal one."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
 
@@ -129,6 +145,51 @@ def password(request: HttpRequest) -> HttpResponse:
         {"form": form},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@webmail_view
+def recovery(request: HttpRequest) -> HttpResponse:
+    """The address a "forgot password" link goes to. The Postmaster's goes to the customer's
+    legal representative instead, so the page only says so."""
+    mailbox = request.mailbox
+    form = RecoveryAddressForm(request.POST or None)
+    if request.method == "POST" and not mailbox.is_postmaster:
+        if request.POST.get("op") == "remove":
+            recovery_address_remove(mailbox=mailbox, actor=request.user)
+            messages.success(request, _("Recovery address removed."))
+            return redirect("webmail:settings_recovery")
+        if form.is_valid():
+            try:
+                recovery_address_set(mailbox=mailbox, email=form.cleaned_data["email"], actor=request.user)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request, _("We sent a confirmation link to the new address: it counts once confirmed.")
+                )
+                return redirect("webmail:settings_recovery")
+    context = {
+        "form": form,
+        "row": recovery_address_for(user=request.user),
+        "postmaster": mailbox.is_postmaster,
+    }
+    status = 200
+    if request.method == "POST":
+        status = 403 if mailbox.is_postmaster else 400
+    return _page(request, "webmail/settings_recovery.html", context, status=status)
+
+
+def recovery_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link emailed to a new recovery address. Opening it shows a button (mail scanners
+    that fetch links do not confirm anything); the button confirms. No login needed: the
+    signed token names the mailbox and the address."""
+    context = {"portal": WEBMAIL, "base_template": WEBMAIL.base_template, **WEBMAIL.branding(request)}
+    if request.method == "POST":
+        row = recovery_address_confirm(token=token)
+        context.update({"done": row is not None, "invalid": row is None})
+        return render(request, "webmail/recovery_confirm.html", context, status=200 if row else 400)
+    return render(request, "webmail/recovery_confirm.html", context)
 
 
 @webmail_view
