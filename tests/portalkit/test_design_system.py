@@ -16,7 +16,7 @@ PORTAL_SOURCES = [
     *ROOT.glob("templates/**/*.html"),
     *ROOT.glob("customer/templates/**/*.html"),
     *ROOT.glob("static/**/*.js"),
-    ROOT / "webmail" / "listing.py",
+    ROOT / "portalkit" / "listing.py",
     ROOT / "mailadmin" / "templatetags" / "panel.py",
 ]
 SPRITE = (ROOT / "static" / "icons" / "sprite.svg").read_text()
