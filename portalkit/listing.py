@@ -118,7 +118,8 @@ def rows_html(
             if selectable
             else ""
         )
-        classes = ("wm-row" if selectable else "wm-row wm-row-plain") + ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
+        classes = "wm-row" if selectable else "wm-row wm-row-plain"
+        classes += ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
         when = ""
         if m.date:
             local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
