@@ -37,6 +37,7 @@ def test_no_emoji_glyph_in_the_portals_markup_or_scripts(path):
         "accounts/base_login.html",
         "mailadmin/base.html",
         "webmail/base.html",
+        "timemachine/base.html",
         "customer/customer_base.html",
     ],
 )
