@@ -332,3 +332,28 @@ def test_uid_commands_acl_metadata_and_subscriptions_are_refused_too(
     live = imap_as(running_mailplane, address, password)
     assert len(folder_view(live, "INBOX")) == 6 and len(folder_view(live, "Projects")) == 2
     live.logout()
+
+
+def test_a_day_taken_after_an_expunge_holds_exactly_the_messages_left(running_mailplane, mailbox_factory):
+    """Dovecot rewrites dovecot-uidlist lazily: after an EXPUNGE the live file can still list the
+    expunged message. The snapshot must not (its reader may not rewrite it, and would announce a
+    message without a file): what it announces is what it holds, and every one can be fetched."""
+    from mailstore.imap import imap_session
+
+    address, _password = mailbox_factory()
+    mailbox = mailbox_of(address)
+    with imap_session(address) as imap:
+        for subject in ("one", "two"):
+            imap.append("INBOX", message("a@example.net", address, subject=subject))
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX")
+        imap.delete_messages([1])
+        imap.expunge()
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    typ, count = imap.select("INBOX", readonly=True)
+    assert (typ, int(count[0])) == ("OK", 1)
+    typ, data = imap.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK" and b"two" in data[0][1] and b"UID 2" in data[0][0]
+    imap.logout()
