@@ -185,6 +185,10 @@ class RawMessage:
     internal_date: datetime | None
 
 
+# A folder export reads this much at a time (mailstore.reader.MailSession.messages_stream).
+STREAM_BATCH_BYTES = 4 * 1024 * 1024
+STREAM_BATCH_MAX = 200
+
 UID_MAX = 2**32 - 1  # RFC 3501: a UID is a 32-bit number; Dovecot answers BAD to a larger one
 
 FLAG_ACTIONS = {
@@ -372,6 +376,47 @@ class MailSession:
                     ["HEADER", "Message-ID", message_id, "LARGER", str(size - 1), "SMALLER", str(size + 1)]
                 )
             )
+
+    def messages_stream(
+        self, folder: str, *, batch_bytes: int = STREAM_BATCH_BYTES, batch_max: int = STREAM_BATCH_MAX
+    ) -> Iterator[RawMessage]:
+        """Every message of `folder` in UID order, fetched in batches of at most `batch_bytes`
+        (a larger message alone) and `batch_max` messages: whoever writes them out (a folder
+        export) holds one batch in memory, never the folder. BODY.PEEK: nothing is marked read.
+        The connection is busy until the iterator is exhausted or closed."""
+        self.select(folder, readonly=True)
+        with imap_errors(f"FETCH sizes in {folder!r}"):
+            uids = sorted(self._client.search(["ALL"]))
+            sizes: dict[int, int] = {}
+            for start in range(0, len(uids), 5000):
+                part = uids[start : start + 5000]
+                sizes.update(
+                    {
+                        uid: data.get(b"RFC822.SIZE", 0)
+                        for uid, data in self._client.fetch(part, [b"RFC822.SIZE"]).items()
+                    }
+                )
+        batch: list[int] = []
+        weight = 0
+        for uid in [*uids, None]:
+            size = sizes.get(uid, 0) if uid is not None else 0
+            if batch and (uid is None or weight + size > batch_bytes or len(batch) >= batch_max):
+                with imap_errors(f"FETCH in {folder!r}"):
+                    fetched = self._client.fetch(batch, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"])
+                for one in batch:
+                    data = fetched.pop(one, None)
+                    if data and b"BODY[]" in data:  # expunged meanwhile: skipped
+                        yield RawMessage(
+                            uid=one,
+                            raw=data[b"BODY[]"],
+                            flags=set(data.get(b"FLAGS", ())),
+                            internal_date=data.get(b"INTERNALDATE"),
+                        )
+                del fetched
+                batch, weight = [], 0
+            if uid is not None and uid in sizes:
+                batch.append(uid)
+                weight += size
 
     def _existing_uids(self, uids: list[int]) -> list[int]:
         uids = [u for u in uids if 0 < u <= UID_MAX]

@@ -32,8 +32,8 @@ Races with the live mailbox, which keeps changing while the copy runs:
   snapshot and one of the live names is gone by the end, that one is dropped. A real copy of a
   message in two folders keeps both, since both live names still exist.
 So each message delivered, flagged or moved during the copy is in the snapshot once or not at
-all. Dovecot reconciles the copied dovecot-uidlist with the linked files when the snapshot is
-opened (files missing from it get UIDs, names without a file are gone).
+all. Each folder's copied dovecot-uidlist is then made to list exactly the files linked
+(_reconcile_uidlist): Dovecot cannot fix it when it opens the snapshot, which it may not write.
 """
 
 from __future__ import annotations
@@ -236,6 +236,8 @@ def _copy_maildir(source: Path, target: Path) -> tuple[int, int]:
             (directory / sub / name).unlink()
             messages -= 1
             size -= nbytes
+    for folder in folders:
+        _reconcile_uidlist(target if folder == source else target / folder.name)
     return messages, size
 
 
@@ -316,6 +318,74 @@ def _copy_folder(folder: Path, destination: Path, first: dict, shared: dict) -> 
             continue  # a lock or a rotated log that vanished meanwhile
         os.chown(copied, stat.st_uid, stat.st_gid)  # Dovecot (vmail) reads it
     return messages, size
+
+
+UIDLIST = "dovecot-uidlist"
+
+
+def _reconcile_uidlist(destination: Path) -> None:
+    """Make the snapshot folder's dovecot-uidlist list exactly the messages linked into it.
+
+    The live uidlist is written lazily: an expunged message keeps its line until Dovecot next
+    rewrites the file, and a message can be linked before its line exists. Dovecot would fix
+    either when it opens the snapshot, but that needs the uidlist lock, and the snapshot is not
+    writable by the mail user: it answers "Internal mailbox synchronization failure, showing
+    only old mails" and shows messages whose files are gone. So the copy is made consistent
+    here: lines without a file dropped, files without a line given the next UIDs (in name
+    order, which is delivery order for Dovecot's names)."""
+    present: set[str] = set()
+    for sub in MESSAGE_DIRS:
+        with os.scandir(destination / sub) as entries:
+            present.update(_base_name(entry.name) for entry in entries)
+    path = destination / UIDLIST
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        stat = path.stat()
+    except FileNotFoundError:
+        if not present:
+            return
+        text, stat = "", None
+    lines = text.splitlines()
+    header = lines[0].split() if lines else []
+    if not header or header[0] != "3":
+        validity = _uidvalidity(destination)
+        header = ["3", f"V{validity}", "N1", f"G{uuid.uuid4().hex}"]
+        lines = [" ".join(header)]
+    next_uid = next((int(f[1:]) for f in header[1:] if f.startswith("N") and f[1:].isdigit()), 1)
+    kept, listed, last = [], set(), 0
+    for line in lines[1:]:
+        head, sep, name = line.partition(":")
+        uid = head.split(" ", 1)[0]
+        if not sep or not uid.isdigit() or name not in present or name in listed:
+            continue
+        kept.append(line)
+        listed.add(name)
+        last = max(last, int(uid))
+    next_uid = max(next_uid, last + 1)
+    for name in sorted(present - listed):
+        kept.append(f"{next_uid} :{name}")
+        next_uid += 1
+    header = [f"N{next_uid}" if f.startswith("N") else f for f in header]
+    if not any(f.startswith("N") for f in header):
+        header.insert(2, f"N{next_uid}")
+    result = "\n".join([" ".join(header), *kept]) + "\n"
+    if result == text:
+        return
+    temporary = destination / f"{UIDLIST}.snapshot-tmp"
+    temporary.write_text(result, encoding="utf-8", errors="surrogateescape")
+    if stat is not None:
+        os.chown(temporary, stat.st_uid, stat.st_gid)
+        os.chmod(temporary, stat.st_mode & 0o777)
+    os.replace(temporary, path)
+
+
+def _uidvalidity(destination: Path) -> int:
+    for candidate in (destination / "dovecot-uidvalidity", destination.parent / "dovecot-uidvalidity"):
+        try:
+            return int(candidate.read_text().strip(), 16)
+        except (FileNotFoundError, ValueError):
+            continue
+    return int(datetime.datetime.now(datetime.UTC).timestamp())
 
 
 def _relink(folder: Path, destination: Path, base: str) -> tuple[str, str] | None:

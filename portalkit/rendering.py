@@ -6,9 +6,9 @@ replacement characters for unknown or wrong charsets, and the HTML body goes thr
 a short allow-list: no scripts, no event handlers, no <style> blocks, no forms or frames, links
 only to http(s)/mailto, images only from the message itself (cid: parts, inlined as data: URIs)
 or, when the user allowed it for this message, from http(s). The result is still served in a
-sandboxed frame under a strict Content-Security-Policy (see webmail.views.reading).
+sandboxed frame under a strict Content-Security-Policy (see portalkit.reading).
 
-One renderer for every portal that shows a message (webmail now; Time Machine and Archive
+One renderer for every portal that shows a message (webmail and Time Machine now; Archive
 next): it knows no view names. A portal that wants links in the result passes PartLinks, its
 own functions from a part's index to the URL that serves it (an attachment download, an inline
 image); without them attachments carry no URL and inline images become data: URIs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -32,3 +33,38 @@ def snapshots_of(*, mailbox: Mailbox) -> QuerySet[Snapshot]:
     return Snapshot.objects.filter(
         mailbox=mailbox, status__in=[SnapshotStatus.TAKEN, SnapshotStatus.LATE]
     ).order_by("-day")
+
+
+def _readable_of_user(*, user: Any) -> QuerySet[Snapshot]:
+    """The readable days of the user's own mailbox, only while it and its domain are active."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Snapshot.objects.none()
+    return Snapshot.objects.filter(
+        mailbox__user=user,
+        mailbox__is_active=True,
+        mailbox__domain__is_active=True,
+        status__in=[SnapshotStatus.TAKEN, SnapshotStatus.LATE],
+    )
+
+
+def snapshots_for(*, user: Any) -> QuerySet[Snapshot]:
+    """The days the acting user may open in the Time Machine: those of their own mailbox,
+    newest first. Nobody reaches another mailbox's days through here, whatever they ask."""
+    return _readable_of_user(user=user).order_by("-day")
+
+
+def snapshot_for(*, user: Any, day: datetime.date) -> Snapshot | None:
+    """The acting user's own snapshot of `day`, or None (not taken, purged, not theirs)."""
+    return _readable_of_user(user=user).filter(day=day).select_related("mailbox").first()
+
+
+def mailbox_of(*, user: Any) -> Mailbox | None:
+    """The user's own mailbox when the Time Machine may open it (it and its domain active),
+    with its domain; None otherwise (a Manager, a deactivated mailbox)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Mailbox.objects.select_related("domain")
+        .filter(user=user, is_active=True, domain__is_active=True)
+        .first()
+    )

@@ -8,7 +8,7 @@ import datetime as dt
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +22,7 @@ from archiving.models import ArchivedMessage
 from archiving.readlog import archive_read_record
 from archiving.search import SearchFilters
 from archiving.selectors import ArchiveAccess
-from portalkit import downloads, rendering
+from portalkit import reading, rendering
 
 PER_PAGE = 50
 SEARCH_LIMIT = 500  # shown; an export of the search takes every match
@@ -201,26 +201,22 @@ def message(request: HttpRequest, access: ArchiveAccess, entry_id: int) -> HttpR
 @archive_view
 def body(request: HttpRequest, access: ArchiveAccess, entry_id: int) -> HttpResponse:
     _entry, raw = selectors.entry_raw(access, entry_id)
-    allow_remote = request.GET.get("images") == "1"
-    return downloads.body_frame(rendering.render(raw, allow_remote=allow_remote), allow_remote=allow_remote)
+    return reading.body_response(raw, allow_remote=request.GET.get("images") == "1")
 
 
 @archive_view
 def part(request: HttpRequest, access: ArchiveAccess, entry_id: int, index: int) -> HttpResponse:
     entry, raw = selectors.entry_raw(access, entry_id)
-    try:
-        ctype, filename, payload = rendering.part_bytes(raw, index)
-    except IndexError as exc:
-        raise Http404 from exc
+    response = reading.part_response(raw, index)  # 404 when there is no such part: nothing read
     archive_read_record(access=access, action="attachment", seqs=[entry.seq], detail={"part": index})
-    return downloads.part_download(payload, filename=filename, content_type=ctype)
+    return response
 
 
 @archive_view
 def source(request: HttpRequest, access: ArchiveAccess, entry_id: int) -> HttpResponse:
     entry, raw = selectors.entry_raw(access, entry_id)
     archive_read_record(access=access, action="source", seqs=[entry.seq])
-    return downloads.source(raw)
+    return reading.source_response(raw)
 
 
 @archive_view
@@ -228,7 +224,7 @@ def eml(request: HttpRequest, access: ArchiveAccess, entry_id: int) -> HttpRespo
     entry, raw = selectors.entry_raw(access, entry_id)
     archive_read_record(access=access, action="eml", seqs=[entry.seq])
     name = (entry.subject or "").strip()[:80] or _("message")
-    return downloads.download(raw, filename=f"{name}.eml", content_type="message/rfc822")
+    return reading.download_response(raw, filename=f"{name}.eml", content_type="message/rfc822")
 
 
 @archive_view

@@ -22,7 +22,7 @@ from archiving.putback import archive_put_back
 from archiving.readlog import archive_read_record
 from archiving.selectors import ArchiveAccess, export_entries
 from mailstore.errors import MailstoreError
-from portalkit import downloads
+from portalkit import reading
 
 FORMATS = {"zip": ("application/zip", "zip"), "mbox": ("application/mbox", "mbox")}
 
@@ -67,7 +67,7 @@ def export(request: HttpRequest, access: ArchiveAccess) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"archive-{access.address}-{stamp}.{extension}"
     chunks = exports.zip_stream(access.archive, entries) if fmt == "zip" else exports.mbox_stream(entries)
-    return downloads.streamed_download(chunks, filename=filename, content_type=content_type)
+    return reading.streamed_download(chunks, filename=filename, content_type=content_type)
 
 
 @require_POST
@@ -131,7 +131,7 @@ def export_download(request: HttpRequest, access: ArchiveAccess, job_id: int, to
     content_type, extension = FORMATS[job.format]
     stamp = timezone.localtime(job.created_at).strftime("%Y%m%d-%H%M")
     response = FileResponse(path.open("rb"), content_type=content_type)
-    response["Content-Disposition"] = downloads.attachment_disposition(
+    response["Content-Disposition"] = reading.attachment_disposition(
         f"archive-{access.address}-{stamp}.{extension}"
     )
     response["X-Content-Type-Options"] = "nosniff"

@@ -6,10 +6,12 @@ theme go to test-artifacts/accessibility/ (gitignored)."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from django.utils.http import urlsafe_base64_encode
 
 from domains import services
@@ -23,6 +25,7 @@ from tests.billing.conftest import (  # noqa: F401 - fixtures
 from tests.e2e.test_recovery import recovery_env  # noqa: F401 - fixture
 from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, MailboxFactory, ManagerFactory
 from tests.portalkit.test_recovery import _confirm_token
+from tests.timemachine.conftest import tm, tm_user  # noqa: F401 - fixtures
 from tests.webmail.conftest import WebmailUser, login, message, webmail_plane, wm  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -110,16 +113,14 @@ def context(browser):
     context.close()
 
 
-def test_login_index_and_placeholder_pages(browser, context, live_server):
+def test_login_and_index_pages(browser, context, live_server):
     domain = branded(DomainFactory(name="brand.test"), "Brand S.p.A.")
     page = context.new_page()
     base = live_server.url
     problems = visit(page, f"{base}/", "index")
-    for portal in ("mailadmin", "webmail", "customer", "archive"):
+    for portal in ("mailadmin", "webmail", "customer", "timemachine", "archive"):
         problems += visit(page, f"{base}/{portal}/login/?domain={domain.name}", f"{portal}-login")
-    for portal in ("timemachine",):
-        problems += visit(page, f"{base}/{portal}/?domain={domain.name}", f"{portal}-home")
-        assert "Brand S.p.A." in page.inner_text("header")
+        assert "Brand S.p.A." in page.inner_text("header")  # every login page is branded
     assert not problems, "\n".join(problems)
 
 
@@ -240,6 +241,36 @@ def test_password_recovery_pages(browser, context, live_server, recovery_env):  
     problems += check_page(page, "recovery-reset-invalid")
     sign_in(page, f"{base}/webmail/login/", mailbox.address, mailbox.password_plain)
     problems += visit(page, f"{base}/webmail/settings/recovery/", "webmail-settings-recovery")
+
+
+def test_timemachine_pages(browser, context, live_server, tm_user):  # noqa: F811
+    user = tm_user(log_in=False)
+    branded(user.mailbox.domain, "Macchina S.r.l.")
+    user.append(
+        message(
+            to=user.address,
+            subject="Accessibile",
+            headers={"Content-Type": "text/html; charset=utf-8"},
+            body="<p>Ciao <b>mondo</b></p>",
+        ),
+        flags=(r"\Flagged",),
+    )
+    user.append(message(to=user.address, subject="Testo semplice", body="Riga uno\nriga due"))
+    earlier = timezone.localdate() - datetime.timedelta(days=1)
+    user.snapshot(earlier)
+    user.snapshot()
+    base = live_server.url
+    page = context.new_page()
+    sign_in(page, f"{base}/timemachine/login/", user.address, user.password)
+    problems = []
+    for path, name in [
+        (f"{base}/timemachine/", "timemachine-days"),
+        (f"{base}/timemachine/d/{earlier}/?f=INBOX", "timemachine-list"),
+        (f"{base}/timemachine/d/{earlier}/message/1/?f=INBOX", "timemachine-message-html"),
+        (f"{base}/timemachine/d/{earlier}/message/2/?f=INBOX", "timemachine-message"),
+    ]:
+        problems += visit(page, path, name)
+    assert "Macchina S.r.l." in page.inner_text("header")
     assert not problems, "\n".join(problems)
 
 

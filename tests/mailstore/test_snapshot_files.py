@@ -59,11 +59,34 @@ def test_messages_are_hard_linked_and_dovecot_files_copied(store):
     assert result.bytes == 3 * len(b"Subject: x\r\n\r\nhello\r\n")
     live_msg = next((root / "cur").iterdir())
     assert (snap / "cur" / live_msg.name).stat().st_ino == live_msg.stat().st_ino
-    for name in ("dovecot-uidlist", "dovecot.index", "subscriptions"):
+    for name in ("dovecot.index", "subscriptions"):
         assert (snap / name).read_bytes() == (root / name).read_bytes()
         assert (snap / name).stat().st_ino != (root / name).stat().st_ino  # a real copy
+    assert (snap / "dovecot-uidlist").stat().st_ino != (root / "dovecot-uidlist").stat().st_ino
     assert list((snap / "tmp").iterdir()) == []
     assert bases(snap) == [".Archive/3.M3P1.h", "INBOX/1.M1P1.h", "INBOX/2.M2P1.h"]
+
+
+def test_the_copied_uidlist_lists_exactly_the_linked_messages(store):
+    """The live uidlist is written lazily: a line for a message expunged since, none yet for one
+    just linked. The snapshot's lists what it holds (Dovecot may not rewrite it there)."""
+    snapshots, home = store
+    root = maildir(home, ("", ".Archive"))
+    kept = put(root, "cur", "1.M1P1.h", "S").name.split(":")[0]
+    unlisted = put(root, "new", "3.M3P1.h").name
+    (root / "dovecot-uidlist").write_text(
+        f"3 V1796 N3 Gabc\n1 :{kept}\n2 W30 :2.M2P1.h,S=23\n"  # 2: expunged, its file gone
+    )
+    (root / ".Archive" / "dovecot-uidlist").write_text("3 V1797 N1 Gdef\n")
+    archived = put(root / ".Archive", "cur", "4.M4P1.h").name.split(":")[0]
+
+    snapshots.take(mailbox_id=7, day=DAY, home=home)
+
+    snap = snapshots.maildir(mailbox_id=7, day=DAY)
+    assert (snap / "dovecot-uidlist").read_text() == f"3 V1796 N4 Gabc\n1 :{kept}\n3 :{unlisted}\n"
+    assert (snap / ".Archive" / "dovecot-uidlist").read_text() == f"3 V1797 N2 Gdef\n1 :{archived}\n"
+    # the live files are untouched
+    assert "2 W30 :2.M2P1.h" in (root / "dovecot-uidlist").read_text()
 
 
 def test_taking_a_day_twice_changes_nothing(store):

@@ -16,7 +16,7 @@ PORTAL_SOURCES = [
     *ROOT.glob("templates/**/*.html"),
     *ROOT.glob("customer/templates/**/*.html"),
     *ROOT.glob("static/**/*.js"),
-    ROOT / "webmail" / "listing.py",
+    ROOT / "portalkit" / "listing.py",
     ROOT / "mailadmin" / "templatetags" / "panel.py",
 ]
 SPRITE = (ROOT / "static" / "icons" / "sprite.svg").read_text()
@@ -37,6 +37,7 @@ def test_no_emoji_glyph_in_the_portals_markup_or_scripts(path):
         "accounts/base_login.html",
         "mailadmin/base.html",
         "webmail/base.html",
+        "timemachine/base.html",
         "customer/customer_base.html",
     ],
 )

@@ -261,3 +261,99 @@ def mailbox_home(mailbox):
     from mailstore.layout import home_path
 
     return home_path(mailbox.pk)
+
+
+@pytest.mark.parametrize("files_writable", [False, True], ids=["as-built", "acl-alone"])
+def test_uid_commands_acl_metadata_and_subscriptions_are_refused_too(
+    running_mailplane, filled, files_writable, monkeypatch
+):
+    """The rest of IMAP's ways to write: UID STORE / COPY / MOVE / EXPUNGE, keywords, APPEND and
+    CREATE in every folder, RENAME and DELETE of INBOX, ACL and METADATA changes, SUBSCRIBE."""
+    address, password, mailbox = filled
+    live = imap_as(running_mailplane, address, password)
+    assert live.subscribe("INBOX")[0] == "OK"  # so that UNSUBSCRIBE would have something to change
+    live.logout()
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    files = HardlinkSnapshots().day_dir(mailbox.pk, day)
+    if files_writable:
+        vmail = pwd.getpwnam(running_mailplane.config.vmail_user)
+        for path in [files, *files.rglob("*")]:
+            if path.is_dir():
+                os.chown(path, vmail.pw_uid, vmail.pw_gid)
+    tree_before = {str(p.relative_to(files)): p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
+    messages_before = message_files(files)
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    before = mailbox_view(imap)
+    typ, _ = imap._simple_command("SELECT", "Projects")
+    assert typ == "OK" and "READ-ONLY" in imap.untagged_responses
+    imap.state = "SELECTED"
+    monkeypatch.setitem(imaplib.Commands, "SETMETADATA", ("AUTH", "SELECTED"))  # unknown to imaplib
+
+    def answer(command, *args):
+        try:
+            return command(*args)
+        except imaplib.IMAP4.error as exc:  # BAD: the command does not exist in this session
+            return ("BAD", [str(exc)])
+
+    answers = {
+        "UID STORE": imap.uid("STORE", "1:*", "+FLAGS", "(\\Deleted \\Flagged $Label1)"),
+        "UID COPY": imap.uid("COPY", "1:*", "INBOX"),
+        "UID MOVE": imap.uid("MOVE", "1:*", "INBOX"),
+        "APPEND Projects": imap.append("Projects", None, None, b"Subject: new\r\n\r\nx\r\n"),
+        "CREATE Projects/Sub": imap.create("Projects/Sub"),
+        "RENAME INBOX": imap.rename("INBOX", "Elsewhere"),
+        "DELETE INBOX": imap.delete("INBOX"),
+        "SETACL": answer(imap._simple_command, "SETACL", "INBOX", "anyone", "lrswipkxtecda"),
+        "DELETEACL": answer(imap._simple_command, "DELETEACL", "INBOX", "anyone"),
+        "SETMETADATA": answer(imap._simple_command, "SETMETADATA", "INBOX", '(/private/comment "x")'),
+        "SUBSCRIBE": imap.subscribe("Projects"),
+        "UNSUBSCRIBE": imap.unsubscribe("INBOX"),
+    }
+    imap._simple_command("SELECT", "Projects")
+    uid_expunge = imap.uid("EXPUNGE", "1:*")
+    imap.logout()
+
+    accepted = {name for name, (typ, _data) in answers.items() if typ not in ("NO", "BAD")}
+    # Dovecot's ACL answers a STORE without rights with OK and changes nothing (RFC 4314 §4).
+    # Subscriptions are no ACL right: with writable directories Dovecot would write the day's
+    # subscriptions file (no mail, no flag); the snapshot as built refuses that at the file system.
+    assert accepted == ({"UID STORE", "SUBSCRIBE", "UNSUBSCRIBE"} if files_writable else {"UID STORE"}), (
+        answers
+    )
+    assert uid_expunge[1] == [None]
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    assert mailbox_view(imap) == before
+    imap.logout()
+    assert message_files(files) == messages_before
+    after = {str(p.relative_to(files)): p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
+    if not files_writable:
+        assert after == tree_before
+    live = imap_as(running_mailplane, address, password)
+    assert len(folder_view(live, "INBOX")) == 6 and len(folder_view(live, "Projects")) == 2
+    live.logout()
+
+
+def test_a_day_taken_after_an_expunge_holds_exactly_the_messages_left(running_mailplane, mailbox_factory):
+    """Dovecot rewrites dovecot-uidlist lazily: after an EXPUNGE the live file can still list the
+    expunged message. The snapshot must not (its reader may not rewrite it, and would announce a
+    message without a file): what it announces is what it holds, and every one can be fetched."""
+    from mailstore.imap import imap_session
+
+    address, _password = mailbox_factory()
+    mailbox = mailbox_of(address)
+    with imap_session(address) as imap:
+        for subject in ("one", "two"):
+            imap.append("INBOX", message("a@example.net", address, subject=subject))
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX")
+        imap.delete_messages([1])
+        imap.expunge()
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    imap = snapshot_imap(running_mailplane, mailbox.pk, day)
+    typ, count = imap.select("INBOX", readonly=True)
+    assert (typ, int(count[0])) == ("OK", 1)
+    typ, data = imap.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK" and b"two" in data[0][1] and b"UID 2" in data[0][0]
+    imap.logout()

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from mailstore import reader as store
 from mailstore.errors import NotFound, Refused
 from mailstore.folders import SEPARATOR, is_protected
-from webmail.listing import rows_html
+from portalkit.listing import SORTS, list_order, list_query, rows_html, search_from
 from webmail.selectors import recipients_suggest
 from webmail.views.common import folder_param, mailbox_session, page_size, webmail_view
-
-# Lazy: the labels follow the language of each request, not the one active at import.
-SORTS = {
-    "date": gettext_lazy("Date"),
-    "from": gettext_lazy("Sender"),
-    "subject": gettext_lazy("Subject"),
-    "size": gettext_lazy("Size"),
-}
-
-
-def _date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def search_from(request: HttpRequest) -> store.Search:
-    g = request.GET
-    where = g.get("in", "all")
-    return store.Search(
-        text=g.get("q", "")[:200],
-        where=where if where in ("all", "from", "to", "subject", "body") else "all",
-        since=_date(g.get("since", "")),
-        before=_date(g.get("until", "")),
-        unseen=g.get("unseen") == "1",
-        flagged=g.get("flagged") == "1",
-    )
 
 
 def list_url(folder: str, **params) -> str:
@@ -66,14 +35,8 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 
 def _list(request: HttpRequest, folder: str) -> HttpResponse:
-    sort = request.GET.get("sort", "date")
-    sort = sort if sort in store.SORT_KEYS else "date"
-    reverse_order = request.GET.get("order", "desc") != "asc"
+    sort, reverse_order, page_number = list_order(request)
     search = search_from(request)
-    try:
-        page_number = int(request.GET.get("page", "1"))
-    except ValueError:
-        page_number = 1
     per_page = page_size(request)
     with mailbox_session(request) as mail:
         folders = mail.folder_tree()
@@ -83,21 +46,17 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
             folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
         )
     current = next(f for f in folders if f.name == folder)
-    base = {
-        "sort": sort,
-        "order": "desc" if reverse_order else "asc",
-        "q": search.text,
-        "in": search.where if search.where != "all" else "",
-        "since": search.since.isoformat() if search.since else "",
-        "until": search.before.isoformat() if search.before else "",
-        "unseen": "1" if search.unseen else "",
-        "flagged": "1" if search.flagged else "",
-    }
+    base = list_query(search=search, sort=sort, reverse=reverse_order)
     context = {
         "folders": folders,
         "folder": current,
         "page": page,
-        "rows": rows_html(page.items, folder=folder, show_recipients=current.special in ("Sent", "Drafts")),
+        "rows": rows_html(
+            page.items,
+            folder=folder,
+            show_recipients=current.special in ("Sent", "Drafts"),
+            base=reverse("webmail:message", args=[0])[: -len("0/")],
+        ),
         "sort": sort,
         "order": base["order"],
         "sorts": SORTS,

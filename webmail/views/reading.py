@@ -1,17 +1,16 @@
-"""Reading a message. The HTML body is served by its own URL into a sandboxed <iframe>; the
-frame's and the downloads' headers are portalkit.downloads' (shared with the Archive)."""
+"""Reading a message: the webmail's URLs around portalkit.reading (the sandboxed body frame, the
+downloads), which every portal that shows a message shares."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from portalkit import downloads, rendering
+from portalkit import reading, rendering
 from webmail.views.common import folder_param, mailbox_session, webmail_view
 
 
@@ -37,19 +36,18 @@ def part_links(uid: int, folder: str) -> rendering.PartLinks:
 def message(request: HttpRequest, uid: int) -> HttpResponse:
     folder, raw, prev_uid, next_uid = _message(request, uid, mark_seen=True)
     allow_remote = request.GET.get("images") == "1"
-    parsed = rendering.render(raw.raw, allow_remote=allow_remote, links=part_links(uid, folder))
-    context = {
-        "folder_name": folder,
-        "uid": uid,
-        "m": parsed,
-        "flags": {f.decode() for f in raw.flags},
-        "is_draft": b"\\Draft" in raw.flags or folder == "Drafts",
-        "text_html": rendering.text_to_html(parsed.text) if not parsed.html else "",
-        "images": allow_remote,
-        "prev_uid": prev_uid,
-        "next_uid": next_uid,
-        "size": len(raw.raw),
-    }
+    context = reading.message_context(raw, allow_remote=allow_remote, links=part_links(uid, folder))
+    fq = quote(folder, safe="")
+    context.update(
+        {
+            "folder_name": folder,
+            "is_draft": b"\\Draft" in raw.flags or folder == "Drafts",
+            "prev_uid": prev_uid,
+            "next_uid": next_uid,
+            "body_url": f"{reverse('webmail:message_body', args=[uid])}?f={fq}",
+            "images_url": f"?f={fq}&images=1",
+        }
+    )
     return render(request, "webmail/message.html", context)
 
 
@@ -57,29 +55,22 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
 @webmail_view
 def body(request: HttpRequest, uid: int) -> HttpResponse:
     _folder, raw, _p, _n = _message(request, uid)
-    allow_remote = request.GET.get("images") == "1"
-    parsed = rendering.render(raw.raw, allow_remote=allow_remote)
-    return downloads.body_frame(parsed, allow_remote=allow_remote)
+    return reading.body_response(raw.raw, allow_remote=request.GET.get("images") == "1")
 
 
 @webmail_view
 def part(request: HttpRequest, uid: int, index: int) -> HttpResponse:
     _folder, raw, _p, _n = _message(request, uid)
-    try:
-        ctype, filename, payload = rendering.part_bytes(raw.raw, index)
-    except IndexError as exc:
-        raise Http404 from exc
-    return downloads.part_download(payload, filename=filename, content_type=ctype)
+    return reading.part_response(raw.raw, index)
 
 
 @webmail_view
 def source(request: HttpRequest, uid: int) -> HttpResponse:
     _folder, raw, _p, _n = _message(request, uid)
-    return downloads.source(raw.raw)
+    return reading.source_response(raw.raw)
 
 
 @webmail_view
 def eml(request: HttpRequest, uid: int) -> HttpResponse:
     _folder, raw, _p, _n = _message(request, uid)
-    subject = rendering.render(raw.raw).subject.strip() or _("message")
-    return downloads.download(raw.raw, filename=f"{subject[:80]}.eml", content_type="message/rfc822")
+    return reading.eml_response(raw.raw)
