@@ -26,6 +26,7 @@ urlpatterns = [
     path("compose/<str:cid>/", composing.compose_view, name="compose"),
     path("compose/<str:cid>/autosave/", composing.autosave, name="compose_autosave"),
     path("compose/<str:cid>/upload/", composing.upload, name="compose_upload"),
+    path("compose/<str:cid>/inline/<str:aid>/", composing.inline_image, name="compose_inline"),
     path(
         "compose/<str:cid>/attachment/<str:aid>/remove/",
         composing.attachment_remove,
