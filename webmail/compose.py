@@ -296,10 +296,9 @@ def html_cid_src(request, state: ComposeState):
 
 
 def _html_document(body: str) -> str:
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body><div style="font-family:sans-serif">{body}</div></body></html>'
-    )
+    # No <head>: the charset is in the part's Content-Type, and a reader drops it anyway.
+    return f'<!DOCTYPE html><html><body><div style="font-family:sans-serif">{body}</div></body></html>'
+
 
 
 def text_as_html(text: str) -> str:

@@ -55,9 +55,7 @@ def directory_for(*, mailbox: Mailbox, query: str = "", limit: int | None = None
     if limit:
         qs = qs[:limit]
     domain = mailbox.domain.name
-    return [
-        (" ".join(p for p in (m.first_name, m.last_name) if p), f"{m.local_part}@{domain}") for m in qs
-    ]
+    return [(" ".join(p for p in (m.first_name, m.last_name) if p), f"{m.local_part}@{domain}") for m in qs]
 
 
 def suggestions_for(*, user: Any, mailbox: Mailbox, query: str, limit: int = 8) -> list[dict]:

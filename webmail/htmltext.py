@@ -8,7 +8,21 @@ import re
 from html.parser import HTMLParser
 
 _BLOCKS = {
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "tr", "center", "dl", "dt", "dd",
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "table",
+    "tr",
+    "center",
+    "dl",
+    "dt",
+    "dd",
 }
 _SKIP = {"script", "style", "head", "title"}
 

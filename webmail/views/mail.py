@@ -17,7 +17,6 @@ from mailstore import reader as store
 from mailstore.errors import NotFound, Refused
 from mailstore.folders import SEPARATOR, is_protected
 from webmail.listing import rows_html
-from webmail.selectors import recipients_suggest
 from webmail.views.common import folder_param, mailbox_session, page_size, webmail_view
 
 # Lazy: the labels follow the language of each request, not the one active at import.
@@ -213,9 +212,3 @@ def _folder_change(request: HttpRequest) -> HttpResponse:
         else:
             return HttpResponse(status=400)
     return redirect("webmail:folders")
-
-
-@webmail_view
-def suggest(request: HttpRequest) -> JsonResponse:
-    found = recipients_suggest(user=request.user, query=request.GET.get("q", "")[:100])
-    return JsonResponse({"results": [{"name": r.name, "address": r.address} for r in found]})

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from portalkit import rendering
+from webmail.contacts import contacts_for, images_trusted
 from webmail.views.common import folder_param, mailbox_session, webmail_view
 
 FRAME_CSP = (
@@ -47,11 +48,22 @@ def part_links(uid: int, folder: str) -> rendering.PartLinks:
     return rendering.PartLinks(part=lambda index: f"{base}{index}/{query}")
 
 
+def _rendered(request: HttpRequest, raw: bytes, links=None) -> tuple[rendering.Rendered, bool]:
+    """(the message rendered, whether its remote images are shown): shown when the user asked
+    for this message, or always for a sender on their list (the same sanitiser either way)."""
+    allow_remote = request.GET.get("images") == "1"
+    parsed = rendering.render(raw, allow_remote=allow_remote, links=links)
+    if not allow_remote and parsed.remote_images and parsed.sender:
+        if images_trusted(user=request.user, sender=parsed.sender[0].email):
+            return rendering.render(raw, allow_remote=True, links=links), True
+    return parsed, allow_remote
+
+
 @webmail_view
 def message(request: HttpRequest, uid: int) -> HttpResponse:
     folder, raw, prev_uid, next_uid = _message(request, uid, mark_seen=True)
-    allow_remote = request.GET.get("images") == "1"
-    parsed = rendering.render(raw.raw, allow_remote=allow_remote, links=part_links(uid, folder))
+    parsed, allow_remote = _rendered(request, raw.raw, links=part_links(uid, folder))
+    sender = parsed.sender[0] if parsed.sender else None
     context = {
         "folder_name": folder,
         "uid": uid,
@@ -63,6 +75,10 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
         "prev_uid": prev_uid,
         "next_uid": next_uid,
         "size": len(raw.raw),
+        "sender": sender,
+        "sender_is_contact": bool(sender and sender.email)
+        and contacts_for(user=request.user).filter(address__iexact=sender.email).exists(),
+        "here": request.get_full_path(),
     }
     return render(request, "webmail/message.html", context)
 
@@ -71,8 +87,7 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
 @webmail_view
 def body(request: HttpRequest, uid: int) -> HttpResponse:
     _folder, raw, _p, _n = _message(request, uid)
-    allow_remote = request.GET.get("images") == "1"
-    parsed = rendering.render(raw.raw, allow_remote=allow_remote)
+    parsed, allow_remote = _rendered(request, raw.raw)
     content = parsed.html or f"<pre>{rendering.text_to_html(parsed.text)}</pre>"
     document = (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
