@@ -194,7 +194,8 @@ def test_reply_quotes_the_html_original_sanitised_with_its_inline_image(webmail_
         'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="R"\r\n\r\n--R\r\n'
         "Content-Type: text/html; charset=utf-8\r\n\r\n"
         '<p>The <b>plan</b></p><img src="cid:logo@x.test"><script>alert(1)</script>'
-        '<img src="http://evil.test/t.gif">\r\n--R\r\nContent-Type: image/png\r\nContent-ID: <logo@x.test>\r\n'
+        '<img src="http://evil.test/t.gif">\r\n--R\r\nContent-Type: image/png\r\n'
+        "Content-ID: <logo@x.test>\r\n"
         f"Content-Transfer-Encoding: base64\r\n\r\n{png64}\r\n--R--\r\n"
     ).encode()
     uid = alice.append(raw)
