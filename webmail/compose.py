@@ -10,6 +10,7 @@ import mimetypes
 import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -91,12 +92,30 @@ def state_get(request, cid: str) -> ComposeState | None:
     for key in ("answered", "forwarded"):
         if data.get(key):
             data[key] = tuple(data[key])
+    data["attachments"] = _attachments_on_disk(compose_dir(request, cid))
     return ComposeState(**data)
+
+
+def _attachments_on_disk(directory: Path) -> list[dict]:
+    """The window's files, from their descriptions beside them. They live on disk, not in the
+    session: an upload, the autosave and the editor's image uploads run at the same time, and
+    each request saves the whole session (the last one would drop the others' files)."""
+    items = []
+    for meta in directory.glob("*.json") if directory.exists() else ():
+        try:
+            item = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        if (directory / item.get("id", "-")).exists():
+            items.append(item)
+    return sorted(items, key=lambda a: a.get("seq", 0))
 
 
 def state_save(request, state: ComposeState) -> None:
     states = request.session.get(SESSION_KEY, {})
-    states[state.cid] = json.loads(json.dumps(state.to_json()))
+    data = json.loads(json.dumps(state.to_json()))
+    data.pop("attachments", None)  # on disk (_attachments_on_disk)
+    states[state.cid] = data
     request.session[SESSION_KEY] = states
 
 
@@ -147,17 +166,25 @@ def attachment_add(
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if "/" not in content_type:
         content_type = "application/octet-stream"
-    item = {"id": aid, "name": name, "type": content_type, "size": size}
+    item = {"id": aid, "name": name, "type": content_type, "size": size, "seq": time.time_ns()}
     if inline:
         item["inline"] = True
+    _meta_write(directory, item)
     state.attachments.append(item)
     return item
+
+
+def _meta_write(directory: Path, item: dict) -> None:
+    tmp = directory / f".{item['id']}.tmp"
+    tmp.write_text(json.dumps(item))
+    tmp.replace(directory / f"{item['id']}.json")
 
 
 def attachment_remove(request, state: ComposeState, aid: str) -> bool:
     before = len(state.attachments)
     state.attachments = [a for a in state.attachments if a["id"] != aid]
     if len(state.attachments) != before:
+        (compose_dir(request, state.cid) / f"{Path(aid).name}.json").unlink(missing_ok=True)
         (compose_dir(request, state.cid) / Path(aid).name).unlink(missing_ok=True)
         return True
     return False
@@ -271,6 +298,7 @@ def inline_images_restore(request, state: ComposeState, raw: bytes) -> None:
         except ValidationError:
             break
         item["source_cid"] = cid
+        _meta_write(compose_dir(request, state.cid), item)
 
 
 def inline_unused_drop(request, state: ComposeState, html: str) -> None:

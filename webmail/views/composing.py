@@ -283,9 +283,8 @@ def upload(request: HttpRequest, cid: str) -> JsonResponse:
                 }
             added.append(item)
         except ValidationError as exc:
-            compose.state_save(request, state)
             return JsonResponse({"error": " ".join(exc.messages), "attachments": added}, status=413)
-    compose.state_save(request, state)
+    # No session write: the files and their descriptions are on disk (compose.state_get).
     return JsonResponse({"attachments": added})
 
 
@@ -310,7 +309,6 @@ def attachment_remove(request: HttpRequest, cid: str, aid: str) -> HttpResponse:
     state = _state_or_404(request, cid)
     if not compose.attachment_remove(request, state, aid):
         raise Http404
-    compose.state_save(request, state)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"ok": True})
     return redirect(reverse("webmail:compose", kwargs={"cid": cid}))
