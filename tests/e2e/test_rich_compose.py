@@ -51,6 +51,14 @@ def wait_for(predicate, timeout=15.0):
     return predicate()
 
 
+PASTE_IMAGE = """(b64) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "incollata.png", {type: "image/png"}));
+    document.querySelector("[data-editor]").dispatchEvent(
+        new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
 DROP_FILE = """([selector, name, text]) => {
     const dt = new DataTransfer();
     dt.items.add(new File([text], name, {type: "text/plain"}));
@@ -119,6 +127,9 @@ def test_contacts_import_pick_recipient_compose_html_with_image_and_dropped_atta
         a.set_input_files("[data-insert-image]", str(image))
         a.wait_for_selector("[data-editor] img[src*='/inline/']")
         assert a.evaluate("document.querySelector('[data-editor] img').naturalWidth") == 8
+        # and one pasted from the clipboard (a screenshot: an image file, no text)
+        a.evaluate(PASTE_IMAGE, base64.b64encode(PNG).decode())
+        a.wait_for_selector("[data-editor] img[src*='/inline/'] >> nth=1")
         # a file dragged onto the form becomes an attachment (XHR upload with progress)
         a.evaluate(DROP_FILE, ["[data-dropzone]", "preventivo.txt", "Totale: 1.000 EUR"])
         a.wait_for_selector("[data-attachments] li .name:text('preventivo.txt')")
@@ -134,11 +145,12 @@ def test_contacts_import_pick_recipient_compose_html_with_image_and_dropped_atta
         b.wait_for_load_state()
         frame = b.frame_locator(".wm-body-frame")
         assert frame.locator("b").inner_text() == "proposta"
-        frame.locator("img").wait_for()
+        frame.locator("img").first.wait_for()
         frame_handle = b.query_selector(".wm-body-frame").content_frame()
         assert wait_for(lambda: frame_handle.evaluate("document.querySelector('img').naturalWidth") == 8)
         assert b.locator(".wm-attachments a:has-text('preventivo.txt')").count() == 1
         assert b.locator(".wm-attachments a:has-text('grafico.png')").count() == 0  # inline, not attached
+        assert frame.locator("img").count() == 2
         shot(b, "received-formatted")
         # and the text alternative is there for plain-text readers
         with bob.imap() as imap:
