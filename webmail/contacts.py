@@ -62,6 +62,8 @@ def suggestions_for(*, user: Any, mailbox: Mailbox, query: str, limit: int = 8) 
     """Compose's recipient suggestions: the user's contacts first, then the people they wrote
     to, then their domain's directory; one entry per address."""
     query = (query or "").replace("\x00", "").strip()
+    if not query:
+        return []  # nothing typed: no list of everyone (compose asks from the second character)
     out: list[dict] = []
     seen: set[str] = set()
 
@@ -78,7 +80,8 @@ def suggestions_for(*, user: Any, mailbox: Mailbox, query: str, limit: int = 8) 
     for r in recent.order_by("-times", "-last_used_at")[:limit]:
         add(r.name, r.address, "recent")
     if len(out) < limit:
-        for name, address in directory_for(mailbox=mailbox, query=query, limit=limit):
+        seen.add(mailbox.address.lower())  # not oneself
+        for name, address in directory_for(mailbox=mailbox, query=query, limit=limit + 1):
             add(name, address, "directory")
     return out
 
