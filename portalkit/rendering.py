@@ -171,6 +171,13 @@ def parse(raw: bytes) -> email.message.Message:
         return email.parser.BytesParser().parsebytes(raw, headersonly=True)
 
 
+def sender_address(raw: bytes) -> str:
+    """The first From address of a message, from its headers alone ("" when there is none)."""
+    head = email.parser.BytesParser().parsebytes(raw, headersonly=True)
+    senders = _addresses(head.get_all("From"))
+    return senders[0].email.lower() if senders and senders[0].email else ""
+
+
 def _charset(part: email.message.Message) -> str:
     name = part.get_content_charset() or "us-ascii"
     try:
@@ -237,7 +244,15 @@ def _content_id(part: email.message.Message) -> str:
     return (_header(part, "Content-ID") or "").strip().strip("<>").strip()
 
 
-def render(raw: bytes, *, allow_remote: bool = False, links: PartLinks | None = None) -> Rendered:
+def render(
+    raw: bytes,
+    *,
+    allow_remote: bool = False,
+    links: PartLinks | None = None,
+    cid_src: Callable[[str], str | None] | None = None,
+) -> Rendered:
+    """The message, sanitised. `cid_src` (compose: a draft reopened, a quoted original) decides
+    itself what a cid: image becomes (a URL, or None to drop it) instead of the message's parts."""
     msg = parse(raw)
     out = Rendered(
         subject=_header(msg, "Subject"),
@@ -296,6 +311,7 @@ def render(raw: bytes, *, allow_remote: bool = False, links: PartLinks | None = 
             used_cids=used,
             allow_remote=allow_remote,
             inline_image_url=links.inline_image if links is not None else None,
+            cid_src=cid_src,
         )
         # Inline images shown in the body are not listed again as attachments.
         out.attachments = [a for a in out.attachments if not (a.content_id and a.content_id in used)]
@@ -318,9 +334,13 @@ def sanitize_html(
     used_cids: set,
     allow_remote: bool,
     inline_image_url: Callable[[int], str] | None = None,
+    cid_src: Callable[[str], str | None] | None = None,
+    allow_data_images: bool = True,
 ) -> tuple[str, int]:
     """(clean HTML, remote images removed). A cid: image of the message becomes
-    inline_image_url(its part index), or a data: URI without that function."""
+    inline_image_url(its part index), or a data: URI without that function; with `cid_src`,
+    whatever that returns for the content id (None drops the image). The webmail's compose
+    passes its own cid_src and allow_data_images=False (its images travel as cid: parts)."""
     blocked = 0
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -332,6 +352,11 @@ def sanitize_html(
         if tag == "img" and attr == "src":
             if lowered.startswith("cid:"):
                 cid = value[4:].strip().strip("<>")
+                if cid_src is not None:
+                    url = cid_src(cid)
+                    if url:
+                        used_cids.add(cid)
+                    return url
                 index, part = cids.get(cid, (-1, None))
                 if part is None or part.get_content_type() not in INLINE_IMAGE_TYPES:
                     return None
@@ -348,7 +373,7 @@ def sanitize_html(
                     return value
                 blocked += 1
                 return None
-            if _DATA_IMAGE.match(value) and len(value) < INLINE_IMAGE_MAX:
+            if allow_data_images and _DATA_IMAGE.match(value) and len(value) < INLINE_IMAGE_MAX:
                 return value
             return None
         if tag == "a" and attr == "href":

@@ -15,6 +15,8 @@ class Preferences(models.Model):
     )
     display_name = models.CharField(_("display name"), max_length=120, blank=True, default="")
     signature = models.TextField(_("signature"), blank=True, default="", max_length=4000)
+    # Sanitised when saved (webmail.services.preferences_update) with the reading rules.
+    signature_html = models.TextField(_("HTML signature"), blank=True, default="", max_length=20000)
     page_size = models.PositiveSmallIntegerField(_("messages per page"), default=50)
     vacation_enabled = models.BooleanField(_("vacation reply on"), default=False)
     vacation_subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
@@ -62,6 +64,59 @@ class Recipient(models.Model):
             models.UniqueConstraint("user", Lower("address"), name="webmail_recipient_unique_per_user"),
         ]
         indexes = [models.Index(fields=["user", "-times"], name="webmail_recipient_rank_idx")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Contact(models.Model):
+    """An entry of the user's personal address book."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webmail_contacts",
+        verbose_name=_("login"),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    address = models.EmailField(_("address"), max_length=254)
+    phone = models.CharField(_("phone"), max_length=50, blank=True, default="")
+    organization = models.CharField(_("organization"), max_length=200, blank=True, default="")
+    notes = models.TextField(_("notes"), blank=True, default="", max_length=2000)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint("user", Lower("address"), name="webmail_contact_unique_per_user"),
+        ]
+        indexes = [models.Index(fields=["user", "name"], name="webmail_contact_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class TrustedSender(models.Model):
+    """A sender whose remote images the user always wants shown ("always show images from
+    this sender"); the message still goes through the same sanitiser."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webmail_trusted_senders",
+        verbose_name=_("login"),
+    )
+    address = models.EmailField(_("address"), max_length=254)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sender with images shown")
+        verbose_name_plural = _("senders with images shown")
+        constraints = [
+            models.UniqueConstraint("user", Lower("address"), name="webmail_trusted_sender_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.address

@@ -6,11 +6,11 @@ import functools
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import AppPassword
 from domains.models import Domain, Mailbox
-from webmail.models import Preferences, Recipient
+from webmail.models import Preferences
 
 
 def mailbox_of(*, user: Any) -> Mailbox | None:
@@ -73,14 +73,6 @@ def _request_query() -> tuple[str, list[str], list[str]]:
 
 def preferences_for(*, user: Any) -> Preferences:
     return Preferences.objects.filter(user=user).first() or Preferences(user=user)
-
-
-def recipients_suggest(*, user: Any, query: str, limit: int = 8) -> QuerySet[Recipient]:
-    query = (query or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text (a 500)
-    qs = Recipient.objects.filter(user=user)
-    if query:
-        qs = qs.filter(Q(address__icontains=query) | Q(name__icontains=query))
-    return qs.order_by("-times", "-last_used_at")[:limit]
 
 
 def visible_app_passwords(*, user: Any) -> QuerySet[AppPassword]:

@@ -19,16 +19,20 @@ from accounts.services import app_password_create, app_password_revoke
 from core.audit import audit_record
 from domains.models import Mailbox
 from mailstore import sieve
+from portalkit import rendering
+from webmail.htmltext import html_to_plain
 from webmail.models import Preferences, Recipient
 
 SESSION_TOKEN_PREFIX = "webmail session"  # noqa: S105 - a name prefix, not a secret; app passwords the webmail makes for itself (hidden)
 
 
 def preferences_update(*, user: Any, **changes: Any) -> Preferences:
-    allowed = {"display_name", "signature", "page_size"}
+    allowed = {"display_name", "signature", "signature_html", "page_size"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"unknown preferences {sorted(unknown)}")
+    if "signature_html" in changes:
+        changes["signature_html"] = signature_html_clean(changes["signature_html"])
     with transaction.atomic():
         prefs, _created = Preferences.objects.select_for_update().get_or_create(user=user)
         for key, value in changes.items():
@@ -36,6 +40,19 @@ def preferences_update(*, user: Any, **changes: Any) -> Preferences:
         prefs.full_clean()
         prefs.save()
     return prefs
+
+
+def signature_html_clean(source: str) -> str:
+    """An HTML signature through the reading sanitiser (no images: a signature has no message
+    parts of its own to carry them, and remote ones are blocked by every reader)."""
+    cleaned, _blocked = rendering.sanitize_html(
+        (source or "").replace("\x00", ""),
+        cids={},
+        used_cids=set(),
+        allow_remote=False,
+        allow_data_images=False,
+    )
+    return cleaned if html_to_plain(cleaned).strip() else ""
 
 
 def language_set(*, user: Any, language: str) -> None:

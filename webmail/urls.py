@@ -2,7 +2,7 @@ from django.urls import path
 
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
-from webmail.views import WEBMAIL, auth, composing, mail, preferences, reading
+from webmail.views import WEBMAIL, auth, composing, contacts, mail, preferences, reading
 
 app_name = "webmail"
 
@@ -22,15 +22,25 @@ urlpatterns = [
     path("message/<int:uid>/source/", reading.source, name="message_source"),
     path("message/<int:uid>/eml/", reading.eml, name="message_eml"),
     path("compose/", composing.compose_new, name="compose_new"),
-    path("compose/suggest/", mail.suggest, name="suggest"),
+    path("compose/suggest/", contacts.suggest, name="suggest"),
     path("compose/<str:cid>/", composing.compose_view, name="compose"),
     path("compose/<str:cid>/autosave/", composing.autosave, name="compose_autosave"),
     path("compose/<str:cid>/upload/", composing.upload, name="compose_upload"),
+    path("compose/<str:cid>/inline/<str:aid>/", composing.inline_image, name="compose_inline"),
     path(
         "compose/<str:cid>/attachment/<str:aid>/remove/",
         composing.attachment_remove,
         name="compose_attachment_remove",
     ),
+    path("contacts/", contacts.contact_list, name="contacts"),
+    path("contacts/new/", contacts.contact_new, name="contact_new"),
+    path("contacts/<int:pk>/", contacts.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/delete/", contacts.contact_delete, name="contact_delete"),
+    path("contacts/add-sender/", contacts.contact_add_sender, name="contact_add_sender"),
+    path("contacts/import/", contacts.contacts_import, name="contacts_import"),
+    path("contacts/export/", contacts.contacts_export, name="contacts_export"),
+    path("images/trust/", contacts.trusted_sender_add, name="trusted_sender_add"),
+    path("images/untrust/", contacts.trusted_sender_remove, name="trusted_sender_remove"),
     path("settings/", preferences.identity, name="settings"),
     path("settings/password/", preferences.password, name="settings_password"),
     path("settings/recovery/", preferences.recovery, name="settings_recovery"),

@@ -1,5 +1,5 @@
-/* Webmail behaviour: keyboard, selection, menu, compose (autosave, uploads with progress,
-   address suggestions). Pages work without it; this makes them quicker to use. No libraries. */
+/* Webmail behaviour: keyboard, selection, menu. Pages work without it; this makes them quicker
+   to use. No libraries. (Compose: static/webmail/compose.js.) */
 (function () {
   "use strict";
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -76,104 +76,5 @@
       else if (e.key === "c") { var c = $(".wm-compose"); if (c) window.location.href = c.href; }
     });
   }
-
-  // Compose
-  var form = $("[data-compose]");
-  if (form) {
-    var strings = $("#wm-strings").content;
-    function str(name) { var s = strings.querySelector("[data-" + name + "]"); return s ? s.textContent : ""; }
-    var status = $("[data-autosave-status]", form);
-    var dirty = false, saving = false, sending = false;
-    function fields() {
-      var data = new FormData();
-      ["to", "cc", "bcc", "subject", "body"].forEach(function (n) { data.append(n, form.elements[n].value); });
-      data.append("csrfmiddlewaretoken", csrf());
-      return data;
-    }
-    function save() {
-      if (!dirty || saving || sending) return;
-      saving = true; dirty = false; status.textContent = str("saving");
-      fetch(form.getAttribute("data-autosave"), { method: "POST", body: fields(), credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf(), "Accept": "application/json" } })
-        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-        .then(function () { status.textContent = str("saved"); form.setAttribute("data-saved", "1"); })
-        .catch(function () { dirty = true; status.textContent = ""; })
-        .then(function () { saving = false; });
-    }
-    form.addEventListener("input", function (e) { if (e.target.type !== "file") { dirty = true; } });
-    window.setInterval(save, 3000);
-    form.addEventListener("submit", function () { sending = true; });
-    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") save(); });
-
-    // Uploads with progress (the form still posts files itself without JavaScript)
-    var fileInput = $("[data-file]", form), progress = $("[data-progress]", form), upErr = $("[data-upload-error]", form);
-    var listEl = $("[data-attachments]", form);
-    fileInput.addEventListener("change", function () {
-      if (!fileInput.files.length) return;
-      var data = new FormData();
-      for (var i = 0; i < fileInput.files.length; i++) data.append("file", fileInput.files[i]);
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", form.getAttribute("data-upload"));
-      xhr.setRequestHeader("X-CSRFToken", csrf());
-      xhr.setRequestHeader("Accept", "application/json");
-      progress.hidden = false; progress.value = 0; upErr.hidden = true;
-      xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress.value = Math.round(100 * e.loaded / e.total); };
-      xhr.onload = function () {
-        progress.hidden = true;
-        var body = {}; try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
-        (body.attachments || []).forEach(function (a) {
-          var li = document.createElement("li"); li.setAttribute("data-aid", a.id);
-          li.appendChild(icon("paperclip")); li.appendChild(document.createTextNode(" "));
-          var name = document.createElement("span"); name.className = "name"; name.textContent = a.name; li.appendChild(name);
-          var size = document.createElement("span"); size.className = "muted"; size.textContent = " " + Math.ceil(a.size / 1024) + " KB"; li.appendChild(size);
-          listEl.appendChild(li);
-        });
-        if (xhr.status >= 400) { upErr.textContent = body.error || str("too-big"); upErr.hidden = false; }
-        fileInput.value = ""; dirty = true;
-      };
-      xhr.onerror = function () { progress.hidden = true; upErr.textContent = "!"; upErr.hidden = false; };
-      xhr.send(data);
-    });
-
-    // Address suggestions from past recipients
-    $all("[data-addresses]", form).forEach(function (input) {
-      var box = document.createElement("ul"); box.className = "wm-suggest"; box.hidden = true; box.setAttribute("role", "listbox");
-      input.parentNode.style.position = "relative"; input.parentNode.appendChild(box);
-      var items = [], sel = -1, timer = null;
-      function lastPart() { var v = input.value; var i = v.lastIndexOf(","); return v.slice(i + 1).trim(); }
-      function choose(i) {
-        var v = input.value; var cut = v.lastIndexOf(",");
-        var a = items[i]; var text = a.name ? a.name.replace(/[",]/g, "") + " <" + a.address + ">" : a.address;
-        input.value = (cut >= 0 ? v.slice(0, cut + 1) + " " : "") + text + ", ";
-        box.hidden = true; input.focus(); dirty = true;
-      }
-      function show() {
-        box.innerHTML = "";
-        items.forEach(function (a, i) {
-          var li = document.createElement("li"); li.setAttribute("role", "option");
-          li.setAttribute("aria-selected", i === sel ? "true" : "false");
-          li.textContent = a.name ? a.name + " <" + a.address + ">" : a.address;
-          li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
-          box.appendChild(li);
-        });
-        box.hidden = !items.length;
-      }
-      input.addEventListener("input", function () {
-        var q = lastPart(); window.clearTimeout(timer);
-        if (q.length < 2) { items = []; show(); return; }
-        timer = window.setTimeout(function () {
-          fetch(form.getAttribute("data-suggest") + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
-            .then(function (r) { return r.json(); }).then(function (d) { items = d.results || []; sel = -1; show(); });
-        }, 150);
-      });
-      input.addEventListener("keydown", function (e) {
-        if (box.hidden) return;
-        if (e.key === "ArrowDown") { sel = Math.min(items.length - 1, sel + 1); show(); e.preventDefault(); }
-        else if (e.key === "ArrowUp") { sel = Math.max(0, sel - 1); show(); e.preventDefault(); }
-        else if ((e.key === "Enter" || e.key === "Tab") && sel >= 0) { choose(sel); e.preventDefault(); }
-        else if (e.key === "Escape") { box.hidden = true; }
-      });
-      input.addEventListener("blur", function () { window.setTimeout(function () { box.hidden = true; }, 150); });
-    });
-  }
+  // Compose: static/webmail/compose.js (loaded by the compose page only).
 })();

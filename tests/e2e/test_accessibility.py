@@ -194,6 +194,21 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         flags=(r"\Flagged",),
     )
     uid = user.append(message(to=address, subject="Testo semplice", body="Riga uno\nriga due"))
+    remote = user.append(
+        message(
+            to=address,
+            subject="Immagini remote",
+            headers={"Content-Type": "text/html; charset=utf-8"},
+            body='<p>Novità</p><img src="https://cdn.example.test/banner.png">',
+        )
+    )
+    from django.contrib.auth import get_user_model
+
+    from webmail.contacts import contact_create
+
+    contact = contact_create(
+        user=get_user_model().objects.get(username=address), name="Anna Rossi", address="anna@rossi.test"
+    )
     base = live_server.url
     page = context.new_page()
     sign_in(page, f"{base}/webmail/login/", address, password)
@@ -201,6 +216,10 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
     for path, name in [
         (f"{base}/webmail/mail/?f=INBOX", "webmail-list"),
         (f"{base}/webmail/message/{uid}/?f=INBOX", "webmail-message"),
+        (f"{base}/webmail/message/{remote}/?f=INBOX", "webmail-message-remote-images"),
+        (f"{base}/webmail/contacts/", "webmail-contacts"),
+        (f"{base}/webmail/contacts/new/", "webmail-contact-new"),
+        (f"{base}/webmail/contacts/{contact.pk}/", "webmail-contact-edit"),
         (f"{base}/webmail/compose/", "webmail-compose"),
         (f"{base}/webmail/folders/", "webmail-folders"),
         (f"{base}/webmail/settings/", "webmail-settings"),

@@ -39,6 +39,13 @@ def sign_in(page, base, address, password):
     page.wait_for_load_state()
 
 
+def write(page, text: str) -> None:
+    """Type into the HTML editor (the plain-text textarea is the no-JavaScript fallback)."""
+    page.wait_for_selector("[data-editor]")
+    page.click("[data-editor]")
+    page.keyboard.type(text)
+
+
 def wait_for(predicate, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,7 +88,7 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         a.wait_for_selector("[data-attachments] li .name:text('preventivo.txt')")
         a.fill("#to", b_addr)
         a.fill("#subject", "Preventivo")
-        a.fill("#body", "Ecco il preventivo.")
+        write(a, "Ecco il preventivo.")
         shot(a, "compose")
         a.click("[data-send]")
         a.wait_for_load_state()
@@ -95,7 +102,10 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         b.click("a[data-key=r]")
         b.wait_for_load_state()
         assert b.input_value("#subject") == "Re: Preventivo"
-        b.fill("#body", "Approvato.\n\n" + b.input_value("#body"))
+        assert "Ecco il preventivo." in b.inner_text("[data-editor] blockquote")  # the original, quoted
+        b.click("[data-editor]")
+        b.keyboard.press("Control+Home")
+        b.keyboard.type("Approvato.")
         b.click("[data-send]")
         b.wait_for_load_state()
         # the reply reaches alice and threads under the original's subject
@@ -104,9 +114,9 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         assert a.locator(".wm-row a.subject:text('Re: Preventivo')").count() == 1
         a.click(".wm-row a.subject:text('Re: Preventivo')")
         a.wait_for_load_state()
-        assert "Approvato." in a.inner_text(".wm-body-text") and "> Ecco il preventivo." in a.inner_text(
-            ".wm-body-text"
-        )
+        frame = a.frame_locator(".wm-body-frame")
+        assert "Approvato." in frame.locator("body").inner_text()
+        assert "Ecco il preventivo." in frame.locator("blockquote").inner_text()
         with alice.imap() as imap:
             imap.select_folder("INBOX", readonly=True)
             uid = max(imap.search(["ALL"]))
@@ -119,13 +129,16 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         a.click(".wm-compose")
         a.wait_for_load_state()
         a.fill("#subject", "Bozza importante")
-        a.fill("#body", "Da finire domani")
+        write(a, "Da finire ")
+        a.click("[data-cmd=bold]")
+        a.keyboard.type("domani")
         a.wait_for_selector("[data-compose][data-saved='1']", timeout=15000)
         a.reload()
         a.wait_for_load_state()
-        assert (
-            a.input_value("#subject") == "Bozza importante" and a.input_value("#body") == "Da finire domani"
-        )
+        a.wait_for_selector("[data-editor]")
+        assert a.input_value("#subject") == "Bozza importante"
+        assert a.inner_text("[data-editor]").replace("\xa0", " ").strip() == "Da finire domani"
+        assert a.inner_text("[data-editor] b") == "domani"  # the formatting survives too
         # bob turns on his vacation reply; alice writes again and receives it
         b.goto(f"{base}/webmail/settings/vacation/")
         b.check("input[name=enabled]")
@@ -136,7 +149,7 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         b.wait_for_load_state()
         a.goto(f"{base}/webmail/compose/?to={b_addr}")
         a.fill("#subject", "Domanda")
-        a.fill("#body", "Ci sei?")
+        write(a, "Ci sei?")
         a.click("[data-send]")
         a.wait_for_load_state()
         assert wait_for(lambda: len(alice.uids("INBOX")) == 3)

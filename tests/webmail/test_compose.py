@@ -60,10 +60,12 @@ def test_send_with_attachment_is_delivered_copied_to_sent_and_traced(webmail_use
     sent = alice.uids("Sent")
     assert len(sent) == 1 and fetch(alice, "Sent", sent[0])["Message-ID"] == received["Message-ID"]
     assert TracemailEntry.objects.filter(recipient=bob.address).exists()
-    # the recipient becomes a suggestion
-    assert alice.client.get("/webmail/compose/suggest/", {"q": bob.address[:4]}).json()["results"] == [
-        {"name": "Bob", "address": bob.address}
-    ]
+    # the recipient becomes a suggestion (before the directory of alice's domain)
+    assert alice.client.get("/webmail/compose/suggest/", {"q": bob.address[:4]}).json()["results"][0] == {
+        "name": "Bob",
+        "address": bob.address,
+        "source": "recent",
+    }
     # the webmail's session token exists, hidden from the app-password page, revoked at logout
     token = AppPassword.objects.get(user__username=alice.address)
     assert token.name.startswith("webmail session") and token.last_used_at is not None

@@ -16,21 +16,32 @@ from mailstore.errors import NotFound
 from mailstore.reader import MailSession
 from portalkit import rendering
 from webmail import compose, submission
+from webmail.htmltext import html_to_plain
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
 from webmail.views.auth import TOKEN_KEY
 from webmail.views.common import folder_param, mailbox_session, webmail_view
 from webmail.views.mail import list_url
 
-FIELDS = ("to", "cc", "bcc", "subject", "body")
+FIELDS = ("to", "cc", "bcc", "subject", "body", "html", "format")
+HTML_MAX = 1_000_000  # characters of the editor's HTML (images travel as parts, not in it)
 
 
 @webmail_view
 def compose_new(request: HttpRequest) -> HttpResponse:
     state = compose.state_new(request)
     prefs = preferences_for(user=request.user)
-    signature = f"\n\n-- \n{prefs.signature}" if prefs.signature else ""
-    initial = {"to": request.GET.get("to", "")[:500], "cc": "", "bcc": "", "subject": "", "body": signature}
+    signature = compose.signature_text(prefs)
+    signature_html = compose.signature_html(prefs)
+    initial = {
+        "to": request.GET.get("to", "")[:500],
+        "cc": "",
+        "bcc": "",
+        "subject": "",
+        "body": signature,
+        "html": signature_html,
+        "format": "html",
+    }
     folder = folder_param(request)
     for mode in ("reply", "forward", "draft"):
         uid = request.GET.get(mode, "")
@@ -38,24 +49,28 @@ def compose_new(request: HttpRequest) -> HttpResponse:
             continue
         with mailbox_session(request) as mail:
             raw = mail.message_raw(folder, int(uid)).raw
-        parsed = rendering.render(raw)
-        if mode == "reply":
-            fill = compose.reply_prefill(
-                parsed, me=request.mailbox.address, reply_all=request.GET.get("all") == "1"
-            )
-            fill["body"] = signature + fill["body"] if signature else fill["body"]
-            state.answered = (folder, int(uid))
-        elif mode == "forward":
-            fill = compose.forward_prefill(parsed)
-            fill["body"] = signature + fill["body"] if signature else fill["body"]
-            compose.draft_attachments_restore(request, state, raw)
-            state.forwarded = (folder, int(uid))
-        else:
-            if folder != "Drafts":
-                raise Http404
-            fill = compose.draft_fields(raw)
+        if mode == "draft" and folder != "Drafts":
+            raise Http404
+        # The original's images shown in its HTML come along as inline images of this window.
+        compose.inline_images_restore(request, state, raw)
+        if mode == "draft":
+            fill = compose.draft_fields(raw, cid_src=compose.editor_cid_src(request, state))
             compose.draft_attachments_restore(request, state, raw)
             state.draft_uid = int(uid)
+        else:
+            parsed = rendering.render(raw, cid_src=compose.html_cid_src(request, state))
+            if mode == "reply":
+                fill = compose.reply_prefill(
+                    parsed, me=request.mailbox.address, reply_all=request.GET.get("all") == "1"
+                )
+                state.answered = (folder, int(uid))
+            else:
+                fill = compose.forward_prefill(parsed)
+                compose.draft_attachments_restore(request, state, raw)
+                state.forwarded = (folder, int(uid))
+            fill["body"] = signature + fill["body"]
+            fill["html"] = signature_html + fill["html"]
+        compose.inline_unused_drop(request, state, fill["html"])
         state.in_reply_to = fill.pop("in_reply_to", "")
         state.references = fill.pop("references", "")
         initial.update(fill)
@@ -75,13 +90,11 @@ def _state_or_404(request: HttpRequest, cid: str) -> compose.ComposeState:
 def _fields(request: HttpRequest) -> dict:
     # NUL has no place in a text message (and the SMTP server's bookkeeping in PostgreSQL
     # refuses it: the send failed as "server unavailable").
-    return {
-        name: request.POST.get(name, "")[: (200_000 if name == "body" else 5000)].replace("\x00", "")
-        for name in FIELDS
-    }
+    limits = {"body": 200_000, "html": HTML_MAX}
+    return {name: request.POST.get(name, "")[: limits.get(name, 5000)].replace("\x00", "") for name in FIELDS}
 
 
-def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
+def _draft(request: HttpRequest, state: compose.ComposeState, fields: dict) -> tuple[compose.Draft, dict]:
     errors = {}
     parsed = {}
     for name in ("to", "cc", "bcc"):
@@ -90,6 +103,11 @@ def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
         if bad:
             errors[name] = _("Not a valid address: %(list)s") % {"list": ", ".join(bad)}
     prefs = preferences_for(user=request.user)
+    html, inline_used, body = "", frozenset(), fields["body"]
+    if fields["format"] == "html":
+        # The editor's HTML, cleaned with the reading rules; the text part is made from it.
+        html, inline_used = compose.clean_html(state, fields["html"])
+        body = html_to_plain(html) if html else ""
     draft = compose.Draft(
         sender_name=prefs.display_name or request.mailbox.full_name,
         sender=request.mailbox.address,
@@ -97,7 +115,9 @@ def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
         cc=parsed["cc"],
         bcc=parsed["bcc"],
         subject=fields["subject"].replace("\r", " ").replace("\n", " ").strip(),
-        body=fields["body"],
+        body=body,
+        html=html,
+        inline_used=inline_used,
     )
     return draft, errors
 
@@ -111,8 +131,23 @@ def _render(request, state, fields, *, errors=None, send_error=None, status=200)
         "max_mb": compose.max_message_size() // (1024 * 1024),
         "max_bytes": compose.max_attachments_size(),
         "folder": None,
+        "attachments": [a for a in state.attachments if not a.get("inline")],
+        "editor_html": _editor_html(request, state, fields),
     }
     return render(request, "webmail/compose.html", context, status=status)
+
+
+def _editor_html(request, state, fields) -> str:
+    """What the HTML editor starts from: the form's HTML (its images shown from this window's
+    URLs), or the plain text as HTML when the message is plain text."""
+    if fields.get("format") == "html" and fields.get("html"):
+        html, _used = compose.clean_html(state, fields["html"])
+        cid_src = compose.editor_cid_src(request, state)
+        shown, _blocked = rendering.sanitize_html(
+            html, cids={}, used_cids=set(), allow_remote=False, cid_src=cid_src, allow_data_images=False
+        )
+        return shown
+    return compose.text_as_html(fields.get("body", ""))
 
 
 def _save_draft(request, mail: MailSession, state: compose.ComposeState, draft: compose.Draft) -> int | None:
@@ -134,7 +169,7 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
             with mailbox_session(request) as mail:
                 try:
                     raw = mail.message_raw("Drafts", state.draft_uid).raw
-                    loaded = compose.draft_fields(raw)
+                    loaded = compose.draft_fields(raw, cid_src=compose.editor_cid_src(request, state))
                     fields.update({k: loaded[k] for k in FIELDS})
                 except NotFound:
                     state.draft_uid = None
@@ -150,7 +185,7 @@ def compose_view(request: HttpRequest, cid: str) -> HttpResponse:
             compose.state_save(request, state)
             return _render(request, state, fields, errors={"file": " ".join(exc.messages)}, status=400)
     compose.state_save(request, state)
-    draft, errors = _draft(request, fields)
+    draft, errors = _draft(request, state, fields)
     if request.POST.get("action") == "save":
         with mailbox_session(request) as mail:
             _save_draft(request, mail, state, draft)
@@ -219,7 +254,7 @@ def _send(request: HttpRequest, *, recipients: list[str], data: bytes) -> submis
 @webmail_view
 def autosave(request: HttpRequest, cid: str) -> JsonResponse:
     state = _state_or_404(request, cid)
-    draft, _errors = _draft(request, _fields(request))
+    draft, _errors = _draft(request, state, _fields(request))
     with mailbox_session(request) as mail:
         uid = _save_draft(request, mail, state, draft)
     return JsonResponse({"draft_uid": uid})
@@ -232,19 +267,40 @@ def upload(request: HttpRequest, cid: str) -> JsonResponse:
     files = request.FILES.getlist("file")
     if not files:
         return JsonResponse({"error": _("No file received.")}, status=400)
+    inline = request.POST.get("inline") == "1"  # an image pasted or dropped into the HTML editor
     added = []
     for f in files:
         try:
-            added.append(
-                compose.attachment_add(
-                    request, state, name=f.name, content_type=f.content_type, chunks=f.chunks()
-                )
+            item = compose.attachment_add(
+                request, state, name=f.name, content_type=f.content_type, chunks=f.chunks(), inline=inline
             )
+            if inline:
+                item = {
+                    **item,
+                    "url": request.build_absolute_uri(
+                        reverse("webmail:compose_inline", args=[cid, item["id"]])
+                    ),
+                }
+            added.append(item)
         except ValidationError as exc:
-            compose.state_save(request, state)
             return JsonResponse({"error": " ".join(exc.messages), "attachments": added}, status=413)
-    compose.state_save(request, state)
+    # No session write: the files and their descriptions are on disk (compose.state_get).
     return JsonResponse({"attachments": added})
+
+
+@webmail_view
+def inline_image(request: HttpRequest, cid: str, aid: str) -> HttpResponse:
+    """An inline image of this compose window, as the editor shows it (this session only)."""
+    state = _state_or_404(request, cid)
+    item = next((a for a in state.attachments if a["id"] == aid and a.get("inline")), None)
+    path = compose.compose_dir(request, cid) / aid
+    if item is None or item["type"] not in rendering.INLINE_IMAGE_TYPES or not path.exists():
+        raise Http404
+    response = HttpResponse(path.read_bytes(), content_type=item["type"])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_POST
@@ -253,7 +309,6 @@ def attachment_remove(request: HttpRequest, cid: str, aid: str) -> HttpResponse:
     state = _state_or_404(request, cid)
     if not compose.attachment_remove(request, state, aid):
         raise Http404
-    compose.state_save(request, state)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"ok": True})
     return redirect(reverse("webmail:compose", kwargs={"cid": cid}))

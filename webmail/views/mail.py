@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from mailstore.errors import NotFound, Refused
 from mailstore.folders import SEPARATOR, is_protected
 from portalkit.listing import SORTS, list_order, list_query, rows_html, search_from
-from webmail.selectors import recipients_suggest
 from webmail.views.common import folder_param, mailbox_session, page_size, webmail_view
 
 
@@ -172,9 +171,3 @@ def _folder_change(request: HttpRequest) -> HttpResponse:
         else:
             return HttpResponse(status=400)
     return redirect("webmail:folders")
-
-
-@webmail_view
-def suggest(request: HttpRequest) -> JsonResponse:
-    found = recipients_suggest(user=request.user, query=request.GET.get("q", "")[:100])
-    return JsonResponse({"results": [{"name": r.name, "address": r.address} for r in found]})

@@ -42,6 +42,13 @@ class IdentityForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    signature_html = forms.CharField(
+        label=gettext_lazy("Signature (formatted)"),
+        help_text=gettext_lazy("Used in formatted messages; the plain signature above in plain-text ones."),
+        max_length=20000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "data-rich": "signature"}),
+    )
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=settings.LANGUAGES)
     page_size = forms.IntegerField(label=gettext_lazy("Messages per page"), min_value=10, max_value=200)
 
@@ -107,6 +114,7 @@ def identity(request: HttpRequest) -> HttpResponse:
     initial = {
         "display_name": prefs.display_name or request.mailbox.full_name,
         "signature": prefs.signature,
+        "signature_html": prefs.signature_html,
         "language": request.user.language or translation.get_language(),
         "page_size": prefs.page_size,
     }
@@ -117,6 +125,7 @@ def identity(request: HttpRequest) -> HttpResponse:
             user=request.user,
             display_name=data["display_name"],
             signature=data["signature"],
+            signature_html=data["signature_html"],
             page_size=data["page_size"],
         )
         services.language_set(user=request.user, language=data["language"])
