@@ -47,7 +47,8 @@ class PooledConnection:
     client: imapclient.IMAPClient
     key: tuple
     last_used: float = field(default_factory=time.monotonic)
-    selected: str | None = None  # folder currently selected (read-write)
+    selected: str | None = None  # folder currently selected
+    selected_readonly: bool = False  # ... with EXAMINE (no change possible until re-selected)
 
 
 class ImapPool:

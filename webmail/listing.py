@@ -12,7 +12,7 @@ from django.utils import dateformat, formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from mailstore.reader import ListItem
+from mailstore.reader import ListItem, Thread
 from portalkit.icons import icon_html, sprite_url
 
 
@@ -24,8 +24,14 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> SafeString:
+def rows_html(
+    items: list[ListItem], *, folder: str, show_recipients: bool, threads: list[Thread] | None = None
+) -> SafeString:
+    """The list's rows; with `threads` (one per item), a conversation of several messages is
+    one row with their count, opening the conversation, and selecting it selects all of them."""
     base = reverse("webmail:message", args=[0])[: -len("0/")]
+    thread_base = reverse("webmail:thread", args=[0])[: -len("0/")]
+    t_messages = _("messages in the conversation")
     fq = quote(folder, safe="")
     t_unread, t_flag, t_answered, t_attach = _("Unread"), _("Flagged"), _("Answered"), _("Attachment")
     t_select, t_none = _("Select"), _("(no subject)")
@@ -36,12 +42,20 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
     i_attach = icon_html("paperclip", label=t_attach, sprite=sprite)
     date_fmt = formats.get_format("SHORT_DATETIME_FORMAT")  # once, not per row (date_format looks it up)
     out = []
-    for m in items:
-        href = f"{base}{m.uid}/?f={fq}"
+    for i, m in enumerate(items):
+        thread = threads[i] if threads else None
+        if thread is not None and thread.count > 1:
+            href = f"{thread_base}{m.uid}/?f={fq}"
+            value = ",".join(str(u) for u in thread.uids)
+            count = f' <span class="wm-thread-count" title="{t_messages}">{thread.count}</span>'
+            seen, unseen = not thread.unseen, thread.unseen
+        else:
+            href = f"{base}{m.uid}/?f={fq}"
+            value, count, seen, unseen = str(m.uid), "", m.seen, int(not m.seen)
         people = m.to if show_recipients else m.sender
         who = ", ".join(a.display for a in people) or "—"
         marks = []
-        if not m.seen:
+        if not seen:
             marks.append(f'<span class="mark-unread" title="{t_unread}">{i_unread}</span>')
         if m.flagged:
             marks.append(f'<span class="mark-flag" title="{t_flag}">{i_flag}</span>')
@@ -49,7 +63,8 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
             marks.append(f'<span class="mark-answered" title="{t_answered}">{i_answered}</span>')
         if m.has_attachment:
             marks.append(f'<span class="mark-attach" title="{t_attach}">{i_attach}</span>')
-        classes = "wm-row" + ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
+        classes = "wm-row" + ("" if seen else " unread") + (" flagged" if m.flagged else "")
+        classes += " thread" if count else ""
         when = ""
         if m.date:
             local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
@@ -60,10 +75,10 @@ def rows_html(items: list[ListItem], *, folder: str, show_recipients: bool) -> S
         else:
             when = '<time class="when"></time>'
         out.append(
-            f'<li class="{classes}" data-uid="{m.uid}" data-href="{escape(href)}">'
-            f'<input type="checkbox" name="uid" value="{m.uid}" aria-label="{escape(t_select)}">'
+            f'<li class="{classes}" data-uid="{m.uid}" data-href="{escape(href)}" data-unseen="{unseen}">'
+            f'<input type="checkbox" name="uid" value="{value}" aria-label="{escape(t_select)}">'
             f'<span class="marks">{"".join(marks)}</span>'
-            f'<a class="who" href="{escape(href)}">{escape(who)}</a>'
+            f'<a class="who" href="{escape(href)}">{escape(who)}{count}</a>'
             f'<a class="subject" href="{escape(href)}">{escape(m.subject or t_none)}</a>'
             f'{when}<span class="size">{_size(m.size)}</span></li>'
         )

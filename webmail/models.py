@@ -16,6 +16,7 @@ class Preferences(models.Model):
     display_name = models.CharField(_("display name"), max_length=120, blank=True, default="")
     signature = models.TextField(_("signature"), blank=True, default="", max_length=4000)
     page_size = models.PositiveSmallIntegerField(_("messages per page"), default=50)
+    threaded = models.BooleanField(_("group messages into conversations"), default=True)
     vacation_enabled = models.BooleanField(_("vacation reply on"), default=False)
     vacation_subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
     vacation_body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)
