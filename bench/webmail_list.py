@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--runs", type=int, default=3, help="measured runs (same server, same corpus)")
+    parser.add_argument(
+        "--flat", action="store_true", help="the user's conversations switched off (one row per message)"
+    )
     args = parser.parse_args()
 
     django.setup()
@@ -112,7 +115,10 @@ def load(args) -> tuple[str, str]:
     from mailstore.imap import LiveMailbox
     from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
 
+    from webmail.services import preferences_update
+
     mailbox = MailboxFactory(domain=DomainFactory(name="bench.test"), local_part="bench")
+    preferences_update(user=mailbox.user, threaded=not args.flat)
     loader = LiveMailbox(mailbox.address).open()
     start = time.perf_counter()
     batch = 500
@@ -288,7 +294,8 @@ def run(args, port: int, address: str, password: str) -> None:
         timed(fn, 10 * args.workers)
     time.sleep(2)
     print(f"\ngunicorn, {args.workers} sync workers, DEBUG off, CONN_MAX_AGE 600, over HTTP on loopback")
-    print(f"{args.n} requests each per run, {args.messages}-message INBOX, by date, {PER_PAGE} per page")
+    rows = "one row per message" if args.flat else "conversations (THREAD=REFERENCES)"
+    print(f"{args.n} requests each per run, {args.messages}-message INBOX, by date, {PER_PAGE} per page, {rows}")
     ratios = []
     for run_number in range(1, args.runs + 1):
         # Interleaved, one webmail request then the bare equivalent: both sides see the same

@@ -28,7 +28,7 @@ from django.core.cache import cache
 
 from mailstore.errors import NotFound, ReadOnly, Refused
 from mailstore.folders import Folder, folder_tree
-from mailstore.imap import Source, close_client, imap_errors
+from mailstore.imap import Source, close_client, imap_errors, view_changes
 from mailstore.pool import POOL, PooledConnection
 
 SORT_KEYS = {"date": "ARRIVAL", "from": "FROM", "subject": "SUBJECT", "size": "SIZE"}
@@ -193,6 +193,12 @@ def _list_item(uid: int, data: dict) -> ListItem:
     )
 
 
+def _immutable(criteria: list) -> bool:
+    """True when what matches `criteria` cannot change while the messages stay the same (no flag
+    in them: text and dates are part of a message for ever)."""
+    return not any(c in ("UNSEEN", "FLAGGED") for c in criteria if isinstance(c, str))
+
+
 def _flatten(node) -> list[int]:
     """The UIDs of one THREAD response node (nested tuples: replies and sub-threads)."""
     out: list[int] = []
@@ -295,8 +301,10 @@ class MailSession:
         self.changed = False
 
     def _changed(self) -> None:
-        """Something this session did changed counts or folders: the cached tree is stale."""
+        """Something this session did changed counts or folders: the cached tree is stale (and
+        so are the selected folder's remembered SORT and THREAD results)."""
         self.changed = True
+        self._conn.view_memo.clear()
         if self._memo_key:
             cache.delete(self._memo_key)
 
@@ -315,22 +323,27 @@ class MailSession:
         readonly = readonly or self.read_only
         conn = self._conn
         if conn.selected == folder and (readonly or not conn.selected_readonly):
-            try:
-                with imap_errors(f"NOOP in {folder!r}"):
-                    self._client.noop()
+            changed = view_changes(self._client)
+            if changed is not None:
+                if changed:
+                    # New or expunged messages (EXISTS, EXPUNGE), changed flags (FETCH): what
+                    # was remembered of this view may be stale. Nothing reported: nothing changed.
+                    conn.view_memo.clear()
                 return
-            except Refused:
-                pass  # the folder went away under us: SELECT says so below
+            # NOOP failed: SELECT says what is wrong below
         try:
             with imap_errors(f"SELECT {folder!r}"):
                 self._client.select_folder(folder, readonly=readonly)
         except Refused as exc:
             conn.selected = None
+            conn.view_memo.clear()
             raise NotFound(str(exc)) from exc
         except NotFound:
             conn.selected = None
+            conn.view_memo.clear()
             raise
         conn.selected, conn.selected_readonly = folder, readonly
+        conn.view_memo.clear()
 
     # Folders
 
@@ -409,7 +422,7 @@ class MailSession:
         key = SORT_KEYS.get(sort, "ARRIVAL")
         criteria = [f"REVERSE {key}" if reverse else key]
         with imap_errors(f"SORT {folder!r}"):
-            uids = client.sort(criteria, (search or Search()).criteria(), charset="UTF-8")
+            uids = self._sorted(criteria, (search or Search()).criteria())
             total = len(uids)
             pages = max(1, -(-total // per_page))
             number = min(max(1, page), pages)
@@ -423,11 +436,29 @@ class MailSession:
         References and In-Reply-To, and by subject), each its UIDs oldest first, the conversation
         with the newest message first (UIDs grow with arrival)."""
         self.select(folder, readonly=True)
+        criteria = (search or Search()).criteria()
+        memo_key = ("THREAD", repr(criteria)) if _immutable(criteria) else None
+        if memo_key in self._conn.view_memo:
+            return self._conn.view_memo[memo_key]
         with imap_errors(f"THREAD {folder!r}"):
-            tree = self._client.thread("REFERENCES", (search or Search()).criteria(), charset="UTF-8")
+            tree = self._client.thread("REFERENCES", criteria, charset="UTF-8")
         threads = [sorted(_flatten(node)) for node in tree]
         threads.sort(key=lambda uids: uids[-1], reverse=True)
+        if memo_key:
+            self._conn.view_memo[memo_key] = threads
         return threads
+
+    def _sorted(self, order: list[str], criteria: list) -> list[int]:
+        """SORT in the selected folder; remembered for the connection while the server reports
+        no change (select) when the criteria do not depend on flags: the order of 10,000 UIDs
+        costs the server little, but parsing them cost the web process ~10 ms a page."""
+        memo_key = ("SORT", repr(order), repr(criteria)) if _immutable(criteria) else None
+        if memo_key in self._conn.view_memo:
+            return self._conn.view_memo[memo_key]
+        uids = self._client.sort(order, criteria, charset="UTF-8")
+        if memo_key:
+            self._conn.view_memo[memo_key] = uids
+        return uids
 
     def thread_page(
         self, folder: str, *, search: Search | None = None, page: int = 1, per_page: int = 50
@@ -502,7 +533,7 @@ class MailSession:
         page) of the selected `folder`."""
         key = SORT_KEYS.get(sort, "ARRIVAL")
         with imap_errors(f"SORT {folder!r}"):
-            uids = self._client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")
+            uids = self._sorted([f"REVERSE {key}" if reverse else key], ["ALL"])
         try:
             i = uids.index(uid)
         except ValueError:
