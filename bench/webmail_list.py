@@ -114,7 +114,6 @@ def main() -> None:
 def load(args) -> tuple[str, str]:
     from mailstore.imap import LiveMailbox
     from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
-
     from webmail.services import preferences_update
 
     mailbox = MailboxFactory(domain=DomainFactory(name="bench.test"), local_part="bench")
@@ -295,7 +294,7 @@ def run(args, port: int, address: str, password: str) -> None:
     time.sleep(2)
     print(f"\ngunicorn, {args.workers} sync workers, DEBUG off, CONN_MAX_AGE 600, over HTTP on loopback")
     rows = "one row per message" if args.flat else "conversations (THREAD=REFERENCES)"
-    print(f"{args.n} requests each per run, {args.messages}-message INBOX, by date, {PER_PAGE} per page, {rows}")
+    print(f"{args.n} requests each per run, {args.messages}-message INBOX, by date, {PER_PAGE} a page,", rows)
     ratios = []
     for run_number in range(1, args.runs + 1):
         # Interleaved, one webmail request then the bare equivalent: both sides see the same
