@@ -183,11 +183,27 @@ def close_client(client: imapclient.IMAPClient, *, logout: bool = True) -> None:
 
 
 def is_alive(client: imapclient.IMAPClient) -> bool:
+    return view_changes(client) is not None
+
+
+# Untagged responses that say the selected folder's messages (or their flags) changed.
+_VIEW_CHANGES = ("EXISTS", "EXPUNGE", "RECENT", "FETCH", "VANISHED")
+
+
+def view_changes(client: imapclient.IMAPClient) -> bool | None:
+    """NOOP: whether the server reported a change of the selected folder since the last look
+    (in the NOOP's answer, or left over from earlier commands: a server may report new mail
+    after any command, and imaplib keeps what no command consumed); None when the connection
+    is dead."""
     try:
-        client.noop()
-        return True
+        _text, untagged = client.noop()
     except (OSError, IMAPClientError):
-        return False
+        return None
+    pending = client._imap.untagged_responses
+    changed = bool(untagged) or any(key in pending for key in _VIEW_CHANGES)
+    for key in _VIEW_CHANGES:
+        pending.pop(key, None)
+    return changed
 
 
 @contextmanager

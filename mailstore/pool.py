@@ -26,7 +26,7 @@ import imapclient
 from django.conf import settings
 
 from mailstore.errors import MailstoreError, Unavailable
-from mailstore.imap import close_client, is_alive
+from mailstore.imap import close_client, view_changes
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,12 @@ class PooledConnection:
     client: imapclient.IMAPClient
     key: tuple
     last_used: float = field(default_factory=time.monotonic)
-    selected: str | None = None  # folder currently selected (read-write)
+    selected: str | None = None  # folder currently selected
+    selected_readonly: bool = False  # ... with EXAMINE (no change possible until re-selected)
+    # Results that depend only on which messages the selected folder holds (SORT and THREAD of
+    # immutable keys), kept while the server reports no change on this connection (see
+    # mailstore.reader.MailSession.select).
+    view_memo: dict = field(default_factory=dict)
 
 
 class ImapPool:
@@ -141,7 +146,10 @@ def _connection_fine(exc: BaseException) -> bool:
 
 
 def _alive(conn: PooledConnection) -> bool:
-    return is_alive(conn.client)
+    changed = view_changes(conn.client)
+    if changed:
+        conn.view_memo.clear()  # the probe saw the change: the next select's NOOP will not
+    return changed is not None
 
 
 def _close(conn: PooledConnection, *, logout: bool = True) -> None:

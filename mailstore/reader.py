@@ -14,6 +14,7 @@ refuses every change with ReadOnly before it reaches the server."""
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +23,12 @@ from datetime import date, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+
 from mailstore.errors import NotFound, ReadOnly, Refused
 from mailstore.folders import Folder, folder_tree
-from mailstore.imap import Source, close_client, imap_errors
+from mailstore.imap import Source, close_client, imap_errors, view_changes
 from mailstore.pool import POOL, PooledConnection
 
 SORT_KEYS = {"date": "ARRIVAL", "from": "FROM", "subject": "SUBJECT", "size": "SIZE"}
@@ -111,13 +115,28 @@ class ListItem:
 
 
 @dataclass
+class Thread:
+    """A conversation (THREAD=REFERENCES) as a row of the list: its newest message, and all of
+    its UIDs, oldest first."""
+
+    head: ListItem
+    uids: list[int]
+    unseen: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.uids)
+
+
+@dataclass
 class Page:
     items: list[ListItem]
-    total: int
+    total: int  # messages (threads, in a thread page)
     number: int
     pages: int
     per_page: int
     uids: list[int] = field(default_factory=list)
+    threads: list[Thread] = field(default_factory=list)  # a thread page: one per item, in order
 
     @property
     def has_next(self) -> bool:
@@ -174,6 +193,23 @@ def _list_item(uid: int, data: dict) -> ListItem:
     )
 
 
+def _immutable(criteria: list) -> bool:
+    """True when what matches `criteria` cannot change while the messages stay the same (no flag
+    in them: text and dates are part of a message for ever)."""
+    return not any(c in ("UNSEEN", "FLAGGED") for c in criteria if isinstance(c, str))
+
+
+def _flatten(node) -> list[int]:
+    """The UIDs of one THREAD response node (nested tuples: replies and sub-threads)."""
+    out: list[int] = []
+    for item in node if isinstance(node, (tuple, list)) else (node,):
+        if isinstance(item, (tuple, list)):
+            out += _flatten(item)
+        else:
+            out.append(int(item))
+    return out
+
+
 # Messages -----------------------------------------------------------------------------------
 
 
@@ -217,8 +253,34 @@ def mail_session(source: Source, *, owner: str | None = None, timeout: float = 3
         finally:
             close_client(conn.client)
         return
-    with POOL.connection((owner, *source.pool_key()), lambda: source.open(timeout=timeout)) as conn:
-        yield MailSession(conn, source)
+    key = (owner, *source.pool_key())
+    with POOL.connection(key, lambda: source.open(timeout=timeout)) as conn:
+        session = MailSession(conn, source, memo_key=_memo_key(key) if owner else None)
+        try:
+            yield session
+        finally:
+            if session.changed:
+                session._changed()  # again at the end: a request running meanwhile may have cached it
+
+
+def folder_tree_cached(source: Source, *, owner: str) -> list[Folder]:
+    """The folder tree with counts of `source` as MailSession.folder_tree(cached=True) gives it,
+    without checking out a connection when the cache has it (a settings page needs no other
+    IMAP command)."""
+    if owner:
+        tree = cache.get(_memo_key((owner, *source.pool_key())))
+        if tree is not None:
+            return tree
+    with mail_session(source, owner=owner or None) as mail:
+        return mail.folder_tree()
+
+
+def _memo_key(key: tuple) -> str:
+    return "mailstore:tree:" + hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+def folder_cache_seconds() -> int:
+    return int(getattr(settings, "MAILSTORE_FOLDER_CACHE_SECONDS", 30))
 
 
 @contextmanager
@@ -235,36 +297,79 @@ def _folder_change(doing: str) -> Iterator[None]:
 class MailSession:
     """The operations of the reader on one open connection (see mail_session)."""
 
-    def __init__(self, conn: PooledConnection, source: Source) -> None:
+    def __init__(self, conn: PooledConnection, source: Source, *, memo_key: str | None = None) -> None:
         self._conn = conn
         self._client = conn.client
         self.read_only = source.read_only
+        self._memo_key = memo_key  # the owner's cached folder tree (see folder_tree)
+        self.changed = False
+
+    def _changed(self) -> None:
+        """Something this session did changed counts or folders: the cached tree is stale (and
+        so are the selected folder's remembered SORT and THREAD results)."""
+        self.changed = True
+        self._conn.view_memo.clear()
+        if self._memo_key:
+            cache.delete(self._memo_key)
 
     def _writable(self, doing: str) -> None:
         if self.read_only:
             raise ReadOnly(f"{doing}: the source is read-only")
+        self._changed()
 
-    def select(self, folder: str, *, readonly: bool = False) -> dict:
-        """Select `folder` (NotFound when the mailbox has no such folder)."""
+    def select(self, folder: str, *, readonly: bool = False) -> None:
+        """Select `folder` (NotFound when the mailbox has no such folder).
+
+        When the pooled connection has it selected already (read-write, or read-only and only
+        reading is wanted), a NOOP brings the view up to date instead: Dovecot syncs the
+        mailbox on NOOP as on SELECT (new, expunged and re-flagged messages), without closing
+        and re-opening its indexes (bench/webmail_list.py)."""
         readonly = readonly or self.read_only
+        conn = self._conn
+        if conn.selected == folder and (readonly or not conn.selected_readonly):
+            changed = view_changes(self._client)
+            if changed is not None:
+                if changed:
+                    # New or expunged messages (EXISTS, EXPUNGE), changed flags (FETCH): what
+                    # was remembered of this view may be stale. Nothing reported: nothing changed.
+                    conn.view_memo.clear()
+                return
+            # NOOP failed: SELECT says what is wrong below
         try:
             with imap_errors(f"SELECT {folder!r}"):
-                info = self._client.select_folder(folder, readonly=readonly)
+                self._client.select_folder(folder, readonly=readonly)
         except Refused as exc:
-            self._conn.selected = None
+            conn.selected = None
+            conn.view_memo.clear()
             raise NotFound(str(exc)) from exc
         except NotFound:
-            self._conn.selected = None
+            conn.selected = None
+            conn.view_memo.clear()
             raise
-        self._conn.selected = folder
-        return info
+        conn.selected, conn.selected_readonly = folder, readonly
+        conn.view_memo.clear()
 
     # Folders
 
-    def folder_tree(self, *, counts: bool = True) -> list[Folder]:
-        """Every folder, special ones first in a fixed order, the others sorted by path."""
+    def folder_tree(self, *, counts: bool = True, cached: bool = False) -> list[Folder]:
+        """Every folder, special ones first in a fixed order, the others sorted by path.
+
+        `cached`: the tree with counts may come from the cache (shared by the web processes)
+        for MAILSTORE_FOLDER_CACHE_SECONDS: every page of the webmail shows it, and asking the
+        server for every folder's counts on every request was most of what the list page
+        did besides the list itself. Every change made through a session of the same owner
+        forgets it (mark read, move, delete, append, folder changes); a change made elsewhere
+        (new mail, another client) shows within that time, or at once in the folder being
+        listed when the caller sees its message count differ (webmail.views.mail)."""
+        if cached and counts and self._memo_key:
+            tree = cache.get(self._memo_key)
+            if tree is not None:
+                return tree
         with imap_errors("LIST"):
-            return folder_tree(self._client, counts=counts)
+            tree = folder_tree(self._client, counts=counts)
+        if counts and self._memo_key:
+            cache.set(self._memo_key, tree, folder_cache_seconds())
+        return tree
 
     def folder_names(self) -> set[str]:
         with imap_errors("LIST"):
@@ -321,7 +426,7 @@ class MailSession:
         key = SORT_KEYS.get(sort, "ARRIVAL")
         criteria = [f"REVERSE {key}" if reverse else key]
         with imap_errors(f"SORT {folder!r}"):
-            uids = client.sort(criteria, (search or Search()).criteria(), charset="UTF-8")
+            uids = self._sorted(criteria, (search or Search()).criteria())
             total = len(uids)
             pages = max(1, -(-total // per_page))
             number = min(max(1, page), pages)
@@ -330,6 +435,101 @@ class MailSession:
         items = [_list_item(uid, fetched[uid]) for uid in wanted if uid in fetched]
         return Page(items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids)
 
+    def _threads(self, folder: str, search: Search | None) -> list[list[int]]:
+        """The folder's conversations (THREAD=REFERENCES, on the server: Dovecot threads by
+        References and In-Reply-To, and by subject), each its UIDs oldest first, the conversation
+        with the newest message first (UIDs grow with arrival)."""
+        self.select(folder, readonly=True)
+        criteria = (search or Search()).criteria()
+        memo_key = ("THREAD", repr(criteria)) if _immutable(criteria) else None
+        if memo_key in self._conn.view_memo:
+            return self._conn.view_memo[memo_key]
+        with imap_errors(f"THREAD {folder!r}"):
+            tree = self._client.thread("REFERENCES", criteria, charset="UTF-8")
+        threads = [sorted(_flatten(node)) for node in tree]
+        threads.sort(key=lambda uids: uids[-1], reverse=True)
+        if memo_key:
+            self._conn.view_memo[memo_key] = threads
+        return threads
+
+    def _sorted(self, order: list[str], criteria: list) -> list[int]:
+        """SORT in the selected folder; remembered for the connection while the server reports
+        no change (select) when the criteria do not depend on flags: the order of 10,000 UIDs
+        costs the server little, but parsing them cost the web process ~10 ms a page."""
+        memo_key = ("SORT", repr(order), repr(criteria)) if _immutable(criteria) else None
+        if memo_key in self._conn.view_memo:
+            return self._conn.view_memo[memo_key]
+        uids = self._client.sort(order, criteria, charset="UTF-8")
+        if memo_key:
+            self._conn.view_memo[memo_key] = uids
+        return uids
+
+    def thread_page(
+        self, folder: str, *, search: Search | None = None, page: int = 1, per_page: int = 50
+    ) -> Page:
+        """One page of the folder's conversations, newest first: one row per conversation (its
+        newest message), with its size and unread count. Two FETCHes whatever the threads'
+        lengths: the heads' list items, the other messages' flags."""
+        threads = self._threads(folder, search)
+        total = len(threads)
+        pages = max(1, -(-total // per_page))
+        number = min(max(1, page), pages)
+        wanted = threads[(number - 1) * per_page : number * per_page]
+        heads = [uids[-1] for uids in wanted]
+        rest = [uid for uids in wanted for uid in uids[:-1]]
+        with imap_errors(f"FETCH {folder!r}"):
+            fetched = self._client.fetch(heads, LIST_ITEMS) if heads else {}
+            flags = self._client.fetch(rest, [b"FLAGS"]) if rest else {}
+        out = []
+        for uids in wanted:
+            if uids[-1] not in fetched:
+                continue  # expunged meanwhile
+            head = _list_item(uids[-1], fetched[uids[-1]])
+            unseen = (not head.seen) + sum(
+                1 for u in uids[:-1] if u in flags and b"\\Seen" not in flags[u].get(b"FLAGS", ())
+            )
+            out.append(Thread(head=head, uids=uids, unseen=unseen))
+        return Page(
+            items=[t.head for t in out],
+            total=total,
+            number=number,
+            pages=pages,
+            per_page=per_page,
+            uids=[uid for uids in threads for uid in uids],
+            threads=out,
+        )
+
+    def thread_of(self, folder: str, uid: int) -> list[int]:
+        """The UIDs of the conversation `uid` belongs to, oldest first (NotFound without it)."""
+        for uids in self._threads(folder, None):
+            if uid in uids:
+                return uids
+        raise NotFound(f"no message {uid} in {folder!r}")
+
+    def messages_raw(self, folder: str, uids: list[int], *, mark_seen: bool = False) -> list[RawMessage]:
+        """Whole messages, in the order of `uids` (those that exist), with their flags as they
+        were before; `mark_seen` sets \\Seen on the unread ones unless the source is read-only."""
+        uids = [u for u in uids if 0 < u <= UID_MAX]
+        if not uids:
+            return []
+        self.select(folder)
+        with imap_errors(f"FETCH in {folder!r}"):
+            data = self._client.fetch(uids, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"])
+            unseen = [u for u in uids if u in data and b"\\Seen" not in data[u].get(b"FLAGS", ())]
+            if mark_seen and unseen and not self.read_only:
+                self._changed()
+                self._client.add_flags(unseen, [b"\\Seen"], silent=True)
+        out = []
+        for uid in uids:
+            item = data.get(uid)
+            if not item or b"BODY[]" not in item:
+                continue
+            flags = set(item.get(b"FLAGS", ()))  # as they were: the caller can tell what was unread
+            out.append(
+                RawMessage(uid=uid, raw=item[b"BODY[]"], flags=flags, internal_date=item.get(b"INTERNALDATE"))
+            )
+        return out
+
     def neighbours(
         self, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
     ) -> tuple[int | None, int | None]:
@@ -337,7 +537,7 @@ class MailSession:
         page) of the selected `folder`."""
         key = SORT_KEYS.get(sort, "ARRIVAL")
         with imap_errors(f"SORT {folder!r}"):
-            uids = self._client.sort([f"REVERSE {key}" if reverse else key], ["ALL"], charset="UTF-8")
+            uids = self._sorted([f"REVERSE {key}" if reverse else key], ["ALL"])
         try:
             i = uids.index(uid)
         except ValueError:
@@ -358,6 +558,7 @@ class MailSession:
                 raise NotFound(f"no message {uid} in {folder!r}")
             flags = set(data.get(b"FLAGS", ()))
             if mark_seen and not self.read_only and b"\\Seen" not in flags:
+                self._changed()
                 self._client.add_flags([uid], [b"\\Seen"], silent=True)
                 flags.add(b"\\Seen")
         return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))

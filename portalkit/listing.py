@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from mailstore.reader import SORT_KEYS, ListItem, Search
+from mailstore.reader import SORT_KEYS, ListItem, Search, Thread
 from portalkit.icons import icon_html, sprite_url
 
 # Lazy: the labels follow the language of each request, not the one active at import.
@@ -86,11 +86,22 @@ def list_query(*, search: Search, sort: str, reverse: bool) -> dict[str, str]:
 
 
 def rows_html(
-    items: list[ListItem], *, folder: str, show_recipients: bool, base: str, selectable: bool = True
+    items: list[ListItem],
+    *,
+    folder: str,
+    show_recipients: bool,
+    base: str,
+    selectable: bool = True,
+    threads: list[Thread] | None = None,
+    thread_base: str = "",
 ) -> SafeString:
     """The <li> rows of `items`; a row links to f"{base}{uid}/?f={folder}" (`base`: the portal's
-    message URL without its UID), with a selection checkbox when `selectable`."""
+    message URL without its UID), with a selection checkbox when `selectable`. With `threads`
+    (one per item) and `thread_base` (the conversation URL without its UID), a conversation of
+    several messages is one row with their count, opening the conversation; selecting it selects
+    all of them."""
     fq = quote(folder, safe="")
+    t_messages = _("messages in the conversation")
     t_unread, t_flag, t_answered, t_attach = _("Unread"), _("Flagged"), _("Answered"), _("Attachment")
     t_select, t_none = _("Select"), _("(no subject)")
     sprite = sprite_url()  # the icons once, not per row
@@ -100,12 +111,20 @@ def rows_html(
     i_attach = icon_html("paperclip", label=t_attach, sprite=sprite)
     date_fmt = formats.get_format("SHORT_DATETIME_FORMAT")  # once, not per row (date_format looks it up)
     out = []
-    for m in items:
-        href = f"{base}{m.uid}/?f={fq}"
+    for i, m in enumerate(items):
+        thread = threads[i] if threads else None
+        if thread is not None and thread.count > 1:
+            href = f"{thread_base}{m.uid}/?f={fq}"
+            value = ",".join(str(u) for u in thread.uids)
+            count = f' <span class="wm-thread-count" title="{t_messages}">{thread.count}</span>'
+            seen, unseen = not thread.unseen, thread.unseen
+        else:
+            href = f"{base}{m.uid}/?f={fq}"
+            value, count, seen, unseen = str(m.uid), "", m.seen, int(not m.seen)
         people = m.to if show_recipients else m.sender
         who = ", ".join(a.display for a in people) or "—"
         marks = []
-        if not m.seen:
+        if not seen:
             marks.append(f'<span class="mark-unread" title="{t_unread}">{i_unread}</span>')
         if m.flagged:
             marks.append(f'<span class="mark-flag" title="{t_flag}">{i_flag}</span>')
@@ -114,12 +133,13 @@ def rows_html(
         if m.has_attachment:
             marks.append(f'<span class="mark-attach" title="{t_attach}">{i_attach}</span>')
         check = (
-            f'<input type="checkbox" name="uid" value="{m.uid}" aria-label="{escape(t_select)}">'
+            f'<input type="checkbox" name="uid" value="{value}" aria-label="{escape(t_select)}">'
             if selectable
             else ""
         )
         classes = "wm-row" if selectable else "wm-row wm-row-plain"
-        classes += ("" if m.seen else " unread") + (" flagged" if m.flagged else "")
+        classes += ("" if seen else " unread") + (" flagged" if m.flagged else "")
+        classes += " thread" if count else ""
         when = ""
         if m.date:
             local = timezone.localtime(m.date) if timezone.is_aware(m.date) else m.date
@@ -130,10 +150,10 @@ def rows_html(
         else:
             when = '<time class="when"></time>'
         out.append(
-            f'<li class="{classes}" data-uid="{m.uid}" data-href="{escape(href)}">'
+            f'<li class="{classes}" data-uid="{m.uid}" data-href="{escape(href)}" data-unseen="{unseen}">'
             f"{check}"
             f'<span class="marks">{"".join(marks)}</span>'
-            f'<a class="who" href="{escape(href)}">{escape(who)}</a>'
+            f'<a class="who" href="{escape(href)}">{escape(who)}{count}</a>'
             f'<a class="subject" href="{escape(href)}">{escape(m.subject or t_none)}</a>'
             f'{when}<span class="size">{_size(m.size)}</span></li>'
         )

@@ -18,6 +18,7 @@ class Preferences(models.Model):
     # Sanitised when saved (webmail.services.preferences_update) with the reading rules.
     signature_html = models.TextField(_("HTML signature"), blank=True, default="", max_length=20000)
     page_size = models.PositiveSmallIntegerField(_("messages per page"), default=50)
+    threaded = models.BooleanField(_("group messages into conversations"), default=True)
     vacation_enabled = models.BooleanField(_("vacation reply on"), default=False)
     vacation_subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
     vacation_body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)

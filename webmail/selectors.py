@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import AppPassword
 from domains.models import Domain, Mailbox
+from mailstore.models import QuotaOverride, QuotaUsage
 from webmail.models import Preferences
 
 
@@ -23,8 +24,10 @@ def mailbox_of(*, user: Any) -> Mailbox | None:
 
 
 def mailbox_for_request(*, user: Any) -> Mailbox | None:
-    """The user's mailbox (active or not) with its domain and their page size
-    (`webmail_page_size`, None without preferences): what a webmail request checks besides the
+    """The user's mailbox (active or not) with its domain, their page size and conversation
+    switch (`webmail_page_size`, `webmail_threaded`, None without preferences) and the space
+    used (`webmail_used_bytes`, from Dovecot's quota_clone row, None before Dovecot wrote one)
+    and allowed (`webmail_quota_bytes`): what a webmail request checks and shows besides the
     login itself, read fresh in one query and never cached, so a deactivation or a 2FA
     requirement applies to the next request. (The portal check's domains.twofactor.requires_2fa
     finds this mailbox and domain already loaded; it still asks for the confirmed authenticator.)
@@ -42,7 +45,8 @@ def mailbox_for_request(*, user: Any) -> Mailbox | None:
     mailbox = Mailbox.from_db(connection.alias, mailbox_fields, row[:n])
     domain = Domain.from_db(connection.alias, domain_fields, row[n : n + m])
     Mailbox._meta.get_field("domain").set_cached_value(mailbox, domain)
-    mailbox.webmail_page_size = row[n + m]
+    mailbox.webmail_page_size, mailbox.webmail_threaded, mailbox.webmail_used_bytes, override = row[n + m :]
+    mailbox.webmail_quota_bytes = override or mailbox.quota_bytes
     return mailbox
 
 
@@ -60,12 +64,18 @@ def _request_query() -> tuple[str, list[str], list[str]]:
     q = connection.ops.quote_name
     mailbox_t, domain_t = q(Mailbox._meta.db_table), q(Domain._meta.db_table)
     prefs_t = q(Preferences._meta.db_table)
-    # Only quoted identifiers from the models' metadata are interpolated; the user id is a parameter.
+    usage_t, override_t = q(QuotaUsage._meta.db_table), q(QuotaOverride._meta.db_table)
+    # Only quoted identifiers from the models' metadata are interpolated; the user id is a
+    # parameter. Dovecot's quota_clone row is keyed by the login of mailstore_mailuser.
     sql = (
         f"SELECT {mailbox_cols}, "  # noqa: S608 - identifiers only, see above
         f"{domain_cols}, "
-        f"(SELECT {prefs_t}.page_size FROM {prefs_t} WHERE {prefs_t}.user_id = {mailbox_t}.user_id) "
+        f"{prefs_t}.page_size, {prefs_t}.threaded, "
+        f"(SELECT {usage_t}.bytes FROM {usage_t} "
+        f"WHERE {usage_t}.username = {mailbox_t}.local_part || '@' || {domain_t}.name), "
+        f"(SELECT {override_t}.bytes FROM {override_t} WHERE {override_t}.mailbox_id = {mailbox_t}.id) "
         f"FROM {mailbox_t} JOIN {domain_t} ON {domain_t}.id = {mailbox_t}.domain_id "
+        f"LEFT JOIN {prefs_t} ON {prefs_t}.user_id = {mailbox_t}.user_id "
         f"WHERE {mailbox_t}.user_id = %s"
     )
     return sql, mailbox_fields, domain_fields

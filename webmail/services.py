@@ -27,7 +27,7 @@ SESSION_TOKEN_PREFIX = "webmail session"  # noqa: S105 - a name prefix, not a se
 
 
 def preferences_update(*, user: Any, **changes: Any) -> Preferences:
-    allowed = {"display_name", "signature", "signature_html", "page_size"}
+    allowed = {"display_name", "signature", "signature_html", "page_size", "threaded"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"unknown preferences {sorted(unknown)}")

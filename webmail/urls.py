@@ -2,7 +2,7 @@ from django.urls import path
 
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
-from webmail.views import WEBMAIL, auth, composing, contacts, mail, preferences, reading
+from webmail.views import WEBMAIL, auth, composing, contacts, conversations, mail, preferences, reading
 
 app_name = "webmail"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     path("message/<int:uid>/part/<int:index>/", reading.part, name="message_part"),
     path("message/<int:uid>/source/", reading.source, name="message_source"),
     path("message/<int:uid>/eml/", reading.eml, name="message_eml"),
+    path("message/<int:uid>/print/", conversations.print_view, name="message_print"),
+    path("thread/<int:uid>/", conversations.thread, name="thread"),
+    path("settings/conversations/", conversations.conversations_switch, name="conversations"),
     path("compose/", composing.compose_new, name="compose_new"),
     path("compose/suggest/", contacts.suggest, name="suggest"),
     path("compose/<str:cid>/", composing.compose_view, name="compose"),

@@ -27,10 +27,76 @@
     var current = -1;
     var all = $("[data-select-all]", list);
     if (all) all.addEventListener("change", function () { $all("input[name=uid]", list).forEach(function (c) { c.checked = all.checked; }); });
+    // Reading pane (wide screens): a row opens in the pane beside the list, the address bar
+    // follows (pushState), Back returns to the list. Without JavaScript, or on narrower
+    // screens, the links open the message page itself.
+    var split = $("[data-split]"), pane = $("[data-pane]"), paneEmpty = pane ? pane.innerHTML : "";
+    var wideQuery = window.matchMedia ? window.matchMedia("(min-width: 1024px)") : null;
+    if (split && pane && window.fetch && window.history && window.history.pushState) split.classList.add("has-pane");
+    function paneOn() { return split && split.classList.contains("has-pane") && wideQuery && wideQuery.matches; }
+    var listHref = window.location.href, loading = 0;
+    function markRead(row) {
+      var n = parseInt(row.getAttribute("data-unseen") || "0", 10);
+      if (!n) return;
+      row.setAttribute("data-unseen", "0"); row.classList.remove("unread");
+      var mark = $(".mark-unread", row); if (mark) mark.parentNode.removeChild(mark);
+      var count = $(".wm-folders [aria-current=page] .count");
+      if (!count) return;
+      var left = Math.max(0, parseInt(count.getAttribute("data-unseen"), 10) - n);
+      count.setAttribute("data-unseen", left);
+      count.lastChild.textContent = left;
+      if (!left) count.hidden = true;
+      var link = count.closest("a");
+      if (link && link.getAttribute("data-folder") === "INBOX") {
+        document.title = document.title.replace(/^\(\d+\) /, left ? "(" + left + ") " : "");
+      }
+    }
+    function openInPane(href, push, row) {
+      var ticket = ++loading;
+      split.classList.add("reading");
+      pane.setAttribute("aria-busy", "true");
+      fetch(href + (href.indexOf("?") < 0 ? "?" : "&") + "pane=1", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) {
+          if (ticket !== loading) return;
+          pane.innerHTML = html;  // our own page's fragment, rendered (and escaped) by the server
+          pane.removeAttribute("aria-busy");
+          pane.scrollTop = 0;
+          if (push) window.history.pushState({ pane: href }, "", href);
+          if (row) markRead(row);
+          $all("[data-confirm]", pane).forEach(function (b) {
+            b.addEventListener("click", function (e) { if (!window.confirm(b.getAttribute("data-confirm"))) e.preventDefault(); });
+          });
+        })
+        .catch(function () { if (ticket === loading) window.location.href = href; });
+    }
+    window.addEventListener("popstate", function (e) {
+      if (!split || !pane) return;
+      if (e.state && e.state.pane) { openInPane(e.state.pane, false, null); }
+      else if (window.location.href === listHref) { loading++; pane.innerHTML = paneEmpty; split.classList.remove("reading"); }
+      else { window.location.reload(); }
+    });
+    if (pane) {
+      pane.addEventListener("click", function (e) {  // newer/older message inside the pane
+        var a = e.target.closest && e.target.closest("a[data-prev], a[data-next]");
+        if (!a || !paneOn() || e.ctrlKey || e.metaKey || e.shiftKey) return;
+        e.preventDefault();
+        var row = $(".wm-row[data-href=\"" + a.getAttribute("href") + "\"]", list);
+        if (row) focusRow(rows.indexOf(row));
+        openInPane(a.getAttribute("href"), true, row);
+      });
+    }
+    function open(row) {
+      var href = row.getAttribute("data-href");
+      if (paneOn()) openInPane(href, true, row); else window.location.href = href;
+    }
     rows.forEach(function (row, i) {
       row.addEventListener("click", function (e) {
-        if (e.target.tagName === "INPUT" || e.target.tagName === "A") return;
-        window.location.href = row.getAttribute("data-href");
+        if (e.target.tagName === "INPUT") return;
+        if (e.target.tagName === "A" && (!paneOn() || e.ctrlKey || e.metaKey || e.shiftKey || e.button)) return;
+        e.preventDefault();
+        current = i; rows.forEach(function (r) { r.classList.remove("active"); }); row.classList.add("active");
+        open(row);
       });
     });
     function focusRow(i) {
@@ -51,7 +117,7 @@
       var k = e.key;
       if (k === "j" || k === "ArrowDown") { focusRow(current + 1); e.preventDefault(); }
       else if (k === "k" || k === "ArrowUp") { focusRow(current - 1); e.preventDefault(); }
-      else if (k === "Enter" && current >= 0) { window.location.href = rows[current].getAttribute("data-href"); }
+      else if (k === "Enter" && current >= 0) { e.preventDefault(); open(rows[current]); }
       else if (k === "x" && current >= 0) { var c = $("input[name=uid]", rows[current]); c.checked = !c.checked; }
       else if (k === "#" || k === "Delete") { submitAction("delete"); }
       else if (k === "u") { submitAction("unread"); }

@@ -220,6 +220,7 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         (f"{base}/webmail/contacts/", "webmail-contacts"),
         (f"{base}/webmail/contacts/new/", "webmail-contact-new"),
         (f"{base}/webmail/contacts/{contact.pk}/", "webmail-contact-edit"),
+        (f"{base}/webmail/thread/{uid}/?f=INBOX", "webmail-thread"),
         (f"{base}/webmail/compose/", "webmail-compose"),
         (f"{base}/webmail/folders/", "webmail-folders"),
         (f"{base}/webmail/settings/", "webmail-settings"),
@@ -229,6 +230,11 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         (f"{base}/webmail/settings/vacation/", "webmail-settings-vacation"),
     ]:
         problems += visit(page, path, name)
+    # the list with a message open in the reading pane (wide screens)
+    page.goto(f"{base}/webmail/")
+    page.click(".wm-row a.subject")
+    page.wait_for_selector(".wm-pane .wm-message")
+    problems += check_page(page, "webmail-list-pane")
     assert not problems, "\n".join(problems)
 
 

@@ -97,7 +97,7 @@ def test_read_compose_with_attachment_reply_threads_draft_and_vacation(
         assert wait_for(lambda: bool(bob.uids("INBOX")))
         sign_in(b, base, b_addr, b_pw)
         b.click(".wm-row a.subject:text('Preventivo')")
-        b.wait_for_load_state()
+        b.wait_for_selector(".wm-message")  # in the reading pane at this width
         assert b.locator(".wm-attachments a:has-text('preventivo.txt')").count() == 1
         b.click("a[data-key=r]")
         b.wait_for_load_state()

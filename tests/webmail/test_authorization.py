@@ -24,6 +24,10 @@ def urls(uid: int, folder: str) -> list[str]:
         f"/webmail/message/{uid}/part/2/?f={folder}",
         f"/webmail/message/{uid}/source/?f={folder}",
         f"/webmail/message/{uid}/eml/?f={folder}",
+        f"/webmail/message/{uid}/print/?f={folder}",
+        f"/webmail/message/{uid}/?f={folder}&pane=1",
+        f"/webmail/thread/{uid}/?f={folder}",
+        f"/webmail/thread/{uid}/?f={folder}&pane=1",
         f"/webmail/compose/?f={folder}&reply={uid}",
         f"/webmail/compose/?f={folder}&forward={uid}",
     ]

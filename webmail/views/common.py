@@ -8,6 +8,7 @@ import base64
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
@@ -21,8 +22,9 @@ from django.utils.functional import SimpleLazyObject
 from core.client_address import client_ip
 from domains.models import Mailbox
 from mailstore.errors import MailstoreError, NotFound
+from mailstore.folders import Folder
 from mailstore.imap import LiveMailbox
-from mailstore.reader import MailSession, mail_session
+from mailstore.reader import MailSession, folder_tree_cached, mail_session
 from portalkit.branding import brand_for
 from portalkit.decorators import portal_login_required
 from webmail.models import Preferences
@@ -69,6 +71,9 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
             return redirect("webmail:login")
         request.mailbox = mailbox
         request.brand = SimpleLazyObject(lambda: brand_for(mailbox.domain, portal="webmail"))
+        # The folder tree, unread counts and quota of every page's shell (webmail/base.html):
+        # built when the template asks, unless the view has built it already (the list does).
+        request.wm_shell = SimpleLazyObject(lambda: shell_for(request))
         if request.user.language:
             translation.activate(request.user.language)
             request.LANGUAGE_CODE = request.user.language
@@ -105,11 +110,69 @@ def webmail_view(view=None, *, unavailable_status: int = 503):
 def mailbox_session(request: HttpRequest) -> Iterator[MailSession]:
     """The request's mail-store session: the user's live mailbox, with the browser's IP passed
     to Dovecot, on a connection pooled for this web session (closed at logout)."""
-    source = LiveMailbox(
-        request.mailbox.address, client_ip=client_ip(request), client_name="mailsuite-webmail"
-    )
-    with mail_session(source, owner=request.session.session_key or "") as mail:
+    with mail_session(_source(request), owner=_owner(request)) as mail:
         yield mail
+
+
+def _source(request: HttpRequest) -> LiveMailbox:
+    return LiveMailbox(request.mailbox.address, client_ip=client_ip(request), client_name="mailsuite-webmail")
+
+
+def _owner(request: HttpRequest) -> str:
+    return request.session.session_key or ""
+
+
+@dataclass
+class Shell:
+    """What every webmail page shows around its content: the folder tree with unread counts,
+    the INBOX's unread count (in the tab title), the space used."""
+
+    folders: list[Folder]
+    used_bytes: int | None  # None: Dovecot has not reported it yet
+    quota_bytes: int
+    current: str = ""  # the folder the page shows (highlighted)
+
+    @property
+    def inbox_unseen(self) -> int:
+        return next((f.unseen for f in self.folders if f.special == "INBOX"), 0)
+
+    @property
+    def used_percent(self) -> int:
+        if not self.quota_bytes or self.used_bytes is None:
+            return 0
+        return min(100, round(100 * self.used_bytes / self.quota_bytes))
+
+
+def shell_for(
+    request: HttpRequest, mail: MailSession | None = None, *, folders=None, current: str | None = None
+) -> Shell:
+    """The shell of this request's page: the folder tree from `folders`, or through `mail`, or
+    from the cache (mailstore.reader.folder_tree_cached, opening a session only when it is
+    not there). A mail-store failure leaves the tree empty: the page itself says what failed."""
+    mailbox = request.mailbox
+    if folders is None:
+        try:
+            if mail is not None:
+                folders = mail.folder_tree(cached=True)
+            else:
+                folders = folder_tree_cached(_source(request), owner=_owner(request))
+        except MailstoreError:
+            folders = []
+    if current is None:
+        match = request.resolver_match
+        current = folder_param(request) if match and match.url_name in ("message", "thread") else ""
+    return Shell(
+        folders=folders,
+        current=current,
+        used_bytes=getattr(mailbox, "webmail_used_bytes", None),
+        quota_bytes=getattr(mailbox, "webmail_quota_bytes", None) or mailbox.quota_bytes,
+    )
+
+
+def threaded(request: HttpRequest) -> bool:
+    """The user's conversation switch (read with the mailbox, see mailbox_for_request)."""
+    value = getattr(request.mailbox, "webmail_threaded", None)
+    return Preferences._meta.get_field("threaded").default if value is None else value
 
 
 def page_size(request: HttpRequest) -> int:

@@ -14,7 +14,14 @@ from django.views.decorators.http import require_POST
 from mailstore.errors import NotFound, Refused
 from mailstore.folders import SEPARATOR, is_protected
 from portalkit.listing import SORTS, list_order, list_query, rows_html, search_from
-from webmail.views.common import folder_param, mailbox_session, page_size, webmail_view
+from webmail.views.common import (
+    folder_param,
+    mailbox_session,
+    page_size,
+    shell_for,
+    threaded,
+    webmail_view,
+)
 
 
 def list_url(folder: str, **params) -> str:
@@ -37,14 +44,27 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
     sort, reverse_order, page_number = list_order(request)
     search = search_from(request)
     per_page = page_size(request)
+    # Conversations: newest first, so only in the default order (a list sorted by sender or
+    # size is a list of messages).
+    as_threads = threaded(request) and sort == "date" and reverse_order
     with mailbox_session(request) as mail:
-        folders = mail.folder_tree()
+        folders = mail.folder_tree(cached=True)
         if folder not in {f.name for f in folders}:
-            raise NotFound(f"no folder {folder!r}")
-        page = mail.message_page(
-            folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
-        )
-    current = next(f for f in folders if f.name == folder)
+            folders = mail.folder_tree()  # created since the tree was cached?
+            if folder not in {f.name for f in folders}:
+                raise NotFound(f"no folder {folder!r}")
+        if as_threads:
+            page = mail.thread_page(folder, search=search, page=page_number, per_page=per_page)
+        else:
+            page = mail.message_page(
+                folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
+            )
+        current = next(f for f in folders if f.name == folder)
+        if not search.active and current.messages != len(page.uids):
+            # Mail arrived or left since the tree was cached: its counts are stale.
+            folders = mail.folder_tree()
+            current = next((f for f in folders if f.name == folder), current)
+    request.wm_shell = shell_for(request, folders=folders, current=folder)
     base = list_query(search=search, sort=sort, reverse=reverse_order)
     context = {
         "folders": folders,
@@ -55,7 +75,10 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
             folder=folder,
             show_recipients=current.special in ("Sent", "Drafts"),
             base=reverse("webmail:message", args=[0])[: -len("0/")],
+            threads=page.threads if as_threads else None,
+            thread_base=reverse("webmail:thread", args=[0])[: -len("0/")],
         ),
+        "threaded": as_threads,
         "sort": sort,
         "order": base["order"],
         "sorts": SORTS,
@@ -79,7 +102,10 @@ def actions(request: HttpRequest) -> HttpResponse:
     if action not in ACTIONS:
         return HttpResponse(status=400)
     try:
-        uids = sorted({int(u) for u in request.POST.getlist("uid") if u.isdigit()})
+        # A conversation's row sends all of its UIDs in one value: "12,15,31".
+        uids = sorted(
+            {int(u) for value in request.POST.getlist("uid") for u in value.split(",")[:1000] if u.isdigit()}
+        )
     except ValueError:
         uids = []
     with mailbox_session(request) as mail:
@@ -110,6 +136,7 @@ def actions(request: HttpRequest) -> HttpResponse:
 def folders(request: HttpRequest) -> HttpResponse:
     with mailbox_session(request) as mail:
         tree = mail.folder_tree()
+    request.wm_shell = shell_for(request, folders=tree)
     return render(request, "webmail/folders.html", {"folders": tree, "folder": None})
 
 

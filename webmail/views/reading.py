@@ -25,6 +25,11 @@ def _message(request: HttpRequest, uid: int, *, mark_seen: bool = False):
     return folder, raw, prev_uid, next_uid
 
 
+def base_template(request: HttpRequest) -> str:
+    """The reading pane (static/webmail/webmail.js) asks for the page's content alone."""
+    return "webmail/pane.html" if request.GET.get("pane") == "1" else "webmail/base.html"
+
+
 def part_links(uid: int, folder: str) -> rendering.PartLinks:
     """The webmail's URLs for the parts of message `uid` (inline images stay data: URIs: the
     body's frame allows no other images of ours)."""
@@ -73,6 +78,7 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
             and contacts_for(user=request.user).filter(address__iexact=sender.email).exists(),
             "trust_sender_url": reverse("webmail:trusted_sender_add"),
             "here": request.get_full_path(),
+            "base_template": base_template(request),
         }
     )
     return render(request, "webmail/message.html", context)
