@@ -37,6 +37,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "snapshots.tasks.snapshots_night",
         "schedule": crontab(minute=30),
     },
+    # Restores interrupted with their worker go on (snapshots.restore).
+    "snapshots-restores-resume": {
+        "task": "snapshots.tasks.restores_resume",
+        "schedule": crontab(minute="*"),
+    },
     # Bodies of newly archived messages become searchable (archiving.indexing).
     "archive-index": {
         "task": "archiving.tasks.archive_index",
