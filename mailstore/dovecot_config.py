@@ -551,8 +551,11 @@ plugin {{
   quota = count:User quota
   quota_vsizes = yes
   lazy_expunge = {LAZY_PREFIX}
-  # A message moved (or still copied) elsewhere is not kept twice: only its last copy.
-  lazy_expunge_only_last_instance = yes
+  # "no" on purpose: "yes" keeps a message only when its file has one link, and a Time Machine
+  # snapshot hard-links every message, so nothing older than last midnight would be kept.
+  # A message merely moved (its copy kept here too) is left out of the list by
+  # mailstore.recently_deleted, which shows only what is no longer anywhere in the mailbox.
+  lazy_expunge_only_last_instance = no
   quota_clone_dict = proxy::quotaclone
 {chr(10).join(warnings)}
   sieve = file:~/sieve;active=~/.dovecot.sieve

@@ -2,8 +2,11 @@
 the last DELETED_KEEP_DAYS days (mailstore.dovecot_config: a hidden namespace, prefix
 ".DELETED/", outside the Maildir, not counted in the quota, autoexpunged after 15 days).
 
-A message expunged from folder F is in ".DELETED/F" (only its last copy: a message moved to
-another folder is not kept). Its deletion date is its save date there (Dovecot's X-SAVEDATE).
+A message expunged from folder F is in ".DELETED/F". A message moved elsewhere leaves a copy
+there too (lazy_expunge_only_last_instance cannot be used beside hard-linked snapshots, see
+mailstore.dovecot_config), so the list leaves out every message still somewhere in the
+mailbox (same GUID) and shows each GUID once, its latest deletion. Its deletion date is its
+save date there (Dovecot's X-SAVEDATE).
 Putting one back moves it to F (re-created when it is gone since): the move out of the
 namespace is a real expunge there, and the message is counted in the quota again.
 """
@@ -18,7 +21,7 @@ from mailstore.errors import NotFound
 from mailstore.imap import LiveMailbox, close_client, imap_errors
 from mailstore.reader import UID_MAX, decode_text
 
-FETCH_ITEMS = [b"ENVELOPE", b"RFC822.SIZE", b"X-SAVEDATE", b"INTERNALDATE"]
+FETCH_ITEMS = [b"ENVELOPE", b"RFC822.SIZE", b"X-SAVEDATE", b"X-GUID"]
 LIMIT = 2000  # newest first; a mailbox that deleted more in 15 days shows the latest ones
 
 
@@ -26,6 +29,7 @@ LIMIT = 2000  # newest first; a mailbox that deleted more in 15 days shows the l
 class DeletedMessage:
     folder: str  # where it was deleted from
     uid: int  # in the hidden namespace's folder
+    guid: str
     subject: str
     sender: str
     date: datetime.datetime | None
@@ -59,17 +63,22 @@ def deleted_list(source: LiveMailbox) -> list[DeletedMessage]:
     try:
         items: list[DeletedMessage] = []
         with imap_errors("recently deleted: list"):
+            live = _live_guids(client)
             for hidden in _hidden_folders(client):
                 client.select_folder(hidden, readonly=True)
                 uids = client.search(["ALL"])
                 if not uids:
                     continue
                 for uid, data in client.fetch(uids[-LIMIT:], FETCH_ITEMS).items():
+                    guid = (data.get(b"X-GUID") or b"").decode("ascii", "replace")
+                    if guid and guid in live:
+                        continue  # moved, not deleted (or put back since)
                     envelope = data.get(b"ENVELOPE")
                     items.append(
                         DeletedMessage(
                             folder=hidden[len(LAZY_PREFIX) :],
                             uid=uid,
+                            guid=guid,
                             subject=decode_text(envelope.subject) if envelope else "",
                             sender=_sender(envelope),
                             date=envelope.date if envelope else None,
@@ -81,7 +90,30 @@ def deleted_list(source: LiveMailbox) -> list[DeletedMessage]:
         close_client(client)
     oldest = datetime.datetime.min.replace(tzinfo=datetime.UTC)
     items.sort(key=lambda m: (m.deleted_at or oldest, m.uid), reverse=True)
-    return items[:LIMIT]
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        if item.guid and item.guid in seen:
+            continue
+        seen.add(item.guid)
+        unique.append(item)
+    return unique[:LIMIT]
+
+
+def _live_guids(client) -> set[str]:
+    guids: set[str] = set()
+    for flags, _sep, name in client.list_folders():
+        if {f.lower() for f in flags} & {b"\\noselect", b"\\nonexistent"}:
+            continue
+        client.select_folder(name, readonly=True)
+        uids = client.search(["ALL"])
+        if uids:
+            guids.update(
+                (d.get(b"X-GUID") or b"").decode("ascii", "replace")
+                for d in client.fetch(uids, [b"X-GUID"]).values()
+            )
+    guids.discard("")
+    return guids
 
 
 def _aware(value) -> datetime.datetime | None:
