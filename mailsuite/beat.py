@@ -28,6 +28,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "mailstore.tasks.deleted_stores_purge",
         "schedule": crontab(hour=3, minute=40),
     },
+    "domains-deleted-mailboxes-forget": {
+        "task": "domains.tasks.deleted_mailboxes_forget",
+        "schedule": crontab(hour=3, minute=41),
+    },
     # Time Machine: every active mailbox at midnight; the hourly run catches up a missed night.
     "snapshots-night": {
         "task": "snapshots.tasks.snapshots_night",

@@ -18,6 +18,7 @@ from domains.services.mailboxes import (
     mailbox_create,
     mailbox_delete,
     mailbox_set_password,
+    mailbox_undelete,
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
@@ -37,6 +38,7 @@ __all__ = [
     "mailbox_create",
     "mailbox_update",
     "mailbox_set_password",
+    "mailbox_undelete",
     "mailbox_delete",
     "manager_create",
     "manager_set_domains",
