@@ -14,6 +14,10 @@ restore run twice, or resumed after a kill -9 (the identities are read again fro
 mailbox at the start of each run, and each batch is checked against them before it is sent),
 adds nothing the first run added.
 
+A message the day had in two folders (a real copy) comes back once: once back, it is "still in
+the mailbox" for the other folder too, and only that rule keeps a resumed run from adding it
+twice.
+
 The plan (what would come back) is computed the same way for the confirmation page
 (`restore_plan`), without changing anything.
 """
@@ -32,6 +36,7 @@ from mailstore.errors import NotFound
 from mailstore.imap import LiveMailbox, SnapshotDay, close_client, imap_errors
 
 IDENTITY_ITEMS = [b"X-GUID", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"]
+CHEAP_ITEMS = [b"X-GUID", b"RFC822.SIZE"]
 _HEADER_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"
 FETCH_CHUNK = 2000  # UIDs per identity FETCH (a command line stays well under Dovecot's limit)
 BATCH = 200  # messages per MULTIAPPEND (and per progress report)
@@ -116,13 +121,24 @@ def _selectable(client: imapclient.IMAPClient) -> list[str]:
     return names
 
 
-def _identities(client: imapclient.IMAPClient, uids: list[int]) -> dict[int, Identity]:
-    found: dict[int, Identity] = {}
+def _fetch_chunks(
+    client: imapclient.IMAPClient, uids: list[int], items: list[bytes]
+) -> Iterator[tuple[int, dict]]:
     for start in range(0, len(uids), FETCH_CHUNK):
-        chunk = uids[start : start + FETCH_CHUNK]
-        for uid, data in client.fetch(chunk, IDENTITY_ITEMS).items():
-            found[uid] = _identity(data)
-    return found
+        yield from client.fetch(uids[start : start + FETCH_CHUNK], items).items()
+
+
+def _cheap_ids(client: imapclient.IMAPClient, uids: list[int]) -> dict[int, tuple[bytes, int]]:
+    """uid → (GUID, size): from the uidlist and the file name, no message file is opened."""
+    return {
+        uid: (bytes(data.get(b"X-GUID") or b""), int(data.get(b"RFC822.SIZE") or 0))
+        for uid, data in _fetch_chunks(client, uids, CHEAP_ITEMS)
+    }
+
+
+def _keys(client: imapclient.IMAPClient, uids: list[int]) -> dict[int, tuple[bytes, int]]:
+    """uid → the second identity key (reads the headers: opens the message files)."""
+    return {uid: _identity(data).key for uid, data in _fetch_chunks(client, uids, IDENTITY_ITEMS)}
 
 
 class _Known:
@@ -139,16 +155,6 @@ class _Known:
 
     def __contains__(self, identity: Identity) -> bool:
         return (bool(identity.guid) and identity.guid in self.guids) or identity.key in self.keys
-
-
-def _live_known(live: imapclient.IMAPClient) -> tuple[_Known, set[str]]:
-    known = _Known()
-    folders = _selectable(live)
-    for name in folders:
-        live.select_folder(name, readonly=True)
-        for identity in _identities(live, live.search(["ALL"])).values():
-            known.add(identity)
-    return known, set(folders)
 
 
 def _quota(live: imapclient.IMAPClient) -> tuple[int | None, int | None]:
@@ -184,23 +190,56 @@ def _plan(
     folder: str | None,
     uids: list[int] | None,
 ) -> tuple[RestorePlan, _Known]:
-    known, live_folders = _live_known(live)
+    """Two passes, so that message files are opened only where needed: GUIDs and sizes on
+    both sides first (no file opened); then the headers of only those messages of the day
+    whose GUID is not in the live mailbox and whose size some live message has (a copy
+    restored earlier has a new GUID but the same bytes), and of those live messages."""
     snap_folders = _selectable(snap)
     if folder is not None:
         if folder not in snap_folders:
             raise NotFound(f"no folder {folder!r} on that day")
         snap_folders = [folder]
-    plans = []
+    day: dict[str, dict[int, tuple[bytes, int]]] = {}
     for name in snap_folders:
         snap.select_folder(name, readonly=True)
         wanted = snap.search(["ALL"])
         if uids is not None:
             chosen = set(uids)
             wanted = [u for u in wanted if u in chosen]
+        day[name] = _cheap_ids(snap, wanted)
+
+    known = _Known()
+    live_folders = _selectable(live)
+    live_ids: dict[str, dict[int, tuple[bytes, int]]] = {}
+    for name in live_folders:
+        live.select_folder(name, readonly=True)
+        live_ids[name] = _cheap_ids(live, live.search(["ALL"]))
+        known.guids.update(guid for guid, _size in live_ids[name].values() if guid)
+    candidate_sizes = {
+        size for ids in day.values() for guid, size in ids.values() if not (guid and guid in known.guids)
+    }
+    live_sizes: set[int] = set()
+    for name, ids in live_ids.items():
+        needed = sorted(uid for uid, (_guid, size) in ids.items() if size in candidate_sizes)
+        if needed:
+            live.select_folder(name, readonly=True)
+            for key in _keys(live, needed).values():
+                known.keys.add(key)
+                live_sizes.add(key[1])
+
+    plans = []
+    for name, ids in day.items():
         plan = FolderPlan(name=name, exists_live=name in live_folders)
-        for uid, identity in sorted(_identities(snap, wanted).items()):
-            if identity not in known:
-                plan.missing.append((uid, identity.key[1]))
+        candidates = sorted(uid for uid, (guid, _size) in ids.items() if not (guid and guid in known.guids))
+        ambiguous = [uid for uid in candidates if ids[uid][1] in live_sizes]
+        keys: dict[int, tuple[bytes, int]] = {}
+        if ambiguous:
+            snap.select_folder(name, readonly=True)
+            keys = _keys(snap, ambiguous)
+        for uid in candidates:
+            if uid in keys and keys[uid] in known.keys:
+                continue
+            plan.missing.append((uid, ids[uid][1]))
         if plan.missing or not plan.exists_live:
             plans.append(plan)
     used, limit = _quota(live)
