@@ -40,7 +40,9 @@ def message(i: int) -> bytes:
         f"Subject: Message number {i} about topic {i % 13}\r\n"
         f"Date: {1 + i % 28:02d} Feb 2026 10:{i % 60:02d}:00 +0100\r\n"
         f"Message-ID: <restore-bench-{i}@example.test>\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + ("Lorem ipsum dolor sit amet. " * (5 + i % 40)) + "\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        + ("Lorem ipsum dolor sit amet. " * (5 + i % 40))
+        + "\r\n"
     ).encode()
 
 

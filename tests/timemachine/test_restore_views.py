@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import imapclient
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import LedgerEvent, PriceList
+from monitor.notices import daily_notices_send
 from portalkit.session import PORTALS_KEY
 from snapshots.models import RestoreRequest
 from snapshots.services import snapshot_take
@@ -95,6 +97,9 @@ def test_confirm_shows_what_comes_back_and_the_price_then_one_charge_and_progres
     assert [(e.one_off_amount, e.target) for e in LedgerEvent.objects.filter(kind="intervention")] == [
         (Decimal("40.00"), owner.address)
     ]
+    # the charge is in the end-of-day notice (and so in the Monitor's ledger)
+    assert daily_notices_send(day=timezone.localdate())["sent"] >= 1
+    assert [m for m in mail.outbox if owner.address in m.body and "40" in m.body]
     status = client.get(reverse("timemachine:restore_status", args=[request.pk])).json()
     assert (status["state"], status["percent"], status["restored"]) == ("done", 100, 3)
     progress = client.get(reverse("timemachine:restore_progress", args=[request.pk]))
