@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOCK_NAMESPACE = 0x7E57  # advisory-lock key space of restores: (namespace, mailbox id)
+MAX_ATTEMPTS = 30  # runs interrupted by mail-store errors (resumed every minute): then failed
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,15 @@ def restore_run(*, request_id: int) -> RestoreRequest | None:
 
 def _run_locked(request: RestoreRequest) -> RestoreRequest:
     mailbox = request.mailbox
+    if request.attempts >= MAX_ATTEMPTS:
+        RestoreRequest.objects.filter(pk=request.pk).update(state=RestoreState.RUNNING)
+        _finish(
+            request,
+            RestoreState.FAILED,
+            error=_("The mail server could not complete the restore. Ask your postmaster for help."),
+        )
+        request.refresh_from_db()
+        return request
     # A resumed run counts on from what the killed one saved (its appends are in the mailbox
     # and the new plan no longer contains them).
     base_messages, base_bytes = request.restored_messages, request.restored_bytes

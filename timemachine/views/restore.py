@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.client_address import client_ip
 from mailstore.errors import MailstoreError, NotFound
 from mailstore.imap import LiveMailbox
 from mailstore.recently_deleted import deleted_list, deleted_put_back
@@ -216,7 +217,9 @@ def restore_status(request: HttpRequest, pk: int) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def deleted(request: HttpRequest) -> HttpResponse:
     """Deleted in the last 15 days (Dovecot's lazy_expunge), newest first; put one back."""
-    source = LiveMailbox(request.mailbox.address, client_name="mailsuite-timemachine")
+    source = LiveMailbox(
+        request.mailbox.address, client_ip=client_ip(request), client_name="mailsuite-timemachine"
+    )
     message = ""
     status = 200
     try:
