@@ -200,13 +200,8 @@ def access_log_for(
     if not can_administer(actor=actor, domain=domain):
         raise PermissionDenied
     return access_log_rows(
-        domain_id=domain.pk,
-        login=login,
-        protocol=protocol,
-        result=result,
-        remote_ip=remote_ip,
-        since=since,
-        until=until,
+        domain_id=domain.pk, login=login, protocol=protocol, result=result, remote_ip=remote_ip,
+        since=since, until=until,
     )
 
 

@@ -274,14 +274,16 @@ def _sql_files(config: DovecotConfig) -> dict[str, str]:
     if config.auth_cache_seconds > 0:
         # A hit: the keyed hash of this password matches a live row (same rules as the main passdb).
         files["sql-cache.conf.ext"] = (
-            connect + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            connect
+            + "password_query = SELECT login AS user, NULL AS password, 'Y' AS nopassword "  # noqa: S608
             f"FROM mailstore_mailuser WHERE {_USER_WHERE} AND NOT require_2fa "
             "AND NOT must_change_password AND password IS NOT NULL "
             "AND mailstore_authcache_match(user_id, login, '%w')\n"
         )
         # Reached only after the main passdb verified the password (skip = unauthenticated).
         files["sql-cache-fill.conf.ext"] = (
-            connect + "password_query = SELECT NULL AS password, 'Y' AS nopassword "  # noqa: S608
+            connect
+            + "password_query = SELECT NULL AS password, 'Y' AS nopassword "  # noqa: S608
             "FROM (SELECT mailstore_authcache_fill('%n', '%d', '%w', "
             f"'%{{passdb:credential_generation}}', {int(config.auth_cache_seconds)})) AS filled\n"
         )

@@ -20,22 +20,9 @@ def ensure_certificate(cert_file: str | Path, key_file: str | Path, *, hostname:
     key_file.parent.mkdir(parents=True, exist_ok=True)
     san = f"subjectAltName=DNS:{hostname},DNS:localhost,IP:127.0.0.1"
     cmd = [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "3650",
-        "-subj",
-        f"/CN={hostname}",
-        "-addext",
-        san,
-        "-keyout",
-        str(key_file),
-        "-out",
-        str(cert_file),
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+        "-subj", f"/CN={hostname}", "-addext", san,
+        "-keyout", str(key_file), "-out", str(cert_file),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:

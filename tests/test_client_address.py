@@ -52,21 +52,11 @@ def test_every_caller_uses_the_one_function():
 
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [
-            "git",
-            "grep",
-            "-n",
-            "-E",
-            "REMOTE_ADDR|HTTP_X_FORWARDED_FOR|def client_ip",
-            "--",
-            "*.py",
-            ":!tests/",
-            ":!bench/",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "grep", "-n", "-E", "REMOTE_ADDR|HTTP_X_FORWARDED_FOR|def client_ip", "--", "*.py",
+         ":!tests/", ":!bench/"],
+        cwd=root, capture_output=True, text=True, check=False,
     )
     files = {line.split(":", 1)[0] for line in result.stdout.splitlines()}
-    assert files <= {"core/client_address.py", "core/internal_endpoints.py", "mailsuite/settings.py"}
+    assert files <= {
+        "core/client_address.py", "core/internal_endpoints.py", "mailsuite/settings.py"
+    }

@@ -37,23 +37,11 @@ def postmaster(domain):
 
 
 def test_record_finds_user_and_domain_from_the_login(mailbox):
-    row = record(
-        "MARIO@example.test ",
-        remote_ip="::ffff:198.51.100.7",
-        tls=False,
-        result="failure",
-        reason="bad_password",
-    )
+    row = record("MARIO@example.test ", remote_ip="::ffff:198.51.100.7", tls=False, result="failure",
+                 reason="bad_password")
 
     assert (row.login, row.user, row.domain, row.remote_ip, row.tls, row.result, row.reason) == (
-        "mario@example.test",
-        mailbox.user,
-        mailbox.domain,
-        "198.51.100.7",
-        False,
-        "failure",
-        "bad_password",
-    )
+        "mario@example.test", mailbox.user, mailbox.domain, "198.51.100.7", False, "failure", "bad_password")
 
 
 def test_record_keeps_a_bad_address_as_null_and_refuses_unknown_protocols(db):
@@ -125,9 +113,8 @@ def test_date_range_is_whole_days_in_rome_both_ends_included(mailbox, postmaster
 
 def test_csv_export_has_a_header_local_times_and_neutralised_formulas(mailbox, settings):
     settings.LANGUAGE_CODE = "en"
-    row = record(
-        "=HYPERLINK(1)@example.test", protocol="smtp", result="failure", reason="bad_password", tls=False
-    )
+    row = record("=HYPERLINK(1)@example.test", protocol="smtp", result="failure", reason="bad_password",
+                 tls=False)
     at(row, datetime(2026, 7, 1, 10, 0, 0, tzinfo=ZoneInfo("UTC")))
 
     with timezone.override(ROME):

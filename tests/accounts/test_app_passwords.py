@@ -22,18 +22,12 @@ def test_create_returns_the_token_once_and_stores_only_its_sha256(mailbox):
     assert re.fullmatch(r"[a-z]{5}(-[a-z]{5}){5}", token)  # 30 letters: log2(26**30) = 141 bits
     stored = AppPassword.objects.get()
     assert (stored.name, stored.user, stored.token_hash) == (
-        "Phone",
-        mailbox.user,
-        hashlib.sha256(token.encode()).hexdigest(),
-    )
+        "Phone", mailbox.user, hashlib.sha256(token.encode()).hexdigest())
     assert token not in {stored.name, stored.token_hash}
     assert (stored.last_used_at, stored.revoked_at, stored.is_active) == (None, None, True)
     audit = AuditEntry.objects.get(action="app_password.create")
     assert (audit.domain, audit.target, audit.after) == (
-        mailbox.domain,
-        "mario@example.test",
-        {"name": "Phone"},
-    )
+        mailbox.domain, "mario@example.test", {"name": "Phone"})
 
 
 def test_tokens_are_different_each_time(mailbox):

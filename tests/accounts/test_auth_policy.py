@@ -26,26 +26,15 @@ def api_key(settings):
 def post(client, command, payload, *, key=KEY, remote="127.0.0.1", raw=None):
     headers = {"X-API-Key": key} if key is not None else {}
     body = raw if raw is not None else json.dumps(payload)
-    return client.post(
-        f"{URL}?command={command}",
-        data=body,
-        content_type="application/json",
-        headers=headers,
-        REMOTE_ADDR=remote,
-    )
+    return client.post(f"{URL}?command={command}", data=body, content_type="application/json",
+                       headers=headers, REMOTE_ADDR=remote)
 
 
 def attempt(login="mario@example.test", remote="198.51.100.7", **extra):
     """One attempt as Dovecot sends it; each with a different password hash unless given."""
     extra.setdefault("pwhash", next(PWHASHES))
-    return {
-        "login": login,
-        "remote": remote,
-        "device_id": "",
-        "protocol": "imap",
-        "session_id": "s1",
-        **extra,
-    }
+    return {"login": login, "remote": remote, "device_id": "", "protocol": "imap",
+            "session_id": "s1", **extra}
 
 
 def test_url_is_the_contract_path():
@@ -102,8 +91,7 @@ def test_failed_report_logs_and_counts_until_allow_refuses(client, mailbox):
     assert response.json()["msg"] != ""
     rows = AccessLogEntry.objects.all()
     assert [(r.login, r.protocol, r.result, r.remote_ip, r.tls, r.domain_id) for r in rows[:1]] == [
-        ("mario@example.test", "imap", "failure", "198.51.100.7", False, mailbox.domain_id)
-    ]
+        ("mario@example.test", "imap", "failure", "198.51.100.7", False, mailbox.domain_id)]
     assert rows.count() == 10
 
 
@@ -176,11 +164,8 @@ def test_a_request_forwarded_by_a_trusted_proxy_on_loopback_is_not_dovecot(
     settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
     # When a client behind it calls the internal endpoint with the right key
     response = client.post(
-        f"{URL}?command=allow",
-        data=json.dumps(attempt()),
-        content_type="application/json",
-        headers={"X-API-Key": KEY, "X-Forwarded-For": f"{forwarded}, 203.0.113.50"},
-        REMOTE_ADDR="127.0.0.1",
+        f"{URL}?command=allow", data=json.dumps(attempt()), content_type="application/json",
+        headers={"X-API-Key": KEY, "X-Forwarded-For": f"{forwarded}, 203.0.113.50"}, REMOTE_ADDR="127.0.0.1",
     )
     # Then it is refused: the client is 203.0.113.50, not loopback
     assert response.status_code == 403

@@ -20,14 +20,8 @@ def staff_client(client, django_user_model):
 
 def test_access_log_list_shows_rows_and_offers_no_add(staff_client, mailbox):
     client, _ = staff_client
-    access_log_record(
-        login="mario@example.test",
-        protocol="imap",
-        remote_ip="192.0.2.44",
-        tls=True,
-        result="failure",
-        reason="bad_password",
-    )
+    access_log_record(login="mario@example.test", protocol="imap", remote_ip="192.0.2.44", tls=True,
+                      result="failure", reason="bad_password")
 
     page = client.get(reverse("admin:accounts_accesslogentry_changelist"))
     add = client.get(reverse("admin:accounts_accesslogentry_add"))
@@ -41,10 +35,8 @@ def test_revoke_action_goes_through_the_service(staff_client, mailbox):
     client, staff = staff_client
     app_password, token = app_password_create(user=mailbox.user, name="Phone")
 
-    response = client.post(
-        reverse("admin:accounts_apppassword_changelist"),
-        {"action": "revoke", "_selected_action": [app_password.pk]},
-    )
+    response = client.post(reverse("admin:accounts_apppassword_changelist"),
+                           {"action": "revoke", "_selected_action": [app_password.pk]})
     detail = client.get(reverse("admin:accounts_apppassword_change", args=[app_password.pk]))
 
     assert response.status_code == 302

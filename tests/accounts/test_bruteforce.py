@@ -26,8 +26,7 @@ def test_reaching_the_login_threshold_sets_a_block_for_block_seconds(
 
     assert [c.blocked for c in counts] == [False] * 9 + [True]
     assert bruteforce.check(login="mario@example.test", remote_ip="192.0.2.1") == bruteforce.Verdict(
-        blocked=True, by_login=True, by_ip=False
-    )
+        blocked=True, by_login=True, by_ip=False)
     assert 590 <= redis_client.ttl(f"{bruteforce_prefix}:block:login:mario@example.test") <= 600
 
 
@@ -51,7 +50,6 @@ def test_ipv6_addresses_of_one_slash_64_share_a_counter(bruteforce_prefix):
 
 def test_parallel_failures_are_all_counted(bruteforce_prefix, redis_client):
     with ThreadPoolExecutor(max_workers=8) as pool:
-
         def fail(_):
             return bruteforce.record_failure(login="x@example.test", remote_ip="192.0.2.5")
 
@@ -80,27 +78,18 @@ def test_redis_down_raises_the_one_error_type(redis_down):
 
 def test_repeated_fingerprint_counts_once_and_success_forgets_it(bruteforce_prefix):
     fingerprint = bruteforce.password_fingerprint(login="mario@example.test", password="old")
-    first = bruteforce.record_failure(
-        login="mario@example.test", remote_ip="192.0.2.5", password_fingerprint=fingerprint
-    )
-    again = bruteforce.record_failure(
-        login="mario@example.test", remote_ip="192.0.2.5", password_fingerprint=fingerprint
-    )
-    other = bruteforce.record_failure(
-        login="mario@example.test",
-        remote_ip="192.0.2.5",
-        password_fingerprint=bruteforce.password_fingerprint(login="mario@example.test", password="older"),
-    )
+    first = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=fingerprint)
+    again = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=fingerprint)
+    other = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                      password_fingerprint=bruteforce.password_fingerprint(
+                                          login="mario@example.test", password="older"))
     bruteforce.record_success(login="mario@example.test")
-    after_success = bruteforce.record_failure(
-        login="mario@example.test", remote_ip="192.0.2.5", password_fingerprint=fingerprint
-    )
+    after_success = bruteforce.record_failure(login="mario@example.test", remote_ip="192.0.2.5",
+                                              password_fingerprint=fingerprint)
 
     assert [(c.login_failures, c.ip_failures) for c in (first, again, other, after_success)] == [
-        (1, 1),
-        (1, 1),
-        (2, 2),
-        (1, 3),
-    ]
+        (1, 1), (1, 1), (2, 2), (1, 3)]
     assert fingerprint != bruteforce.password_fingerprint(login="luigi@example.test", password="old")
     assert "old" not in fingerprint and len(fingerprint) == 16

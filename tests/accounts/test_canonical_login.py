@@ -56,14 +56,12 @@ def test_unicode_domains_punycode_and_plain_logins(spelling, canonical):
 def test_smtp_auth_spellings_share_one_budget_and_reach_the_mailbox(mailbox):
     # given ten wrong passwords, each with another spelling of the address
     for n, spelling in enumerate(SPELLINGS):
-        result = authenticate_mail(
-            spelling, f"wrong-{n}", protocol="submission", remote_ip=f"192.0.2.{n}", tls=True
-        )
+        result = authenticate_mail(spelling, f"wrong-{n}", protocol="submission", remote_ip=f"192.0.2.{n}",
+                                   tls=True)
         assert (result.ok, result.reason, result.mailbox) == (False, "bad_password", mailbox)
     # when the right password comes with the plain spelling, from yet another address
-    result = authenticate_mail(
-        ADDRESS, MAILBOX_PASSWORD, protocol="submission", remote_ip="203.0.113.9", tls=True
-    )
+    result = authenticate_mail(ADDRESS, MAILBOX_PASSWORD, protocol="submission", remote_ip="203.0.113.9",
+                               tls=True)
     # then the login is blocked: the ten spellings were one login
     assert (result.ok, result.reason) == (False, "blocked")
     # and every access-log row shows the canonical login
@@ -77,30 +75,17 @@ def test_smtp_auth_with_a_full_width_spelling_and_the_right_password_succeeds(ma
 
 
 def _policy(client, command, payload):
-    return client.post(
-        f"/internal/auth-policy/?command={command}",
-        data=json.dumps(payload),
-        content_type="application/json",
-        headers={"X-API-Key": "test-internal-key"},
-        REMOTE_ADDR="127.0.0.1",
-    )
+    return client.post(f"/internal/auth-policy/?command={command}", data=json.dumps(payload),
+                       content_type="application/json", headers={"X-API-Key": "test-internal-key"},
+                       REMOTE_ADDR="127.0.0.1")
 
 
 def test_auth_policy_counts_every_spelling_as_one_login(client, settings, mailbox):
     settings.INTERNAL_API_TOKEN = "test-internal-key"
     # given Dovecot's reports of ten failures, each with another spelling, from ten addresses
     for n, spelling in enumerate(SPELLINGS):
-        response = _policy(
-            client,
-            "report",
-            {
-                "login": spelling,
-                "remote": f"192.0.2.{n}",
-                "protocol": "imap",
-                "success": False,
-                "pwhash": f"{n:04x}",
-            },
-        )
+        response = _policy(client, "report", {"login": spelling, "remote": f"192.0.2.{n}", "protocol": "imap",
+                                              "success": False, "pwhash": f"{n:04x}"})
         assert response.json()["status"] == 0
     # when Dovecot asks about the plain spelling from a fresh address
     response = _policy(client, "allow", {"login": ADDRESS, "remote": "203.0.113.9", "protocol": "imap"})
@@ -108,6 +93,5 @@ def test_auth_policy_counts_every_spelling_as_one_login(client, settings, mailbo
     assert response.json()["status"] == -1
     rows = AccessLogEntry.objects.all()
     assert {(r.login, r.user_id, r.domain_id) for r in rows} == {
-        (ADDRESS, mailbox.user_id, mailbox.domain_id)
-    }
+        (ADDRESS, mailbox.user_id, mailbox.domain_id)}
     assert rows.count() == 10

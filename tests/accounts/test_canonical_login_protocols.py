@@ -28,9 +28,8 @@ def imap_authenticate_plain(plane, login: str, password: str) -> tuple[bool, str
     """AUTHENTICATE PLAIN with UTF-8 bytes (imaplib's LOGIN only speaks ASCII)."""
     imap = imaplib.IMAP4_SSL(plane.host, plane.ports["imaps"], ssl_context=plane.ssl_context(), timeout=15)
     try:
-        typ, data = imap.authenticate(
-            "PLAIN", lambda _challenge: b"\0" + login.encode() + b"\0" + password.encode()
-        )
+        typ, data = imap.authenticate("PLAIN", lambda _challenge: b"\0" + login.encode() + b"\0"
+                                      + password.encode())
         imap.logout()
         return typ == "OK", data[0].decode()
     except imaplib.IMAP4.error as exc:
@@ -95,29 +94,17 @@ def test_smtp_auth_under_ten_spellings_blocks_the_login_and_any_spelling_reaches
     # given: a full-width spelling with the right password reaches the mailbox
     assert smtp_auth_plain(smtpd, "ｍａｒｉｏ＠ａｃｍｅ。ｔｅｓｔ", MAILBOX_PASSWORD)[0] == 235
     spellings = [
-        "ｍａｒｉｏ@acme.test",
-        "ma\u00adrio@acme.test",
-        "mario@acme\u3002test",
-        "mario@acme\uff0etest",
-        "mario@acme\uff61test",
-        "mar\u200bio@acme.test",
-        "MARIO@ACME.TEST.",
-        "Mario@Ac\u00adme.Test",
-        "\u2060mario@acme.test",
-        "mario@ａｃｍｅ.ｔｅｓｔ.",
-    ]
+        "ｍａｒｉｏ@acme.test", "ma\u00adrio@acme.test", "mario@acme\u3002test", "mario@acme\uff0etest",
+        "mario@acme\uff61test", "mar\u200bio@acme.test", "MARIO@ACME.TEST.", "Mario@Ac\u00adme.Test",
+        "\u2060mario@acme.test", "mario@ａｃｍｅ.ｔｅｓｔ."]
     # when ten wrong passwords come under ten spellings
     for n, spelling in enumerate(spellings):
         assert smtp_auth_plain(smtpd, spelling, f"wrong-password-{n}")[0] == 535, spelling
     # then the right password under the plain spelling is refused too ("too many failed logins")
     assert smtp_auth_plain(smtpd, "mario@acme.test", MAILBOX_PASSWORD) == (
-        454,
-        b"4.7.0 Too many failed logins, please try again later",
-    )
+        454, b"4.7.0 Too many failed logins, please try again later")
     rows = AccessLogEntry.objects.order_by("id")
     assert [(r.login, r.result) for r in rows] == (
-        [("mario@acme.test", "success")]
-        + [("mario@acme.test", "failure")] * 10
-        + [("mario@acme.test", "blocked")]
-    )
+        [("mario@acme.test", "success")] + [("mario@acme.test", "failure")] * 10
+        + [("mario@acme.test", "blocked")])
     assert {r.user_id for r in rows} == {mailbox.user_id}

@@ -23,9 +23,7 @@ pytestmark = pytest.mark.django_db
 def staff_client(client, django_user_model):
     # Through the back-office login (password + TOTP code): force_login alone no longer opens it.
     admin = django_user_model.objects.create_superuser(
-        username="admin-billing",
-        password="Staff-Pass-2026-x",
-        email="a@x.test",  # noqa: S106
+        username="admin-billing", password="Staff-Pass-2026-x", email="a@x.test"  # noqa: S106
     )
     return backoffice_client(admin, "Staff-Pass-2026-x", client)
 

@@ -35,13 +35,9 @@ def world():
     sister_manager = ManagerFactory(customer=customer, domains=[sister])
     mario = MailboxFactory(domain=acme, local_part="mario")
     delegate = delegate_create(
-        manager=manager,
-        username="auditor.acme",
-        password=MANAGER_PASSWORD,
-        name="Auditor",
+        manager=manager, username="auditor.acme", password=MANAGER_PASSWORD, name="Auditor",
         email="auditor@far.example",
-        expires_on=timezone.localdate() + datetime.timedelta(days=30),
-        grants=[(mario, "full")],
+        expires_on=timezone.localdate() + datetime.timedelta(days=30), grants=[(mario, "full")],
         actor=manager.user,
     )
     return {
@@ -100,9 +96,7 @@ def test_a_delegate_granted_a_mailbox_of_the_domain_does_not(world):
 
 def test_a_customer_area_user_does_not(world):
     customer_user = customer_user_create(
-        customer=world["customer"],
-        username="billing.acme",
-        password=MANAGER_PASSWORD,
+        customer=world["customer"], username="billing.acme", password=MANAGER_PASSWORD,
         can_configure_mail=True,
     )
     assert _answers(customer_user.user, world["acme"]) == (False, False, False, False)
@@ -110,9 +104,8 @@ def test_a_customer_area_user_does_not(world):
 
 def test_staff_do_not_administer_tenants_domains_through_the_portals(world):
     User = get_user_model()
-    staff = User.objects.create_user(
-        username="ops", password=MANAGER_PASSWORD, kind=User.Kind.STAFF, is_staff=True
-    )
+    staff = User.objects.create_user(username="ops", password=MANAGER_PASSWORD, kind=User.Kind.STAFF,
+                                     is_staff=True)
     superuser = User.objects.create_superuser(username="root", password=MANAGER_PASSWORD)
     for actor in (staff, superuser):
         assert _answers(actor, world["acme"]) == (False, False, False, False)

@@ -14,13 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def counts():
     return (
-        Customer.objects.count(),
-        Domain.objects.count(),
-        Mailbox.objects.count(),
-        Manager.objects.count(),
-        CustomerUser.objects.count(),
-        PriceList.objects.count(),
-        LedgerEvent.objects.count(),
+        Customer.objects.count(), Domain.objects.count(), Mailbox.objects.count(), Manager.objects.count(),
+        CustomerUser.objects.count(), PriceList.objects.count(), LedgerEvent.objects.count(),
     )
 
 

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 MESSAGE = (
-    "Only a mailbox has an email address as its login: choose a login without “@” (for example anna.rossi)."
+    "Only a mailbox has an email address as its login: choose a login without “@” "
+    "(for example anna.rossi)."
 )
 
 
@@ -37,32 +38,24 @@ def english():
 @pytest.fixture
 def manager():
     customer = CustomerFactory()
-    return ManagerFactory(
-        customer=customer, domains=[DomainFactory(customer=customer, name="acme.test")], username="boss.acme"
-    )
+    return ManagerFactory(customer=customer, domains=[DomainFactory(customer=customer, name="acme.test")],
+                          username="boss.acme")
 
 
 def make_delegate(manager, username):
     return delegate_create(
-        manager=manager,
-        username=username,
-        password="Auditor-Pass-2026",
-        name="Auditor",
-        email="auditor@example.test",
-        expires_on=datetime.date(2030, 1, 1),
+        manager=manager, username=username, password="Auditor-Pass-2026", name="Auditor",
+        email="auditor@example.test", expires_on=datetime.date(2030, 1, 1),
     )
 
 
-@pytest.mark.parametrize(
-    "login",
-    [
-        "ceo@other.test",  # an address of another customer's domain
-        "CEO@Other.Test.",  # another spelling of it
-        "ｃｅｏ＠ｏｔｈｅｒ．ｔｅｓｔ",  # full-width '@' and letters
-        "postmaster@future.test",  # a domain nobody hosts yet
-        "ceo@other",  # any '@'
-    ],
-)
+@pytest.mark.parametrize("login", [
+    "ceo@other.test",  # an address of another customer's domain
+    "CEO@Other.Test.",  # another spelling of it
+    "ｃｅｏ＠ｏｔｈｅｒ．ｔｅｓｔ",  # full-width '@' and letters
+    "postmaster@future.test",  # a domain nobody hosts yet
+    "ceo@other",  # any '@'
+])
 def test_a_manager_cannot_give_a_delegate_a_login_with_an_at_sign(manager, login):
     # given another customer's domain
     other = DomainFactory(customer=CustomerFactory(), name="other.test")
@@ -121,7 +114,4 @@ def test_the_migration_renames_legacy_address_logins_of_other_kinds():
     migration.rename_address_logins(apps, None)
     # then only the non-mailbox logins lost their '@', with a number where the name was taken
     assert [User.objects.get(pk=u.pk).username for u in (boss, squatter, mailbox)] == [
-        "boss.acme-2",
-        "ceo.other.test",
-        "anna@acme.test",
-    ]
+        "boss.acme-2", "ceo.other.test", "anna@acme.test"]

@@ -33,13 +33,7 @@ def test_main_password_of_active_mailbox_is_accepted_and_logged(mailbox):
     assert result.mailbox == mailbox and result.user == mailbox.user
     row = AccessLogEntry.objects.get()
     assert (row.login, row.protocol, row.remote_ip, row.tls, row.result, row.reason) == (
-        "mario@example.test",
-        "submission",
-        IP,
-        True,
-        "success",
-        "password",
-    )
+        "mario@example.test", "submission", IP, True, "success", "password")
     assert (row.domain, row.user) == (mailbox.domain, mailbox.user)
     mailbox.refresh_from_db()
     assert before <= mailbox.last_login_at <= row.at
@@ -112,10 +106,8 @@ def test_totp_device_refuses_main_password_but_not_app_password(mailbox):
 
     assert (main.ok, main.reason) == (False, "2fa_required")
     assert (app.ok, app.reason) == (True, "app_password")
-    assert log_rows() == [
-        ("mario@example.test", "failure", "2fa_required"),
-        ("mario@example.test", "success", "app_password"),
-    ]
+    assert log_rows() == [("mario@example.test", "failure", "2fa_required"),
+                          ("mario@example.test", "success", "app_password")]
 
 
 def test_unconfirmed_totp_device_does_not_require_2fa(mailbox):

@@ -147,12 +147,8 @@ def test_the_table_holds_no_bare_or_unkeyed_password_hash(mailbox):
     unkeyed = {
         hashlib.new(name, data).digest()
         for name in ("md5", "sha1", "sha256", "sha512")
-        for data in (
-            MAILBOX_PASSWORD.encode(),
-            f"{login}{MAILBOX_PASSWORD}".encode(),
-            f"{login}\n{MAILBOX_PASSWORD}".encode(),
-            f"{login}:{MAILBOX_PASSWORD}".encode(),
-        )
+        for data in (MAILBOX_PASSWORD.encode(), f"{login}{MAILBOX_PASSWORD}".encode(),
+                     f"{login}\n{MAILBOX_PASSWORD}".encode(), f"{login}:{MAILBOX_PASSWORD}".encode())
     }
     assert (login, user_id, len(mac)) == (mailbox.address, mailbox.user_id, 32)
     assert mac not in unkeyed and MAILBOX_PASSWORD.encode() not in mac and stored.encode() not in mac
@@ -190,14 +186,8 @@ def _deactivate(mailbox):
 
 @pytest.mark.parametrize(
     "change",
-    [
-        _password_change,
-        _own_password_change,
-        _enable_2fa,
-        _require_2fa_mailbox,
-        _require_2fa_domain,
-        _deactivate,
-    ],
+    [_password_change, _own_password_change, _enable_2fa, _require_2fa_mailbox, _require_2fa_domain,
+     _deactivate],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_a_change_deletes_the_row_and_refuses_the_old_password_at_once(mailbox, change):
@@ -249,9 +239,7 @@ def test_password_change_and_2fa_reset_revoke_every_app_password(mailbox, change
     change(mailbox)
     assert AppPassword.objects.filter(user=mailbox.user, revoked_at__isnull=True).count() == 0
     assert [auth(mailbox.address, t).reason for t in (first, second)] == [
-        mailauth.APP_PASSWORD_REVOKED,
-        mailauth.APP_PASSWORD_REVOKED,
-    ]
+        mailauth.APP_PASSWORD_REVOKED, mailauth.APP_PASSWORD_REVOKED]
 
 
 def test_enabling_2fa_keeps_the_app_passwords(mailbox):

@@ -49,11 +49,7 @@ def test_enrol_start_gives_an_unconfirmed_device_uri_and_svg(mailbox):
     assert (parts.scheme, parts.netloc) == ("otpauth", "totp")
     assert unquote(parts.path) == "/example.test:mario@example.test"
     assert (query["issuer"], query["digits"], query["period"], query["algorithm"]) == (
-        ["example.test"],
-        ["6"],
-        ["30"],
-        ["SHA1"],
-    )
+        ["example.test"], ["6"], ["30"], ["SHA1"])
     assert len(query["secret"][0]) == 32  # 20 random bytes in base32
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert device.confirmed is False

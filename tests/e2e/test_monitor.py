@@ -14,6 +14,9 @@ from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, Ma
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+
+
+
 @pytest.fixture
 def contract(price_list, make_customer_user):  # noqa: F811 - fixtures imported from tests/billing
     """6 mailboxes included and 6 in use (postmaster + 5): the next one costs 2.50 a month."""

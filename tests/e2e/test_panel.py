@@ -18,6 +18,8 @@ FIRST_PASSWORD = "Emailed-Pass-2026"  # noqa: S105 - test data
 NEW_PASSWORD = "Chosen-Pass-2026-ok"  # noqa: S105 - test data
 
 
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")

@@ -13,6 +13,9 @@ from tests.webmail.conftest import WebmailUser, login, message, webmail_plane, w
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+
+
+
 def new_page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
     return context, context.new_page()

@@ -83,7 +83,4 @@ def test_secret_files_are_readable_only_by_the_process_that_reads_them(running_m
     script = config.directory / "quota-warning.py"
     vmail_gid = os.stat(config.mail_store_dir).st_gid
     assert (script.stat().st_uid, script.stat().st_gid, stat.S_IMODE(script.stat().st_mode)) == (
-        0,
-        vmail_gid,
-        0o750,
-    )
+        0, vmail_gid, 0o750)

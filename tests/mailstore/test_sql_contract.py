@@ -180,14 +180,8 @@ def test_dovecot_role_reaches_the_credential_cache_only_through_its_two_function
         assert cursor.fetchone() == (True,)
         cursor.execute(
             "SELECT mailstore_authcache_match(%s, %s, %s), mailstore_authcache_match(%s, %s, %s)",
-            [
-                mailbox.user_id,
-                mailbox.address,
-                mailbox.password_plain,
-                mailbox.user_id,
-                mailbox.address,
-                mailbox.password_plain + "x",
-            ],
+            [mailbox.user_id, mailbox.address, mailbox.password_plain,
+             mailbox.user_id, mailbox.address, mailbox.password_plain + "x"],
         )
         assert cursor.fetchone() == (True, False)
         for sql in (

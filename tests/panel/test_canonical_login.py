@@ -32,17 +32,15 @@ def test_wrong_passwords_under_ten_spellings_block_the_login(world, portal):
         response = client.post(f"/{portal}/login/", {"login": spelling, "password": f"wrong-{n}"})
         assert response.status_code == 400
     # when the right password comes under the plain spelling
-    response = client.post(
-        f"/{portal}/login/", {"login": ADDRESS, "password": POSTMASTER_PASSWORD}, HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = client.post(f"/{portal}/login/", {"login": ADDRESS, "password": POSTMASTER_PASSWORD},
+                           HTTP_ACCEPT_LANGUAGE="en")
     # then the login is blocked, and every row names the canonical login and the mailbox
     assert response.status_code == 429
     assert "Too many failed attempts" in response.content.decode()
     rows = AccessLogEntry.objects.filter(protocol=portal).order_by("pk")
     user_id = world.postmaster.user_id
-    assert [(r.login, r.result, r.user_id) for r in rows] == [(ADDRESS, "failure", user_id)] * 10 + [
-        (ADDRESS, "blocked", user_id)
-    ]
+    assert [(r.login, r.result, r.user_id) for r in rows] == [
+        (ADDRESS, "failure", user_id)] * 10 + [(ADDRESS, "blocked", user_id)]
 
 
 def test_a_full_width_spelling_with_the_right_password_logs_in(world):

@@ -65,7 +65,9 @@ def test_a_forged_forwarded_for_from_an_untrusted_peer_is_ignored(world, behind_
     assert set(AccessLogEntry.objects.values_list("remote_ip", flat=True)) == {"198.51.100.66"}
 
 
-def test_a_client_writing_its_own_forwarded_for_through_the_proxy_gets_its_real_address(world, behind_proxy):
+def test_a_client_writing_its_own_forwarded_for_through_the_proxy_gets_its_real_address(
+    world, behind_proxy
+):
     # The proxy appends the real address to what the client sent: the walk from the right stops there
     client = via_proxy("127.0.0.1, 198.51.100.1, 203.0.113.30")
     client.post(LOGIN, {"login": world.postmaster.user.username, "password": "wrong"})

@@ -15,27 +15,24 @@ pytestmark = pytest.mark.django_db
 
 
 def form_data(username: str) -> dict:
-    return {
-        "name": "Auditor",
-        "email": "auditor@example.test",
-        "username": username,
-        "password": "Auditor-Pass-2026",
-        "expires_on": "2030-01-01",
-    }
+    return {"name": "Auditor", "email": "auditor@example.test", "username": username,
+            "password": "Auditor-Pass-2026", "expires_on": "2030-01-01"}
 
 
 MESSAGE = (
-    "Only a mailbox has an email address as its login: choose a login without “@” (for example anna.rossi)."
+    "Only a mailbox has an email address as its login: choose a login without “@” "
+    "(for example anna.rossi)."
 )
 
 
 @pytest.mark.parametrize("language", ["en", "it"])
-def test_a_delegate_login_equal_to_another_customers_address_is_refused(world, manager_client, language):
+def test_a_delegate_login_equal_to_another_customers_address_is_refused(
+    world, manager_client, language
+):
     # given a Manager of acme.test and another customer's other.test
     # when the Manager tries to give a Delegate the login ceo@other.test
-    response = manager_client.post(
-        reverse("mailadmin:delegate_create"), form_data("ceo@other.test"), HTTP_ACCEPT_LANGUAGE=language
-    )
+    response = manager_client.post(reverse("mailadmin:delegate_create"), form_data("ceo@other.test"),
+                                   HTTP_ACCEPT_LANGUAGE=language)
     # then the form comes back with the error on the login field, and nothing was created
     assert response.status_code == 400
     with translation.override(language):  # the catalogue's translation (the lead merges the .po)

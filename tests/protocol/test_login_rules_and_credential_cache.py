@@ -52,7 +52,9 @@ def sieve_login(plane, login: str, password: str) -> bytes:
 
 def cache_rows(address: str) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT login, mac, expires_at FROM mailstore_authcache WHERE login = %s", [address])
+        cursor.execute(
+            "SELECT login, mac, expires_at FROM mailstore_authcache WHERE login = %s", [address]
+        )
         return cursor.fetchall()
 
 
@@ -146,8 +148,7 @@ def invalidate_by_deactivation(mailbox):
 
 
 @pytest.mark.parametrize(
-    "change",
-    [invalidate_by_password_change, invalidate_by_2fa, invalidate_by_deactivation],
+    "change", [invalidate_by_password_change, invalidate_by_2fa, invalidate_by_deactivation],
     ids=["password-change", "2fa-enable", "deactivation"],
 )
 def test_a_change_ends_the_cached_login_at_once_on_imap_and_smtp(

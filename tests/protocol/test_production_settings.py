@@ -226,17 +226,13 @@ def test_portals_redirect_to_https_but_internal_endpoints_and_health_do_not(prod
     assert (status, headers["Location"]) == (301, "https://webmail.example.test/login/")
     status, _, _ = http(production_web.url + "/healthz")
     assert status == 200
-    status, _, _ = http(
-        production_web.url + "/internal/auth-policy/?command=allow",
-        data=b"{}",
-        headers={"X-API-Key": TOKEN, "Content-Type": "application/json"},
-    )
+    status, _, _ = http(production_web.url + "/internal/auth-policy/?command=allow", data=b"{}",
+                        headers={"X-API-Key": TOKEN, "Content-Type": "application/json"})
     assert status == 200
 
 
-@pytest.mark.parametrize(
-    ("reject_on_fail", "logged_in"), [(True, False), (False, True)], ids=["fail-closed", "fail-open"]
-)
+@pytest.mark.parametrize(("reject_on_fail", "logged_in"), [(True, False), (False, True)],
+                         ids=["fail-closed", "fail-open"])
 def test_when_the_policy_server_cannot_be_reached_the_fail_mode_decides(
     mailbox_factory, smtpd, reject_on_fail, logged_in
 ):

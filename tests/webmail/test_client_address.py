@@ -15,8 +15,7 @@ def dovecot_login_lines(plane, address: str, timeout: float = 5.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         lines = [
-            line
-            for line in plane.log_path.read_text(errors="replace").splitlines()
+            line for line in plane.log_path.read_text(errors="replace").splitlines()
             if "imap-login: Info: Login:" in line and f"user=<{address}" in line
         ]
         if lines or time.monotonic() > deadline:

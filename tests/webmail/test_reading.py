@@ -60,7 +60,6 @@ def test_search_by_sender_subject_body_and_date(webmail_user):
     user = webmail_user()
     user.append(message(sender="carol@example.test", subject="Invoice March", body="total 100"))
     user.append(message(sender="dave@example.test", subject="Lunch", body="pizza at noon"))
-
     def get(**q):
         page = user.client.get("/webmail/mail/", {"f": "INBOX", **q}).content.decode()
         return re.findall(r'class="subject"[^>]*>([^<]+)</a>', page)
