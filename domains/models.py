@@ -278,3 +278,46 @@ class CustomerUser(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class DeletedMailbox(models.Model):
+    """A mailbox deleted in the last 15 days: what the control panel needs to bring it back
+    under the same id (its mail, Sieve scripts and snapshots are set aside under that id,
+    mailstore.layout). Written by mailbox_delete; `restored_at` set by mailbox_undelete. The
+    stored password hash keeps the user's password working after a restore; the row goes with
+    the files (domains.tasks/mailstore purge after 15 days)."""
+
+    mailbox_id = models.BigIntegerField(_("mailbox id"), unique=True)
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="deleted_mailboxes", verbose_name=_("domain")
+    )
+    local_part = models.CharField(_("mailbox name"), max_length=64)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True, default="")
+    last_name = models.CharField(_("last name"), max_length=100, blank=True, default="")
+    quota_tier = models.PositiveSmallIntegerField(_("space"), choices=QuotaTier.choices)
+    send_limit = models.PositiveIntegerField(_("send limit"), choices=SendLimitTier.choices)
+    password = models.CharField(_("password"), max_length=256)
+    deleted_at = models.DateTimeField(_("deleted"), db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    restored_at = models.DateTimeField(_("restored"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deleted mailbox")
+        verbose_name_plural = _("deleted mailboxes")
+        ordering = ["-deleted_at"]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def purge_at(self):
+        """When its files and this row go for good (15 days after the deletion)."""
+        from datetime import timedelta
+
+        return self.deleted_at + timedelta(days=15)

@@ -6,7 +6,7 @@ archives, branding, delegates). Every tenant read in a view goes through a funct
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -18,7 +18,7 @@ from accounts.models import AccessLogEntry
 from accounts.selectors import access_log_rows
 from billing.inclusion import inclusion_for
 from core.models import AuditEntry
-from domains.models import Delegate, Domain, Mailbox, Manager
+from domains.models import Delegate, DeletedMailbox, Domain, Mailbox, Manager
 from mailstore.selectors import quota_usage_for
 
 MAILBOX_SORTS = {
@@ -245,3 +245,24 @@ def is_active_delegate(*, user: Any) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return Delegate.objects.filter(user=user, expires_on__gte=timezone.localdate()).exists()
+
+
+def deleted_mailboxes_for(*, user: Any, domain: Domain) -> QuerySet[DeletedMailbox]:
+    """The mailboxes of `domain` deleted in the last 15 days and not restored, newest first.
+    `domain` comes from domain_for (the user administers it)."""
+    from django.utils import timezone
+
+    from mailstore.layout import DELETED_RETENTION_DAYS
+
+    since = timezone.now() - timedelta(days=DELETED_RETENTION_DAYS)
+    return DeletedMailbox.objects.filter(
+        domain=domain, restored_at__isnull=True, deleted_at__gte=since
+    ).order_by("-deleted_at")
+
+
+def deleted_mailbox_for(*, user: Any, domain: Domain, pk: int) -> DeletedMailbox:
+    """One of deleted_mailboxes_for, or 404."""
+    deleted = deleted_mailboxes_for(user=user, domain=domain).filter(pk=pk).select_related("domain").first()
+    if deleted is None:
+        raise Http404
+    return deleted

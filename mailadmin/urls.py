@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailadmin.views import account, archive_reads, delegates, domain, home, mailboxes
+from mailadmin.views import account, archive_reads, delegates, domain, home, mailboxes, timemachine
 from mailadmin.views.common import MAILADMIN
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -39,4 +39,6 @@ urlpatterns = [
     path("d/<str:domain_name>/archive-reads/", archive_reads.archive_reads, name="archive_reads"),
     path("d/<str:domain_name>/access-log/", domain.access_log, name="access_log"),
     path("d/<str:domain_name>/tracemail/", domain.tracemail, name="tracemail"),
+    path("d/<str:domain_name>/restores/", timemachine.restore_list, name="restores"),
+    path("d/<str:domain_name>/deleted-mailboxes/", timemachine.deleted_mailboxes, name="deleted_mailboxes"),
 ]

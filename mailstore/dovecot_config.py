@@ -154,6 +154,11 @@ def snapshot_dir(config: DovecotConfig) -> Path:
 # in the snapshot), with only the acl plugin (no quota, no quota_clone writing usage rows), and
 # the global ACL gives the owner lookup and read rights only.
 SNAPSHOT_ACL_FILE = "snapshot-acl"
+# Recently deleted mail (lazy_expunge): a hidden namespace (mailstore.recently_deleted).
+LAZY_NAMESPACE = "deleted"
+LAZY_PREFIX = ".DELETED/"
+LAZY_DIR = "deleted"
+DELETED_KEEP_DAYS = 15
 SPECIAL_FOLDERS = ("Drafts", "Sent", "Trash", "Junk")
 SNAPSHOT_ACL = "* owner lr\n* anyone lr\n"
 
@@ -168,8 +173,9 @@ def _snapshot_userdb_sql(config: DovecotConfig) -> str:
         "'acl' AS mail_plugins, "
         # The special-use folders are created on first use in a live mailbox; never in a copy.
         + "".join(f"'no' AS \"namespace/inbox/mailbox/{name}/auto\", " for name in SPECIAL_FOLDERS)
-        + 
-        f"'vfile:{config.directory / SNAPSHOT_ACL_FILE}' AS acl "
+        # A day's copy has no recently deleted mail (it lives outside the Maildir).
+        + f"'yes' AS \"namespace/{LAZY_NAMESPACE}/disabled\", "
+        + f"'vfile:{config.directory / SNAPSHOT_ACL_FILE}' AS acl "
         "WHERE '%s' = 'imap' AND '%n' ~ '^[0-9]{1,18}$' AND '%d' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'\n"
     )
 
@@ -475,7 +481,7 @@ first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
 last_valid_gid = {gid}
-mail_plugins = $mail_plugins quota quota_clone
+mail_plugins = $mail_plugins quota quota_clone lazy_expunge
 recipient_delimiter = +
 lmtp_rcpt_check_quota = yes
 # Top level on purpose: inside plugin {{}} it is silently ignored. "no" = over quota is permanent (552 5.2.2).
@@ -499,6 +505,22 @@ namespace inbox {{
   mailbox Junk {{
     special_use = \\Junk
     auto = subscribe
+  }}
+}}
+
+# Recently deleted (mailstore.recently_deleted): lazy_expunge keeps every expunged message in the
+# same-named mailbox of this namespace, outside the Maildir (so never in a snapshot), hidden
+# from IMAP clients (not listed; reached only by naming the prefix), not counted in the quota
+# (the plugin marks its namespace NOQUOTA), removed {DELETED_KEEP_DAYS} days after deletion.
+namespace {LAZY_NAMESPACE} {{
+  prefix = {LAZY_PREFIX}
+  separator = /
+  location = maildir:~/{LAZY_DIR}
+  hidden = yes
+  list = no
+  subscriptions = no
+  mailbox * {{
+    autoexpunge = {DELETED_KEEP_DAYS}d
   }}
 }}
 
@@ -530,6 +552,12 @@ dict {{
 plugin {{
   quota = count:User quota
   quota_vsizes = yes
+  lazy_expunge = {LAZY_PREFIX}
+  # "no" on purpose: "yes" keeps a message only when its file has one link, and a Time Machine
+  # snapshot hard-links every message, so nothing older than last midnight would be kept.
+  # A message merely moved (its copy kept here too) is left out of the list by
+  # mailstore.recently_deleted, which shows only what is no longer anywhere in the mailbox.
+  lazy_expunge_only_last_instance = no
   quota_clone_dict = proxy::quotaclone
 {chr(10).join(warnings)}
   sieve = file:~/sieve;active=~/.dovecot.sieve

@@ -86,6 +86,44 @@ def _set_aside(source: Path, area: Path, now: datetime.datetime) -> Path | None:
     return target
 
 
+def _latest_set_aside(area: Path, mailbox_id: int) -> Path | None:
+    if not area.is_dir():
+        return None
+    found = [
+        entry
+        for entry in area.iterdir()
+        if entry.name.partition("@")[0] == str(int(mailbox_id)) and deleted_set_aside_at(entry) is not None
+    ]
+    return max(found, key=deleted_set_aside_at, default=None)
+
+
+def deleted_store_exists(*, mailbox_id: int, store: Path | None = None) -> bool:
+    """True when the deleted area still holds the home of `mailbox_id` (not purged yet)."""
+    return _latest_set_aside(deleted_dir(store), mailbox_id) is not None
+
+
+def store_bring_back(*, mailbox_id: int, store: Path | None = None) -> Path | None:
+    """The reverse of store_set_aside: the latest home of `mailbox_id` set aside goes back to its
+    place (one rename), and its snapshots too. Returns the home, or None when none was set aside
+    (the mailbox never had mail). OSError (EEXIST) when the place is taken: nothing is merged."""
+    home = home_path(mailbox_id, store=store)
+    source = _latest_set_aside(deleted_dir(store), mailbox_id)
+    if store is None:
+        snapshots = Path(settings.SNAPSHOT_DIR)
+        aside = _latest_set_aside(snapshots / DELETED_DIR, mailbox_id)
+        target = snapshots / str(int(mailbox_id))
+        if aside is not None and not target.exists():
+            os.rename(aside, target)
+    if source is None:
+        return None
+    if home.exists():
+        raise FileExistsError(f"{home} exists: the deleted home {source} is left where it is")
+    home.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, home)
+    logger.info("mail store of mailbox %s brought back from %s", mailbox_id, source)
+    return home
+
+
 def deleted_set_aside_at(path: Path) -> datetime.datetime | None:
     """When an entry of the deleted area was set aside (from its name), or None."""
     _, _, stamp = path.name.partition("@")

@@ -28,6 +28,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "mailstore.tasks.deleted_stores_purge",
         "schedule": crontab(hour=3, minute=40),
     },
+    "domains-deleted-mailboxes-forget": {
+        "task": "domains.tasks.deleted_mailboxes_forget",
+        "schedule": crontab(hour=3, minute=41),
+    },
     # Time Machine: every active mailbox at midnight; the hourly run catches up a missed night.
     "snapshots-night": {
         "task": "snapshots.tasks.snapshots_night",
@@ -36,6 +40,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "snapshots-catch-up": {
         "task": "snapshots.tasks.snapshots_night",
         "schedule": crontab(minute=30),
+    },
+    # Restores interrupted with their worker go on (snapshots.restore).
+    "snapshots-restores-resume": {
+        "task": "snapshots.tasks.restores_resume",
+        "schedule": crontab(minute="*"),
     },
     # Bodies of newly archived messages become searchable (archiving.indexing).
     "archive-index": {

@@ -373,12 +373,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "mta.tasks.*": {"queue": "delivery"},
     "timemachine.tasks.*": {"queue": "snapshots"},
+    # Restores have their own queue: the midnight snapshots must not wait behind a long restore.
+    "snapshots.tasks.restore*": {"queue": "restores"},
     "snapshots.tasks.*": {"queue": "snapshots"},
     "archiving.tasks.*": {"queue": "archive"},
     "billing.tasks.*": {"queue": "billing"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("MAILSUITE_CELERY_EAGER", default=False)
-CELERY_WORKER_QUEUES = ["default", "delivery", "snapshots", "archive", "billing"]
+CELERY_WORKER_QUEUES = ["default", "delivery", "snapshots", "restores", "archive", "billing"]
 
 LOGGING = {
     "version": 1,

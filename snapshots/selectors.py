@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from domains.models import Mailbox
-from snapshots.models import Snapshot, SnapshotStatus
+from domains.models import Domain, Mailbox
+from snapshots.models import RestoreRequest, Snapshot, SnapshotStatus
 
 MAX_ATTEMPTS = 3  # a day that failed this often is shown as failed, not retried all day
 
@@ -64,7 +64,26 @@ def mailbox_of(*, user: Any) -> Mailbox | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return (
-        Mailbox.objects.select_related("domain")
+        Mailbox.objects.select_related("domain", "user")
         .filter(user=user, is_active=True, domain__is_active=True)
         .first()
+    )
+
+
+def restore_request_of(*, mailbox: Mailbox, pk: int) -> RestoreRequest:
+    """One restore request of `mailbox` (RestoreRequest.DoesNotExist for another's)."""
+    return RestoreRequest.objects.get(mailbox=mailbox, pk=pk)
+
+
+def restore_requests_of(*, mailbox: Mailbox) -> QuerySet[RestoreRequest]:
+    return RestoreRequest.objects.filter(mailbox=mailbox).order_by("-created_at", "-pk")
+
+
+def restore_requests_for_domain(*, domain: Domain) -> QuerySet[RestoreRequest]:
+    """The restore requests of a domain's mailboxes, newest first. The caller has checked that
+    the acting user administers `domain` (domains.selectors.domain_for)."""
+    return (
+        RestoreRequest.objects.filter(mailbox__domain=domain)
+        .select_related("mailbox", "requested_by")
+        .order_by("-created_at", "-pk")
     )

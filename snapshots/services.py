@@ -96,3 +96,27 @@ def snapshot_purge(*, mailbox_id: int, today: datetime.date | None = None) -> li
         Snapshot.objects.filter(mailbox_id=mailbox_id, day=day).delete()
         purged.append(day)
     return purged
+
+
+def snapshot_rows_recover(*, mailbox_id: int) -> int:
+    """Rows for the days on disk of a mailbox brought back after its deletion (its rows went
+    with it; its files were set aside and came back, domains.services.mailbox_undelete).
+    Returns how many rows were written."""
+    files = backend()
+    rows = []
+    for day in files.days(mailbox_id=mailbox_id):
+        result = files.result(mailbox_id=mailbox_id, day=day) if hasattr(files, "result") else None
+        if result is None:
+            continue
+        rows.append(
+            Snapshot(
+                mailbox_id=mailbox_id,
+                day=day,
+                status=SnapshotStatus.TAKEN,
+                taken_at=result.taken_at,
+                messages=result.messages,
+                bytes=result.bytes,
+                attempts=1,
+            )
+        )
+    return len(Snapshot.objects.bulk_create(rows, ignore_conflicts=True))

@@ -25,3 +25,25 @@ def snapshot_mailbox(mailbox_id: int, day: str) -> str:
     row = services.snapshot_take(mailbox_id=mailbox_id, day=datetime.date.fromisoformat(day))
     services.snapshot_purge(mailbox_id=mailbox_id)
     return row.status if row is not None else "skipped"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def restore_run_task(request_id: int) -> str:
+    """Run (or resume) one restore request (snapshots.restore; queue `restores`)."""
+    from snapshots.restore import restore_run
+
+    request = restore_run(request_id=request_id)
+    return request.state if request is not None else "skipped"
+
+
+@shared_task
+def restores_resume() -> int:
+    """Queue every restore still queued or running. Beat runs it every minute and each worker
+    runs it when it starts: a run killed with its worker (kill -9) goes on from where it was;
+    one that is alive holds its lock and the extra task leaves at once."""
+    from snapshots.restore import restores_pending
+
+    pending = restores_pending()
+    for pk in pending:
+        restore_run_task.delay(pk)
+    return len(pending)

@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
+from timemachine.restore_urls import restore_urlpatterns
 from timemachine.views import TIMEMACHINE, browse
 from timemachine.views.common import DayConverter
 
@@ -24,4 +25,5 @@ urlpatterns = [
     path("d/<day:day>/message/<int:uid>/part/<int:index>/", browse.part, name="message_part"),
     path("d/<day:day>/message/<int:uid>/source/", browse.source, name="message_source"),
     path("d/<day:day>/message/<int:uid>/eml/", browse.eml, name="message_eml"),
+    *restore_urlpatterns,
 ]

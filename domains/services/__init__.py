@@ -21,6 +21,7 @@ from domains.services.mailboxes import (
     mailbox_resume,
     mailbox_set_password,
     mailbox_suspend,
+    mailbox_undelete,
     mailbox_update,
 )
 from domains.services.managers import manager_create, manager_set_domains
@@ -41,6 +42,7 @@ __all__ = [
     "mailbox_create_allowed",
     "mailbox_update",
     "mailbox_set_password",
+    "mailbox_undelete",
     "mailbox_delete",
     "mailbox_suspend",
     "mailbox_resume",

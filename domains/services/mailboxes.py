@@ -1,3 +1,4 @@
+import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,11 +13,11 @@ from billing.selectors import inclusion_of
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
 from core.updates import UNCHANGED, Unchanged, given
-from domains.models import Domain, Mailbox, QuotaTier, SendLimitTier
+from domains.models import DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
 from mailstore.dovecot import sessions_end
-from mailstore.layout import store_set_aside
+from mailstore.layout import DELETED_RETENTION_DAYS, store_bring_back, store_set_aside
 from mailstore.models import QuotaOverride
 from mailstore.selectors import quota_usage_for
 
@@ -72,8 +73,11 @@ def create_mailbox_row(
     send_limit: int = SendLimitTier.L250,
     is_postmaster: bool = False,
     must_change_password: bool = False,
+    mailbox_id: int | None = None,
+    password_hash: str | None = None,
 ) -> Mailbox:
-    """Validate and insert a mailbox with its login. Must run inside the caller's transaction."""
+    """Validate and insert a mailbox with its login. Must run inside the caller's transaction.
+    `mailbox_id` and `password_hash` (instead of `password`) bring a deleted mailbox back."""
     User = get_user_model()
     local_part = _normalize_local_part(local_part)
     address = f"{local_part}@{domain.name}"
@@ -86,6 +90,7 @@ def create_mailbox_row(
         must_change_password=must_change_password,
     )
     mailbox = Mailbox(
+        pk=mailbox_id,
         domain=domain,
         local_part=local_part,
         first_name=first_name.strip(),
@@ -111,13 +116,17 @@ def create_mailbox_row(
         errors["local_part"] = [_("This address already exists.")]
     if not domain.is_active:
         errors.setdefault("domain", []).append(_("This domain is not active."))
-    try:
-        check_password(password, user=user)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
+    if password_hash is None:
+        try:
+            check_password(password, user=user)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    user.set_password(password)
+    if password_hash is None:
+        user.set_password(password)
+    else:
+        user.password = password_hash
     try:
         with transaction.atomic():
             user.save()
@@ -344,9 +353,85 @@ def mailbox_delete(*, mailbox: Mailbox, actor: Any | None = None) -> None:
         charge_mailbox_deleted(mailbox=mailbox, actor=actor)  # before the delete: it prices the row
         credential_cache_forget(user_ids=[user.pk])
         mailbox_id = mailbox.pk
+        DeletedMailbox.objects.update_or_create(
+            mailbox_id=mailbox_id,
+            defaults={
+                "domain": domain,
+                "local_part": mailbox.local_part,
+                "first_name": mailbox.first_name,
+                "last_name": mailbox.last_name,
+                "quota_tier": mailbox.quota_tier,
+                "send_limit": mailbox.send_limit,
+                "password": user.password,
+                "deleted_at": timezone.now(),
+                "deleted_by": actor if getattr(actor, "pk", None) else None,
+                "restored_at": None,
+            },
+        )
         mailbox.delete()
         user.delete()
         # The mail (home keyed by the id) goes to the deleted area for 15 days, then a daily task
         # purges it (mailstore.tasks.deleted_stores_purge); a new mailbox with this address has a
         # new id, so it starts empty at once either way.
         transaction.on_commit(lambda: store_set_aside(mailbox_id=mailbox_id))
+
+
+def mailbox_undelete(*, deleted: DeletedMailbox, actor: Any | None = None) -> Mailbox:
+    """Bring a mailbox deleted in the last 15 days back: the same id (so its mail, Sieve
+    scripts and snapshots, set aside under that id, are its own again), address, names, tiers
+    and password; app passwords and 2FA enrolment went with the deletion. Refused when the
+    address has been given to a new mailbox since, or the 15 days are over."""
+    with transaction.atomic():
+        deleted = DeletedMailbox.objects.select_for_update().select_related("domain").get(pk=deleted.pk)
+        address = deleted.address
+        if deleted.restored_at is not None:
+            raise ValidationError({NON_FIELD_ERRORS: [_("This mailbox has already been restored.")]})
+        if deleted.deleted_at < timezone.now() - datetime.timedelta(days=DELETED_RETENTION_DAYS):
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: [
+                        _("A deleted mailbox can be restored for 15 days only; this one has been purged.")
+                    ]
+                }
+            )
+        User = get_user_model()
+        if (
+            Mailbox.objects.filter(domain=deleted.domain, local_part=deleted.local_part).exists()
+            or User.objects.filter(username__iexact=address).exists()
+        ):
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: [
+                        _(
+                            "The address %(address)s now belongs to a new mailbox. To restore the deleted "
+                            "one, delete the new mailbox first (or give it another address)."
+                        )
+                        % {"address": address}
+                    ]
+                }
+            )
+        mailbox = create_mailbox_row(
+            domain=deleted.domain,
+            local_part=deleted.local_part,
+            password="",
+            first_name=deleted.first_name,
+            last_name=deleted.last_name,
+            quota_tier=deleted.quota_tier,
+            send_limit=deleted.send_limit,
+            mailbox_id=deleted.mailbox_id,
+            password_hash=deleted.password,
+        )
+        deleted.restored_at = timezone.now()
+        deleted.password = ""
+        deleted.save(update_fields=["restored_at", "password"])
+        audit_record(
+            actor=actor,
+            action="mailbox.undelete",
+            domain=deleted.domain,
+            target=address,
+            after=snapshot(mailbox, MAILBOX_FIELDS),
+        )
+        charge_mailbox_created(mailbox=mailbox, actor=actor)
+        # Last, inside the transaction: a failure here (the place taken) undoes the rows.
+        store_bring_back(mailbox_id=mailbox.pk)
+    return mailbox

@@ -27,3 +27,32 @@
     if (open) { open.click(); open.focus(); }
   });
 })();
+
+/* Progress of a long job: a [data-progress-url] element polls that JSON ({percent, state_label,
+   count_label, finished}) every 1.5 s and updates its <progress data-progress-bar>,
+   [data-progress-label] and [data-progress-count]; it stops when the job has finished (or the
+   session ended: the page itself then shows the login on reload). */
+(function () {
+  "use strict";
+  function poll(box) {
+    var url = box.getAttribute("data-progress-url");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        var bar = box.querySelector("[data-progress-bar]");
+        if (bar) { bar.value = data.percent; bar.textContent = data.percent + "%"; }
+        var label = box.querySelector("[data-progress-label]");
+        if (label) label.textContent = data.state_label;
+        var count = box.querySelector("[data-progress-count]");
+        if (count) count.textContent = data.count_label;
+        if (!data.finished) setTimeout(function () { poll(box); }, 1500);
+        else if (data.error) { var p = document.createElement("div"); p.className = "alert alert-error"; p.setAttribute("role", "alert"); p.textContent = data.error; box.appendChild(p); }
+      })
+      .catch(function () { setTimeout(function () { poll(box); }, 5000); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var boxes = document.querySelectorAll("[data-progress-url]");
+    for (var i = 0; i < boxes.length; i++) poll(boxes[i]);
+  });
+})();

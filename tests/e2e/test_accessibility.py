@@ -162,6 +162,8 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
         (f"{d}/tracemail/", "panel-tracemail"),
         (f"{d}/access-log/", "panel-access-log"),
         (f"{d}/audit/", "panel-audit"),
+        (f"{d}/restores/", "panel-restores"),
+        (f"{d}/deleted-mailboxes/", "panel-deleted-mailboxes"),
         (f"{base}/mailadmin/account/", "panel-account"),
         (f"{base}/mailadmin/account/password/", "panel-account-password"),
         (f"{base}/mailadmin/account/security/", "panel-account-security"),
