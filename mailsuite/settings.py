@@ -239,6 +239,10 @@ MAIL_PORTS = {
     "lmtp": env.int("MAILSUITE_PORT_LMTP", default=10024),
     "sieve": env.int("MAILSUITE_PORT_SIEVE", default=14190),
 }
+# Aliases, lists and forwarders (domains.addresses): the longest chain an address may expand
+# through, and the most final recipients (mailboxes + external copies) one address may reach.
+ADDRESS_MAX_DEPTH = env.int("MAILSUITE_ADDRESS_MAX_DEPTH", default=8)
+ADDRESS_MAX_RECIPIENTS = env.int("MAILSUITE_ADDRESS_MAX_RECIPIENTS", default=500)
 SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
 # Peers allowed on the relay listener (Dovecot hosts): they may send to remote addresses without
 # AUTH, as a hosted mailbox (counted against its send limit) or with the null sender (auto-replies).
