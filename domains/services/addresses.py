@@ -217,7 +217,9 @@ def address_update(
     with transaction.atomic():
         _lock_customer(domain.customer_id)
         address = (
-            Address.objects.select_for_update(of=("self",)).select_related("domain", "owner__domain").get(pk=address.pk)
+            Address.objects.select_for_update(of=("self",))
+            .select_related("domain", "owner__domain")
+            .get(pk=address.pk)
         )
         before = _describe(address)
         address.posting = posting if address.kind == AddressKind.LIST else PostingPolicy.ANYONE
@@ -268,11 +270,14 @@ def domain_alias_create(*, domain: Domain, name: str, actor: Any | None = None) 
             raise integrity_to_validation(
                 exc,
                 {
-                    "domain_alias_name_not_a_domain": (
+                    "is already a domain": (
                         "name",
                         gettext_lazy("This name is already a hosted domain."),
                     ),
-                    "domains_domainalias_name": ("name", gettext_lazy("This name is already a domain alias.")),
+                    "domains_domainalias_name": (
+                        "name",
+                        gettext_lazy("This name is already a domain alias."),
+                    ),
                 },
             ) from exc
         audit_record(actor=actor, action="domain_alias.create", domain=domain, target=alias.name)

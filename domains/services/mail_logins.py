@@ -46,8 +46,9 @@ def mail_login_report(
         logger.warning("auth policy: brute-force counters unavailable: %s", exc)
     try:
         with transaction.atomic():
-            entry = access_log_record(login=login, protocol=protocol, remote_ip=remote_ip,
-                                      tls=tls, result=result, reason=reason)
+            entry = access_log_record(
+                login=login, protocol=protocol, remote_ip=remote_ip, tls=tls, result=result, reason=reason
+            )
             if result == Result.SUCCESS and entry.user_id is not None:
                 Mailbox.objects.filter(user_id=entry.user_id).update(last_login_at=entry.at)
                 # Scoped to this user, so a stray id touches nothing else.

@@ -38,8 +38,9 @@ def user_password_change(*, user: User, current: str, new: str) -> None:
         user.set_password(new)
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])
-        audit_record(actor=user, action="password.change", customer=_customer_of(user),
-                     target=user.get_username())
+        audit_record(
+            actor=user, action="password.change", customer=_customer_of(user), target=user.get_username()
+        )
 
 
 def own_password_change(*, user: User, password: str) -> None:
