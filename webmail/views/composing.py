@@ -15,7 +15,7 @@ from core.client_address import client_ip
 from mailstore.errors import NotFound
 from mailstore.reader import MailSession
 from portalkit import rendering
-from webmail import compose, submission
+from webmail import compose, identities, submission
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
 from webmail.views.auth import TOKEN_KEY
@@ -92,7 +92,7 @@ def _draft(request: HttpRequest, fields: dict) -> tuple[compose.Draft, dict]:
     prefs = preferences_for(user=request.user)
     draft = compose.Draft(
         sender_name=prefs.display_name or request.mailbox.full_name,
-        sender=request.mailbox.address,
+        sender=identities.chosen_sender(request.mailbox, request.POST.get("from", "")),
         to=parsed["to"],
         cc=parsed["cc"],
         bcc=parsed["bcc"],
@@ -111,6 +111,8 @@ def _render(request, state, fields, *, errors=None, send_error=None, status=200)
         "max_mb": compose.max_message_size() // (1024 * 1024),
         "max_bytes": compose.max_attachments_size(),
         "folder": None,
+        "identities": identities.sender_choices(request.mailbox),
+        "chosen_from": identities.chosen_sender(request.mailbox, request.POST.get("from", "")),
     }
     return render(request, "webmail/compose.html", context, status=status)
 
