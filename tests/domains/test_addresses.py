@@ -273,3 +273,21 @@ def test_catch_all_takes_unknown_addresses_only(acme, anna, bob):
     assert route.kind == routing.Kind.ADDRESS
     expanded = routing.expand_route(route, poster=None, rcpt="nobody@acme.test")
     assert [r.address for r in expanded.routes] == ["anna@acme.test"]
+
+
+def test_addresses_are_free_and_not_counted_as_mailboxes(acme, anna):
+    from billing.models import LedgerEvent
+    from billing.selectors import customer_usage
+
+    usage, ledger = customer_usage(acme.customer_id), LedgerEvent.objects.count()
+    sales = alias(acme, "sales", anna)
+    alias(acme, "team", sales, kind="list")
+    services.address_create(
+        domain=acme, kind="forwarder", local_part="f", externals=["x@example.org"], owner=anna
+    )
+    services.address_create(
+        domain=acme, kind="alias", local_part="", catch_all=True, targets=[anna.registry_entry]
+    )
+    services.domain_alias_create(domain=acme, name="acme-other.test")
+    assert customer_usage(acme.customer_id) == usage
+    assert LedgerEvent.objects.count() == ledger

@@ -148,9 +148,15 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
     sales = services.address_create(
         domain=domain, kind="alias", local_part="vendite", targets=[target], description="Ufficio vendite"
     )
-    services.address_create(domain=domain, kind="list", local_part="tutti", targets=[sales], posting="members")
     services.address_create(
-        domain=domain, kind="forwarder", local_part="inoltro", externals=["fuori@example.org"], owner=postmaster
+        domain=domain, kind="list", local_part="tutti", targets=[sales], posting="members"
+    )
+    services.address_create(
+        domain=domain,
+        kind="forwarder",
+        local_part="inoltro",
+        externals=["fuori@example.org"],
+        owner=postmaster,
     )
     services.address_create(domain=domain, kind="alias", local_part="", catch_all=True, targets=[target])
     services.domain_alias_create(domain=domain, name="pannello-alias.test")
