@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.inclusion import MIN_PROFILE, inclusion_for
 from core.admin import ReadOnlyAdmin, ServiceAdmin
 from domains import services
-from domains.models import Customer, CustomerUser, Domain, Mailbox, Manager, Site
+from domains.models import Customer, CustomerUser, Domain, DomainAlias, Mailbox, Manager, Site
 
 
 class SiteInline(admin.TabularInline):
@@ -297,3 +297,30 @@ class CustomerUserAdmin(ServiceAdmin):
         return services.customer_user_set_right(
             customer_user=obj, can_configure_mail=data["can_configure_mail"], actor=request.user
         )
+
+
+@admin.register(DomainAlias)
+class DomainAliasAdmin(ServiceAdmin):
+    """Domain aliases are registered by provider staff (who check the customer holds the name):
+    a name hosted here attracts all the suite's mail for it."""
+
+    list_display = ("name", "domain", "created_at")
+    search_fields = ("name", "domain__name")
+    list_select_related = ("domain",)
+    fields = ("name", "domain")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name", "domain") if obj else ()
+
+    def service_create(self, request, data):
+        return services.domain_alias_create(domain=data["domain"], name=data["name"], actor=request.user)
+
+    def service_update(self, request, obj, data):
+        return obj  # nothing to change: delete and add again
+
+    def delete_model(self, request, obj):
+        services.domain_alias_delete(alias=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for alias in queryset:
+            services.domain_alias_delete(alias=alias, actor=request.user)

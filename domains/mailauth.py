@@ -84,8 +84,16 @@ def _find_mailbox(login: str) -> Mailbox | None:
 
 def _log(*, login, protocol, remote_ip, tls, result, reason, user=None, domain=None) -> None:
     try:
-        access_log_record(login=login, protocol=protocol, remote_ip=remote_ip, tls=tls, result=result,
-                          reason=reason, user=user, domain_id=domain.pk if domain is not None else None)
+        access_log_record(
+            login=login,
+            protocol=protocol,
+            remote_ip=remote_ip,
+            tls=tls,
+            result=result,
+            reason=reason,
+            user=user,
+            domain_id=domain.pk if domain is not None else None,
+        )
     except DatabaseError:
         logger.warning("access log unavailable: %s %s %s %s", login, protocol, result, reason)
 
@@ -136,7 +144,8 @@ def authenticate_mail(
             bruteforce.record_success(login=login)
         else:
             bruteforce.record_failure(
-                login=login, remote_ip=remote_ip,
+                login=login,
+                remote_ip=remote_ip,
                 password_fingerprint=bruteforce.password_fingerprint(login=login, password=password),
             )
     except bruteforce.BruteforceUnavailable as exc:

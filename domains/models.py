@@ -321,3 +321,156 @@ class DeletedMailbox(models.Model):
         from datetime import timedelta
 
         return self.deleted_at + timedelta(days=15)
+
+
+class AddressKind(models.TextChoices):
+    MAILBOX = "mailbox", _("Mailbox")
+    ALIAS = "alias", _("Alias")
+    FORWARDER = "forwarder", _("Forwarder")
+    LIST = "list", _("Distribution list")
+
+
+class PostingPolicy(models.TextChoices):
+    ANYONE = "anyone", _("Anyone")
+    MEMBERS = "members", _("Members only")
+    DOMAIN = "domain", _("Mailboxes of the domain")
+
+
+class Address(models.Model):
+    """The address registry: one row per address of a hosted domain, whatever it is (mailbox,
+    alias, forwarder, distribution list), so `address_unique_per_domain` makes an address one
+    thing only. A mailbox's row is written by the database itself (trigger on domains_mailbox,
+    migration 0004); the others by `domains.services.addresses`. The local part "" is the
+    domain's catch-all (an alias). A domain alias has no addresses of its own: x@alias.test is
+    x@acme.test, so the rule holds across domain aliases too."""
+
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("domain")
+    )
+    local_part = models.CharField(_("address"), max_length=64, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=AddressKind.choices)
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, null=True, blank=True, related_name="registry_entry"
+    )
+    # A forwarder's copies leave as this mailbox's mail: its daily external send limit pays.
+    owner = models.ForeignKey(
+        Mailbox,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="forwarders",
+        verbose_name=_("charged to mailbox"),
+    )
+    posting = models.CharField(
+        _("who may post"), max_length=8, choices=PostingPolicy.choices, default=PostingPolicy.ANYONE
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["domain", "local_part"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="address_unique_per_domain"),
+            models.CheckConstraint(
+                condition=models.Q(local_part=Lower("local_part")), name="address_local_part_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(local_part="") | models.Q(local_part__regex=LOCAL_PART_RE),
+                name="address_local_part_dot_atom",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=AddressKind.values), name="address_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(posting__in=PostingPolicy.values), name="address_posting_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="mailbox", mailbox__isnull=False)
+                | (~models.Q(kind="mailbox") & models.Q(mailbox__isnull=True)),
+                name="address_mailbox_iff_kind_mailbox",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="forwarder", owner__isnull=False)
+                | (~models.Q(kind="forwarder") & models.Q(owner__isnull=True)),
+                name="address_owner_iff_forwarder",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(local_part="") | models.Q(kind="alias"),
+                name="address_catch_all_is_an_alias",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.local_part or '*'}@{self.domain.name}"
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.local_part == ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part or '*'}@{self.domain.name}"
+
+
+class AddressTarget(models.Model):
+    """Where an alias, list or forwarder delivers: another address of the registry (a mailbox's,
+    or an alias or list, expanded in turn) or, for a forwarder, an external address."""
+
+    address = models.ForeignKey(Address, on_delete=models.CASCADE, related_name="targets")
+    target = models.ForeignKey(
+        Address, on_delete=models.CASCADE, null=True, blank=True, related_name="targeted_by"
+    )
+    external = models.CharField(_("external address"), max_length=320, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(target__isnull=False) & models.Q(external=""))
+                | (models.Q(target__isnull=True) & ~models.Q(external="")),
+                name="address_target_one_kind",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(target=models.F("address")), name="address_target_not_itself"
+            ),
+            models.UniqueConstraint(
+                fields=["address", "target"],
+                condition=models.Q(target__isnull=False),
+                name="address_target_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["address", "external"],
+                condition=~models.Q(external=""),
+                name="address_external_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address_id} → {self.target_id or self.external}"
+
+
+class DomainAlias(models.Model):
+    """Another name of a hosted domain: mail to x@alias.test is mail to x@acme.test. Registered
+    by the provider in the back office (who checks the customer holds the name, as for a
+    domain): a name hosted here attracts every message the suite handles for it, so it cannot
+    be left to a Manager. A name is a domain or a domain alias, never both (trigger, migration
+    0004)."""
+
+    name = models.CharField(_("domain name"), max_length=253, unique=True, validators=[validate_domain_name])
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="aliases", verbose_name=_("delivers as")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("domain alias")
+        verbose_name_plural = _("domain aliases")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="domainalias_name_lowercase"),
+            models.CheckConstraint(condition=models.Q(name__regex=DOMAIN_RE), name="domainalias_name_fqdn"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.domain_id}"

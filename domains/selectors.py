@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -18,7 +18,17 @@ from accounts.models import AccessLogEntry
 from accounts.selectors import access_log_rows
 from billing.inclusion import inclusion_for
 from core.models import AuditEntry
-from domains.models import Delegate, DeletedMailbox, Domain, Mailbox, Manager
+from domains.models import (
+    Address,
+    AddressKind,
+    AddressTarget,
+    Delegate,
+    DeletedMailbox,
+    Domain,
+    DomainAlias,
+    Mailbox,
+    Manager,
+)
 from mailstore.selectors import quota_usage_for
 
 MAILBOX_SORTS = {
@@ -200,8 +210,13 @@ def access_log_for(
     if not can_administer(actor=actor, domain=domain):
         raise PermissionDenied
     return access_log_rows(
-        domain_id=domain.pk, login=login, protocol=protocol, result=result, remote_ip=remote_ip,
-        since=since, until=until,
+        domain_id=domain.pk,
+        login=login,
+        protocol=protocol,
+        result=result,
+        remote_ip=remote_ip,
+        since=since,
+        until=until,
     )
 
 
@@ -266,3 +281,47 @@ def deleted_mailbox_for(*, user: Any, domain: Domain, pk: int) -> DeletedMailbox
     if deleted is None:
         raise Http404
     return deleted
+
+
+def addresses_for(*, user: Any, domain: Domain) -> QuerySet[Address]:
+    """A domain's aliases, forwarders, lists and catch-all (not its mailboxes), with their
+    targets, for those who administer it."""
+    if not can_administer(actor=user, domain=domain):
+        raise Http404
+    return (
+        Address.objects.filter(domain=domain)
+        .exclude(kind=AddressKind.MAILBOX)
+        .select_related("domain", "owner__domain")
+        .prefetch_related(
+            Prefetch(
+                "targets", queryset=AddressTarget.objects.select_related("target__domain").order_by("pk")
+            )
+        )
+        .order_by("local_part")
+    )
+
+
+def address_for(*, user: Any, domain: Domain, pk: int) -> Address:
+    address = addresses_for(user=user, domain=domain).filter(pk=pk).first()
+    if address is None:
+        raise Http404
+    return address
+
+
+def address_targets_for(*, user: Any, domain: Domain) -> QuerySet[Address]:
+    """What an alias or list of `domain` may deliver to: the addresses (mailboxes, aliases,
+    lists, forwarders) of the same customer's domains the user administers; never a catch-all."""
+    if not can_administer(actor=user, domain=domain):
+        raise Http404
+    return (
+        Address.objects.filter(domain__in=domains_for(user=user).filter(customer_id=domain.customer_id))
+        .exclude(local_part="")
+        .select_related("domain")
+        .order_by("domain__name", "local_part")
+    )
+
+
+def domain_aliases_for(*, user: Any, domain: Domain) -> QuerySet[DomainAlias]:
+    if not can_administer(actor=user, domain=domain):
+        raise Http404
+    return DomainAlias.objects.filter(domain=domain).order_by("name")

@@ -126,8 +126,12 @@ def totp_enrol_confirm(device: TOTPDevice, token: str) -> list[str]:
         codes = [StaticToken.random_token() for _ in range(BACKUP_CODES)]
         StaticToken.objects.bulk_create([StaticToken(device=backup, token=code) for code in codes])
         mailbox = _mailbox_of(user)
-        audit_record(actor=user, action="2fa.enable", domain=mailbox.domain if mailbox else None,
-                     target=user.get_username())
+        audit_record(
+            actor=user,
+            action="2fa.enable",
+            domain=mailbox.domain if mailbox else None,
+            target=user.get_username(),
+        )
     return codes
 
 
@@ -145,5 +149,10 @@ def totp_reset(user: Any, actor: Any | None) -> None:
         app_passwords_revoke_all(user=user, actor=actor)
         credential_cache_forget(user_ids=[user.pk])
         mailbox = _mailbox_of(user)
-        audit_record(actor=actor, action="2fa.reset", domain=mailbox.domain if mailbox else None,
-                     target=user.get_username(), after={"devices_removed": removed})
+        audit_record(
+            actor=actor,
+            action="2fa.reset",
+            domain=mailbox.domain if mailbox else None,
+            target=user.get_username(),
+            after={"devices_removed": removed},
+        )

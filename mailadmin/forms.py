@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS
-from domains.models import DelegateGrant, QuotaTier, SendLimitTier
+from domains.models import DelegateGrant, PostingPolicy, QuotaTier, SendLimitTier
 from domains.services.branding import LOGO_MAX_BYTES
 from domains.validators import validate_local_part
 
@@ -226,3 +226,63 @@ class LogFilterForm(forms.Form):
     )
     since = _log_day(_("From"))
     until = _log_day(_("To"))
+
+
+class AddressForm(forms.Form):
+    """An alias, forwarder, distribution list or the catch-all (the `kind` decides which fields
+    count; the service validates the combination)."""
+
+    KIND_CHOICES = [
+        ("alias", _("Alias")),
+        ("forwarder", _("Forwarder to external addresses")),
+        ("list", _("Distribution list")),
+        ("catchall", _("Catch-all (every unknown address of the domain)")),
+    ]
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=KIND_CHOICES)
+    local_part = forms.CharField(
+        label=_("Address"), max_length=64, required=False, help_text=_("The part before the @.")
+    )
+    targets = forms.ModelMultipleChoiceField(
+        label=_("Delivers to"),
+        queryset=None,
+        required=False,
+        help_text=_("Mailboxes, aliases or lists of your domains (alias, list, catch-all)."),
+    )
+    external = forms.CharField(
+        label=_("External addresses"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Forwarder only: one address per line."),
+    )
+    owner = forms.ModelChoiceField(
+        label=_("Charged to mailbox"),
+        queryset=None,
+        required=False,
+        help_text=_(
+            "Forwarder only: each forwarded copy counts against this mailbox's daily external limit."
+        ),
+    )
+    posting = forms.ChoiceField(label=_("Who may post"), choices=PostingPolicy.choices, required=False)
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+
+    def __init__(self, *args, targets, mailboxes, editing=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["targets"].queryset = targets
+        self.fields["targets"].label_from_instance = lambda a: (
+            f"{a.local_part}@{a.domain.name} ({a.get_kind_display()})"
+        )
+        self.fields["owner"].queryset = mailboxes
+        self.fields["owner"].label_from_instance = lambda m: m.address
+        if editing is not None:
+            del self.fields["kind"]
+            del self.fields["local_part"]
+            self.fields["targets"].queryset = targets.exclude(pk=editing.pk)
+
+    def clean_posting(self):
+        return self.cleaned_data.get("posting") or PostingPolicy.ANYONE
+
+    def externals(self) -> list[str]:
+        return [
+            line.strip() for line in (self.cleaned_data.get("external") or "").splitlines() if line.strip()
+        ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailadmin.views import account, archive_reads, delegates, domain, home, mailboxes, timemachine
+from mailadmin.views import account, addresses, archive_reads, delegates, domain, home, mailboxes, timemachine
 from mailadmin.views.common import MAILADMIN
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -33,6 +33,10 @@ urlpatterns = [
     ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
     path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
+    path("d/<str:domain_name>/addresses/", addresses.address_list, name="addresses"),
+    path("d/<str:domain_name>/addresses/new/", addresses.address_create, name="address_create"),
+    path("d/<str:domain_name>/addresses/<int:pk>/", addresses.address_edit, name="address_edit"),
+    path("d/<str:domain_name>/addresses/<int:pk>/delete/", addresses.address_delete, name="address_delete"),
     path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),
     path("d/<str:domain_name>/branding/", domain.domain_branding, name="domain_branding"),
     path("d/<str:domain_name>/audit/", domain.audit_log, name="audit_log"),

@@ -239,6 +239,25 @@ MAIL_PORTS = {
     "lmtp": env.int("MAILSUITE_PORT_LMTP", default=10024),
     "sieve": env.int("MAILSUITE_PORT_SIEVE", default=14190),
 }
+# Aliases, lists and forwarders (domains.addresses): the longest chain an address may expand
+# through, and the most final recipients (mailboxes + external copies) one address may reach.
+ADDRESS_MAX_DEPTH = env.int("MAILSUITE_ADDRESS_MAX_DEPTH", default=8)
+ADDRESS_MAX_RECIPIENTS = env.int("MAILSUITE_ADDRESS_MAX_RECIPIENTS", default=500)
+# What mail programs are told (Thunderbird autoconfig, Outlook autodiscover, the Apple profile,
+# the webmail's app-password page): the public host names and ports of the FAQ (IMAP 993, POP3
+# 995, SMTP 465, all implicit TLS), which may differ from the listeners' own ports above.
+MAIL_CLIENT_IMAP = (
+    env.str("MAILSUITE_CLIENT_IMAP_HOST", default=MAIL_HOSTNAME),
+    env.int("MAILSUITE_CLIENT_IMAP_PORT", default=993),
+)
+MAIL_CLIENT_POP3 = (
+    env.str("MAILSUITE_CLIENT_POP3_HOST", default=MAIL_HOSTNAME),
+    env.int("MAILSUITE_CLIENT_POP3_PORT", default=995),
+)
+MAIL_CLIENT_SMTP = (
+    env.str("MAILSUITE_CLIENT_SMTP_HOST", default=MAIL_HOSTNAME),
+    env.int("MAILSUITE_CLIENT_SMTP_PORT", default=465),
+)
 SMTP_MAX_MESSAGE_SIZE = env.int("MAILSUITE_SMTP_MAX_MESSAGE_SIZE", default=50 * 1024 * 1024)
 # Peers allowed on the relay listener (Dovecot hosts): they may send to remote addresses without
 # AUTH, as a hosted mailbox (counted against its send limit) or with the null sender (auto-replies).

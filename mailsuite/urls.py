@@ -12,12 +12,21 @@ from django.views.generic import TemplateView
 
 from core.portals import REGISTRY, PortalSpec, portal_index_links
 from mailsuite.health import health
+from webmail.views import clientsetup
 
 common_patterns = [
     path("healthz", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Endpoints Dovecot and the project's own services call (auth policy, events); loopback only.
     path("internal/", include("internal.urls", namespace="internal")),
+    # Mail-client set-up (public; hosted domains only): Thunderbird on the domain's
+    # .well-known and on autoconfig.<domain>, Outlook on autodiscover.<domain> (either case).
+    path(
+        ".well-known/autoconfig/mail/config-v1.1.xml", clientsetup.thunderbird_autoconfig, name="autoconfig"
+    ),
+    path("mail/config-v1.1.xml", clientsetup.thunderbird_autoconfig, name="autoconfig_host"),
+    path("autodiscover/autodiscover.xml", clientsetup.outlook_autodiscover, name="autodiscover"),
+    path("Autodiscover/Autodiscover.xml", clientsetup.outlook_autodiscover, name="autodiscover_outlook"),
 ]
 
 

@@ -22,6 +22,7 @@ SMTP has one DATA reply for all recipients, so "partially delivered" cannot be s
   the server answers 4xx with nothing delivered; a retry is archived once (same fingerprint).
 """
 
+import dataclasses
 import datetime as dt
 import email.utils
 import hashlib
@@ -209,11 +210,13 @@ def accept_message(
     local = [r for r in todo if r.kind == routing.Kind.LOCAL]
 
     accepted = Accepted(reply="")
-    if remote:
+    plain = [r for r in remote if r.forwarded_by is None]
+    if plain:
         services.outbound_enqueue(
-            trace=trace, recipients=[r.address for r in remote], data=data, fingerprint=fingerprint
+            trace=trace, recipients=[r.address for r in plain], data=data, fingerprint=fingerprint
         )
-        accepted.newly_handled.update(r.address.lower() for r in remote)
+        accepted.newly_handled.update(r.address.lower() for r in plain)
+    _enqueue_forwarded([r for r in remote if r.forwarded_by is not None], trace, data, fingerprint, accepted)
 
     temporary: list[LMTPError] = []
     permanent: list[tuple[routing.Route, LMTPError]] = []
@@ -287,6 +290,7 @@ def accept_message(
             recipient=route.address,
             recipient_domain_id=route.domain_id,
             direction=direction,
+            **({"reason": f"250 2.0.0 delivered to mailbox (via {route.via})"} if route.via else {}),
         )
         accepted.newly_handled.add(key)
 
@@ -324,6 +328,37 @@ def accept_message(
             )
         accepted.reply = f"250 2.0.0 OK queued as {trace.queue_id}"
     return accepted
+
+
+def _enqueue_forwarded(
+    routes: list[routing.Route],
+    trace: services.MessageTrace,
+    data: bytes,
+    fingerprint: str,
+    accepted: Accepted,
+) -> None:
+    """A forwarder's copies leave as its mailbox's mail: that mailbox is the envelope sender
+    (bounces return to it, the suite's SPF passes) and the Tracemail rows are its domain's,
+    naming the forwarder; the message itself is forwarded unchanged."""
+    by_owner: dict[int, list[routing.Route]] = {}
+    for route in routes:
+        by_owner.setdefault(route.forwarded_by, []).append(route)
+    for owner_id, copies in by_owner.items():
+        owner = routing.sender_for(owner_id)
+        if owner is None:
+            continue
+        forwarded = dataclasses.replace(
+            trace, sender_domain_id=owner.domain_id, envelope_sender=owner.address
+        )
+        services.outbound_enqueue(
+            trace=forwarded,
+            recipients=[r.address for r in copies],
+            data=data,
+            fingerprint=fingerprint,
+            reason=f"250 2.0.0 queued for remote delivery (forwarded by {copies[0].via}, "
+            f"charged to {owner.address})",
+        )
+        accepted.newly_handled.update(r.address.lower() for r in copies)
 
 
 def _enhanced(exc: LMTPError) -> str:

@@ -60,12 +60,18 @@ class Identity:
 class Reserved:
     key: str
     address: str
+    # The final recipients an alias's reservation stands for: kept if any of them is handled.
+    covers: tuple[str, ...] = ()
+
+    def handled(self, done: set[str]) -> bool:
+        return self.address in done or any(a in done for a in self.covers)
 
 
 class MailEnvelope(Envelope):
     def __init__(self) -> None:
         super().__init__()
-        self.routes: dict[str, routing.Route] = {}
+        self.routes: dict[str, routing.Route] = {}  # by final recipient: one copy each
+        self.rcpts_seen: set[str] = set()
         self.sender: routing.Sender | None = None
         self.reservations: list[Reserved] = []
         self.trace: services.MessageTrace | None = None
@@ -146,9 +152,12 @@ class _RelayAdmission:
 @dataclass
 class _RcptVerdict:
     reply: str
-    route: routing.Route | None = None
-    sender: routing.Sender | None = None
-    reservation: Reserved | None = None
+    routes: list[routing.Route] = field(default_factory=list)
+    reservations: list[Reserved] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.reply.startswith("250")
 
 
 class MailHandler:
@@ -278,7 +287,7 @@ class MailHandler:
                 return TEMP_BACKEND
             if who is None or not who.active:
                 return "550 5.7.1 " + _("Mailbox not active")
-            if sender.lower() != who.address.lower():
+            if sender.lower() != who.address.lower() and not await self.run(routing.may_send_as, who, sender):
                 reply = "553 5.7.1 " + _("Sender address <%(sender)s> not owned by user %(login)s") % {
                     "sender": sender,
                     "login": identity.login,
@@ -304,39 +313,49 @@ class MailHandler:
         self, server: SMTP, session: Session, envelope: MailEnvelope, address: str, rcpt_options: list[str]
     ) -> str:
         key = address.lower()
-        if key in envelope.routes:
+        if key in envelope.rcpts_seen:
             return "250 2.1.5 OK"  # a duplicate: one copy, counted once
         max_recipients = self.max_recipients or settings.SMTP_MAX_RECIPIENTS
-        if len(envelope.routes) >= max_recipients:
+        if len(envelope.rcpt_tos) >= max_recipients:
             return "452 4.5.3 " + _("Too many recipients (at most %(n)d per message)") % {"n": max_recipients}
         try:
-            verdict = await self.run(self._check_recipient, address, envelope.sender, envelope.trace)
+            verdict = await self.run(
+                self._check_recipient, address, envelope.sender, envelope.trace, frozenset(envelope.routes)
+            )
         except (DatabaseError, sendlimit.SendLimitUnavailable):
             logger.exception("RCPT check failed")
             return TEMP_BACKEND
-        if verdict.route is None:
+        if not verdict.accepted:
             return verdict.reply
-        envelope.routes[key] = verdict.route
-        if verdict.reservation is not None:
-            envelope.reservations.append(verdict.reservation)
+        for route in verdict.routes:
+            envelope.routes.setdefault(route.address.lower(), route)
+        envelope.reservations.extend(verdict.reservations)
+        envelope.rcpts_seen.add(key)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return verdict.reply
 
     def _check_recipient(
-        self, address: str, sender: routing.Sender | None, envelope_trace: services.MessageTrace | None
+        self,
+        address: str,
+        sender: routing.Sender | None,
+        envelope_trace: services.MessageTrace | None,
+        seen: frozenset[str] = frozenset(),
     ) -> _RcptVerdict:
-        """Sync, in a worker thread. Rejections are traced here."""
+        """Sync, in a worker thread. Rejections are traced here. `seen`: the final recipients
+        the envelope already has (an alias reaching one of them adds no second copy)."""
         route = routing.resolve_for_rcpt(address)
         trace = None
         if self.mode == MX:
             if route.kind == routing.Kind.LOCAL:
-                return _RcptVerdict("250 2.1.5 OK", route=route)
+                return _RcptVerdict("250 2.1.5 OK", routes=[route])
             trace = services.MessageTrace(
                 sender=envelope_trace.sender if envelope_trace else "",
                 sender_domain_id=None,
                 client_ip=envelope_trace.client_ip if envelope_trace else None,
             )
+            if route.kind == routing.Kind.ADDRESS:
+                return self._expand(route, address, None, trace, TracemailEntry.Direction.IN, seen)
             if route.kind == routing.Kind.UNKNOWN:
                 reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
                     "rcpt": address
@@ -347,19 +366,91 @@ class MailHandler:
             return _RcptVerdict(reply)
 
         if self.mode == RELAY:
-            # The mailbox to charge is known only at DATA (see _relay_admit).
+            # The mailbox to charge is known only at DATA (see _relay_admit); a forwarder's
+            # copies are charged to the forwarder's mailbox here.
             if route.kind == routing.Kind.UNKNOWN:
                 reply = "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
                     "rcpt": address
                 }
                 return _RcptVerdict(reply)
-            return _RcptVerdict("250 2.1.5 OK", route=route)
+            if route.kind == routing.Kind.ADDRESS:
+                trace = envelope_trace or services.MessageTrace(sender="", sender_domain_id=None)
+                return self._expand(route, address, sender, trace, TracemailEntry.Direction.INTERNAL, seen)
+            return _RcptVerdict("250 2.1.5 OK", routes=[route])
         assert sender is not None
         fresh = routing.sender_for(sender.mailbox_id)  # the tier may have changed a second ago
         if fresh is None or not fresh.active:
             return _RcptVerdict("550 5.7.1 " + _("Mailbox not active"))
         trace = services.MessageTrace(sender=fresh.address, sender_domain_id=fresh.domain_id)
-        return self._charge(route, address, fresh, trace)
+        verdict = self._charge(route, address, fresh, trace)
+        if not verdict.accepted or route.kind != routing.Kind.ADDRESS:
+            return verdict
+        expanded = self._expand(route, address, fresh, trace, TracemailEntry.Direction.INTERNAL, seen)
+        if not expanded.accepted:
+            for r in verdict.reservations:
+                sendlimit.refund(key=r.key)
+            return expanded
+        # The sender's unit for the alias stands as long as any of its copies is handled.
+        for r in verdict.reservations:
+            r.covers = tuple(f.address.lower() for f in expanded.routes)
+        expanded.reservations = verdict.reservations + expanded.reservations
+        return expanded
+
+    def _expand(
+        self,
+        route: routing.Route,
+        address: str,
+        poster: routing.Sender | None,
+        trace: services.MessageTrace,
+        direction: str,
+        seen: frozenset[str],
+    ) -> _RcptVerdict:
+        """An alias, list, forwarder or catch-all: its final recipients, each once. A forwarded
+        copy is charged to the forwarder's mailbox (its daily external limit); one over that
+        limit is left out and traced in that mailbox's domain."""
+        expanded = routing.expand_route(route, poster=poster, rcpt=address)
+        if expanded.reply:
+            self._trace_rejection_sync(trace, address, route.domain_id, direction, expanded.reply)
+            return _RcptVerdict(expanded.reply)
+        routes: list[routing.Route] = []
+        reservations: list[Reserved] = []
+        already = False
+        refusal = ""
+        for final in expanded.routes:
+            key = final.address.lower()
+            if key in seen:
+                already = True
+                continue
+            if final.forwarded_by is not None:
+                owner = routing.sender_for(final.forwarded_by)
+                if owner is None or not owner.active:
+                    continue
+                reservation = sendlimit.reserve(mailbox_id=owner.mailbox_id, limit=owner.send_limit)
+                if not reservation.ok:
+                    refusal = "550 5.7.1 " + _(
+                        "Daily limit of %(limit)d external recipients reached; resets at 00:00 (Europe/Rome)"
+                    ) % {"limit": reservation.limit}
+                    forwarded = services.MessageTrace(
+                        sender=trace.sender, sender_domain_id=owner.domain_id, client_ip=trace.client_ip
+                    )
+                    self._trace_rejection_sync(
+                        forwarded,
+                        final.address,
+                        None,
+                        TracemailEntry.Direction.OUT,
+                        f"{refusal} (forwarded by {final.via}, charged to {owner.address})",
+                    )
+                    continue
+                reservations.append(Reserved(reservation.key, key))
+            routes.append(final)
+        if not routes and not already:
+            reply = refusal or "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {
+                "rcpt": address
+            }
+            if not refusal:
+                self._trace_rejection_sync(trace, address, route.domain_id, direction, reply)
+            return _RcptVerdict(reply)
+        return _RcptVerdict("250 2.1.5 OK", routes=routes, reservations=reservations)
 
     def _charge(
         self, route: routing.Route, address: str, fresh: routing.Sender, trace: services.MessageTrace
@@ -375,12 +466,12 @@ class MailHandler:
             )
             return _RcptVerdict(reply)
         direction = (
-            TracemailEntry.Direction.INTERNAL
-            if route.kind == routing.Kind.LOCAL
-            else TracemailEntry.Direction.OUT
+            TracemailEntry.Direction.OUT
+            if route.kind == routing.Kind.REMOTE
+            else TracemailEntry.Direction.INTERNAL
         )
         if route.domain_id == fresh.domain_id:
-            return _RcptVerdict("250 2.1.5 OK", route=route)  # one's own domain: unlimited
+            return _RcptVerdict("250 2.1.5 OK", routes=[route])  # one's own domain: unlimited
         reservation = sendlimit.reserve(mailbox_id=fresh.mailbox_id, limit=fresh.send_limit)
         if not reservation.ok:
             reply = "550 5.7.1 " + _(
@@ -389,7 +480,9 @@ class MailHandler:
             self._trace_rejection_sync(trace, address, route.domain_id, direction, reply)
             return _RcptVerdict(reply)
         return _RcptVerdict(
-            "250 2.1.5 OK", route=route, reservation=Reserved(reservation.key, address.lower())
+            "250 2.1.5 OK",
+            routes=[route],
+            reservations=[Reserved(reservation.key, address.lower(), covers=(route.address.lower(),))],
         )
 
     def _trace_rejection_sync(self, trace, recipient, domain_id, direction, reason) -> None:
@@ -433,9 +526,11 @@ class MailHandler:
                 logger.exception("relay admission failed")
                 return TEMP_BACKEND
             if admission.reply:
+                await self._refund([r.key for r in envelope.reservations])
+                envelope.reservations = []
                 return admission.reply
             content, trace = admission.content, admission.trace
-            envelope.reservations = admission.reservations
+            envelope.reservations = envelope.reservations + admission.reservations
             sent_by = admission.mailbox_id
         # Any X-Sieve-Redirected-From that arrives is renamed: in a mailbox, and so in what its
         # Sieve redirects, the only one is the one Pigeonhole adds (the relay's attribution).
@@ -467,7 +562,7 @@ class MailHandler:
             return TEMP_BACKEND
         # Give back what was reserved but not sent now: a retry of a copy already queued, a
         # recipient whose copy failed.
-        unsent = [r.key for r in reservations if r.address not in result.newly_handled]
+        unsent = [r.key for r in reservations if not r.handled(result.newly_handled)]
         await self._refund(unsent)
         return result.reply
 
@@ -539,13 +634,14 @@ class MailHandler:
             content = headerfrom.sent_as(content, mailbox_address=mailbox.address)
         reserved: list[Reserved] = []
         for route in routes:
+            if route.forwarded_by is not None:
+                continue  # a forwarder's copy: charged to its mailbox at RCPT
             verdict = self._charge(route, route.address, mailbox, trace)
-            if verdict.route is None:
+            if not verdict.accepted:
                 for r in reserved:
                     sendlimit.refund(key=r.key)
                 return _RelayAdmission(reply=verdict.reply)
-            if verdict.reservation is not None:
-                reserved.append(verdict.reservation)
+            reserved.extend(verdict.reservations)
         return _RelayAdmission(
             reply="", content=content, trace=trace, reservations=reserved, mailbox_id=mailbox.mailbox_id
         )

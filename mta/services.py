@@ -243,7 +243,12 @@ def local_copy_attempt_ended(*, fingerprint: str, recipient: str, outcome_unknow
 
 
 def outbound_enqueue(
-    *, trace: MessageTrace, recipients: list[str], data: bytes, fingerprint: str = ""
+    *,
+    trace: MessageTrace,
+    recipients: list[str],
+    data: bytes,
+    fingerprint: str = "",
+    reason: str = "250 2.0.0 queued for remote delivery",
 ) -> OutboundMessage:
     """Durably queue a message for remote recipients: spool file fsynced, then the rows committed;
     the delivery tasks are scheduled after the commit (a failure to schedule leaves the rows
@@ -271,7 +276,7 @@ def outbound_enqueue(
                     recipient_domain_id=None,
                     direction=Direction.OUT,
                     status=Status.ACCEPTED,
-                    reason="250 2.0.0 queued for remote delivery",
+                    reason=reason,
                 )
                 rows.append(
                     OutboundRecipient(

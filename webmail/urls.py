@@ -2,7 +2,17 @@ from django.urls import path
 
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
-from webmail.views import WEBMAIL, auth, composing, contacts, conversations, mail, preferences, reading
+from webmail.views import (
+    WEBMAIL,
+    auth,
+    clientsetup,
+    composing,
+    contacts,
+    conversations,
+    mail,
+    preferences,
+    reading,
+)
 
 app_name = "webmail"
 
@@ -50,6 +60,7 @@ urlpatterns = [
     path("recovery/confirm/<str:token>/", preferences.recovery_confirm, name="recovery_confirm"),
     path("settings/security/", preferences.security, name="settings_security"),
     path("settings/app-passwords/", preferences.app_passwords, name="settings_app_passwords"),
+    path("settings/mail-programs.mobileconfig", clientsetup.apple_profile, name="settings_mobileconfig"),
     path(
         "settings/app-passwords/<int:pk>/revoke/",
         preferences.app_password_delete,

@@ -2,6 +2,13 @@
 mailboxes, managers and delegates. Each validates, runs in one transaction, writes its audit
 row there and schedules side effects with transaction.on_commit."""
 
+from domains.services.addresses import (
+    address_create,
+    address_delete,
+    address_update,
+    domain_alias_create,
+    domain_alias_delete,
+)
 from domains.services.branding import domain_set_branding
 from domains.services.customers import (
     customer_create,
@@ -29,6 +36,11 @@ from domains.services.quota_warnings import quota_warning_record
 from domains.services.security import mailbox_revoke_app_passwords, own_password_change, user_password_change
 
 __all__ = [
+    "address_create",
+    "address_update",
+    "address_delete",
+    "domain_alias_create",
+    "domain_alias_delete",
     "customer_create",
     "customer_update",
     "customer_user_create",

@@ -13,7 +13,7 @@ from billing.selectors import inclusion_of
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
 from core.updates import UNCHANGED, Unchanged, given
-from domains.models import DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
+from domains.models import Address, DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
 from mailstore.dovecot import sessions_end
@@ -26,6 +26,8 @@ MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_act
 _MAILBOX_CONSTRAINTS = {
     "mailbox_unique_per_domain": ("local_part", gettext_lazy("This address already exists.")),
     "accounts_user_username": ("local_part", gettext_lazy("This address already exists.")),
+    # The address registry (an alias or a list of that name): written by a trigger on insert.
+    "address_unique_per_domain": ("local_part", gettext_lazy("This address already exists.")),
     "mailbox_one_postmaster_per_domain": (
         "local_part",
         gettext_lazy("This domain already has a postmaster."),
@@ -110,7 +112,8 @@ def create_mailbox_row(
             if field_errors:
                 errors.setdefault(field, []).extend(field_errors)
     if "local_part" not in errors and (
-        Mailbox.objects.filter(domain=domain, local_part=local_part).exists()
+        Address.objects.filter(domain=domain, local_part=local_part).exists()
+        or Mailbox.objects.filter(domain=domain, local_part=local_part).exists()
         or User.objects.filter(username__iexact=address).exists()
     ):
         errors["local_part"] = [_("This address already exists.")]

@@ -2,7 +2,6 @@
 authentication (Managers, Delegates, and Postmasters too). No object id in the URLs: each page
 acts on request.user only."""
 
-
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse

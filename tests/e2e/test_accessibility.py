@@ -148,6 +148,23 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
     ManagerFactory(customer=customer, username="manager.a11y", domains=[domain])
     postmaster = Mailbox.objects.get(domain=domain, is_postmaster=True)
     services.mailbox_set_password(mailbox=postmaster, password=POSTMASTER_PASSWORD, must_change=False)
+    # addresses to show: an alias, a list, a forwarder, the catch-all and a domain alias
+    target = postmaster.registry_entry
+    sales = services.address_create(
+        domain=domain, kind="alias", local_part="vendite", targets=[target], description="Ufficio vendite"
+    )
+    services.address_create(
+        domain=domain, kind="list", local_part="tutti", targets=[sales], posting="members"
+    )
+    services.address_create(
+        domain=domain,
+        kind="forwarder",
+        local_part="inoltro",
+        externals=["fuori@example.org"],
+        owner=postmaster,
+    )
+    services.address_create(domain=domain, kind="alias", local_part="", catch_all=True, targets=[target])
+    services.domain_alias_create(domain=domain, name="pannello-alias.test")
     base, d = live_server.url, f"{live_server.url}/mailadmin/d/{domain.name}"
     page = context.new_page()
     problems = []
@@ -164,6 +181,10 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
         (f"{d}/audit/", "panel-audit"),
         (f"{d}/restores/", "panel-restores"),
         (f"{d}/deleted-mailboxes/", "panel-deleted-mailboxes"),
+        (f"{d}/addresses/", "panel-addresses"),
+        (f"{d}/addresses/new/?kind=list", "panel-address-create"),
+        (f"{d}/addresses/{sales.pk}/", "panel-address-edit"),
+        (f"{d}/addresses/{sales.pk}/delete/", "panel-address-delete"),
         (f"{base}/mailadmin/account/", "panel-account"),
         (f"{base}/mailadmin/account/password/", "panel-account-password"),
         (f"{base}/mailadmin/account/security/", "panel-account-security"),

@@ -15,7 +15,7 @@ from core.client_address import client_ip
 from mailstore.errors import NotFound
 from mailstore.reader import MailSession
 from portalkit import rendering
-from webmail import compose, submission
+from webmail import compose, identities, submission
 from webmail.htmltext import html_to_plain
 from webmail.selectors import preferences_for
 from webmail.services import recipients_record, session_token_create
@@ -110,7 +110,7 @@ def _draft(request: HttpRequest, state: compose.ComposeState, fields: dict) -> t
         body = html_to_plain(html) if html else ""
     draft = compose.Draft(
         sender_name=prefs.display_name or request.mailbox.full_name,
-        sender=request.mailbox.address,
+        sender=identities.chosen_sender(request.mailbox, request.POST.get("from", "")),
         to=parsed["to"],
         cc=parsed["cc"],
         bcc=parsed["bcc"],
@@ -133,6 +133,8 @@ def _render(request, state, fields, *, errors=None, send_error=None, status=200)
         "folder": None,
         "attachments": [a for a in state.attachments if not a.get("inline")],
         "editor_html": _editor_html(request, state, fields),
+        "identities": identities.sender_choices(request.mailbox),
+        "chosen_from": identities.chosen_sender(request.mailbox, request.POST.get("from", "")),
     }
     return render(request, "webmail/compose.html", context, status=status)
 

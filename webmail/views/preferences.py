@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
 from domains import twofactor
+from domains.clientsetup import servers as client_servers
 from domains.services.recovery import (
     recovery_address_confirm,
     recovery_address_for,
@@ -241,8 +242,7 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
         "created": created,
         "items": visible_app_passwords(user=request.user),
         "login": request.mailbox.address,
-        "ports": settings.MAIL_PORTS,
-        "host": settings.MAIL_HOSTNAME,
+        "servers": dict(zip(("imap", "pop3", "smtp"), client_servers(), strict=True)),
     }
     return _page(
         request,

@@ -22,9 +22,15 @@ STAFF_LOGIN = "admin"
 MANAGER_LOGIN = "manager.acme"
 CUSTOMER_LOGIN = "billing.acme"
 DEMO_PRICES = {
-    "mailbox_extra": "2.50", "quota_25": "1.50", "quota_50": "3.00", "quota_100": "5.00",
-    "send_2000": "4.00", "send_5000": "9.00", "archive": "3.50",
-    "timemachine_restore": "45.00", "intervention": "60.00",
+    "mailbox_extra": "2.50",
+    "quota_25": "1.50",
+    "quota_50": "3.00",
+    "quota_100": "5.00",
+    "send_2000": "4.00",
+    "send_5000": "9.00",
+    "archive": "3.50",
+    "timemachine_restore": "45.00",
+    "intervention": "60.00",
 }
 DOMAINS = ["acme.test", "acme-group.test"]
 MAILBOXES = [
@@ -62,19 +68,25 @@ class Command(BaseCommand):
             )
         if not PriceList.objects.exists():
             first_of_month = timezone.localdate().replace(day=1)
-            price_list_save(actor=None, valid_from=first_of_month, note="demo",
-                            **{k: Decimal(v) for k, v in DEMO_PRICES.items()})
+            price_list_save(
+                actor=None,
+                valid_from=first_of_month,
+                note="demo",
+                **{k: Decimal(v) for k, v in DEMO_PRICES.items()},
+            )
         customer = Customer.objects.filter(vat_number="IT01234567890").first()
         if customer is None:
             customer = services.customer_create(
-                company_name="ACME S.p.A.", vat_number="IT01234567890",
-                legal_rep_name="Carla Acme", legal_rep_email="legal@acme.test",
+                company_name="ACME S.p.A.",
+                vat_number="IT01234567890",
+                legal_rep_name="Carla Acme",
+                legal_rep_email="legal@acme.test",
             )
         if not customer.sites.exists():
-            services.site_create(customer=customer, name="Milano HQ", profile=Decimal("2.0"),
-                                 voice_channels=30)
-            services.site_create(customer=customer, name="Torino", profile=Decimal("1.0"),
-                                 voice_channels=10)
+            services.site_create(
+                customer=customer, name="Milano HQ", profile=Decimal("2.0"), voice_channels=30
+            )
+            services.site_create(customer=customer, name="Torino", profile=Decimal("1.0"), voice_channels=10)
         for name in DOMAINS:
             domain = Domain.objects.filter(name=name).first()
             if domain is None:
@@ -86,15 +98,26 @@ class Command(BaseCommand):
         for domain_name, local, first, last in MAILBOXES:
             domain = Domain.objects.get(name=domain_name)
             if not Mailbox.objects.filter(domain=domain, local_part=local).exists():
-                services.mailbox_create(domain=domain, local_part=local, password=DEMO_PASSWORD,
-                                        first_name=first, last_name=last)
+                services.mailbox_create(
+                    domain=domain, local_part=local, password=DEMO_PASSWORD, first_name=first, last_name=last
+                )
         if not Manager.objects.filter(user__username=MANAGER_LOGIN).exists():
-            services.manager_create(customer=customer, username=MANAGER_LOGIN, password=DEMO_PASSWORD,
-                                    email="it@acme.test", domains=Domain.objects.filter(name__in=DOMAINS))
+            services.manager_create(
+                customer=customer,
+                username=MANAGER_LOGIN,
+                password=DEMO_PASSWORD,
+                email="it@acme.test",
+                domains=Domain.objects.filter(name__in=DOMAINS),
+            )
 
         if not User.objects.filter(username=CUSTOMER_LOGIN).exists():
-            customer_user_create(customer=customer, username=CUSTOMER_LOGIN, password=DEMO_PASSWORD,
-                                 email="billing@acme.test", can_configure_mail=True)
+            customer_user_create(
+                customer=customer,
+                username=CUSTOMER_LOGIN,
+                password=DEMO_PASSWORD,
+                email="billing@acme.test",
+                can_configure_mail=True,
+            )
 
     def _print(self) -> None:
         w = self.stdout.write
@@ -105,8 +128,10 @@ class Command(BaseCommand):
             w(f"  {label:60s} {portal_url(spec.name, spec.home)}")
         ports = settings.MAIL_PORTS
         w(f"  IMAP (TLS) 127.0.0.1:{ports['imaps']}   POP3 (TLS) 127.0.0.1:{ports['pop3s']}")
-        w(f"  SMTP MX 127.0.0.1:{ports['smtp_mx']}   submission 465-style 127.0.0.1:{ports['smtps']}"
-          f"   587-style 127.0.0.1:{ports['submission']}")
+        w(
+            f"  SMTP MX 127.0.0.1:{ports['smtp_mx']}   submission 465-style 127.0.0.1:{ports['smtps']}"
+            f"   587-style 127.0.0.1:{ports['submission']}"
+        )
         w("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         w(f"  back office     {STAFF_LOGIN}  (sets up two-factor authentication at first login)")
         w(f"  manager         {MANAGER_LOGIN}")
