@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from domains import addresses
 from domains.models import Address, AddressKind, Domain, DomainAlias, Mailbox, PostingPolicy
@@ -119,15 +118,15 @@ def expand_route(route: Route, *, poster: Sender | None, rcpt: str) -> Expanded:
         logger.warning("address %s: a loop in its aliases, refused", route.address)
         return Expanded(
             "550 5.4.6 "
-            + _("<%(rcpt)s>: Routing loop detected in the aliases of this address") % {"rcpt": rcpt}
+            + "<%(rcpt)s>: Routing loop detected in the aliases of this address" % {"rcpt": rcpt}
         )
     if result.error == addresses.TOO_DEEP:
         return Expanded(
-            "550 5.4.6 " + _("<%(rcpt)s>: This address expands through too many aliases") % {"rcpt": rcpt}
+            "550 5.4.6 " + "<%(rcpt)s>: This address expands through too many aliases" % {"rcpt": rcpt}
         )
     if result.error == addresses.TOO_MANY:
         return Expanded(
-            "550 5.5.3 " + _("<%(rcpt)s>: This address expands to too many recipients") % {"rcpt": rcpt}
+            "550 5.5.3 " + "<%(rcpt)s>: This address expands to too many recipients" % {"rcpt": rcpt}
         )
     for lst in result.lists:
         if lst.posting == PostingPolicy.MEMBERS and (
@@ -135,12 +134,12 @@ def expand_route(route: Route, *, poster: Sender | None, rcpt: str) -> Expanded:
         ):
             return Expanded(
                 "550 5.7.1 "
-                + _("<%(list)s>: Only members of this list may post to it") % {"list": lst.address}
+                + "<%(list)s>: Only members of this list may post to it" % {"list": lst.address}
             )
         if lst.posting == PostingPolicy.DOMAIN and (poster is None or poster.domain_id != lst.domain_id):
             return Expanded(
                 "550 5.7.1 "
-                + _("<%(list)s>: Only mailboxes of %(domain)s may post to this list")
+                + "<%(list)s>: Only mailboxes of %(domain)s may post to this list"
                 % {"list": lst.address, "domain": lst.domain_name}
             )
     routes = [
@@ -154,7 +153,7 @@ def expand_route(route: Route, *, poster: Sender | None, rcpt: str) -> Expanded:
 
 
 def _unknown(rcpt: str) -> str:
-    return "550 5.1.1 " + _("<%(rcpt)s>: Recipient address rejected: User unknown") % {"rcpt": rcpt}
+    return "550 5.1.1 " + "<%(rcpt)s>: Recipient address rejected: User unknown" % {"rcpt": rcpt}
 
 
 # RCPT answers for hosted mailboxes, kept a few seconds per process: one database round trip less

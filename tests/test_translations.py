@@ -57,6 +57,8 @@ SAME_IN_ITALIAN = {
     "Tracemail",
     "2FA",
     "Cc",
+    "Alias",
+    "Catch-all",
 }
 # SMTP protocol replies stay in English, like every MTA's (remote servers and clients log them, the
 # SMTP tests assert them): the texts that only the SMTP server uses, each with a translator comment.
