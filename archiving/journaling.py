@@ -201,3 +201,15 @@ def _write_entries(cursor, *, todo, heads, doc, data, sha256, compressed_size, f
         heads[archive_id] = (seq, link, heads[archive_id][2])
         written += 1
     return written
+
+
+def archive_journal_into(
+    *, archive_id: int, folder: str, data: bytes, fingerprint: str, at: dt.datetime | None = None
+) -> Journaled:
+    """Archive `data` in one folder of one archive (the import wizard, archiving.importing):
+    the same chain, blob store and de-duplication (archive, folder, fingerprint) as the MX's."""
+    if folder not in (RECEIVED, SENT):
+        raise ValueError(f"unknown archive folder {folder!r}")
+    return _journal(
+        data=data, fingerprint=fingerprint, targets={(archive_id, folder)}, at=at or timezone.now()
+    )

@@ -81,6 +81,13 @@ class Archive(models.Model):
     head_hash = models.CharField(max_length=64, blank=True, default="")
     purged_seq = models.BigIntegerField(default=0)
     purged_hash = models.CharField(max_length=64, blank=True, default="")
+    # A shortening of the retention waits RETENTION_SHORTENING_DELAY_DAYS (archiving.services):
+    # until `pending_retention_at` the purge keeps using `retention_years`, and the change can be
+    # cancelled; then archiving.tasks.archive_retention_apply makes it the retention.
+    pending_retention_years = models.PositiveSmallIntegerField(
+        _("pending retention (years)"), null=True, blank=True
+    )
+    pending_retention_at = models.DateTimeField(_("pending retention applies on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("archive")
@@ -90,6 +97,17 @@ class Archive(models.Model):
                 condition=models.Q(retention_years__gte=RETENTION_MIN_YEARS)
                 & models.Q(retention_years__lte=RETENTION_MAX_YEARS),
                 name="archive_retention_1_to_10_years",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(pending_retention_years__isnull=True, pending_retention_at__isnull=True)
+                    | models.Q(
+                        pending_retention_years__gte=RETENTION_MIN_YEARS,
+                        pending_retention_years__lte=RETENTION_MAX_YEARS,
+                        pending_retention_at__isnull=False,
+                    )
+                ),
+                name="archive_pending_retention_valid",
             ),
         ]
 
@@ -177,3 +195,60 @@ class ArchiveDayHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.archive_id} {self.day}: {self.seq}"
+
+
+class ArchiveImport(models.Model):
+    """An import of a live mailbox's folders into its archive (archiving.importing): what to
+    import (`mapping`), how far it got (`progress`, committed with each batch of entries), and
+    the counts emailed at the end."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="imports")
+    mailbox = models.ForeignKey(
+        "domains.Mailbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notify = models.JSONField(default=list)  # addresses emailed the counts at the end
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    # [{"name": IMAP folder, "target": "received"|"sent", "total": n, "last_uid": u, "done": n,
+    #   "imported": n, "duplicates": n, "too_old": n}], in import order.
+    progress = models.JSONField(default=list)
+    error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "running", "done", "failed"]),
+                name="archive_import_state_valid",
+            ),
+            # One import at a time per archive: a second would only find duplicates.
+            models.UniqueConstraint(
+                fields=["archive"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="archive_import_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.archive_id} import {self.pk} ({self.state})"
+
+    def totals(self) -> dict[str, int]:
+        keys = ("total", "done", "imported", "duplicates", "too_old")
+        return {k: sum(int(f.get(k, 0)) for f in self.progress) for k in keys}
+
+    @property
+    def percent(self) -> int:
+        t = self.totals()
+        if self.state == self.State.DONE:
+            return 100
+        return min(100, round(100 * t["done"] / t["total"])) if t["total"] else 0

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailadmin.views import account, delegates, domain, home, mailboxes
+from mailadmin.views import account, archive_import, delegates, domain, home, mailboxes
 from mailadmin.views.common import MAILADMIN
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -29,6 +29,26 @@ urlpatterns = [
         "d/<str:domain_name>/m/<int:pk>/send-limit/", mailboxes.mailbox_send_limit, name="mailbox_send_limit"
     ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/retention/",
+        mailboxes.mailbox_archive_retention,
+        name="mailbox_archive_retention",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/",
+        archive_import.import_wizard,
+        name="mailbox_archive_import",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/<int:job>/",
+        archive_import.import_progress,
+        name="mailbox_archive_import_progress",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/<int:job>/status/",
+        archive_import.import_status_json,
+        name="mailbox_archive_import_status",
+    ),
     path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path("d/<str:domain_name>/security/", domain.domain_security, name="domain_security"),
     path("d/<str:domain_name>/branding/", domain.domain_branding, name="domain_branding"),

@@ -358,6 +358,35 @@ class MailSession:
                 flags.add(b"\\Seen")
         return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
 
+    def uids_after(self, folder: str, last_uid: int = 0) -> list[int]:
+        """The UIDs of `folder` above `last_uid`, ascending (an import resumes from the last
+        UID it committed)."""
+        self.select(folder, readonly=True)
+        start = max(0, min(int(last_uid), UID_MAX - 1)) + 1
+        with imap_errors(f"SEARCH UID in {folder!r}"):
+            found = self._client.search(["UID", f"{start}:*"])
+        return sorted(u for u in found if u > last_uid)  # "n:*" also matches the last UID below n
+
+    def messages_raw(self, folder: str, uids: list[int]) -> list[RawMessage]:
+        """Several whole messages in one FETCH, never marking them seen; ascending UID; the
+        UIDs expunged meanwhile are simply absent."""
+        uids = [u for u in uids if 0 < u <= UID_MAX]
+        if not uids:
+            return []
+        self.select(folder, readonly=True)
+        with imap_errors(f"FETCH {len(uids)} messages in {folder!r}"):
+            data = self._client.fetch(uids, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"])
+        return [
+            RawMessage(
+                uid=uid,
+                raw=item[b"BODY[]"],
+                flags=set(item.get(b"FLAGS", ())),
+                internal_date=item.get(b"INTERNALDATE"),
+            )
+            for uid, item in sorted(data.items())
+            if b"BODY[]" in item
+        ]
+
     def _existing_uids(self, uids: list[int]) -> list[int]:
         uids = [u for u in uids if 0 < u <= UID_MAX]
         if not uids:

@@ -47,6 +47,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "archiving.tasks.archive_purge_daily",
         "schedule": crontab(hour=0, minute=20),
     },
+    # Shortenings of an archive's retention whose 30 days have passed (archiving.services).
+    "archive-retention-apply": {
+        "task": "archiving.tasks.archive_retention_apply",
+        "schedule": crontab(minute=10),
+    },
+    # Import wizard jobs no worker advanced for two minutes are queued again (archiving.importing).
+    "archive-import-resume": {
+        "task": "archiving.tasks.archive_import_resume",
+        "schedule": crontab(minute="*/5"),
+    },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {
         "task": "billing.tasks.send_daily_notices",

@@ -280,6 +280,11 @@ ARCHIVE_SEARCH_BACKEND = env.str(
     "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
 )
 ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
+# Import wizard (archiving.importing): messages per transaction (progress is saved with each),
+# and an optional pause between batches (seconds) to spare a busy Dovecot.
+ARCHIVE_IMPORT_BATCH = env.int("MAILSUITE_ARCHIVE_IMPORT_BATCH", default=50)
+ARCHIVE_IMPORT_PAUSE = env.float("MAILSUITE_ARCHIVE_IMPORT_PAUSE", default=0.0)
+ARCHIVE_IMPORT_QUEUE = env.str("MAILSUITE_ARCHIVE_IMPORT_QUEUE", default="archive")
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
 INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")

@@ -115,7 +115,7 @@ def test_a_removed_archive_is_readable_30_days_then_purged_whole(archived_mailbo
     # given an archive with a recent message (far from expiry), removed on 2026-01-10 at 15:00
     mailbox, archive = archived_mailbox(retention_years=10)
     journal(mailbox, "recent", rome(2026, 1, 5, 12))
-    archive_remove(mailbox=mailbox)
+    archive_remove(mailbox=mailbox, confirm_address=mailbox.address)
     Archive.objects.filter(pk=archive.pk).update(removed_at=rome(2026, 1, 10, 15))
 
     # then it is kept through the 30th day after the removal day, and purged the day after
