@@ -155,7 +155,9 @@ def archive_retention_change(
     years = _valid_retention(retention_years)
     with transaction.atomic():
         mailbox = (
-            Mailbox.objects.select_for_update().select_related("domain__manager__user").get(pk=mailbox.pk)
+            Mailbox.objects.select_for_update(of=("self",))
+            .select_related("domain__manager__user")
+            .get(pk=mailbox.pk)
         )
         plan = ArchivePlan.objects.filter(mailbox=mailbox, archive__isnull=False).first()
         if plan is None:
