@@ -169,7 +169,8 @@ def test_removing_needs_the_address_and_stops_journaling_and_billing_at_once(arc
     assert kept(archive) == ["before"]  # still readable until the purge, 30 days later
 
 
-def test_billing_starts_at_activation_not_before_and_removal_stops_it(managed, price_list):
+@pytest.mark.usefixtures("price_list")
+def test_billing_starts_at_activation_not_before_and_removal_stops_it(managed):
     _manager, domain, mailbox = managed
     before = customer_usage(domain.customer_id).archives
     assert not LedgerEvent.objects.filter(kind="archive_attached", target=mailbox.address).exists()
