@@ -45,7 +45,7 @@ class ImportMappingForm(forms.Form):
         self.folders = folders
         for folder in folders:
             self.fields[folder_field_name(folder.name)] = forms.ChoiceField(
-                label=folder.label, choices=TARGETS, initial=folder.target
+                label=folder.label, choices=TARGETS, initial=folder.target, required=False
             )
 
     def rows(self):
@@ -53,4 +53,6 @@ class ImportMappingForm(forms.Form):
             yield folder, self[folder_field_name(folder.name)]
 
     def mapping(self) -> dict[str, str]:
-        return {f.name: self.cleaned_data[folder_field_name(f.name)] for f in self.folders}
+        """Each folder's choice; a folder left out (one created since the page was shown) keeps
+        its pre-mapping."""
+        return {f.name: self.cleaned_data.get(folder_field_name(f.name)) or f.target for f in self.folders}

@@ -156,9 +156,11 @@ def test_manager_sets_send_limit_and_archive(world, manager_client):
     assert LedgerEvent.objects.filter(kind="archive_attached", target="sales@acme.test").count() == 1
     # removing needs the address typed
     assert manager_client.post(url, {"action": "remove"}).status_code == 400
-    assert manager_client.post(url, {"action": "remove", "confirm_address": "other@acme.test"}).status_code == 400
+    wrong = {"action": "remove", "confirm_address": "other@acme.test"}
+    assert manager_client.post(url, wrong).status_code == 400
     assert ArchivePlan.objects.filter(mailbox=mailbox).exists()
-    assert manager_client.post(url, {"action": "remove", "confirm_address": "Sales@acme.test"}).status_code == 302
+    right = {"action": "remove", "confirm_address": "Sales@acme.test"}
+    assert manager_client.post(url, right).status_code == 302
     assert not ArchivePlan.objects.filter(mailbox=mailbox).exists()
     assert LedgerEvent.objects.filter(kind="archive_removed", target="sales@acme.test").count() == 1
 
