@@ -252,3 +252,19 @@ class ArchiveImport(models.Model):
         if self.state == self.State.DONE:
             return 100
         return min(100, round(100 * t["done"] / t["total"])) if t["total"] else 0
+
+
+class ArchiveBlobPending(models.Model):
+    """The journaling outbox: a new blob's compressed bytes, written in the transaction that
+    archives the message (one WAL flush makes both durable, instead of two file-system fsyncs
+    on the SMTP path), moved into the blob store by archiving.outbox within a minute. Until then
+    archiving.blobstore reads the bytes from here. Deleted with its blob row."""
+
+    blob = models.OneToOneField(
+        ArchiveBlob, on_delete=models.CASCADE, primary_key=True, db_column="blob_sha256", related_name="+"
+    )
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.blob_id

@@ -7,6 +7,7 @@ from django.db import OperationalError
 from archiving.blobstore import BlobStoreError
 from archiving.importing import enqueue, import_run, stale_imports
 from archiving.indexing import archive_index_pending
+from archiving.outbox import archive_outbox_drain
 from archiving.retention import archive_purge
 from archiving.services import archive_retention_apply_due
 
@@ -22,6 +23,12 @@ def archive_purge_daily() -> dict:
 def archive_index() -> int:
     """Every minute (beat): the bodies journaled since the last run become searchable."""
     return archive_index_pending()
+
+
+@shared_task(name="archiving.tasks.archive_outbox")
+def archive_outbox() -> int:
+    """Every minute (beat): blobs journaled into the outbox go into the blob store."""
+    return archive_outbox_drain()
 
 
 @shared_task(name="archiving.tasks.archive_retention_apply")

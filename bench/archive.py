@@ -217,6 +217,10 @@ def main() -> None:
                 for _ in range(2 if m % 10 == 0 else 1):  # every tenth message retried
                     c.sendmail(f"partner{m % 7}@far.example", rcpts, data)
                 sent_copies += len(rcpts)
+        from archiving.outbox import archive_outbox_drain
+
+        drained = archive_outbox_drain(max_batches=10_000)  # beat does this every minute
+        print(f"outbox drained into the blob store: {drained} blobs")
         new_entries = ArchivedMessage.objects.exclude(pk__in=before_entries)
         raw = sum(new_entries.values_list("size", flat=True))
         blobs = ArchiveBlob.objects.exclude(sha256__in=before_blobs)

@@ -37,6 +37,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "snapshots.tasks.snapshots_night",
         "schedule": crontab(minute=30),
     },
+    # Blobs journaled into the outbox table go into the blob store (archiving.outbox).
+    "archive-outbox": {
+        "task": "archiving.tasks.archive_outbox",
+        "schedule": crontab(minute="*"),
+    },
     # Bodies of newly archived messages become searchable (archiving.indexing).
     "archive-index": {
         "task": "archiving.tasks.archive_index",

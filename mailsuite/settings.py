@@ -279,6 +279,10 @@ ARCHIVE_BLOB_DIR = Path(env.str("MAILSUITE_ARCHIVE_BLOB_DIR", default=str(DATA_D
 ARCHIVE_SEARCH_BACKEND = env.str(
     "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
 )
+# Journaling writes a new blob into an outbox table in its own transaction (durable with the
+# entry, no file fsync on the SMTP path), drained into the blob store every minute; off: the blob
+# is written and fsynced into the store before the 250.
+ARCHIVE_BLOB_OUTBOX = env.bool("MAILSUITE_ARCHIVE_BLOB_OUTBOX", default=True)
 ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
 # Import wizard (archiving.importing): messages per transaction (progress is saved with each),
 # and an optional pause between batches (seconds) to spare a busy Dovecot.

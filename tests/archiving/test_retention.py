@@ -11,6 +11,7 @@ import pytest
 from archiving.blobstore import BlobStoreError, blob_store
 from archiving.journaling import archive_journal
 from archiving.models import Archive, ArchiveBlob, ArchivedMessage
+from archiving.outbox import archive_outbox_drain
 from archiving.retention import add_years, archive_purge, first_kept_day
 from archiving.services import archive_legal_hold_set, archive_remove
 from tests.archiving.conftest import raw_message
@@ -83,6 +84,7 @@ def test_the_purge_works_in_batches_and_removes_unreferenced_blobs_only(archived
     for n in range(3):
         journal(short, f"own-{n}", at)
     assert ArchiveBlob.objects.count() == 4
+    assert archive_outbox_drain() == 4  # the objects in the store (the outbox's are in test_outbox)
 
     # when the purge runs after one year, two at a time
     result = archive_purge(now=rome(2025, 6, 2, 1), batch=2)
