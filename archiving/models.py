@@ -171,6 +171,11 @@ class ArchivedMessage(models.Model):
             models.Index(fields=["archive", "folder", "message_date"], name="archived_message_browse"),
             models.Index(fields=["blob"], name="archived_message_blob"),
             GinIndex(fields=["search"], name="archived_message_search"),
+            # Search and lists newest first, in one archive or across many (archiving.search).
+            models.Index(fields=["archive", "message_date", "seq"], name="archived_message_archive_date"),
+            models.Index(fields=["message_date", "seq"], name="archived_message_date"),
+            # The "from" filter (a substring, ILIKE) across many archives.
+            GinIndex(fields=["sender"], opclasses=["gin_trgm_ops"], name="archived_message_sender_trgm"),
             models.Index(
                 fields=["id"], name="archived_message_unindexed", condition=models.Q(body_indexed=False)
             ),
