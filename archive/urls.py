@@ -1,5 +1,6 @@
 from django.urls import path
 
+from archive.plan_urls import plan_urlpatterns
 from archive.views import ARCHIVE, browse, export
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -25,4 +26,5 @@ urlpatterns = [
     ),
     path("a/<int:archive_id>/put-back/", export.put_back, name="put_back"),
     path("a/<int:archive_id>/readers/", browse.readers, name="readers"),
+    *plan_urlpatterns,
 ]

@@ -2,7 +2,10 @@
 `archive_journal` before they deliver or queue any copy, and answer 250 only after it returned.
 
 When it returns, the message is durable in the archive of every archived mailbox concerned: the
-blob fsynced in the blob store, the entries committed with synchronous_commit on. When it
+entries committed with synchronous_commit on and, in the same transaction, a blob the store does
+not hold yet written into the outbox table (archiving.outbox moves it into the store within a
+minute; settings.ARCHIVE_BLOB_OUTBOX off: the blob fsynced in the store before commit). The
+store is checked writable first, so with it down the MX still answers 4xx. When it
 raises (blob store or database down), nothing was delivered yet: the server answers 4xx and the
 sender retries. A retry (same sender and original bytes: the same `fingerprint`) is archived
 once per archive and folder (`archived_message_once_per_folder`).
@@ -24,6 +27,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -66,6 +70,10 @@ WITH blob AS (
     VALUES (%(blob)s, %(size)s, %(stored_size)s, %(archived_at)s)
     ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
     RETURNING sha256
+), pending AS (
+    INSERT INTO archive_archiveblobpending (blob_sha256, data, created_at)
+    SELECT blob.sha256, %(pending)s::bytea, %(archived_at)s FROM blob WHERE %(pending)s::bytea IS NOT NULL
+    ON CONFLICT (blob_sha256) DO NOTHING
 ), entry AS (
     INSERT INTO archive_archivedmessage (archive_id, seq, folder, fingerprint, blob_sha256, archived_at,
         message_date, message_id, sender, recipients, subject, size, attachment_names, entry_hash,
@@ -132,31 +140,78 @@ def _journal(*, data: bytes, fingerprint: str, targets: set[tuple[int, str]], at
             todo = sorted((a, f) for a, f in targets if a in heads and f not in heads[a][2])
             if not todo:  # a retry already archived (or the archive removed meanwhile)
                 return Journaled(entries=0, blob_sha256=sha256)
-            # The object's fsyncs overlap the entries' statement (the blob's row is locked by it;
-            # the write is joined before commit, so a failed write rolls everything back).
-            pending = _writers.submit(store.ensure, sha256, compressed)
-            try:
-                written = _write_entries(
-                    cursor,
-                    todo=todo,
-                    heads=heads,
-                    doc=doc,
-                    data=data,
-                    sha256=sha256,
-                    compressed_size=len(compressed),
-                    fingerprint=fingerprint,
-                    at=at,
-                    day=day,
+            if settings.ARCHIVE_BLOB_OUTBOX:
+                written = _journal_outbox(
+                    cursor, store, todo, heads, doc, data, sha256, compressed, fingerprint, at, day
                 )
-            finally:
-                pending.result()
-            # The purge may have deleted an unreferenced copy of this object after our write and
-            # before our statement locked its row: look again, now that the row is ours.
-            store.ensure(sha256, compressed)
+            else:
+                written = _journal_direct(
+                    cursor, store, todo, heads, doc, data, sha256, compressed, fingerprint, at, day
+                )
     return Journaled(entries=written, blob_sha256=sha256)
 
 
-def _write_entries(cursor, *, todo, heads, doc, data, sha256, compressed_size, fingerprint, at, day) -> int:
+def _journal_outbox(cursor, store, todo, heads, doc, data, sha256, compressed, fingerprint, at, day) -> int:
+    """The default: a blob not yet in the store goes into the outbox table in this very
+    transaction (one WAL flush at commit instead of a file fsync and a directory fsync); the
+    store is only looked at (one stat) and checked writable, so a store that is down still
+    answers 4xx. archiving.outbox moves the bytes into the store within a minute."""
+    store.check()
+    pending = None if store.has(sha256) else compressed
+    written = _write_entries(
+        cursor,
+        todo=todo,
+        heads=heads,
+        doc=doc,
+        data=data,
+        sha256=sha256,
+        compressed_size=len(compressed),
+        fingerprint=fingerprint,
+        at=at,
+        day=day,
+        pending=pending,
+    )
+    if pending is None and not store.has(sha256):
+        # The purge deleted the unreferenced object after our look and before our statement
+        # locked its row: keep the bytes in the outbox after all.
+        cursor.execute(
+            "INSERT INTO archive_archiveblobpending (blob_sha256, data, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (blob_sha256) DO NOTHING",
+            [sha256, compressed, at],
+        )
+    return written
+
+
+def _journal_direct(cursor, store, todo, heads, doc, data, sha256, compressed, fingerprint, at, day) -> int:
+    """ARCHIVE_BLOB_OUTBOX off: the object is written (fsynced) into the store before commit."""
+    # The object's fsyncs overlap the entries' statement (the blob's row is locked by it;
+    # the write is joined before commit, so a failed write rolls everything back).
+    pending = _writers.submit(store.ensure, sha256, compressed)
+    try:
+        written = _write_entries(
+            cursor,
+            todo=todo,
+            heads=heads,
+            doc=doc,
+            data=data,
+            sha256=sha256,
+            compressed_size=len(compressed),
+            fingerprint=fingerprint,
+            at=at,
+            day=day,
+            pending=None,
+        )
+    finally:
+        pending.result()
+    # The purge may have deleted an unreferenced copy of this object after our write and
+    # before our statement locked its row: look again, now that the row is ours.
+    store.ensure(sha256, compressed)
+    return written
+
+
+def _write_entries(
+    cursor, *, todo, heads, doc, data, sha256, compressed_size, fingerprint, at, day, pending
+) -> int:
     written = 0
     for archive_id, folder in todo:
         seq, prev = heads[archive_id][0] + 1, heads[archive_id][1]
@@ -196,8 +251,21 @@ def _write_entries(cursor, *, todo, heads, doc, data, sha256, compressed_size, f
                 "head": doc.header_text,
                 "day": day,
                 "stored_size": compressed_size,
+                "pending": pending if written == 0 else None,
             },
         )
         heads[archive_id] = (seq, link, heads[archive_id][2])
         written += 1
     return written
+
+
+def archive_journal_into(
+    *, archive_id: int, folder: str, data: bytes, fingerprint: str, at: dt.datetime | None = None
+) -> Journaled:
+    """Archive `data` in one folder of one archive (the import wizard, archiving.importing):
+    the same chain, blob store and de-duplication (archive, folder, fingerprint) as the MX's."""
+    if folder not in (RECEIVED, SENT):
+        raise ValueError(f"unknown archive folder {folder!r}")
+    return _journal(
+        data=data, fingerprint=fingerprint, targets={(archive_id, folder)}, at=at or timezone.now()
+    )

@@ -81,6 +81,13 @@ class Archive(models.Model):
     head_hash = models.CharField(max_length=64, blank=True, default="")
     purged_seq = models.BigIntegerField(default=0)
     purged_hash = models.CharField(max_length=64, blank=True, default="")
+    # A shortening of the retention waits RETENTION_SHORTENING_DELAY_DAYS (archiving.services):
+    # until `pending_retention_at` the purge keeps using `retention_years`, and the change can be
+    # cancelled; then archiving.tasks.archive_retention_apply makes it the retention.
+    pending_retention_years = models.PositiveSmallIntegerField(
+        _("pending retention (years)"), null=True, blank=True
+    )
+    pending_retention_at = models.DateTimeField(_("pending retention applies on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("archive")
@@ -90,6 +97,17 @@ class Archive(models.Model):
                 condition=models.Q(retention_years__gte=RETENTION_MIN_YEARS)
                 & models.Q(retention_years__lte=RETENTION_MAX_YEARS),
                 name="archive_retention_1_to_10_years",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(pending_retention_years__isnull=True, pending_retention_at__isnull=True)
+                    | models.Q(
+                        pending_retention_years__gte=RETENTION_MIN_YEARS,
+                        pending_retention_years__lte=RETENTION_MAX_YEARS,
+                        pending_retention_at__isnull=False,
+                    )
+                ),
+                name="archive_pending_retention_valid",
             ),
         ]
 
@@ -153,6 +171,11 @@ class ArchivedMessage(models.Model):
             models.Index(fields=["archive", "folder", "message_date"], name="archived_message_browse"),
             models.Index(fields=["blob"], name="archived_message_blob"),
             GinIndex(fields=["search"], name="archived_message_search"),
+            # Search and lists newest first, in one archive or across many (archiving.search).
+            models.Index(fields=["archive", "message_date", "seq"], name="archived_message_archive_date"),
+            models.Index(fields=["message_date", "seq"], name="archived_message_date"),
+            # The "from" filter (a substring, ILIKE) across many archives.
+            GinIndex(fields=["sender"], opclasses=["gin_trgm_ops"], name="archived_message_sender_trgm"),
             models.Index(
                 fields=["id"], name="archived_message_unindexed", condition=models.Q(body_indexed=False)
             ),
@@ -222,3 +245,76 @@ class ArchiveExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.archive_id} export {self.pk} ({self.status})"
+
+
+class ArchiveImport(models.Model):
+    """An import of a live mailbox's folders into its archive (archiving.importing): what to
+    import (`mapping`), how far it got (`progress`, committed with each batch of entries), and
+    the counts emailed at the end."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="imports")
+    mailbox = models.ForeignKey(
+        "domains.Mailbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notify = models.JSONField(default=list)  # addresses emailed the counts at the end
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    # [{"name": IMAP folder, "target": "received"|"sent", "total": n, "last_uid": u, "done": n,
+    #   "imported": n, "duplicates": n, "too_old": n}], in import order.
+    progress = models.JSONField(default=list)
+    error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "running", "done", "failed"]),
+                name="archive_import_state_valid",
+            ),
+            # One import at a time per archive: a second would only find duplicates.
+            models.UniqueConstraint(
+                fields=["archive"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="archive_import_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.archive_id} import {self.pk} ({self.state})"
+
+    def totals(self) -> dict[str, int]:
+        keys = ("total", "done", "imported", "duplicates", "too_old")
+        return {k: sum(int(f.get(k, 0)) for f in self.progress) for k in keys}
+
+    @property
+    def percent(self) -> int:
+        t = self.totals()
+        if self.state == self.State.DONE:
+            return 100
+        return min(100, round(100 * t["done"] / t["total"])) if t["total"] else 0
+
+
+class ArchiveBlobPending(models.Model):
+    """The journaling outbox: a new blob's compressed bytes, written in the transaction that
+    archives the message (one WAL flush makes both durable, instead of two file-system fsyncs
+    on the SMTP path), moved into the blob store by archiving.outbox within a minute. Until then
+    archiving.blobstore reads the bytes from here. Deleted with its blob row."""
+
+    blob = models.OneToOneField(
+        ArchiveBlob, on_delete=models.CASCADE, primary_key=True, db_column="blob_sha256", related_name="+"
+    )
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.blob_id

@@ -125,13 +125,19 @@ def _purge_batch(*, archive_id: int, cutoff: dt.datetime | None, batch: int) -> 
         return len(run), {r[3] for r in run}
 
 
+# The blob rows and their outbox rows (archiving.outbox: bytes not yet moved into the store).
 _SWEEP_SQL = """
-DELETE FROM archive_archiveblob WHERE sha256 IN (
-    SELECT b.sha256 FROM archive_archiveblob b
-    WHERE (%(all)s OR b.sha256 = ANY(%(candidates)s))
-      AND NOT EXISTS (SELECT 1 FROM archive_archivedmessage m WHERE m.blob_sha256 = b.sha256)
-    ORDER BY b.sha256 LIMIT %(batch)s FOR UPDATE SKIP LOCKED
-) RETURNING sha256
+WITH gone AS (
+    DELETE FROM archive_archiveblob WHERE sha256 IN (
+        SELECT b.sha256 FROM archive_archiveblob b
+        WHERE (%(all)s OR b.sha256 = ANY(%(candidates)s))
+          AND NOT EXISTS (SELECT 1 FROM archive_archivedmessage m WHERE m.blob_sha256 = b.sha256)
+        ORDER BY b.sha256 LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+    ) RETURNING sha256
+), outbox AS (
+    DELETE FROM archive_archiveblobpending p USING gone WHERE p.blob_sha256 = gone.sha256
+)
+SELECT sha256 FROM gone
 """
 
 

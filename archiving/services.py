@@ -2,25 +2,34 @@
 
 Journaling is archiving.journaling, the purge archiving.retention."""
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS, Archive, ArchivePlan
 from billing.services import charge_archive_attached, charge_archive_removed
 from core.audit import audit_record
 from domains.models import Mailbox
 
+# A shortening of the retention applies this long after it was asked (and can be cancelled
+# until then); a lengthening applies at once.
+RETENTION_SHORTENING_DELAY_DAYS = 30
 
-def archive_attach(*, mailbox: Mailbox, retention_years: int, actor: Any | None = None) -> ArchivePlan:
+
+def _valid_retention(value: Any) -> int:
     try:
-        retention_years = int(retention_years)
+        years = int(value)
     except (TypeError, ValueError):
-        retention_years = 0
-    if not RETENTION_MIN_YEARS <= retention_years <= RETENTION_MAX_YEARS:
+        years = 0
+    if not RETENTION_MIN_YEARS <= years <= RETENTION_MAX_YEARS:
         raise ValidationError(
             {
                 "retention_years": [
@@ -29,6 +38,11 @@ def archive_attach(*, mailbox: Mailbox, retention_years: int, actor: Any | None 
                 ]
             }
         )
+    return years
+
+
+def archive_attach(*, mailbox: Mailbox, retention_years: int, actor: Any | None = None) -> ArchivePlan:
+    retention_years = _valid_retention(retention_years)
     try:
         with transaction.atomic():
             mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
@@ -56,7 +70,11 @@ def archive_attach(*, mailbox: Mailbox, retention_years: int, actor: Any | None 
     return plan
 
 
-def archive_remove(*, mailbox: Mailbox, actor: Any | None = None) -> None:
+def archive_remove(*, mailbox: Mailbox, confirm_address: str, actor: Any | None = None) -> None:
+    """Remove the mailbox's archive (the Manager only: the view checks it). `confirm_address`
+    is what the Manager typed: it must be the mailbox's address."""
+    if (confirm_address or "").strip().lower() != mailbox.address.lower():
+        raise ValidationError({"confirm_address": [_("Type the address of the mailbox exactly.")]})
     with transaction.atomic():
         mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
         plan = ArchivePlan.objects.filter(mailbox=mailbox).first()
@@ -73,7 +91,9 @@ def archive_remove(*, mailbox: Mailbox, actor: Any | None = None) -> None:
         # Journaling stops with this commit (no plan, and the archive is marked removed); the
         # archive stays readable until the purge removes it, REMOVED_ARCHIVE_KEPT_DAYS later.
         if plan.archive_id is not None:
-            Archive.objects.filter(pk=plan.archive_id).update(removed_at=timezone.now())
+            Archive.objects.filter(pk=plan.archive_id).update(
+                removed_at=timezone.now(), pending_retention_years=None, pending_retention_at=None
+            )
         plan.delete()
         charge_archive_removed(mailbox=mailbox, actor=actor)
 
@@ -100,3 +120,157 @@ def archive_legal_hold_set(*, archive: Archive, legal_hold: bool, actor: Any | N
                 after={"legal_hold": archive.legal_hold},
             )
     return archive
+
+
+def archive_remove_orphan(*, archive: Archive, actor: Any | None = None) -> None:
+    """Remove an archive whose mailbox was deleted (the Manager only): readable 30 more days,
+    then purged, as archive_remove."""
+    with transaction.atomic():
+        archive = Archive.objects.select_for_update().get(pk=archive.pk)
+        if archive.mailbox_id is not None or archive.removed_at is not None:
+            raise ValidationError({"confirm_address": [_("This archive cannot be removed here.")]})
+        archive.removed_at = timezone.now()
+        archive.pending_retention_years = archive.pending_retention_at = None
+        archive.save(update_fields=["removed_at", "pending_retention_years", "pending_retention_at"])
+        audit_record(
+            actor=actor,
+            action="archive.remove",
+            domain=None,
+            target=archive.address,
+            before={"archive": archive.retention_years},
+            after={"archive": None},
+        )
+
+
+# Retention changes ----------------------------------------------------------------------------
+
+
+def archive_retention_change(
+    *, mailbox: Mailbox, retention_years: Any, actor: Any | None = None, may_shorten: bool
+) -> Archive:
+    """Change the retention of the mailbox's archive. Longer (or the same): at once, and any
+    pending shortening is cancelled. Shorter: pending for RETENTION_SHORTENING_DELAY_DAYS, the
+    owner and the Manager are emailed; only a Manager or the owner (`may_shorten`), never a
+    Postmaster."""
+    years = _valid_retention(retention_years)
+    with transaction.atomic():
+        mailbox = (
+            Mailbox.objects.select_for_update(of=("self",))
+            .select_related("domain__manager__user")
+            .get(pk=mailbox.pk)
+        )
+        plan = ArchivePlan.objects.filter(mailbox=mailbox, archive__isnull=False).first()
+        if plan is None:
+            raise ValidationError({"retention_years": [_("This mailbox has no archive.")]})
+        archive = Archive.objects.select_for_update().get(pk=plan.archive_id)
+        before = {"retention": archive.retention_years, "pending": archive.pending_retention_years}
+        if years < archive.retention_years:
+            if not may_shorten:
+                raise ValidationError(
+                    {"retention_years": [_("Only the Manager or the owner can shorten the retention.")]}
+                )
+            if archive.pending_retention_years == years:
+                return archive  # already asked: the 30 days do not start again
+            archive.pending_retention_years = years
+            archive.pending_retention_at = timezone.now() + dt.timedelta(days=RETENTION_SHORTENING_DELAY_DAYS)
+            archive.save(update_fields=["pending_retention_years", "pending_retention_at"])
+            pending = (archive.pk, years, archive.pending_retention_at)
+            transaction.on_commit(lambda: _email_shortening(mailbox, *pending))
+        else:
+            archive.retention_years = plan.retention_years = years
+            archive.pending_retention_years = archive.pending_retention_at = None
+            archive.save(update_fields=["retention_years", "pending_retention_years", "pending_retention_at"])
+            plan.save(update_fields=["retention_years"])
+        after = {"retention": archive.retention_years, "pending": archive.pending_retention_years}
+        if after != before:
+            audit_record(
+                actor=actor,
+                action="archive.retention",
+                domain=mailbox.domain,
+                target=mailbox.address,
+                before=before,
+                after=after,
+            )
+    return archive
+
+
+def archive_retention_cancel(*, mailbox: Mailbox, actor: Any | None = None) -> Archive:
+    """Cancel a pending shortening (anyone who may see the archive's plan: keeping longer is
+    always allowed)."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
+        plan = ArchivePlan.objects.filter(mailbox=mailbox, archive__isnull=False).first()
+        if plan is None:
+            raise ValidationError({"retention_years": [_("This mailbox has no archive.")]})
+        archive = Archive.objects.select_for_update().get(pk=plan.archive_id)
+        if archive.pending_retention_years is None:
+            raise ValidationError({"retention_years": [_("No change of the retention is pending.")]})
+        before = {"retention": archive.retention_years, "pending": archive.pending_retention_years}
+        archive.pending_retention_years = archive.pending_retention_at = None
+        archive.save(update_fields=["pending_retention_years", "pending_retention_at"])
+        audit_record(
+            actor=actor,
+            action="archive.retention",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before=before,
+            after={"retention": archive.retention_years, "pending": None},
+        )
+    return archive
+
+
+def archive_retention_apply_due(*, now: dt.datetime | None = None) -> int:
+    """Make each pending shortening whose date has come the archive's retention (beat, hourly;
+    idempotent). Returns how many were applied."""
+    now = now or timezone.now()
+    applied = 0
+    due = Archive.objects.filter(pending_retention_at__lte=now).values_list("pk", flat=True)
+    for pk in list(due):
+        with transaction.atomic():
+            archive = Archive.objects.select_for_update().filter(pk=pk, pending_retention_at__lte=now).first()
+            if archive is None:  # cancelled meanwhile
+                continue
+            before = archive.retention_years
+            archive.retention_years = archive.pending_retention_years
+            archive.pending_retention_years = archive.pending_retention_at = None
+            archive.save(update_fields=["retention_years", "pending_retention_years", "pending_retention_at"])
+            ArchivePlan.objects.filter(archive=archive).update(retention_years=archive.retention_years)
+            audit_record(
+                actor=None,
+                action="archive.retention",
+                domain=None,
+                target=archive.address,
+                before={"retention": before},
+                after={"retention": archive.retention_years},
+            )
+            applied += 1
+    return applied
+
+
+def _years(n: int) -> str:
+    return ngettext("%(n)d year", "%(n)d years", n) % {"n": n}
+
+
+def _email_shortening(mailbox: Mailbox, archive_id: int, years: int, at: dt.datetime) -> None:
+    archive = Archive.objects.filter(pk=archive_id).first()
+    if archive is None:
+        return
+    recipients = [mailbox.address]
+    manager = getattr(mailbox.domain, "manager", None)
+    if manager is not None and manager.user.email and manager.user.email.lower() != mailbox.address.lower():
+        recipients.append(manager.user.email)
+    day = date_format(timezone.localtime(at), "DATE_FORMAT")
+    subject = _("The Archive of %(address)s will keep messages for less time") % {"address": mailbox.address}
+    body = _(
+        "The retention of the Archive of %(address)s was shortened from %(before)s to %(after)s.\n\n"
+        "The change takes effect on %(day)s: from then on, messages archived more than %(after)s "
+        "ago are deleted for good.\n\n"
+        "Until then the change can be cancelled by the Manager in the control panel or by the "
+        "owner in the Archive."
+    ) % {
+        "address": mailbox.address,
+        "before": _years(archive.retention_years),
+        "after": _years(years),
+        "day": day,
+    }
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)

@@ -124,18 +124,24 @@ def main() -> None:
         first = []
         for creds in main_creds:
             first.append(timed(lambda c=creds: login(*c), 1)[0])
-        print(f"first login (uncached, Argon2)   median {statistics.median(first):7.1f} ms   "
-              f"max {max(first):7.1f} ms   (n={len(first)}, sequential)")
+        print(
+            f"first login (uncached, Argon2)   median {statistics.median(first):7.1f} ms   "
+            f"max {max(first):7.1f} ms   (n={len(first)}, sequential)"
+        )
 
         rate, main = concurrent(login, main_creds, args.seconds)
         base_rate, base = concurrent(login, app_creds, args.seconds)
         print(f"{'case':34} {'logins/s':>9} {'median ms':>10} {'p95 ms':>8}")
-        for name, r, s in (("main password, cached (8 clients)", rate, main),
-                           ("baseline: app password (8 clients)", base_rate, base)):
+        for name, r, s in (
+            ("main password, cached (8 clients)", rate, main),
+            ("baseline: app password (8 clients)", base_rate, base),
+        ):
             print(f"{name:34} {r:9.1f} {statistics.median(s):10.1f} {percentile(s, 95):8.1f}")
-        print(f"p95 ratio main/app password: {percentile(main, 95) / percentile(base, 95):.2f}x; "
-              f"targets: >= 100 logins/s -> {'OK' if rate >= 100 else 'MISSED'}, "
-              f"p95 <= 100 ms -> {'OK' if percentile(main, 95) <= 100 else 'MISSED'}")
+        print(
+            f"p95 ratio main/app password: {percentile(main, 95) / percentile(base, 95):.2f}x; "
+            f"targets: >= 100 logins/s -> {'OK' if rate >= 100 else 'MISSED'}, "
+            f"p95 <= 100 ms -> {'OK' if percentile(main, 95) <= 100 else 'MISSED'}"
+        )
 
         def master():
             with imap_session(mailboxes[0].address, client_ip="198.51.100.1"):
@@ -147,15 +153,18 @@ def main() -> None:
 
         if args.dovecot_auth_cache:
             dovecot.stop(config)
-            config = replace(config, auth_cache_seconds=0,
-                             extra={"auth_cache_size": "10M", "auth_cache_ttl": "15 mins"})
+            config = replace(
+                config, auth_cache_seconds=0, extra={"auth_cache_size": "10M", "auth_cache_ttl": "15 mins"}
+            )
             dovecot.start(config)
             login(*app_creds[0])
             for creds in main_creds:  # fill Dovecot's cache
                 login(*creds)
             rate, samples = concurrent(login, main_creds, args.seconds)
-            print(f"{'Dovecot auth_cache (ours off)':34} {rate:9.1f} {statistics.median(samples):10.1f} "
-                  f"{percentile(samples, 95):8.1f}")
+            print(
+                f"{'Dovecot auth_cache (ours off)':34} {rate:9.1f} {statistics.median(samples):10.1f} "
+                f"{percentile(samples, 95):8.1f}"
+            )
     finally:
         if config is not None:
             dovecot.stop(config)

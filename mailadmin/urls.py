@@ -1,6 +1,16 @@
 from django.urls import path
 
-from mailadmin.views import account, addresses, archive_reads, delegates, domain, home, mailboxes, timemachine
+from mailadmin.views import (
+    account,
+    addresses,
+    archive_import,
+    archive_reads,
+    delegates,
+    domain,
+    home,
+    mailboxes,
+    timemachine,
+)
 from mailadmin.views.common import MAILADMIN
 from portalkit.branding import brand_urlpatterns
 from portalkit.urls import login_urlpatterns
@@ -32,6 +42,26 @@ urlpatterns = [
         "d/<str:domain_name>/m/<int:pk>/suspension/", mailboxes.mailbox_suspension, name="mailbox_suspension"
     ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/retention/",
+        mailboxes.mailbox_archive_retention,
+        name="mailbox_archive_retention",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/",
+        archive_import.import_wizard,
+        name="mailbox_archive_import",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/<int:job>/",
+        archive_import.import_progress,
+        name="mailbox_archive_import_progress",
+    ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/archive/import/<int:job>/status/",
+        archive_import.import_status_json,
+        name="mailbox_archive_import_status",
+    ),
     path("d/<str:domain_name>/m/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path("d/<str:domain_name>/addresses/", addresses.address_list, name="addresses"),
     path("d/<str:domain_name>/addresses/new/", addresses.address_create, name="address_create"),

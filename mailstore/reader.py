@@ -619,6 +619,15 @@ class MailSession:
                 batch.append(uid)
                 weight += size
 
+    def uids_after(self, folder: str, last_uid: int = 0) -> list[int]:
+        """The UIDs of `folder` above `last_uid`, ascending (an import resumes from the last
+        UID it committed)."""
+        self.select(folder, readonly=True)
+        start = max(0, min(int(last_uid), UID_MAX - 1)) + 1
+        with imap_errors(f"SEARCH UID in {folder!r}"):
+            found = self._client.search(["UID", f"{start}:*"])
+        return sorted(u for u in found if u > last_uid)  # "n:*" also matches the last UID below n
+
     def _existing_uids(self, uids: list[int]) -> list[int]:
         uids = [u for u in uids if 0 < u <= UID_MAX]
         if not uids:

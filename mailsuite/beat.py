@@ -46,6 +46,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "snapshots.tasks.restores_resume",
         "schedule": crontab(minute="*"),
     },
+    # Blobs journaled into the outbox table go into the blob store (archiving.outbox).
+    "archive-outbox": {
+        "task": "archiving.tasks.archive_outbox",
+        "schedule": crontab(minute="*"),
+    },
     # Bodies of newly archived messages become searchable (archiving.indexing).
     "archive-index": {
         "task": "archiving.tasks.archive_index",
@@ -60,6 +65,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "archive-exports-expire": {
         "task": "archiving.tasks.archive_exports_expire",
         "schedule": crontab(minute=40),
+    },
+    # Shortenings of an archive's retention whose 30 days have passed (archiving.services).
+    "archive-retention-apply": {
+        "task": "archiving.tasks.archive_retention_apply",
+        "schedule": crontab(minute=10),
+    },
+    # Import wizard jobs no worker advanced for two minutes are queued again (archiving.importing).
+    "archive-import-resume": {
+        "task": "archiving.tasks.archive_import_resume",
+        "schedule": crontab(minute="*/5"),
     },
     # After midnight, so the day it reports on is complete (docs/billing.md).
     "billing-daily-notices": {

@@ -298,12 +298,21 @@ ARCHIVE_BLOB_DIR = Path(env.str("MAILSUITE_ARCHIVE_BLOB_DIR", default=str(DATA_D
 ARCHIVE_SEARCH_BACKEND = env.str(
     "MAILSUITE_ARCHIVE_SEARCH_BACKEND", default="archiving.search.PostgresSearch"
 )
+# Journaling writes a new blob into an outbox table in its own transaction (durable with the
+# entry, no file fsync on the SMTP path), drained into the blob store every minute; off: the blob
+# is written and fsynced into the store before the 250.
+ARCHIVE_BLOB_OUTBOX = env.bool("MAILSUITE_ARCHIVE_BLOB_OUTBOX", default=True)
 ARCHIVE_PURGE_BATCH = env.int("MAILSUITE_ARCHIVE_PURGE_BATCH", default=1000)
 # Exports (archiving.export): up to this many messages are streamed to the browser at once; more
 # are built by a Celery job into ARCHIVE_EXPORT_DIR, and a link valid ARCHIVE_EXPORT_DAYS is emailed.
 ARCHIVE_EXPORT_STREAM_MAX = env.int("MAILSUITE_ARCHIVE_EXPORT_STREAM_MAX", default=2000)
 ARCHIVE_EXPORT_DIR = Path(env.str("MAILSUITE_ARCHIVE_EXPORT_DIR", default=str(DATA_DIR / "archive-exports")))
 ARCHIVE_EXPORT_DAYS = env.int("MAILSUITE_ARCHIVE_EXPORT_DAYS", default=7)
+# Import wizard (archiving.importing): messages per transaction (progress is saved with each),
+# and an optional pause between batches (seconds) to spare a busy Dovecot.
+ARCHIVE_IMPORT_BATCH = env.int("MAILSUITE_ARCHIVE_IMPORT_BATCH", default=50)
+ARCHIVE_IMPORT_PAUSE = env.float("MAILSUITE_ARCHIVE_IMPORT_PAUSE", default=0.0)
+ARCHIVE_IMPORT_QUEUE = env.str("MAILSUITE_ARCHIVE_IMPORT_QUEUE", default="archive")
 VMAIL_USER = env.str("MAILSUITE_VMAIL_USER", default="vmail")
 # Shared secret of the internal endpoints Dovecot calls (auth policy, quota warnings); loopback only.
 INTERNAL_API_TOKEN = _secret("MAILSUITE_INTERNAL_API_TOKEN")

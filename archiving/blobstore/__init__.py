@@ -52,6 +52,9 @@ class BlobStore:
     def keys(self) -> Iterator[str]:
         raise NotImplementedError
 
+    def _check(self) -> None:  # raise BlobStoreError when the store cannot take writes now
+        return None
+
     # -- the face ------------------------------------------------------------------------------
     @staticmethod
     def key_for(sha256: str) -> str:
@@ -74,14 +77,36 @@ class BlobStore:
         if not self._exists(key):
             self._write(key, compressed)
 
+    def has(self, sha256: str) -> bool:
+        return self._exists(self.key_for(sha256))
+
+    def check(self) -> None:
+        """Raise BlobStoreError unless the store can take writes (the MX answers 4xx then)."""
+        self._check()
+
     def get(self, sha256: str) -> bytes:
+        """The raw bytes: from the store, or, for a blob journaled in the last minute and not
+        yet moved there, from the journaling outbox (archiving.outbox)."""
         try:
-            return zstandard.ZstdDecompressor().decompress(self._read(self.key_for(sha256)))
+            stored = self._read(self.key_for(sha256))
+        except BlobStoreError:
+            stored = _pending(sha256)
+            if stored is None:
+                raise
+        try:
+            return zstandard.ZstdDecompressor().decompress(stored)
         except zstandard.ZstdError as exc:
             raise BlobStoreError(f"blob {sha256}: not a valid zstd object ({exc})") from exc
 
     def delete(self, sha256: str) -> None:
         self._delete(self.key_for(sha256))
+
+
+def _pending(sha256: str) -> bytes | None:
+    from archiving.models import ArchiveBlobPending
+
+    data = ArchiveBlobPending.objects.filter(blob_id=sha256).values_list("data", flat=True).first()
+    return bytes(data) if data is not None else None
 
 
 @lru_cache(maxsize=4)

@@ -60,6 +60,15 @@ class FileSystemBlobStore(BlobStore):
                 pass  # made by a concurrent writer: its parent's fsync may not have happened yet
             _fsync_dir(each.parent)
 
+    def _check(self) -> None:
+        try:
+            if not self.root.is_dir():
+                self._make_dirs(self.root)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise BlobStoreError(f"blob store {self.root} is not writable")
+        except OSError as exc:
+            raise BlobStoreError(f"cannot reach the blob store: {exc}") from exc
+
     def _read(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()

@@ -7,7 +7,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.selectors import app_passwords_for
-from archiving.services import archive_attach, archive_remove
+from archiving.forms import ArchiveRemoveForm, RetentionForm
+from archiving.importing import active_import
+from archiving.services import (
+    archive_attach,
+    archive_remove,
+    archive_retention_cancel,
+    archive_retention_change,
+)
 from domains import services, twofactor
 from domains.selectors import (
     MAILBOX_SORTS,
@@ -114,6 +121,8 @@ def mailbox_create(request, domain_name):
 
 def _detail(request, domain, mailbox, status=200, **forms):
     is_manager = is_manager_of(request.user, domain)
+    plan = getattr(mailbox, "archive_plan", None)
+    archive = plan.archive if plan is not None else None
     context = {
         "domain": domain,
         "mailbox": mailbox,
@@ -130,6 +139,11 @@ def _detail(request, domain, mailbox, status=200, **forms):
         or SendLimitForm(initial={"send_limit": mailbox.send_limit}),
         "archive_form": forms.get("archive_form") or ArchiveForm(),
         "suspend_form": forms.get("suspend_form") or SuspendForm(),
+        "archive": archive,
+        "archive_remove_form": forms.get("archive_remove_form") or ArchiveRemoveForm(),
+        "retention_form": forms.get("retention_form")
+        or RetentionForm(initial={"retention_years": archive.retention_years if archive else 10}),
+        "archive_import": active_import(archive) if archive else None,
     }
     return render(request, "mailadmin/mailbox_detail.html", context, status=status)
 
@@ -284,17 +298,25 @@ def mailbox_suspension(request, domain_name, pk):
 
 @panel_view
 def mailbox_archive(request, domain_name, pk):
+    """Attach (then the import wizard) or remove the mailbox's archive: the Manager only."""
     domain, mailbox = _load(request, domain_name, pk, manager_only=True)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if request.POST.get("action") == "remove":
-        try:
-            archive_remove(mailbox=mailbox, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("Archive removed."))
-        return redirect(mailbox_url(domain, mailbox))
+        remove_form = ArchiveRemoveForm(request.POST)
+        if remove_form.is_valid():
+            try:
+                archive_remove(
+                    mailbox=mailbox,
+                    confirm_address=remove_form.cleaned_data["confirm_address"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                apply_service_errors(remove_form, exc)
+            else:
+                messages.success(request, _("Archive removed."))
+                return redirect(mailbox_url(domain, mailbox))
+        return _detail(request, domain, mailbox, status=400, archive_remove_form=remove_form)
     form = ArchiveForm(request.POST)
     if not form.is_valid():
         return _detail(request, domain, mailbox, status=400, archive_form=form)
@@ -316,7 +338,47 @@ def mailbox_archive(request, domain_name, pk):
         apply_service_errors(form, exc)
         return _detail(request, domain, mailbox, status=400, archive_form=form)
     messages.success(request, _("Archive attached."))
-    return redirect(mailbox_url(domain, mailbox))
+    # Right after attaching: the import wizard (the mail already in the mailbox).
+    return redirect("mailadmin:mailbox_archive_import", domain.name, mailbox.pk)
+
+
+@panel_view
+def mailbox_archive_retention(request, domain_name, pk):
+    """Change the retention (longer at once, shorter in 30 days) or cancel a pending
+    shortening. A Postmaster may lengthen or cancel, never shorten."""
+    domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    may_shorten = is_manager_of(request.user, domain)
+    if request.POST.get("action") == "cancel":
+        try:
+            archive_retention_cancel(mailbox=mailbox, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The change of the retention was cancelled."))
+        return redirect(mailbox_url(domain, mailbox))
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        try:
+            archive = archive_retention_change(
+                mailbox=mailbox,
+                retention_years=form.cleaned_data["retention_years"],
+                actor=request.user,
+                may_shorten=may_shorten,
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            if archive.pending_retention_years is not None:
+                messages.success(
+                    request,
+                    _("The shorter retention takes effect in 30 days; it can be cancelled until then."),
+                )
+            else:
+                messages.success(request, _("Retention changed."))
+            return redirect(mailbox_url(domain, mailbox))
+    return _detail(request, domain, mailbox, status=400, retention_form=form)
 
 
 @panel_view

@@ -167,7 +167,7 @@ def test_removing_the_archive_stops_journaling_at_once(smtpd, running_mailplane,
     assert mx_send(smtpd, SENDER, [bob], message("before"))[0] == 250
 
     # when the archive is removed, then the next message is delivered but not archived
-    archive_remove(mailbox=Mailbox.objects.get(pk=archive.mailbox_id))
+    archive_remove(mailbox=Mailbox.objects.get(pk=archive.mailbox_id), confirm_address=archive.address)
     assert mx_send(smtpd, SENDER, [bob], message("after"))[0] == 250
     assert entries(archive) == [("received", "journal before")]
     assert Archive.objects.get(pk=archive.pk).removed_at is not None

@@ -11,6 +11,7 @@ import pytest
 from archiving.blobstore import BlobStoreError, blob_store
 from archiving.journaling import archive_journal
 from archiving.models import Archive, ArchiveBlob, ArchivedMessage
+from archiving.outbox import archive_outbox_drain
 from archiving.retention import add_years, archive_purge, first_kept_day
 from archiving.services import archive_legal_hold_set, archive_remove
 from tests.archiving.conftest import raw_message
@@ -83,6 +84,7 @@ def test_the_purge_works_in_batches_and_removes_unreferenced_blobs_only(archived
     for n in range(3):
         journal(short, f"own-{n}", at)
     assert ArchiveBlob.objects.count() == 4
+    assert archive_outbox_drain() == 4  # the objects in the store (the outbox's are in test_outbox)
 
     # when the purge runs after one year, two at a time
     result = archive_purge(now=rome(2025, 6, 2, 1), batch=2)
@@ -115,7 +117,7 @@ def test_a_removed_archive_is_readable_30_days_then_purged_whole(archived_mailbo
     # given an archive with a recent message (far from expiry), removed on 2026-01-10 at 15:00
     mailbox, archive = archived_mailbox(retention_years=10)
     journal(mailbox, "recent", rome(2026, 1, 5, 12))
-    archive_remove(mailbox=mailbox)
+    archive_remove(mailbox=mailbox, confirm_address=mailbox.address)
     Archive.objects.filter(pk=archive.pk).update(removed_at=rome(2026, 1, 10, 15))
 
     # then it is kept through the 30th day after the removal day, and purged the day after

@@ -159,7 +159,7 @@ def test_archive_attach_and_remove_through_the_archive_services(domain, staff):
     mailbox = MailboxFactory(domain=domain, local_part="arc")
 
     archive_attach(mailbox=mailbox, retention_years=3, actor=staff)
-    archive_remove(mailbox=mailbox, actor=staff)
+    archive_remove(mailbox=mailbox, confirm_address=mailbox.address, actor=staff)
 
     attached, removed = events(domain)[-2:]
     assert (attached.kind, attached.monthly_total_before, attached.monthly_total_after) == (

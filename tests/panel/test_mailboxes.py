@@ -169,7 +169,13 @@ def test_manager_sets_send_limit_and_archive(world, manager_client):
     plan = ArchivePlan.objects.get(mailbox=mailbox)
     assert (plan.retention_years, plan.created_by) == (7, world.manager.user)
     assert LedgerEvent.objects.filter(kind="archive_attached", target="sales@acme.test").count() == 1
-    assert manager_client.post(url, {"action": "remove"}).status_code == 302
+    # removing needs the address typed
+    assert manager_client.post(url, {"action": "remove"}).status_code == 400
+    wrong = {"action": "remove", "confirm_address": "other@acme.test"}
+    assert manager_client.post(url, wrong).status_code == 400
+    assert ArchivePlan.objects.filter(mailbox=mailbox).exists()
+    right = {"action": "remove", "confirm_address": "Sales@acme.test"}
+    assert manager_client.post(url, right).status_code == 302
     assert not ArchivePlan.objects.filter(mailbox=mailbox).exists()
     assert LedgerEvent.objects.filter(kind="archive_removed", target="sales@acme.test").count() == 1
 
