@@ -161,3 +161,11 @@ def full_client(world) -> Client:
 @pytest.fixture
 def headers_client(world) -> Client:
     return portal_login("headers.auditor", DELEGATE_PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def english_pages(settings):
+    """These tests read the Archive's messages and errors in English (requests without an
+    Accept-Language fall back to LANGUAGE_CODE); the Italian default and the catalogue are
+    tests/test_translations.py's."""
+    settings.LANGUAGE_CODE = "en"

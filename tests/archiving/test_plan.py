@@ -103,7 +103,7 @@ def test_shortening_waits_30_days_is_emailed_and_the_purge_keeps_the_old_retenti
     # the owner and the Manager are told, with the date it takes effect
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == sorted([mailbox.address, "boss@example.test"])
-    assert "5 years" in mail.outbox[0].body and "10 years" in mail.outbox[0].body
+    assert "5 anni" in mail.outbox[0].body and "10 anni" in mail.outbox[0].body  # it: the default language
     # asking again does not restart the 30 days
     with django_capture_on_commit_callbacks(execute=True):
         archive_retention_change(mailbox=mailbox, retention_years=5, may_shorten=True)
