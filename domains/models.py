@@ -158,7 +158,9 @@ class Mailbox(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     suspended_at = models.DateTimeField(_("suspended since"), null=True, blank=True)
     # While suspended, mail is delivered (True) or refused at RCPT (False).
-    receive_while_suspended = models.BooleanField(_("receives mail while suspended"), default=False)
+    receive_while_suspended = models.BooleanField(
+        _("receives mail while suspended"), default=False, db_default=False
+    )
     require_2fa = models.BooleanField(_("two-factor authentication required"), default=False)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -98,7 +98,7 @@ def test_restore_is_refused_after_15_days_and_when_the_address_is_taken(world, p
         DeletedMailbox.objects.get(mailbox_id=newcomer.pk).pk
     ]
     assert postmaster_client.post(url, {"deleted": deleted.pk}).status_code == 404
-    with pytest.raises(Exception, match="15 days"):
+    with pytest.raises(Exception, match="15 giorni"):  # it: the default language
         services.mailbox_undelete(deleted=deleted, actor=None)
 
 
