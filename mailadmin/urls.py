@@ -41,6 +41,7 @@ urlpatterns = [
     path(
         "d/<str:domain_name>/m/<int:pk>/suspension/", mailboxes.mailbox_suspension, name="mailbox_suspension"
     ),
+    path("d/<str:domain_name>/m/<int:pk>/export/", mailboxes.mailbox_export, name="mailbox_export"),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
     path(
         "d/<str:domain_name>/m/<int:pk>/archive/retention/",

@@ -86,3 +86,52 @@ def mbox_stream(messages: Iterable[RawMessage]) -> Iterator[bytes]:
         if not body.endswith(b"\n"):
             body += b"\n"
         yield b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n" + body + b"\n"
+
+
+def _folder_entry_name(folder: str) -> str:
+    """`Archive/2024` → `Archive/2024.mbox`: the hierarchy kept as zip directories, each part
+    safe on every file system (no `..`, no control or reserved characters)."""
+    parts = [_UNSAFE.sub("_", part).strip(" .") or "_" for part in folder.split("/")]
+    return "/".join(parts) + ".mbox"
+
+
+def mailbox_zip_stream(source, *, timeout: float = 120) -> Iterator[bytes]:
+    """A whole mailbox as a .zip with one mbox (mboxrd) per folder, written while it is read:
+    each folder is fetched in batches (MailSession.messages_stream) on a connection of its own
+    and compressed into its entry message by message, so the memory used is one batch whatever
+    the mailbox's size (Zip64 entries: a folder may pass 4 GB)."""
+    from django.utils import timezone
+
+    from mailstore.reader import mail_session  # the only IMAP code: through mailstore's face
+
+    sink = _Sink()
+    with mail_session(source, timeout=timeout) as mail:
+        selectable = [f.name for f in mail.folder_tree(counts=False) if f.selectable]  # not \Noselect parents
+        folders = sorted(selectable, key=lambda name: (name != "INBOX", name.lower()))
+        with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            for folder in folders:
+                now = timezone.localtime()
+                info = zipfile.ZipInfo(_folder_entry_name(folder), date_time=_zip_time(now))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, mode="w", force_zip64=True) as entry:
+                    for chunk in mbox_stream(mail.messages_stream(folder)):
+                        entry.write(chunk)
+                        data = sink.take()
+                        if data:
+                            yield data
+                data = sink.take()
+                if data:
+                    yield data
+    tail = sink.take()  # the central directory
+    if tail:
+        yield tail
+
+
+def mailbox_export_response(source, *, address: str):
+    """The whole mailbox `source` as a streamed .zip download named after the address and today."""
+    from django.utils import timezone
+
+    from portalkit.reading import streamed_download
+
+    filename = f"{address} {timezone.localdate().isoformat()}.zip"
+    return streamed_download(mailbox_zip_stream(source), filename=filename, content_type="application/zip")

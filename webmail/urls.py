@@ -9,6 +9,7 @@ from webmail.views import (
     composing,
     contacts,
     conversations,
+    export,
     mail,
     preferences,
     reading,
@@ -67,4 +68,6 @@ urlpatterns = [
         name="settings_app_password_revoke",
     ),
     path("settings/vacation/", preferences.vacation, name="settings_vacation"),
+    path("settings/export/", export.export_page, name="settings_export"),
+    path("settings/export/mailbox.zip", export.export_download, name="settings_export_download"),
 ]

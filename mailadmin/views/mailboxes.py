@@ -15,6 +15,7 @@ from archiving.services import (
     archive_retention_cancel,
     archive_retention_change,
 )
+from core.audit import audit_record
 from domains import services, twofactor
 from domains.selectors import (
     MAILBOX_SORTS,
@@ -38,6 +39,8 @@ from mailadmin.forms import (
 )
 from mailadmin.views import pricing
 from mailadmin.views.common import mailbox_url, paginate, panel_view
+from mailstore.imap import LiveMailbox
+from portalkit.exports import mailbox_export_response
 
 
 @panel_view
@@ -247,6 +250,24 @@ def mailbox_send_limit(request, domain_name, pk):
     return _tier_change(
         request, domain, mailbox, SendLimitForm(request.POST), "send_limit", "send_limit_form"
     )
+
+
+@panel_view
+def mailbox_export(request, domain_name, pk):
+    """The whole mailbox as a streamed .zip of one mbox per folder (Postmaster or Manager),
+    audited like every access to a user's mail from the panel."""
+    domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    audit_record(
+        actor=request.user,
+        action="mailbox.export",
+        domain=domain,
+        target=mailbox.address,
+        after={"by": "admin"},
+    )
+    source = LiveMailbox(mailbox.address, client_name="mailsuite-export")
+    return mailbox_export_response(source, address=mailbox.address)
 
 
 @panel_view

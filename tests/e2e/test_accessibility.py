@@ -249,6 +249,7 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         (f"{base}/webmail/folders/", "webmail-folders"),
         (f"{base}/webmail/settings/", "webmail-settings"),
         (f"{base}/webmail/settings/password/", "webmail-settings-password"),
+        (f"{base}/webmail/settings/export/", "webmail-settings-export"),
         (f"{base}/webmail/settings/security/", "webmail-settings-security"),
         (f"{base}/webmail/settings/app-passwords/", "webmail-settings-app-passwords"),
         (f"{base}/webmail/settings/vacation/", "webmail-settings-vacation"),

@@ -34,6 +34,7 @@ DOMAIN_URLS = [
     ("mailbox_security", True, {"action": "require_2fa"}, False),
     ("mailbox_delete", True, {"confirm_address": "victim@acme.test"}, False),
     ("mailbox_suspension", True, {"action": "suspend", "mail": "refuse"}, False),
+    ("mailbox_export", True, None, False),
     ("domain_security", False, {"require_2fa": "on"}, False),
     ("audit_log", False, None, False),
     ("access_log", False, None, False),
