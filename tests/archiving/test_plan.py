@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from archiving.journaling import archive_journal
 from archiving.models import Archive, ArchivedMessage, ArchivePlan
@@ -88,8 +88,8 @@ def test_shortening_waits_30_days_is_emailed_and_the_purge_keeps_the_old_retenti
     mail.outbox.clear()
     asked = timezone.now()
 
-    # when the Manager shortens it to 5 years
-    with django_capture_on_commit_callbacks(execute=True):
+    # when the Manager shortens it to 5 years (the email in the site's language, Italian)
+    with translation.override("it"), django_capture_on_commit_callbacks(execute=True):
         archive_retention_change(mailbox=mailbox, retention_years=5, may_shorten=True, actor=manager.user)
 
     # then nothing changes yet: pending for 30 days, and the message is kept by the purge
@@ -103,7 +103,7 @@ def test_shortening_waits_30_days_is_emailed_and_the_purge_keeps_the_old_retenti
     # the owner and the Manager are told, with the date it takes effect
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == sorted([mailbox.address, "boss@example.test"])
-    assert "5 anni" in mail.outbox[0].body and "10 anni" in mail.outbox[0].body  # it: the default language
+    assert "5 anni" in mail.outbox[0].body and "10 anni" in mail.outbox[0].body
     # asking again does not restart the 30 days
     with django_capture_on_commit_callbacks(execute=True):
         archive_retention_change(mailbox=mailbox, retention_years=5, may_shorten=True)

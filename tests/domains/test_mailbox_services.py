@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from core.models import AuditEntry
 from domains.models import Mailbox, QuotaTier, SendLimitTier
@@ -192,10 +193,10 @@ def test_lowering_the_space_below_the_usage_is_refused_with_the_usage_shown():
 
     mailbox = MailboxFactory(quota_tier=QuotaTier.GB25)
     QuotaUsage.objects.create(username=mailbox.address, bytes=9 * 1024**3, messages=120_000)
-    with pytest.raises(ValidationError) as exc:
+    with translation.override("it"), pytest.raises(ValidationError) as exc:
         mailbox_update(mailbox=mailbox, quota_tier=QuotaTier.GB8)
     message = exc.value.message_dict["quota_tier"][0]
-    assert "9,0\xa0GB" in message and "8,0\xa0GB" in message  # it is the default language
+    assert "9,0\xa0GB" in message and "8,0\xa0GB" in message
     mailbox.refresh_from_db()
     assert mailbox.quota_tier == 25
     assert not AuditEntry.objects.filter(action="mailbox.update").exists()
