@@ -309,7 +309,7 @@ def _copy_folder(folder: Path, destination: Path, first: dict, shared: dict) -> 
             os.close(target_fd)
     # Dovecot's own files, copied last: the uidlist then knows the messages linked above.
     for entry in os.scandir(folder):
-        if not entry.is_file(follow_symlinks=False):
+        if not entry.is_file(follow_symlinks=False) or not _copied_control_file(entry.name):
             continue
         try:
             copied = shutil.copy2(entry.path, destination / entry.name, follow_symlinks=False)
@@ -321,6 +321,16 @@ def _copy_folder(folder: Path, destination: Path, first: dict, shared: dict) -> 
 
 
 UIDLIST = "dovecot-uidlist"
+
+
+def _copied_control_file(name: str) -> bool:
+    """Dovecot's files worth copying into a snapshot. A lock held by the live mailbox at the
+    moment of the copy (dovecot-uidlist.lock while LMTP delivers, a .lock of the index or the
+    keywords) is not: the snapshot reader would find it, see that its process is alive and wait
+    for it to go away, which it never does in the copy (an IMAP SELECT hanging for minutes).
+    Nor are Dovecot's temporary files (a half-written ".tmp" rename source, a ".temp.*" dotlock
+    being made)."""
+    return not (name.endswith((".lock", ".tmp")) or name.startswith(".temp."))
 
 
 def _reconcile_uidlist(destination: Path) -> None:

@@ -13,9 +13,10 @@ need_root() { [ "$(id -u)" = 0 ] || { echo "run as root (installs Debian package
 
 # 1. Debian packages ---------------------------------------------------------------------------
 PKGS=(postgresql redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-pgsql
-      dovecot-sieve dovecot-managesieved gettext openssl python3-venv ca-certificates)
+      dovecot-sieve dovecot-managesieved rspamd gettext openssl python3-venv ca-certificates)
 if [ "$MODE" = "--test" ]; then
-  PKGS+=(chromium swaks)
+  # libwbxml2-utils: an independent WBXML encoder/decoder the ActiveSync tests check against.
+  PKGS+=(chromium swaks libwbxml2-utils)
   # Node and npm for axe-core (tests/e2e/test_accessibility.py); a machine with its own node keeps it.
   command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
 fi
@@ -36,8 +37,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # The packaged Dovecot service would take ports 143/993/110/995; the suite runs its own instance.
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now dovecot >/dev/null 2>&1 || true
+    systemctl disable --now rspamd >/dev/null 2>&1 || true
   else
     service dovecot stop >/dev/null 2>&1 || true
+    service rspamd stop >/dev/null 2>&1 || true
   fi
 fi
 

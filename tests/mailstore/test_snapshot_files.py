@@ -67,6 +67,29 @@ def test_messages_are_hard_linked_and_dovecot_files_copied(store):
     assert bases(snap) == [".Archive/3.M3P1.h", "INBOX/1.M1P1.h", "INBOX/2.M2P1.h"]
 
 
+def test_a_lock_held_by_the_live_mailbox_is_not_copied(store):
+    # LMTP holds dovecot-uidlist.lock while it delivers; a copy of it in the snapshot would make
+    # the snapshot reader wait for a process that never releases it there (a SELECT hanging).
+    snapshots, home = store
+    root = maildir(home, ("", ".Archive"))
+    put(root, "new", "1.M1P1.h")
+    (root / "dovecot-uidlist").write_text("3 V1 N2\n1 1.M1P1.h\n")
+    for folder in (root, root / ".Archive"):
+        (folder / "dovecot-uidlist.lock").write_text("4242:host")
+        (folder / "dovecot.index.log.lock").write_text("4242:host")
+        (folder / ".temp.host.4242.abc").write_text("")
+        (folder / "dovecot-keywords.tmp").write_text("")
+
+    snapshots.take(mailbox_id=7, day=DAY, home=home)
+
+    snap = snapshots.maildir(mailbox_id=7, day=DAY)
+    for folder in (snap, snap / ".Archive"):
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+        assert not [n for n in names if n.endswith((".lock", ".tmp")) or n.startswith(".temp.")], names
+    assert (snap / "dovecot-uidlist").is_file()
+    assert bases(snap) == ["INBOX/1.M1P1.h"]
+
+
 def test_the_copied_uidlist_lists_exactly_the_linked_messages(store):
     """The live uidlist is written lazily: a line for a message expunged since, none yet for one
     just linked. The snapshot's lists what it holds (Dovecot may not rewrite it there)."""
