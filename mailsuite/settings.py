@@ -284,6 +284,9 @@ DOVECOT_DIR = Path(env.str("MAILSUITE_DOVECOT_DIR", default=str(DATA_DIR / "dove
 MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR / "mail")))
 # Time Machine snapshots (mailstore.snapshots): on the mail store's file system for the default
 # hard-link backend; a site on ZFS/btrfs names its own backend (docs/operations.md).
+# The DNS server the suite asks (SPF/DKIM/DMARC checks, the control panel's DNS page): "host:port",
+# or empty for the system's resolver (/etc/resolv.conf). The tests point it at their own server.
+DNS_RESOLVER = env.str("MAILSUITE_DNS_RESOLVER", default="")
 SNAPSHOT_DIR = Path(env.str("MAILSUITE_SNAPSHOT_DIR", default=str(DATA_DIR / "snapshots")))
 SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snapshots.HardlinkSnapshots")
 SNAPSHOT_RETENTION_DAYS = 15

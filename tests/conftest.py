@@ -2,7 +2,7 @@ import pytest
 
 # The shared Dovecot of the test session (fixtures `mailplane`, `dovecot`, `mailbox_factory`).
 # The project's SMTP server and a relay sink (fixtures `smtpd`, `relay_sink`, `smtp_isolation`).
-pytest_plugins = ["tests.protocol.mailplane", "tests.mta.smtpd_plugin"]
+pytest_plugins = ["tests.protocol.mailplane", "tests.mta.smtpd_plugin", "tests.protocol.dnsserver"]
 
 
 @pytest.fixture(autouse=True)
