@@ -12,6 +12,7 @@ from django.utils import timezone
 from domains import services
 from domains.models import Mailbox
 from mailstore.imap import imap_session
+from portalkit.session import PORTALS_KEY
 from tests.factories import MANAGER_PASSWORD, MailboxFactory, ManagerFactory
 from tests.timemachine.conftest import TmUser, mail, tm_login
 
@@ -145,6 +146,20 @@ def test_a_manager_of_the_same_customer_cannot_enter(world):
     for url in every_url(world):
         response = panel.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/timemachine/login/"), url
+
+
+def test_a_time_machine_session_without_a_mailbox_gets_403_everywhere(world):
+    """The rule of every Time Machine view (timemachine_view), browsing and restore alike: a
+    login that has no mailbox (a Manager) is refused, even with a Time Machine session."""
+    client = Client()
+    client.force_login(world["manager"].user)
+    session = client.session
+    session[PORTALS_KEY] = ["timemachine"]
+    session.save()
+    for url in every_url(world) + ["/timemachine/restore/", "/timemachine/deleted/"]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert SECRET.encode() not in content(response), url
 
 
 def test_a_webmail_session_is_not_a_time_machine_session(world):

@@ -2,14 +2,14 @@
 the progress of a request (a page and the JSON it polls), and "Deleted in the last 15 days"
 with put-back.
 
-Every view answers only a Time Machine session (portalkit) of a user with an active mailbox,
-and works on that mailbox only: a request of another mailbox does not exist here (404)."""
+Every view answers only a Time Machine session of a user with an active mailbox (common.py's
+timemachine_view, the same rule as the browsing pages), and works on that mailbox only: a
+request of another mailbox does not exist here (404)."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import Decimal, InvalidOperation
-from functools import wraps
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -22,43 +22,19 @@ from core.client_address import client_ip
 from mailstore.errors import MailstoreError, NotFound
 from mailstore.imap import LiveMailbox
 from mailstore.recently_deleted import deleted_list, deleted_put_back
-from portalkit.branding import brand_for
-from portalkit.decorators import portal_login_required
 from snapshots.models import RestoreRequest, RestoreScope
 from snapshots.restore import RestoreWhat, restore_preview, restore_price, restore_request_create
-from snapshots.selectors import mailbox_of, restore_request_of, restore_requests_of
+from snapshots.selectors import restore_request_of, restore_requests_of
+from timemachine.views.common import timemachine_view
 
-PORTAL = "timemachine"
-LOGIN_URL = "timemachine:login"
 MAX_UIDS = 5000
 
 
-def tm_view(view=None, *, json: bool = False):
-    """A Time Machine session with an active mailbox (request.mailbox); otherwise the login
-    page (JSON 403 for polled views) or, for a login without a mailbox, 403."""
-    if view is None:
-        return lambda v: tm_view(v, json=json)
-
-    @portal_login_required(PORTAL, login_url=LOGIN_URL, json=json)
-    @wraps(view)
-    def inner(request: HttpRequest, *args, **kwargs):
-        mailbox = mailbox_of(user=request.user)
-        if mailbox is None:
-            if json:
-                return JsonResponse({"error": _("This login has no mailbox.")}, status=403)
-            return render(request, "timemachine/restore_error.html", _context(request, None), status=403)
-        request.mailbox = mailbox
-        return view(request, *args, **kwargs)
-
-    return inner
-
-
 def _context(request: HttpRequest, mailbox, **extra) -> dict:
-    brand = brand_for(mailbox.domain, portal=PORTAL) if mailbox is not None else None
     return {
         "mailbox": mailbox,
-        "brand_name": brand.name if brand else "",
-        "brand_logo_url": brand.logo_url if brand else "",
+        "brand_name": request.brand.name,
+        "brand_logo_url": request.brand.logo_url,
         **extra,
     }
 
@@ -100,7 +76,7 @@ def _error_messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
-@tm_view
+@timemachine_view
 @require_http_methods(["GET", "POST"])
 def restore(request: HttpRequest) -> HttpResponse:
     mailbox = request.mailbox
@@ -190,7 +166,7 @@ def _status(item: RestoreRequest) -> dict:
     }
 
 
-@tm_view
+@timemachine_view
 @require_GET
 def restore_progress(request: HttpRequest, pk: int) -> HttpResponse:
     item = _request_or_404(request, pk)
@@ -207,13 +183,13 @@ def restore_progress(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@tm_view(json=True)
+@timemachine_view(json=True)
 @require_GET
 def restore_status(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(_status(_request_or_404(request, pk)))
 
 
-@tm_view
+@timemachine_view
 @require_http_methods(["GET", "POST"])
 def deleted(request: HttpRequest) -> HttpResponse:
     """Deleted in the last 15 days (Dovecot's lazy_expunge), newest first; put one back."""
