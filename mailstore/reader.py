@@ -423,10 +423,8 @@ class MailSession:
         UIDs, only the page's UIDs are fetched."""
         self.select(folder, readonly=True)
         client = self._client
-        key = SORT_KEYS.get(sort, "ARRIVAL")
-        criteria = [f"REVERSE {key}" if reverse else key]
         with imap_errors(f"SORT {folder!r}"):
-            uids = self._sorted(criteria, (search or Search()).criteria())
+            uids = self._sorted(SORT_KEYS.get(sort, "ARRIVAL"), reverse, (search or Search()).criteria())
             total = len(uids)
             pages = max(1, -(-total // per_page))
             number = min(max(1, page), pages)
@@ -452,17 +450,25 @@ class MailSession:
             self._conn.view_memo[memo_key] = threads
         return threads
 
-    def _sorted(self, order: list[str], criteria: list) -> list[int]:
-        """SORT in the selected folder; remembered for the connection while the server reports
-        no change (select) when the criteria do not depend on flags: the order of 10,000 UIDs
-        costs the server little, but parsing them cost the web process ~10 ms a page."""
-        memo_key = ("SORT", repr(order), repr(criteria)) if _immutable(criteria) else None
+    def _sorted(self, key: str, reverse: bool, criteria: list) -> list[int]:
+        """SORT in the selected folder by `key`, messages that compare equal (the same arrival
+        second, the same subject) in UID order: RFC 5256 leaves them in sequence order, which is
+        UID order, so the ascending answer is already tie-broken by UID; the descending order is
+        that list reversed (the server's REVERSE would keep the ties ascending, so a list "newest
+        first" would show a second's messages oldest first, and prev / next would disagree with
+        the list).
+
+        Remembered for the connection while the server reports no change (select) when the
+        criteria do not depend on flags: the order of 10,000 UIDs costs the server little, but
+        parsing them cost the web process ~10 ms a page."""
+        memo_key = ("SORT", key, repr(criteria)) if _immutable(criteria) else None
         if memo_key in self._conn.view_memo:
-            return self._conn.view_memo[memo_key]
-        uids = self._client.sort(order, criteria, charset="UTF-8")
-        if memo_key:
-            self._conn.view_memo[memo_key] = uids
-        return uids
+            uids = self._conn.view_memo[memo_key]
+        else:
+            uids = self._client.sort([key], criteria, charset="UTF-8")
+            if memo_key:
+                self._conn.view_memo[memo_key] = uids
+        return uids[::-1] if reverse else uids
 
     def thread_page(
         self, folder: str, *, search: Search | None = None, page: int = 1, per_page: int = 50
@@ -535,9 +541,8 @@ class MailSession:
     ) -> tuple[int | None, int | None]:
         """The previous and next UIDs in the list order (for j/k and the arrows on the message
         page) of the selected `folder`."""
-        key = SORT_KEYS.get(sort, "ARRIVAL")
         with imap_errors(f"SORT {folder!r}"):
-            uids = self._sorted([f"REVERSE {key}" if reverse else key], ["ALL"])
+            uids = self._sorted(SORT_KEYS.get(sort, "ARRIVAL"), reverse, ["ALL"])
         try:
             i = uids.index(uid)
         except ValueError:

@@ -128,6 +128,40 @@ def test_pages(owner, monkeypatch):
     assert subjects(third.content.decode()) == ["with attachment"]
 
 
+def test_messages_that_arrived_in_the_same_second_keep_one_order_by_uid(tm_user, monkeypatch):
+    """Sorted by arrival, messages of the same second are in UID order (newest first: highest
+    UID first), the exact reverse of the ascending list, on every page and in the reader's
+    previous / next."""
+    monkeypatch.setattr("timemachine.views.browse.PER_PAGE", 3)
+    user = tm_user()
+    second = datetime.datetime(2026, 3, 3, 10, 0, 0)  # noqa: DTZ001 - imapclient: naive = local time
+    with imap_session(user.address) as imap:
+        imap.append("INBOX", mail(subject="earlier"), msg_time=second - datetime.timedelta(seconds=5))
+        for i in range(6):
+            imap.append("INBOX", mail(subject=f"same {i}"), msg_time=second)
+        imap.append("INBOX", mail(subject="later"), msg_time=second + datetime.timedelta(seconds=5))
+    user.snapshot()
+    day = user.days[0]
+
+    def listed(order: str) -> list[str]:
+        out = []
+        for page in (1, 2, 3):
+            answer = user.client.get(
+                f"/timemachine/d/{day}/", {"f": "INBOX", "sort": "date", "order": order, "page": page}
+            )
+            out += subjects(answer.content.decode())
+        return out
+
+    newest_first = ["later"] + [f"same {i}" for i in reversed(range(6))] + ["earlier"]
+    assert listed("desc") == newest_first
+    assert listed("asc") == newest_first[::-1]
+    # the reader's arrows walk the same order (newest first): UID 5 is "same 3"
+    html = user.client.get(f"/timemachine/d/{day}/message/5/", {"f": "INBOX"}).content.decode()
+    arrows = re.findall(r'href="/timemachine/d/[\d-]+/message/(\d+)/\?f=INBOX" class="btn"', html)
+    assert arrows == ["6", "4"]  # newer, older
+    assert listed("desc") == newest_first  # and again, from the connection's memo
+
+
 def test_the_day_shows_the_snapshot_not_the_live_mailbox(owner):
     day = owner.days[0]
     with imap_session(owner.address) as imap:
