@@ -32,6 +32,17 @@ def _check_grants(manager: Manager, grants: Iterable[tuple[Mailbox, str]]) -> li
     return grants
 
 
+def _grant(delegate: Delegate, mailbox: Mailbox, access: str) -> DelegateGrant:
+    return DelegateGrant(
+        delegate=delegate,
+        mailbox=mailbox,
+        mailbox_key=mailbox.pk,
+        address=mailbox.address,
+        domain_id=mailbox.domain_id,
+        access=access,
+    )
+
+
 def delegate_create(
     *,
     manager: Manager,
@@ -62,9 +73,7 @@ def delegate_create(
         user.save()
         delegate.user = user
         delegate.save()
-        DelegateGrant.objects.bulk_create(
-            DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in grants
-        )
+        DelegateGrant.objects.bulk_create(_grant(delegate, m, a) for m, a in grants)
         audit_record(
             actor=actor,
             action="delegate.create",
@@ -104,13 +113,12 @@ def delegate_update(
             checked = _check_grants(delegate.manager, grants)
             # `grants` replaces the grants the panel can show: those on mailboxes of active
             # domains. A grant on a mailbox of a deactivated domain stays as it is until the
-            # domain is active again (the panel cannot show it, so an edit must not drop it).
+            # domain is active again (the panel cannot show it, so an edit must not drop it),
+            # and so does a grant on a deleted mailbox's archive (it ends with the archive).
             delegate.grants.filter(
-                Q(mailbox__domain__is_active=True) | Q(mailbox__in=[m.pk for m, _a in checked])
+                Q(mailbox__domain__is_active=True) | Q(mailbox_key__in=[m.pk for m, _a in checked])
             ).delete()
-            DelegateGrant.objects.bulk_create(
-                DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in checked
-            )
+            DelegateGrant.objects.bulk_create(_grant(delegate, m, a) for m, a in checked)
         audit_record(
             actor=actor,
             action="delegate.update",

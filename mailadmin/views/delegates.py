@@ -12,7 +12,7 @@ from mailadmin.views.common import panel_view
 
 @panel_view
 def delegate_list(request):
-    delegates = delegates_for(user=request.user).prefetch_related("grants__mailbox__domain")
+    delegates = delegates_for(user=request.user).prefetch_related("grants")
     return render(request, "mailadmin/delegate_list.html", {"delegates": delegates})
 
 
