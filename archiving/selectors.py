@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from archiving.blobstore import blob_store
 from archiving.models import Archive, ArchivedMessage
-from archiving.search import SearchFilters, search_backend
+from archiving.search import SearchFilters, apply_filters, search_backend
 from core.models import AuditEntry
 from domains.models import Delegate, DelegateGrant, Domain
 
@@ -215,17 +215,7 @@ def search_entries(
     if not access.full:
         if filters.has_attachment is not None:
             raise ContentRefused
-        rows = _visible(access)
-        if filters.folder:
-            rows = rows.filter(folder=filters.folder)
-        if filters.sender:
-            rows = rows.filter(sender__icontains=filters.sender)
-        if filters.recipient:
-            rows = rows.filter(recipients__icontains=filters.recipient)
-        if filters.since:
-            rows = rows.filter(message_date__gte=filters.since)
-        if filters.before:
-            rows = rows.filter(message_date__lt=filters.before)
+        rows = apply_filters(_visible(access), filters)
         for word in text.split():
             rows = rows.filter(
                 Q(subject__icontains=word) | Q(sender__icontains=word) | Q(recipients__icontains=word)
