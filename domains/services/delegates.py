@@ -93,13 +93,16 @@ def delegate_update(
     delegate: Delegate,
     actor: Any | None = None,
     grants: Iterable[tuple[Mailbox, str]] | None = None,
+    kept_grants: dict[int, str] | None = None,
     name: str | Unchanged = UNCHANGED,
     email: str | Unchanged = UNCHANGED,
     expires_on: datetime.date | None | Unchanged = UNCHANGED,
     window_start: datetime.date | None | Unchanged = UNCHANGED,
     window_end: datetime.date | None | Unchanged = UNCHANGED,
 ) -> Delegate:
-    """Change a Delegate's data (only the fields passed) and, if given, replace its grants."""
+    """Change a Delegate's data (only the fields passed) and, if given, replace its grants.
+    `kept_grants` (mailbox id → access, "" to revoke) changes the grants on archives of deleted
+    mailboxes, which outlive them: they can be changed or revoked, not added."""
     changes = given(
         name=name, email=email, expires_on=expires_on, window_start=window_start, window_end=window_end
     )
@@ -119,12 +122,28 @@ def delegate_update(
                 Q(mailbox__domain__is_active=True) | Q(mailbox_key__in=[m.pk for m, _a in checked])
             ).delete()
             DelegateGrant.objects.bulk_create(_grant(delegate, m, a) for m, a in checked)
+        revoked, changed = [], {}
+        for key, access in (kept_grants or {}).items():
+            grant = delegate.grants.filter(mailbox__isnull=True, mailbox_key=key).first()
+            if grant is None or grant.access == access:
+                continue
+            if not access:
+                grant.delete()
+                revoked.append(grant.address)
+            elif access in DelegateGrant.Access.values:
+                grant.access = access
+                grant.save(update_fields=["access"])
+                changed[grant.address] = access
+            else:
+                raise ValidationError({"grants": [_("Unknown access level: %(value)s.") % {"value": access}]})
         audit_record(
             actor=actor,
             action="delegate.update",
             customer=delegate.manager.customer,
             target=delegate.name,
-            after={k: str(v) for k, v in changes.items()},
+            after={k: str(v) for k, v in changes.items()}
+            | ({"grants_revoked": revoked} if revoked else {})
+            | ({"grants_changed": changed} if changed else {}),
         )
     return delegate
 

@@ -3,6 +3,7 @@ the same window and access level, until its retention ends or the Manager remove
 Manager sees it in the control panel (with its Delegates' reads) and removes it there."""
 
 import pytest
+from django.http import Http404
 from django.test import Client
 
 from archiving.models import Archive
@@ -142,3 +143,30 @@ def test_an_undeleted_mailbox_takes_its_grants_back(deleted):
     assert mailbox.pk == world.owner.pk
     assert DelegateGrant.objects.get(delegate=world.full).mailbox_id == mailbox.pk
     assert archive_access(user=world.full.user, archive_id=world.archive.pk).pk == world.archive.pk
+
+
+def test_the_manager_edits_a_delegate_and_keeps_changes_or_revokes_its_grant_on_a_deleted_mailbox(deleted):
+    world = deleted
+    manager = panel_client(world.manager_user)
+    url = f"/mailadmin/delegates/{world.full.pk}/"
+    data = {"name": "Full Auditor", "email": "full@auditors.test", "expires_on": "2099-01-01"}
+    field = f"kept_{world.owner.pk}"
+
+    # the list and the form show the grant on the deleted mailbox's archive
+    listing = manager.get("/mailadmin/delegates/").content.decode()
+    assert "ceo@acme.test (Full content, archive of a deleted mailbox)" in listing
+    form = manager.get(url)
+    assert form.context["form"][field].value() == "full"
+
+    # an edit that leaves it as it is keeps it (the live mailboxes' grants are replaced)
+    assert manager.post(url, data | {field: "full"}).status_code == 302
+    assert DelegateGrant.objects.get(delegate=world.full).access == "full"
+    # it can be narrowed to headers, then revoked: the Delegate reads nothing more of it
+    assert manager.post(url, data | {field: "headers"}).status_code == 302
+    assert archive_access(user=world.full.user, archive_id=world.archive.pk).full is False
+    assert manager.post(url, data | {field: ""}).status_code == 302
+    assert not DelegateGrant.objects.filter(delegate=world.full).exists()
+    with pytest.raises(Http404):
+        archive_access(user=world.full.user, archive_id=world.archive.pk)
+    entry = AuditEntry.objects.filter(action="delegate.update").latest("pk")
+    assert entry.after["grants_revoked"] == ["ceo@acme.test"]
