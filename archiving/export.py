@@ -24,7 +24,8 @@ listed chain at its sequence number, that the chain is linked without a gap up t
 that the day heads match. The hashes of entries that were not exported are taken as listed:
 compare the head (or a day head) with one kept independently.
 
-The mbox (mboxrd: a line starting with ">*From " gets one more ">") carries no manifest:
+The zip and the mbox framing are core.streaming's (shared with the mailbox exports). The mbox
+(mboxrd: a line starting with ">*From " gets one more ">") carries no manifest:
 verification needs the exact bytes, which the zip keeps.
 """
 
@@ -32,8 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import zipfile
 from collections.abc import Iterator
 from email.utils import parseaddr
 
@@ -43,39 +42,11 @@ from django.utils import timezone
 from archiving.blobstore import blob_store
 from archiving.chain import canonical_metadata
 from archiving.models import Archive, ArchiveDayHead, ArchivedMessage
+from core.streaming import StreamingZip, mbox_message
 
 FORMAT = "mailsuite-archive-export-v1"
 HASH_RULE = 'SHA-256("mailsuite-archive-v1\\n" + prev_hash + "\\n" + blob_sha256 + "\\n" + canonical)'
 CHUNK = 500  # entries read from PostgreSQL at a time
-_MBOX_FROM = re.compile(rb"^(>*From )", re.MULTILINE)
-
-
-class _Sink:
-    """What zipfile writes into: it has tell() and no seek(), so zipfile streams (data
-    descriptors, no rewriting of headers); the bytes written are taken out after each step."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._pos = 0
-
-    def write(self, data: bytes) -> int:
-        self._buf += data
-        self._pos += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def flush(self) -> None:
-        pass
-
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def take(self) -> bytes:
-        data = bytes(self._buf)
-        self._buf.clear()
-        return data
 
 
 def entry_file_name(entry: ArchivedMessage) -> str:
@@ -103,44 +74,34 @@ def _chunked(entries: QuerySet[ArchivedMessage]) -> Iterator[ArchivedMessage]:
     return entries.defer("search").iterator(chunk_size=CHUNK)
 
 
-def zip_stream(
-    archive: Archive, entries: QuerySet[ArchivedMessage], *, progress=None
-) -> Iterator[bytes]:
+def zip_stream(archive: Archive, entries: QuerySet[ArchivedMessage], *, progress=None) -> Iterator[bytes]:
     """The .zip of `entries` (in chain order) and its manifest, chunk by chunk. `progress(n)`
     is called after each message."""
     archive = Archive.objects.get(pk=archive.pk)  # the head as it is now
     head_seq, head_hash = archive.head_seq, archive.head_hash
     entries = entries.filter(seq__lte=head_seq)
     store = blob_store()
-    sink = _Sink()
+    out = StreamingZip()
     done = 0
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        first_seq = None
-        for entry in _chunked(entries):
-            first_seq = entry.seq if first_seq is None else first_seq
-            info = zipfile.ZipInfo(entry_file_name(entry), date_time=_zip_time(entry))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zf.open(info, "w", force_zip64=True) as member:
-                member.write(store.get(entry.blob_id))
-            done += 1
-            if progress is not None:
-                progress(done)
-            yield sink.take()
-        info = zipfile.ZipInfo("manifest.json", date_time=_zip_time(None))
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with zf.open(info, "w", force_zip64=True) as member:
-            for piece in _manifest(archive, entries, head_seq, head_hash, first_seq):
-                member.write(piece)
-                if sink.pending() > 1 << 16:
-                    yield sink.take()
-    yield sink.take()
+    first_seq = None
+    for entry in _chunked(entries):
+        first_seq = entry.seq if first_seq is None else first_seq
+        with out.member(entry_file_name(entry), when=_local(entry)) as member:
+            member.write(store.get(entry.blob_id))
+        done += 1
+        if progress is not None:
+            progress(done)
+        yield out.take()
+    with out.member("manifest.json", when=timezone.localtime()) as member:
+        for piece in _manifest(archive, entries, head_seq, head_hash, first_seq):
+            member.write(piece)
+            if out.pending() > 1 << 16:
+                yield out.take()
+    yield out.close()
 
 
-def _zip_time(entry: ArchivedMessage | None) -> tuple:
-    when = timezone.localtime(entry.message_date or entry.archived_at) if entry else timezone.localtime()
-    if when.year < 1980:
-        when = when.replace(year=1980)
-    return when.timetuple()[:6]
+def _local(entry: ArchivedMessage) -> dt.datetime:
+    return timezone.localtime(entry.message_date or entry.archived_at)
 
 
 def _manifest(
@@ -191,12 +152,7 @@ def mbox_stream(entries: QuerySet[ArchivedMessage], *, progress=None) -> Iterato
     store = blob_store()
     for n, entry in enumerate(_chunked(entries), start=1):
         raw = store.get(entry.blob_id)
-        sender = parseaddr(entry.sender)[1] or "MAILER-DAEMON"
         when = (entry.message_date or entry.archived_at).astimezone(dt.UTC)
-        stamp = when.strftime("%a %b %d %H:%M:%S %Y")
-        body = _MBOX_FROM.sub(rb">\1", raw)
-        if not body.endswith(b"\n"):
-            body += b"\n"
         if progress is not None:
             progress(n)
-        yield f"From {sender.replace(' ', '_')} {stamp}\n".encode() + body + b"\n"
+        yield mbox_message(raw, when=when, sender=parseaddr(entry.sender)[1])

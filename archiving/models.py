@@ -68,6 +68,18 @@ class Archive(models.Model):
         related_name="archives",
         verbose_name=_("mailbox"),
     )
+    # What survives the mailbox: its immutable id (Delegates' grants find the archive by it,
+    # domains.DelegateGrant.mailbox_key) and its domain (the Manager sees and removes the archive
+    # there; nothing but the purge deletes an archive, so a domain with archives is kept).
+    mailbox_key = models.BigIntegerField(null=True, blank=True, db_index=True)
+    domain = models.ForeignKey(
+        "domains.Domain",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("domain"),
+    )
     address = models.CharField(_("address"), max_length=320)
     retention_years = models.PositiveSmallIntegerField(_("retention (years)"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -43,6 +43,26 @@ class SearchFilters:
     has_attachment: bool | None = None
 
 
+def apply_filters(rows: QuerySet[ArchivedMessage], filters: SearchFilters) -> QuerySet[ArchivedMessage]:
+    """The search's filters on `rows`: the one place that says what each filter means (the
+    backends and the headers-only search of archiving.selectors use it)."""
+    if filters.folder:
+        rows = rows.filter(folder=filters.folder)
+    if filters.sender:
+        rows = rows.filter(sender__icontains=filters.sender)
+    if filters.recipient:
+        rows = rows.filter(recipients__icontains=filters.recipient)
+    if filters.since:
+        rows = rows.filter(message_date__gte=filters.since)
+    if filters.before:
+        rows = rows.filter(message_date__lt=filters.before)
+    if filters.has_attachment is True:
+        rows = rows.exclude(attachment_names=[])
+    elif filters.has_attachment is False:
+        rows = rows.filter(attachment_names=[])
+    return rows
+
+
 class PostgresSearch:
     def index(self, *, entry_id: int, document) -> None:
         """Nothing to do: the vector is written with the entry."""
@@ -61,21 +81,7 @@ class PostgresSearch:
         then newest)."""
         # The vector itself is never shown: not fetched (a kilobyte or more per row).
         rows = ArchivedMessage.objects.filter(archive_id__in=archive_ids).defer("search")
-        filters = filters or SearchFilters()
-        if filters.folder:
-            rows = rows.filter(folder=filters.folder)
-        if filters.sender:
-            rows = rows.filter(sender__icontains=filters.sender)
-        if filters.recipient:
-            rows = rows.filter(recipients__icontains=filters.recipient)
-        if filters.since:
-            rows = rows.filter(message_date__gte=filters.since)
-        if filters.before:
-            rows = rows.filter(message_date__lt=filters.before)
-        if filters.has_attachment is True:
-            rows = rows.exclude(attachment_names=[])
-        elif filters.has_attachment is False:
-            rows = rows.filter(attachment_names=[])
+        rows = apply_filters(rows, filters or SearchFilters())
         text = " ".join(text.split())
         if not text:
             return rows.order_by("-message_date", "-seq")[:limit]

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from archiving.blobstore import blob_store
 from archiving.models import Archive, ArchivedMessage
-from archiving.search import SearchFilters, search_backend
+from archiving.search import SearchFilters, apply_filters, search_backend
 from core.models import AuditEntry
 from domains.models import Delegate, DelegateGrant, Domain
 
@@ -103,24 +103,24 @@ def _delegate_of(user: Any) -> Delegate | None:
 
 
 def archives_for(*, user: Any) -> list[ArchiveAccess]:
-    """Every archive `user` may read: their own mailbox's, or those granted to them."""
+    """Every archive `user` may read: their own mailbox's, or those granted to them (a grant
+    and its archive outlive the mailbox: both keep its id, `mailbox_key`)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     accesses = [
-        ArchiveAccess(archive=archive, actor=user, domain=archive.mailbox.domain)
+        ArchiveAccess(archive=archive, actor=user, domain=archive.domain)
         for archive in Archive.objects.filter(
             mailbox__user=user, mailbox__is_active=True, mailbox__domain__is_active=True
         )
-        .select_related("mailbox__domain")
+        .select_related("domain")
         .order_by("-created_at", "-pk")
     ]
     delegate = _delegate_of(user)
     if delegate is not None:
-        grants = DelegateGrant.objects.filter(delegate=delegate).select_related("mailbox__domain")
-        access_of = {grant.mailbox_id: grant.access for grant in grants}
+        access_of = dict(DelegateGrant.objects.filter(delegate=delegate).values_list("mailbox_key", "access"))
         archives = (
-            Archive.objects.filter(mailbox_id__in=access_of)
-            .select_related("mailbox__domain")
+            Archive.objects.filter(mailbox_key__in=access_of)
+            .select_related("domain")
             .order_by("address", "-created_at")
         )
         accesses += [
@@ -128,10 +128,10 @@ def archives_for(*, user: Any) -> list[ArchiveAccess]:
                 archive=archive,
                 actor=user,
                 delegate=delegate,
-                full=access_of[archive.mailbox_id] == DelegateGrant.Access.FULL,
+                full=access_of[archive.mailbox_key] == DelegateGrant.Access.FULL,
                 window_start=delegate.window_start,
                 window_end=delegate.window_end,
-                domain=archive.mailbox.domain,
+                domain=archive.domain,
             )
             for archive in archives
         ]
@@ -215,17 +215,7 @@ def search_entries(
     if not access.full:
         if filters.has_attachment is not None:
             raise ContentRefused
-        rows = _visible(access)
-        if filters.folder:
-            rows = rows.filter(folder=filters.folder)
-        if filters.sender:
-            rows = rows.filter(sender__icontains=filters.sender)
-        if filters.recipient:
-            rows = rows.filter(recipients__icontains=filters.recipient)
-        if filters.since:
-            rows = rows.filter(message_date__gte=filters.since)
-        if filters.before:
-            rows = rows.filter(message_date__lt=filters.before)
+        rows = apply_filters(_visible(access), filters)
         for word in text.split():
             rows = rows.filter(
                 Q(subject__icontains=word) | Q(sender__icontains=word) | Q(recipients__icontains=word)
@@ -305,7 +295,33 @@ def readers_for(access: ArchiveAccess) -> QuerySet[AuditEntry]:
 def archive_reads_for(*, user: Any, domain: Domain) -> QuerySet[AuditEntry]:
     """The Manager's page: every Delegate action on the archives of `domain`'s mailboxes (the
     Manager of the domain only; 404 for anyone else)."""
+    _manager_domain(user, domain)
+    return AuditEntry.objects.filter(domain=domain, action__startswith=AUDIT_PREFIX).order_by("-at", "-id")
+
+
+# -- archives of deleted mailboxes (the control panel) --------------------------------------------
+
+
+def _manager_domain(user: Any, domain: Domain) -> None:
     manager = getattr(user, "manager", None) if getattr(user, "is_authenticated", False) else None
     if manager is None or domain.manager_id != manager.pk or not domain.is_active or not user.is_active:
         raise Http404
-    return AuditEntry.objects.filter(domain=domain, action__startswith=AUDIT_PREFIX).order_by("-at", "-id")
+
+
+def orphan_archives_for(*, user: Any, domain: Domain) -> QuerySet[Archive]:
+    """The archives of `domain`'s deleted mailboxes (the Manager of the domain only; 404 for
+    anyone else), each with its message count, newest first: still read by Delegates until
+    their retention ends or the Manager removes them."""
+    _manager_domain(user, domain)
+    return (
+        Archive.objects.filter(domain=domain, mailbox__isnull=True)
+        .annotate(message_count=Count("messages"))
+        .order_by("address", "-created_at")
+    )
+
+
+def orphan_archive_for(*, user: Any, domain: Domain, archive_id: int) -> Archive:
+    archive = orphan_archives_for(user=user, domain=domain).filter(pk=archive_id).first()
+    if archive is None:
+        raise Http404
+    return archive

@@ -48,7 +48,11 @@ def archive_attach(*, mailbox: Mailbox, retention_years: int, actor: Any | None 
             mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
             # Journaling starts with this commit: the MX reads the plan of each recipient.
             archive = Archive.objects.create(
-                mailbox=mailbox, address=mailbox.address, retention_years=retention_years
+                mailbox=mailbox,
+                mailbox_key=mailbox.pk,
+                domain=mailbox.domain,
+                address=mailbox.address,
+                retention_years=retention_years,
             )
             plan = ArchivePlan.objects.create(
                 mailbox=mailbox,
@@ -102,11 +106,7 @@ def archive_legal_hold_set(*, archive: Archive, legal_hold: bool, actor: Any | N
     """Set or lift an archive's legal hold (back office): while set, the purge removes nothing
     of it, neither expired messages nor, once removed, the archive itself."""
     with transaction.atomic():
-        archive = (
-            Archive.objects.select_for_update(of=("self",))
-            .select_related("mailbox__domain")
-            .get(pk=archive.pk)
-        )
+        archive = Archive.objects.select_for_update(of=("self",)).select_related("domain").get(pk=archive.pk)
         before = archive.legal_hold
         if before != bool(legal_hold):
             archive.legal_hold = bool(legal_hold)
@@ -114,7 +114,7 @@ def archive_legal_hold_set(*, archive: Archive, legal_hold: bool, actor: Any | N
             audit_record(
                 actor=actor,
                 action="archive.legal_hold",
-                domain=archive.mailbox.domain if archive.mailbox else None,
+                domain=archive.domain,
                 target=archive.address,
                 before={"legal_hold": before},
                 after={"legal_hold": archive.legal_hold},
@@ -122,11 +122,14 @@ def archive_legal_hold_set(*, archive: Archive, legal_hold: bool, actor: Any | N
     return archive
 
 
-def archive_remove_orphan(*, archive: Archive, actor: Any | None = None) -> None:
-    """Remove an archive whose mailbox was deleted (the Manager only): readable 30 more days,
-    then purged, as archive_remove."""
+def archive_remove_orphan(*, archive: Archive, confirm_address: str, actor: Any | None = None) -> None:
+    """Remove an archive whose mailbox was deleted (the Manager only: the view finds it through
+    archiving.selectors.orphan_archives_for): readable 30 more days, then purged, as
+    archive_remove. `confirm_address` is what the Manager typed: the archive's address."""
+    if (confirm_address or "").strip().lower() != archive.address.lower():
+        raise ValidationError({"confirm_address": [_("Type the address of the mailbox exactly.")]})
     with transaction.atomic():
-        archive = Archive.objects.select_for_update().get(pk=archive.pk)
+        archive = Archive.objects.select_for_update(of=("self",)).select_related("domain").get(pk=archive.pk)
         if archive.mailbox_id is not None or archive.removed_at is not None:
             raise ValidationError({"confirm_address": [_("This archive cannot be removed here.")]})
         archive.removed_at = timezone.now()
@@ -135,7 +138,7 @@ def archive_remove_orphan(*, archive: Archive, actor: Any | None = None) -> None
         audit_record(
             actor=actor,
             action="archive.remove",
-            domain=None,
+            domain=archive.domain,
             target=archive.address,
             before={"archive": archive.retention_years},
             after={"archive": None},

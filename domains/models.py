@@ -250,19 +250,29 @@ class DelegateGrant(models.Model):
         FULL = "full", _("Full content")
 
     delegate = models.ForeignKey(Delegate, on_delete=models.CASCADE, related_name="grants")
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="delegate_grants")
+    # A grant is on a mailbox's archive, and the archive outlives the mailbox (issue 13): when
+    # the mailbox is deleted the grant stays, `mailbox` becomes null, and the archive is still
+    # found by `mailbox_key` (the mailbox's immutable id, which an undelete gives back) until its
+    # retention ends or the Manager removes it. `address` and `domain` are what the panel shows
+    # and scopes it by then.
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="delegate_grants"
+    )
+    mailbox_key = models.BigIntegerField()
+    address = models.CharField(_("address"), max_length=320)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
     access = models.CharField(_("access"), max_length=8, choices=Access.choices, default=Access.HEADERS)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["delegate", "mailbox"], name="delegate_grant_unique"),
+            models.UniqueConstraint(fields=["delegate", "mailbox_key"], name="delegate_grant_unique"),
             models.CheckConstraint(
                 condition=models.Q(access__in=["headers", "full"]), name="delegate_grant_access_valid"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.delegate_id} → {self.mailbox_id} ({self.access})"
+        return f"{self.delegate_id} → {self.mailbox_key} ({self.access})"
 
 
 class CustomerUser(models.Model):

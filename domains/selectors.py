@@ -23,6 +23,7 @@ from domains.models import (
     AddressKind,
     AddressTarget,
     Delegate,
+    DelegateGrant,
     DeletedMailbox,
     Domain,
     DomainAlias,
@@ -232,6 +233,14 @@ def delegate_for(*, user: Any, pk: int) -> Delegate:
     if delegate is None:
         raise Http404
     return delegate
+
+
+def delegate_grants_on_deleted_mailboxes(*, delegate: Delegate) -> QuerySet[DelegateGrant]:
+    """The grants of `delegate` (already fetched through delegate_for) whose mailbox was deleted:
+    they go on reading its archive, in the domains of the Manager's active domains."""
+    return delegate.grants.filter(
+        mailbox__isnull=True, domain__manager_id=delegate.manager_id, domain__is_active=True
+    ).order_by("address")
 
 
 def manager_mailboxes(*, user: Any) -> QuerySet[Mailbox]:

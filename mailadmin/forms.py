@@ -170,9 +170,12 @@ class DelegateForm(forms.Form):
 
     GRANT_CHOICES = [("", _("No access")), *DelegateGrant.Access.choices]
 
-    def __init__(self, *args, mailboxes, creating: bool, **kwargs):
+    def __init__(self, *args, mailboxes, creating: bool, kept_grants=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.mailboxes = list(mailboxes)
+        # The grants on archives of deleted mailboxes (they outlive the mailbox): shown to be
+        # changed or revoked, never added.
+        self.kept_grants = list(kept_grants)
         self.creating = creating
         if creating:
             self.fields["password"].required = True
@@ -182,6 +185,13 @@ class DelegateForm(forms.Form):
         for mailbox in self.mailboxes:
             self.fields[f"grant_{mailbox.pk}"] = forms.ChoiceField(
                 label=mailbox.address, choices=self.GRANT_CHOICES, required=False
+            )
+        for grant in self.kept_grants:
+            self.fields[f"kept_{grant.mailbox_key}"] = forms.ChoiceField(
+                label=_("%(address)s (archive of a deleted mailbox)") % {"address": grant.address},
+                choices=self.GRANT_CHOICES,
+                required=False,
+                initial=grant.access,
             )
 
     def clean(self):
@@ -198,11 +208,17 @@ class DelegateForm(forms.Form):
             if self.cleaned_data.get(f"grant_{m.pk}")
         ]
 
+    def kept(self) -> dict[int, str]:
+        """mailbox_key → the access now given ("" revokes) for the grants on deleted mailboxes."""
+        return {g.mailbox_key: self.cleaned_data.get(f"kept_{g.mailbox_key}") or "" for g in self.kept_grants}
+
     def grant_fields(self):
-        return [self[f"grant_{m.pk}"] for m in self.mailboxes]
+        return [self[f"grant_{m.pk}"] for m in self.mailboxes] + [
+            self[f"kept_{g.mailbox_key}"] for g in self.kept_grants
+        ]
 
     def main_fields(self):
-        return [self[name] for name in self.fields if not name.startswith("grant_")]
+        return [self[name] for name in self.fields if not name.startswith(("grant_", "kept_"))]
 
 
 # Log filters take whole days; the selectors turn "until" into the next midnight, so the last

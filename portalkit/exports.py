@@ -2,9 +2,8 @@
 
 Both take an iterator of messages (mailstore.reader.MailSession.messages_stream reads a folder
 in batches) and yield the file's bytes message by message, so a StreamingHttpResponse sends a
-10 GB folder holding one batch in memory. The zip is written by the standard zipfile module on
-an unseekable sink: without seek() it writes each entry's sizes in a data descriptor after its
-data (and Zip64 records where the archive grows past 4 GB), so nothing is ever rewritten."""
+10 GB folder holding one batch in memory. The zip and the mbox framing are core.streaming's
+(shared with the Archive's exports): nothing written is ever rewritten."""
 
 from __future__ import annotations
 
@@ -12,33 +11,13 @@ import datetime
 import email.parser
 import email.policy
 import re
-import zipfile
 from collections.abc import Iterable, Iterator
 
+from core.streaming import StreamingZip, mbox_message
 from mailstore.reader import RawMessage, decode_text
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
-_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-
-
-class _Sink:
-    """A write-only file for zipfile that keeps what was written until it is taken."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
 
 
 def _subject(raw: bytes) -> str:
@@ -52,40 +31,28 @@ def eml_name(message: RawMessage) -> str:
     return f"{message.uid:06d} {subject}.eml" if subject else f"{message.uid:06d}.eml"
 
 
-def _zip_time(when: datetime.datetime | None) -> tuple[int, int, int, int, int, int]:
-    if when is None or when.year < 1980:
-        return (1980, 1, 1, 0, 0, 0)
-    return when.timetuple()[:6]
-
-
 def zip_stream(messages: Iterable[RawMessage], *, folder: str = "") -> Iterator[bytes]:
     """A .zip with one .eml per message (under `folder`/), yielded a message at a time."""
-    sink = _Sink()
+    out = StreamingZip()
     prefix = (_UNSAFE.sub("_", folder).replace("/", "_").strip(" .") or "mail") + "/"
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for message in messages:
-            info = zipfile.ZipInfo(prefix + eml_name(message), date_time=_zip_time(message.internal_date))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, mode="w", force_zip64=len(message.raw) > 2**31) as entry:
-                entry.write(message.raw)
-            chunk = sink.take()
-            if chunk:
-                yield chunk
-    tail = sink.take()  # the central directory
+    for message in messages:
+        name = prefix + eml_name(message)
+        with out.member(name, when=message.internal_date, zip64=len(message.raw) > 2**31) as entry:
+            entry.write(message.raw)
+        chunk = out.take()
+        if chunk:
+            yield chunk
+    tail = out.close()  # the central directory
     if tail:
         yield tail
 
 
 def mbox_stream(messages: Iterable[RawMessage]) -> Iterator[bytes]:
-    """An mbox (mboxrd: a "From " line at the start of a body line gets one more ">", so a
-    reader can undo it), LF line ends, each message after its "From " separator line."""
+    """An mbox (mboxrd, core.streaming.mbox_message), LF line ends, each message after its
+    "From " separator line."""
     for message in messages:
         when = message.internal_date or datetime.datetime(1970, 1, 1)  # noqa: DTZ001 - asctime has no zone
-        body = message.raw.replace(b"\r\n", b"\n")
-        body = _FROM_LINE.sub(rb">\1", body)
-        if not body.endswith(b"\n"):
-            body += b"\n"
-        yield b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n" + body + b"\n"
+        yield mbox_message(message.raw, when=when, lf_line_ends=True)
 
 
 def _folder_entry_name(folder: str) -> str:
@@ -104,25 +71,21 @@ def mailbox_zip_stream(source, *, timeout: float = 120) -> Iterator[bytes]:
 
     from mailstore.reader import mail_session  # the only IMAP code: through mailstore's face
 
-    sink = _Sink()
+    out = StreamingZip()
     with mail_session(source, timeout=timeout) as mail:
         selectable = [f.name for f in mail.folder_tree(counts=False) if f.selectable]  # not \Noselect parents
         folders = sorted(selectable, key=lambda name: (name != "INBOX", name.lower()))
-        with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-            for folder in folders:
-                now = timezone.localtime()
-                info = zipfile.ZipInfo(_folder_entry_name(folder), date_time=_zip_time(now))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with archive.open(info, mode="w", force_zip64=True) as entry:
-                    for chunk in mbox_stream(mail.messages_stream(folder)):
-                        entry.write(chunk)
-                        data = sink.take()
-                        if data:
-                            yield data
-                data = sink.take()
-                if data:
-                    yield data
-    tail = sink.take()  # the central directory
+        for folder in folders:
+            with out.member(_folder_entry_name(folder), when=timezone.localtime()) as entry:
+                for chunk in mbox_stream(mail.messages_stream(folder)):
+                    entry.write(chunk)
+                    data = out.take()
+                    if data:
+                        yield data
+            data = out.take()
+            if data:
+                yield data
+    tail = out.close()  # the central directory
     if tail:
         yield tail
 

@@ -32,6 +32,17 @@ def _check_grants(manager: Manager, grants: Iterable[tuple[Mailbox, str]]) -> li
     return grants
 
 
+def _grant(delegate: Delegate, mailbox: Mailbox, access: str) -> DelegateGrant:
+    return DelegateGrant(
+        delegate=delegate,
+        mailbox=mailbox,
+        mailbox_key=mailbox.pk,
+        address=mailbox.address,
+        domain_id=mailbox.domain_id,
+        access=access,
+    )
+
+
 def delegate_create(
     *,
     manager: Manager,
@@ -62,9 +73,7 @@ def delegate_create(
         user.save()
         delegate.user = user
         delegate.save()
-        DelegateGrant.objects.bulk_create(
-            DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in grants
-        )
+        DelegateGrant.objects.bulk_create(_grant(delegate, m, a) for m, a in grants)
         audit_record(
             actor=actor,
             action="delegate.create",
@@ -84,13 +93,16 @@ def delegate_update(
     delegate: Delegate,
     actor: Any | None = None,
     grants: Iterable[tuple[Mailbox, str]] | None = None,
+    kept_grants: dict[int, str] | None = None,
     name: str | Unchanged = UNCHANGED,
     email: str | Unchanged = UNCHANGED,
     expires_on: datetime.date | None | Unchanged = UNCHANGED,
     window_start: datetime.date | None | Unchanged = UNCHANGED,
     window_end: datetime.date | None | Unchanged = UNCHANGED,
 ) -> Delegate:
-    """Change a Delegate's data (only the fields passed) and, if given, replace its grants."""
+    """Change a Delegate's data (only the fields passed) and, if given, replace its grants.
+    `kept_grants` (mailbox id → access, "" to revoke) changes the grants on archives of deleted
+    mailboxes, which outlive them: they can be changed or revoked, not added."""
     changes = given(
         name=name, email=email, expires_on=expires_on, window_start=window_start, window_end=window_end
     )
@@ -104,19 +116,34 @@ def delegate_update(
             checked = _check_grants(delegate.manager, grants)
             # `grants` replaces the grants the panel can show: those on mailboxes of active
             # domains. A grant on a mailbox of a deactivated domain stays as it is until the
-            # domain is active again (the panel cannot show it, so an edit must not drop it).
+            # domain is active again (the panel cannot show it, so an edit must not drop it),
+            # and so does a grant on a deleted mailbox's archive (it ends with the archive).
             delegate.grants.filter(
-                Q(mailbox__domain__is_active=True) | Q(mailbox__in=[m.pk for m, _a in checked])
+                Q(mailbox__domain__is_active=True) | Q(mailbox_key__in=[m.pk for m, _a in checked])
             ).delete()
-            DelegateGrant.objects.bulk_create(
-                DelegateGrant(delegate=delegate, mailbox=m, access=a) for m, a in checked
-            )
+            DelegateGrant.objects.bulk_create(_grant(delegate, m, a) for m, a in checked)
+        revoked, changed = [], {}
+        for key, access in (kept_grants or {}).items():
+            grant = delegate.grants.filter(mailbox__isnull=True, mailbox_key=key).first()
+            if grant is None or grant.access == access:
+                continue
+            if not access:
+                grant.delete()
+                revoked.append(grant.address)
+            elif access in DelegateGrant.Access.values:
+                grant.access = access
+                grant.save(update_fields=["access"])
+                changed[grant.address] = access
+            else:
+                raise ValidationError({"grants": [_("Unknown access level: %(value)s.") % {"value": access}]})
         audit_record(
             actor=actor,
             action="delegate.update",
             customer=delegate.manager.customer,
             target=delegate.name,
-            after={k: str(v) for k, v in changes.items()},
+            after={k: str(v) for k, v in changes.items()}
+            | ({"grants_revoked": revoked} if revoked else {})
+            | ({"grants_changed": changed} if changed else {}),
         )
     return delegate
 

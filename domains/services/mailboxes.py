@@ -13,7 +13,7 @@ from billing.selectors import inclusion_of
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
 from core.updates import UNCHANGED, Unchanged, given
-from domains.models import Address, DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
+from domains.models import Address, DelegateGrant, DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
 from mailstore.authcache import credential_cache_forget
 from mailstore.dovecot import sessions_end
@@ -424,6 +424,8 @@ def mailbox_undelete(*, deleted: DeletedMailbox, actor: Any | None = None) -> Ma
             mailbox_id=deleted.mailbox_id,
             password_hash=deleted.password,
         )
+        # The grants on its archive outlived it (DelegateGrant.mailbox_key): theirs again.
+        DelegateGrant.objects.filter(mailbox_key=mailbox.pk, mailbox__isnull=True).update(mailbox=mailbox)
         deleted.restored_at = timezone.now()
         deleted.password = ""
         deleted.save(update_fields=["restored_at", "password"])

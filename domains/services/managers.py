@@ -96,9 +96,7 @@ def manager_set_domains(*, manager: Manager, domains: Iterable[Domain], actor: A
             # A domain taken from the Manager takes its delegates' access with it: the grants
             # were the Manager's to give, and the domain's next Manager never saw them.
             revoked, _rows = (
-                DelegateGrant.objects.filter(delegate__manager=manager)
-                .exclude(mailbox__domain_id__in=kept)
-                .delete()
+                DelegateGrant.objects.filter(delegate__manager=manager).exclude(domain_id__in=kept).delete()
             )
             after = {"domains": sorted(d.name for d in locked)}
             if revoked:

@@ -5,14 +5,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from domains import services
-from domains.selectors import delegate_for, delegates_for, manager_for, manager_mailboxes
+from domains.selectors import (
+    delegate_for,
+    delegate_grants_on_deleted_mailboxes,
+    delegates_for,
+    manager_for,
+    manager_mailboxes,
+)
 from mailadmin.forms import DelegateForm, apply_service_errors
 from mailadmin.views.common import panel_view
 
 
 @panel_view
 def delegate_list(request):
-    delegates = delegates_for(user=request.user).prefetch_related("grants__mailbox__domain")
+    delegates = delegates_for(user=request.user).prefetch_related("grants")
     return render(request, "mailadmin/delegate_list.html", {"delegates": delegates})
 
 
@@ -62,13 +68,17 @@ def delegate_edit(request, pk):
         "window_end": delegate.window_end,
     }
     initial.update({f"grant_{g.mailbox_id}": g.access for g in delegate.grants.all()})
-    form = DelegateForm(request.POST or None, mailboxes=mailboxes, creating=False, initial=initial)
+    kept = delegate_grants_on_deleted_mailboxes(delegate=delegate)
+    form = DelegateForm(
+        request.POST or None, mailboxes=mailboxes, creating=False, initial=initial, kept_grants=kept
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             services.delegate_update(
                 delegate=delegate,
                 grants=form.grants(),
+                kept_grants=form.kept(),
                 actor=request.user,
                 name=d["name"],
                 email=d["email"],

@@ -32,8 +32,15 @@ def _isolated(settings, tmp_path):
     settings.BRUTEFORCE_KEY_PREFIX = f"test-archive-{uuid.uuid4().hex[:12]}"
 
 
-def raw(tag: str, *, date: str, body: str = "", attachment: bool = False, sender: str = "alice@far.example",
-        to: str = "ceo@acme.test") -> bytes:
+def raw(
+    tag: str,
+    *,
+    date: str,
+    body: str = "",
+    attachment: bool = False,
+    sender: str = "alice@far.example",
+    to: str = "ceo@acme.test",
+) -> bytes:
     head = (
         f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {tag}\r\nMessage-ID: <{tag}@far.example>\r\n"
         f"Date: {date}\r\nMIME-Version: 1.0\r\n"

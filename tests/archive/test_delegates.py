@@ -59,8 +59,12 @@ def test_an_expired_delegate_reads_nothing(world, full_client):
     a = world.archive.pk
     assert full_client.get(f"/archive/a/{a}/").status_code == 200
     Delegate.objects.filter(pk=world.full.pk).update(expires_on=timezone.localdate() - dt.timedelta(days=1))
-    for url in (f"/archive/a/{a}/", f"/archive/a/{a}/2025/received/", f"/archive/a/{a}/m/{world.inside.pk}/",
-                f"/archive/a/{a}/m/{world.inside.pk}/eml/"):
+    for url in (
+        f"/archive/a/{a}/",
+        f"/archive/a/{a}/2025/received/",
+        f"/archive/a/{a}/m/{world.inside.pk}/",
+        f"/archive/a/{a}/m/{world.inside.pk}/eml/",
+    ):
         assert full_client.get(url).status_code == 404, url
     response = full_client.post(f"/archive/a/{a}/export/", {"id": [world.inside.pk]})
     assert response.status_code == 404
@@ -79,8 +83,17 @@ def test_headers_only_list_and_open_show_headers_and_nothing_else(world, headers
     listing = headers_client.get(f"/archive/a/{a}/2025/received/", {"sort": "size"})
     assert listing.status_code == 200
     [row] = listing.context["page"]
-    assert set(row) == {"id", "seq", "folder", "message_date", "archived_at", "sender", "recipients",
-                        "subject", "when"}
+    assert set(row) == {
+        "id",
+        "seq",
+        "folder",
+        "message_date",
+        "archived_at",
+        "sender",
+        "recipients",
+        "subject",
+        "when",
+    }
     opened = headers_client.get(f"/archive/a/{a}/m/{world.inside.pk}/")
     assert opened.status_code == 200
     assert b"budget" in opened.content and b"alice@far.example" in opened.content
@@ -207,3 +220,27 @@ def test_the_panel_page_of_archive_reads_with_four_clients(world, full_client):
         response = client.get(url)
         assert response.status_code == status, who
         assert (b"full.auditor" in response.content) == (status == 200), who
+
+
+@pytest.mark.parametrize(
+    "filters,expected",
+    [
+        ({"sender": "ALICE@far"}, {"inside"}),
+        ({"recipient": "far.example"}, {"sent"}),
+        ({"folder": "sent"}, {"sent"}),
+        ({"since": dt.datetime(2025, 6, 20, tzinfo=dt.UTC)}, {"sent"}),
+        ({"before": dt.datetime(2025, 6, 20, tzinfo=dt.UTC)}, {"inside"}),
+        ({"sender": "nobody"}, set()),
+    ],
+    ids=["from", "to", "folder", "since", "before", "no match"],
+)
+def test_headers_only_and_full_searches_filter_alike(world, filters, expected):
+    """Same filters, same meaning, whichever the grant (one filter helper, archiving.search)."""
+    from archiving.search import SearchFilters
+    from archiving.selectors import archive_access, search_entries
+
+    ids = {getattr(world, name).pk for name in expected}
+    for delegate in (world.full, world.headers):
+        access = archive_access(user=delegate.user, archive_id=world.archive.pk)
+        found = {row["id"] for row in search_entries(access, text="", filters=SearchFilters(**filters))}
+        assert found == ids, delegate.user.username

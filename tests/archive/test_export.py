@@ -33,7 +33,11 @@ def run_script(path: Path, *args: str) -> tuple[int, str]:
     # -I: isolated mode (no PYTHONPATH, no site-packages of the suite, no current directory)
     done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, "-I", str(SCRIPT), str(path), *args],
-        capture_output=True, text=True, timeout=60, cwd="/", check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        check=False,
     )
     return done.returncode, done.stdout + done.stderr
 
@@ -51,7 +55,10 @@ def test_zip_export_holds_the_exact_messages_and_a_manifest(world, owner_client)
     assert manifest["head"] == {"seq": archive.head_seq, "hash": archive.head_hash}
     first = manifest["messages"][0]
     assert (first["seq"], first["entry_hash"], first["prev_hash"], first["blob_sha256"]) == (
-        world.old.seq, world.old.entry_hash, world.old.prev_hash, world.old.blob_id
+        world.old.seq,
+        world.old.entry_hash,
+        world.old.prev_hash,
+        world.old.blob_id,
     )
     assert json.loads(first["canonical"])["subject"] == "old-contract"
     assert [link[0] for link in manifest["chain"]] == [1, 2, 3]
@@ -124,8 +131,10 @@ def test_export_streams_with_flat_memory(world, owner_client):
     """Many messages: the response is consumed chunk by chunk; no chunk holds more than about
     one message, so memory does not grow with the export."""
     big = "x" * 200_000
-    ids = [journal(world.owner, raw(f"big{n}", date="Wed, 02 Jul 2025 09:00:00 +0200", body=f"{n}{big}")).pk
-           for n in range(12)]
+    ids = [
+        journal(world.owner, raw(f"big{n}", date="Wed, 02 Jul 2025 09:00:00 +0200", body=f"{n}{big}")).pk
+        for n in range(12)
+    ]
     response = owner_client.post(f"/archive/a/{world.archive.pk}/export/", {"id": ids, "format": "zip"})
     sizes = [len(chunk) for chunk in response.streaming_content]
     assert len(sizes) >= 12

@@ -58,8 +58,9 @@ def test_a_large_export_is_a_job_with_progress_a_stored_file_and_an_emailed_link
         assert len(zf.namelist()) == 3  # two messages and the manifest
 
 
-def test_only_the_asker_downloads_and_not_after_expiry(world, full_client, owner_client,
-                                                        django_capture_on_commit_callbacks):
+def test_only_the_asker_downloads_and_not_after_expiry(
+    world, full_client, owner_client, django_capture_on_commit_callbacks
+):
     job = ask(full_client, world, django_capture_on_commit_callbacks)
     archive_export_run.apply(args=[job.pk])
     job.refresh_from_db()

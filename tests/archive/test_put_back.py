@@ -42,8 +42,9 @@ def test_put_back_appends_once(owner):
 
     response = client.post(url, {"id": [received.pk, sent.pk]}, follow=True)
     assert "2 messages put back into your mailbox." in [str(m) for m in response.context["messages"]]
-    assert messages_in(mailbox.address, "INBOX") == [raw("lost", date="Tue, 10 Jun 2025 10:00:00 +0200",
-                                                         to=mailbox.address)]
+    assert messages_in(mailbox.address, "INBOX") == [
+        raw("lost", date="Tue, 10 Jun 2025 10:00:00 +0200", to=mailbox.address)
+    ]
     assert len(messages_in(mailbox.address, "Sent")) == 1
 
     # again: nothing more

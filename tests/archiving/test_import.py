@@ -7,16 +7,9 @@ duplicate."""
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core import mail
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -29,10 +22,9 @@ from archiving.verify import chain_break
 from domains.models import Mailbox
 from mailstore.imap import LiveMailbox
 from mailstore.reader import mail_session
+from tests.archiving.worker import import_queue, start_worker, stop_worker, wait_for
 from tests.factories import DomainFactory, ManagerFactory
 from tests.panel.conftest import panel_client, postmaster_of
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def message(tag: str, *, sender: str = "alice@far.example") -> bytes:
@@ -209,75 +201,6 @@ def test_panel_wizard_after_attaching_and_its_progress_page(mailplane, mailbox_f
 # kill -9 of a real worker ----------------------------------------------------------------------
 
 
-def _worker_env(queue: str) -> dict[str, str]:
-    db = connection.settings_dict
-    return dict(os.environ) | {
-        "DJANGO_SETTINGS_MODULE": "mailsuite.settings",
-        "MAILSUITE_DEBUG": "1",
-        "MAILSUITE_DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-        "MAILSUITE_MAIL_BIND": settings.MAIL_BIND,
-        "MAILSUITE_PORT_IMAP": str(settings.MAIL_PORTS["imap"]),
-        "MAILSUITE_MAILSTORE_MASTER_USER": settings.MAILSTORE_MASTER_USER,
-        "MAILSUITE_MAILSTORE_MASTER_PASSWORD": settings.MAILSTORE_MASTER_PASSWORD,
-        "MAILSUITE_ARCHIVE_BLOB_DIR": str(settings.ARCHIVE_BLOB_DIR),
-        "MAILSUITE_ARCHIVE_IMPORT_BATCH": "3",
-        "MAILSUITE_ARCHIVE_IMPORT_PAUSE": "0.3",
-        "MAILSUITE_ARCHIVE_IMPORT_QUEUE": queue,
-        "MAILSUITE_CELERY_EAGER": "0",
-        "MAILSUITE_EMAIL_URL": "consolemail://",
-    }
-
-
-def _start_worker(queue: str, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - our own worker
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mailsuite",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=solo",
-            "-n",
-            f"{queue}-{uuid.uuid4().hex[:6]}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "info",
-        ],
-        cwd=ROOT,
-        env=_worker_env(queue),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_an_import_resumes_after_a_kill_9_of_the_worker_without_duplicates(
     mailplane, mailbox_factory, settings, tmp_path
 ):
@@ -286,21 +209,21 @@ def test_an_import_resumes_after_a_kill_9_of_the_worker_without_duplicates(
     mailbox = mailbox_of(address)
     archive = archive_attach(mailbox=mailbox, retention_years=10).archive
     fill(address, {"INBOX": [(f"m{i:02d}", None) for i in range(30)]})
-    queue = f"test-archive-import-{uuid.uuid4().hex[:10]}"
+    queue = import_queue()
     settings.ARCHIVE_IMPORT_QUEUE = queue
     log = tmp_path / "worker.log"
 
     def job_state():
         return ArchiveImport.objects.filter(archive=archive).values("state", "progress").first()
 
-    first = _start_worker(queue, log)
+    first = start_worker(queue, log)
     second = None
     try:
         # when the import is queued and a real worker runs it
         job = import_start(mailbox=mailbox, mapping={"INBOX": "received"})
 
         # and the worker is killed (SIGKILL) in the middle
-        _wait(lambda: 6 <= job_state()["progress"][0]["done"] < 24, 90, "a worker half-way", log)
+        wait_for(lambda: 6 <= job_state()["progress"][0]["done"] < 24, 90, "a worker half-way", log)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         at_kill = job_state()
@@ -308,12 +231,12 @@ def test_an_import_resumes_after_a_kill_9_of_the_worker_without_duplicates(
         assert ArchivedMessage.objects.filter(archive=archive).count() == at_kill["progress"][0]["imported"]
 
         # then a restarted worker resumes it to the end
-        second = _start_worker(queue, log)
-        _wait(lambda: job_state()["state"] == "done", 120, "the resumed import to finish", log)
+        second = start_worker(queue, log)
+        wait_for(lambda: job_state()["state"] == "done", 120, "the resumed import to finish", log)
     finally:
         for process in (first, second):
             if process is not None:
-                _stop(process)
+                stop_worker(process)
 
     # with every message archived exactly once, the chain whole, exact counts
     job.refresh_from_db()

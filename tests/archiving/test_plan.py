@@ -213,11 +213,13 @@ def test_an_archive_outlives_its_mailbox_until_its_retention_ends_or_the_manager
     # and the Manager can remove it: readable 30 more days, then deleted whole
     journal_again = ArchivedMessage.objects.filter(archive=archive).count()
     assert journal_again == 0
-    archive_remove_orphan(archive=archive)
+    with pytest.raises(ValidationError):  # the address typed must be the archive's
+        archive_remove_orphan(archive=archive, confirm_address="someone@else.test")
+    archive_remove_orphan(archive=archive, confirm_address=address)
     archive.refresh_from_db()
     assert archive.removed_at is not None
     with pytest.raises(ValidationError):
-        archive_remove_orphan(archive=archive)
+        archive_remove_orphan(archive=archive, confirm_address=address)
     assert archive_purge(now=archive.removed_at + dt.timedelta(days=32)).archives == 1
     assert not Archive.objects.filter(pk=archive.pk).exists()
 

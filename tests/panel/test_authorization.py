@@ -9,7 +9,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
-from archiving.models import ArchivePlan
+from archiving.models import Archive, ArchivePlan
 from core.models import AuditEntry
 from domains import services
 from domains.models import Delegate, DelegateGrant, Domain, Mailbox
@@ -42,6 +42,7 @@ DOMAIN_URLS = [
     ("mailbox_send_limit", True, {"send_limit": "5000", "confirm": "1"}, True),
     ("mailbox_archive", True, {"retention_years": "5", "confirm": "1"}, True),
     ("domain_branding", False, {"brand_name": "Hacked Inc."}, True),
+    ("deleted_archives", False, {"archive": "1", "confirm_address": "victim@acme.test"}, True),
 ]
 POST_ONLY = {
     "mailbox_profile",
@@ -81,6 +82,7 @@ def fingerprint() -> dict:
         "delegates": list(Delegate.objects.order_by("pk").values_list("pk", "name", "expires_on")),
         "grants": DelegateGrant.objects.count(),
         "archives": ArchivePlan.objects.count(),
+        "removed_archives": Archive.objects.filter(removed_at__isnull=False).count(),
         "app_passwords": list(AppPassword.objects.values_list("pk", "revoked_at")),
         "totp": TOTPDevice.objects.count(),
     }
