@@ -59,7 +59,8 @@ class RecordCheck:
         if self.status == MISSING:
             return _("No such record in the DNS yet.")
         text = PROBLEMS.get(self.problem)
-        return text() % {"detail": self.detail, "expected": ", ".join(self.expected)} if text else ""
+        expected = ", ".join(e.rstrip(".") for e in self.expected)
+        return text() % {"detail": self.detail, "expected": expected} if text else ""
 
 
 PROBLEMS = {
