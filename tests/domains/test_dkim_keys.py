@@ -156,3 +156,20 @@ def test_rotation_keeps_the_old_key_until_the_new_record_is_seen_and_for_the_gra
     assert old.state == "retired"
     assert [k.selector for k in dkim.published_keys(domain)] == [new.selector]
     assert AuditEntry.objects.filter(domain=domain, action="domain.dkim_rotate").count() == 1
+
+
+def test_the_periodic_check_makes_missing_keys_promotes_seen_ones_and_retires_old_ones(dns_server, settings):
+    from domains.tasks import dkim_keys_check
+
+    # given an older domain without a key, and one whose new key is now in the DNS
+    older = DomainFactory(name="older.test")
+    waiting = DomainFactory(name="waiting.test")
+    key = services.dkim_key_first(domain=waiting)
+    publish(dns_server, key)
+    # when the periodic task runs
+    result = dkim_keys_check()
+    # then the older domain has a key (pending), the waiting one signs
+    assert result == {"checked": 1, "made": 1, "retired": 0}
+    assert DkimKey.objects.get(domain=older).state == "pending"
+    key.refresh_from_db()
+    assert key.state == "active"

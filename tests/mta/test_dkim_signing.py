@@ -10,7 +10,9 @@ import dkim
 import dns.resolver
 import pytest
 
-from domains.models import DkimKey
+from domains import dkim as dkim_reads
+from domains import services
+from domains.models import DkimKey, Mailbox
 from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
 from tests.panel.conftest import panel_client, postmaster_of
 
@@ -132,3 +134,26 @@ def test_mail_leaves_unsigned_before_the_key_record_is_seen(smtpd, relay_sink, d
     submit(smtpd, MESSAGE)
     (sent,) = relay_sink.messages
     assert b"DKIM-Signature" not in sent.content
+
+
+def test_mail_the_mx_forwards_is_never_signed_with_a_hosted_key_whatever_its_from(
+    smtpd, relay_sink, dns_server, acme
+):
+    # given acme.test signing, and fwd@acme.test forwarding to the Internet (charged to mario)
+    key = services.dkim_key_first(domain=acme)
+    dns_server.set(dkim_reads.record_name(key), "TXT", dkim_reads.record_value(key))
+    services.domain_dns_check(domain=acme, refresh=True)
+    mario = Mailbox.objects.get(domain=acme, local_part="mario")
+    services.address_create(
+        domain=acme, kind="forwarder", local_part="fwd", externals=["x@far.example"], owner=mario
+    )
+    # when someone on the Internet writes to fwd@ claiming to be mario@acme.test
+    with smtpd.mx() as client:
+        assert client.sendmail("someone@bad.example", ["fwd@acme.test"], MESSAGE.encode()) == {}
+    # then the forwarded copy leaves without acme.test's signature
+    (forwarded,) = relay_sink.messages
+    assert forwarded.rcpt_tos == ["x@far.example"]
+    assert b"DKIM-Signature" not in forwarded.content
+    # while mario's own message through the same forwarder is signed
+    submit(smtpd, MESSAGE, rcpts=("fwd@acme.test",))
+    assert dkim.verify(relay_sink.messages[1].content, dnsfunc=txt_from(dns_server)) is True
