@@ -486,3 +486,52 @@ class DomainAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.domain_id}"
+
+
+class DkimKey(models.Model):
+    """A DKIM key pair of a domain (domains.dkim). A new key is PENDING until the live DNS check
+    sees its TXT record, then ACTIVE (the one that signs); the key it replaces is RETIRING (not
+    signing, still to be published) for settings.DKIM_RETIRE_GRACE_DAYS, then RETIRED."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("New, waiting for its DNS record")
+        ACTIVE = "active", _("Signing")
+        RETIRING = "retiring", _("Replaced, keep it published for now")
+        RETIRED = "retired", _("Retired")
+
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="dkim_keys", verbose_name=_("domain")
+    )
+    selector = models.CharField(_("selector"), max_length=63)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    bits = models.PositiveSmallIntegerField(_("key size"))
+    private_key = models.TextField(_("private key (encrypted)"))  # domains.dkimkeys: encrypted PKCS#8 PEM
+    public_key = models.TextField(_("public key"))  # base64 DER SubjectPublicKeyInfo: the record's p=
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("signing since"), null=True, blank=True)
+    replaced_at = models.DateTimeField(_("replaced"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("DKIM key")
+        verbose_name_plural = _("DKIM keys")
+        ordering = ["domain", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "selector"], name="dkimkey_selector_unique_per_domain"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=models.Q(state="active"), name="dkimkey_one_active_per_domain"
+            ),
+            models.UniqueConstraint(
+                fields=["domain"], condition=models.Q(state="pending"), name="dkimkey_one_pending_per_domain"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "active", "retiring", "retired"]),
+                name="dkimkey_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(selector__regex=r"^[a-z0-9][a-z0-9-]*$"), name="dkimkey_selector_label"
+            ),
+            models.CheckConstraint(condition=models.Q(bits__gte=1024), name="dkimkey_bits_at_least_1024"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain.name} ({self.state})"

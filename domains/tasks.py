@@ -31,3 +31,22 @@ def deleted_mailboxes_forget() -> int:
     limit = timezone.now() - datetime.timedelta(days=DELETED_RETENTION_DAYS)
     deleted, _ = DeletedMailbox.objects.filter(deleted_at__lt=limit).delete()
     return deleted
+
+
+@shared_task(name="domains.tasks.dkim_keys_check")
+def dkim_keys_check(batch: int = 50) -> dict:
+    """Every few minutes: a new DKIM key whose record is now in the DNS starts signing, replaced
+    keys past their grace period retire, and domains without a key get one (a batch per run:
+    the domains registered before DKIM, or with keys made on first need)."""
+    from domains.models import DkimKey, Domain
+    from domains.services.dkim import dkim_key_first, dkim_keys_retire, domain_dns_check
+
+    pending = Domain.objects.filter(is_active=True, dkim_keys__state=DkimKey.State.PENDING).distinct()
+    checked = 0
+    for domain in pending.order_by("?")[:batch]:
+        domain_dns_check(domain=domain, refresh=True)
+        checked += 1
+    made = 0
+    for domain in Domain.objects.filter(is_active=True, dkim_keys__isnull=True)[:batch]:
+        made += dkim_key_first(domain=domain) is not None
+    return {"checked": checked, "made": made, "retired": dkim_keys_retire()}

@@ -32,6 +32,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "domains.tasks.deleted_mailboxes_forget",
         "schedule": crontab(hour=3, minute=41),
     },
+    # DKIM: new keys whose DNS record appeared start signing; old ones retire (domains.tasks).
+    "domains-dkim-keys-check": {
+        "task": "domains.tasks.dkim_keys_check",
+        "schedule": crontab(minute="*/10"),
+    },
     # Time Machine: every active mailbox at midnight; the hourly run catches up a missed night.
     "snapshots-night": {
         "task": "snapshots.tasks.snapshots_night",

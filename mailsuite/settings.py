@@ -287,6 +287,27 @@ MAIL_STORE_DIR = Path(env.str("MAILSUITE_MAIL_STORE_DIR", default=str(DATA_DIR /
 # The DNS server the suite asks (SPF/DKIM/DMARC checks, the control panel's DNS page): "host:port",
 # or empty for the system's resolver (/etc/resolv.conf). The tests point it at their own server.
 DNS_RESOLVER = env.str("MAILSUITE_DNS_RESOLVER", default="")
+# The control panel's DNS page (domains.dnscheck): seconds per lookup, seconds its results are
+# kept, and what each hosted domain should publish: MX hosts, SPF, DMARC ({domain} is replaced),
+# and the host its autoconfig./autodiscover. names point to (a CNAME; any host of the web tier).
+DNS_CHECK_TIMEOUT = env.float("MAILSUITE_DNS_CHECK_TIMEOUT", default=2.0)
+DNS_CHECK_CACHE_SECONDS = env.int("MAILSUITE_DNS_CHECK_CACHE_SECONDS", default=120)
+DNS_MX_HOSTS = env.list("MAILSUITE_DNS_MX_HOSTS", default=[MAIL_HOSTNAME])
+DNS_SPF_RECORD = env.str("MAILSUITE_DNS_SPF_RECORD", default="v=spf1 mx -all")
+DNS_DMARC_RECORD = env.str(
+    "MAILSUITE_DNS_DMARC_RECORD", default="v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"
+)
+DNS_CLIENT_SETUP_HOST = env.str(
+    "MAILSUITE_DNS_CLIENT_SETUP_HOST", default=PORTAL_HOSTS.get("webmail") or MAIL_HOSTNAME
+)
+# DKIM (domains.dkim, mta.dkimsign): key size; the secret the stored private keys are encrypted
+# with (empty: derived from SECRET_KEY, whose SECRET_KEY_FALLBACKS still open older keys); whether
+# domain_register makes the first key at once (the tests turn it off: keys are then made on
+# first need, by the DNS page or the periodic check); how long a replaced key stays published.
+DKIM_KEY_BITS = env.int("MAILSUITE_DKIM_KEY_BITS", default=2048)
+DKIM_KEY_SECRET = env.str("MAILSUITE_DKIM_KEY_SECRET", default="")
+DKIM_KEYS_AT_REGISTRATION = env.bool("MAILSUITE_DKIM_KEYS_AT_REGISTRATION", default=True)
+DKIM_RETIRE_GRACE_DAYS = env.int("MAILSUITE_DKIM_RETIRE_GRACE_DAYS", default=7)
 SNAPSHOT_DIR = Path(env.str("MAILSUITE_SNAPSHOT_DIR", default=str(DATA_DIR / "snapshots")))
 SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snapshots.HardlinkSnapshots")
 SNAPSHOT_RETENTION_DAYS = 15

@@ -38,7 +38,7 @@ from django.utils import timezone
 from archiving.journaling import archive_journal
 from mailstore.errors import MailstoreError
 from mailstore.imap import mailbox_has_header
-from mta import routing, services
+from mta import dkimsign, routing, services
 from mta.lmtp import LMTPEndpoint, LMTPError, LMTPSession, pooled_session
 from mta.models import TracemailEntry
 
@@ -210,13 +210,18 @@ def accept_message(
     local = [r for r in todo if r.kind == routing.Kind.LOCAL]
 
     accepted = Accepted(reply="")
+    # Copies for the Internet leave DKIM-signed when the server vouches for the author (submission
+    # and the Sieve relay, after the send-as rule), never when the MX received them.
+    outgoing = dkimsign.sign(data) if submission and remote else data
     plain = [r for r in remote if r.forwarded_by is None]
     if plain:
         services.outbound_enqueue(
-            trace=trace, recipients=[r.address for r in plain], data=data, fingerprint=fingerprint
+            trace=trace, recipients=[r.address for r in plain], data=outgoing, fingerprint=fingerprint
         )
         accepted.newly_handled.update(r.address.lower() for r in plain)
-    _enqueue_forwarded([r for r in remote if r.forwarded_by is not None], trace, data, fingerprint, accepted)
+    _enqueue_forwarded(
+        [r for r in remote if r.forwarded_by is not None], trace, outgoing, fingerprint, accepted
+    )
 
     temporary: list[LMTPError] = []
     permanent: list[tuple[routing.Route, LMTPError]] = []

@@ -20,6 +20,13 @@ from domains.services.customers import (
     site_update,
 )
 from domains.services.delegates import delegate_create, delegate_delete, delegate_update
+from domains.services.dkim import (
+    dkim_key_first,
+    dkim_key_rotate,
+    dkim_keys_promote,
+    dkim_keys_retire,
+    domain_dns_check,
+)
 from domains.services.domains import domain_register, domain_set_require_2fa
 from domains.services.mailboxes import (
     mailbox_create,
@@ -50,6 +57,11 @@ __all__ = [
     "site_delete",
     "domain_register",
     "domain_set_require_2fa",
+    "dkim_key_first",
+    "dkim_key_rotate",
+    "dkim_keys_promote",
+    "dkim_keys_retire",
+    "domain_dns_check",
     "mailbox_create",
     "mailbox_create_allowed",
     "mailbox_update",

@@ -12,8 +12,10 @@ from billing.inclusion import inclusion_for
 from billing.services import charge_mailbox_created
 from core.audit import audit_record
 from core.portals import portal_url
+from domains import dkimkeys
 from domains.models import Customer, Domain
 from domains.services.common import clean, generate_password, integrity_to_validation
+from domains.services.dkim import dkim_key_first
 from domains.services.mailboxes import create_mailbox_row
 from mailstore.authcache import credential_cache_forget
 
@@ -28,7 +30,8 @@ def normalize_domain_name(name: str) -> str:
 
 
 def domain_register(*, customer: Customer, name: str, actor: Any | None = None) -> Domain:
-    """Register a domain for a customer and create its Postmaster (postmaster@domain).
+    """Register a domain for a customer and create its Postmaster (postmaster@domain) and its
+    first DKIM key (domains.services.dkim).
 
     The Postmaster gets a random password and must change it at first login; the credentials
     go by email to the customer's legal representative once the transaction has committed.
@@ -44,9 +47,14 @@ def domain_register(*, customer: Customer, name: str, actor: Any | None = None) 
     domain = Domain(customer=customer, name=normalize_domain_name(name))
     clean(domain, exclude=["manager"])
     password = generate_password()
+    # The DKIM key (pending until its DNS record is seen) is made before the transaction: an RSA
+    # key takes a noticeable time, no lock should wait for it.
+    dkim_material = dkimkeys.generate() if settings.DKIM_KEYS_AT_REGISTRATION else None
     try:
         with transaction.atomic():
             domain.save()
+            if dkim_material is not None:
+                dkim_key_first(domain=domain, material=dkim_material)
             postmaster = create_mailbox_row(
                 domain=domain,
                 local_part="postmaster",

@@ -143,7 +143,7 @@ def test_keyboard_reaches_the_content_with_a_visible_focus(browser, context, liv
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
 
 
-def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, live_server):
+def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, live_server, dns_server):
     customer = CustomerFactory(company_name="Pannello S.r.l.")
     domain = branded(DomainFactory(customer=customer, name="pannello.test"), "Pannello")
     ManagerFactory(customer=customer, username="manager.a11y", domains=[domain])
@@ -177,6 +177,7 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
         (f"{d}/new/", "panel-mailbox-create"),
         (f"{d}/m/{postmaster.pk}/", "panel-mailbox"),
         (f"{d}/security/", "panel-domain-security"),
+        (f"{d}/dns/", "panel-domain-dns"),
         (f"{d}/tracemail/", "panel-tracemail"),
         (f"{d}/access-log/", "panel-access-log"),
         (f"{d}/audit/", "panel-audit"),

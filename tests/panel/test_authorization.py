@@ -12,7 +12,7 @@ from accounts.models import AppPassword
 from archiving.models import Archive, ArchivePlan
 from core.models import AuditEntry
 from domains import services
-from domains.models import Delegate, DelegateGrant, Domain, Mailbox
+from domains.models import Delegate, DelegateGrant, DkimKey, Domain, Mailbox
 from tests.factories import MailboxFactory, ManagerFactory
 from tests.panel.conftest import panel_client
 
@@ -43,6 +43,7 @@ DOMAIN_URLS = [
     ("mailbox_archive", True, {"retention_years": "5", "confirm": "1"}, True),
     ("domain_branding", False, {"brand_name": "Hacked Inc."}, True),
     ("deleted_archives", False, {"archive": "1", "confirm_address": "victim@acme.test"}, True),
+    ("domain_dns", False, {"action": "rotate"}, False),
 ]
 POST_ONLY = {
     "mailbox_profile",
@@ -85,6 +86,7 @@ def fingerprint() -> dict:
         "removed_archives": Archive.objects.filter(removed_at__isnull=False).count(),
         "app_passwords": list(AppPassword.objects.values_list("pk", "revoked_at")),
         "totp": TOTPDevice.objects.count(),
+        "dkim_keys": list(DkimKey.objects.order_by("pk").values_list("pk", "selector", "state")),
     }
 
 
@@ -109,7 +111,7 @@ def clients(world):
 
 @pytest.mark.parametrize("name,needs_mailbox,data,manager_only", DOMAIN_URLS, ids=[u[0] for u in DOMAIN_URLS])
 def test_domain_pages_refuse_everyone_but_the_domain_admins(
-    world, victim, clients, name, needs_mailbox, data, manager_only
+    world, victim, clients, name, needs_mailbox, data, manager_only, dns_server
 ):
     # given a URL of customer A's domain and a snapshot of the data
     url = url_for(world, victim, name, needs_mailbox)
@@ -132,7 +134,7 @@ def test_domain_pages_refuse_everyone_but_the_domain_admins(
 
 @pytest.mark.parametrize("name,needs_mailbox,data,manager_only", DOMAIN_URLS, ids=[u[0] for u in DOMAIN_URLS])
 def test_domain_pages_open_to_the_right_admin(
-    world, victim, manager_client, postmaster_client, name, needs_mailbox, data, manager_only
+    world, victim, manager_client, postmaster_client, name, needs_mailbox, data, manager_only, dns_server
 ):
     url = url_for(world, victim, name, needs_mailbox)
     expected_get = 405 if name in POST_ONLY else 200

@@ -6,7 +6,7 @@ from tests.factories import MailboxFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_manager_sees_every_page_of_the_domain(world, manager_client):
+def test_manager_sees_every_page_of_the_domain(world, manager_client, dns_server):
     # given a mailbox in the managed domain
     mailbox = MailboxFactory(domain=world.domain)
     name = world.domain.name
@@ -18,6 +18,7 @@ def test_manager_sees_every_page_of_the_domain(world, manager_client):
         reverse("mailadmin:mailbox_delete", args=[name, mailbox.pk]),
         reverse("mailadmin:domain_security", args=[name]),
         reverse("mailadmin:domain_branding", args=[name]),
+        reverse("mailadmin:domain_dns", args=[name]),
         reverse("mailadmin:audit_log", args=[name]),
         reverse("mailadmin:access_log", args=[name]),
         reverse("mailadmin:delegates"),
