@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "mailadmin",
     "customer",
     "internal",
+    "activesync",  # Exchange ActiveSync at /Microsoft-Server-ActiveSync
     "portalkit",  # the design system's template tags (icon, brand_of)
 ]
 
