@@ -639,7 +639,11 @@ class MailSession:
                 weight += size
 
     def folder_status(self, folder: str) -> FolderStatus:
-        """STATUS without selecting (NotFound when there is no such folder)."""
+        """STATUS without selecting (NotFound when there is no such folder). Dovecot answers
+        STATUS of the folder this connection has selected from the connection's own view, so
+        a NOOP brings that view up to date first (new mail delivered meanwhile)."""
+        if self._conn.selected == folder and view_changes(self._client):
+            self._conn.view_memo.clear()
         with imap_errors(f"STATUS {folder!r}"):
             data = self._client.folder_status(
                 folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]

@@ -3,8 +3,6 @@ and answers read by libwbxml2-utils, the real Dovecot behind mailstore."""
 
 from __future__ import annotations
 
-import smtplib
-
 import pytest
 
 from accounts.models import AccessLogEntry
@@ -130,18 +128,18 @@ def test_remote_wipe_is_delivered_at_the_next_provision(running_mailplane, mailb
     assert phone.folder_sync().findtext(f"{F}Status") == "142"
 
 
-def _deliver_many(plane, address: str, count: int) -> None:
-    with smtplib.LMTP(plane.host, plane.ports["lmtp"], timeout=60) as lmtp:
-        lmtp.ehlo("test.local")
-        for i in range(count):
-            lmtp.sendmail(
-                "sender@example.net", [address], message("sender@example.net", address, subject=f"m{i}")
-            )
+def _fill_inbox(address: str, count: int) -> None:
+    """`count` messages in the INBOX in one MULTIAPPEND (LMTP costs ~70 ms a message here; the
+    delivery path is not what this test is about: new mail over LMTP is tested below)."""
+    with imap_session(address) as imap:
+        imap.multiappend(
+            "INBOX", [message("sender@example.net", address, subject=f"m{i}") for i in range(count)]
+        )
 
 
 def test_initial_sync_of_500_messages_in_pages(running_mailplane, mailbox_factory):
     address, password = mailbox_factory()
-    _deliver_many(running_mailplane, address, 500)
+    _fill_inbox(address, 500)
     phone = Phone(address, password)
     phone.provision()
     inbox = _inbox_id(phone)
@@ -243,3 +241,54 @@ def test_read_and_flag_both_ways_new_mail_and_deletion(running_mailplane, mailbo
         assert uid["s2"] not in imap.search(["ALL"])
         imap.select_folder("Trash")
         assert len(imap.search(["ALL"])) == 1
+
+
+def test_get_item_estimate_and_ping(running_mailplane, mailbox_factory, settings):
+    settings.ACTIVESYNC_HEARTBEAT_MIN, settings.ACTIVESYNC_PING_POLL_SECONDS = 1, 0.2
+    address, password = mailbox_factory()
+    for i in range(4):
+        lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject=f"e{i}"))
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+
+    def estimate(sync_key: str):
+        answer = phone.command(
+            "GetItemEstimate",
+            f'<GetItemEstimate xmlns="GetItemEstimate:" xmlns:as="AirSync:"><Collections><Collection>'
+            f"<as:SyncKey>{sync_key}</as:SyncKey><CollectionId>{inbox}</CollectionId></Collection>"
+            "</Collections></GetItemEstimate>",
+        )
+        response = answer.find("{GetItemEstimate}Response")
+        return response.findtext("{GetItemEstimate}Status"), response.findtext(
+            "{GetItemEstimate}Collection/{GetItemEstimate}Estimate"
+        )
+
+    assert estimate(key) == ("1", "4")
+    assert estimate("999") == ("4", None)  # unknown key
+    key = phone.sync(inbox, key, window=3).findtext(f"{A}SyncKey")
+    assert estimate(key) == ("1", "1")
+    key = phone.sync(inbox, key).findtext(f"{A}SyncKey")
+
+    def ping() -> tuple[str, list[str]]:
+        answer = phone.command(
+            "Ping",
+            f'<Ping xmlns="Ping:"><HeartbeatInterval>1</HeartbeatInterval><Folders><Folder><Id>{inbox}</Id>'
+            "<Class>Email</Class></Folder></Folders></Ping>",
+        )
+        return answer.findtext("{Ping}Status"), [f.text for f in answer.findall("{Ping}Folders/{Ping}Folder")]
+
+    # nothing new: the heartbeat ends (Status 1); new mail: Status 2 names the folder
+    assert ping() == ("1", [])
+    lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="e4"))
+    assert ping() == ("2", [inbox])
+    assert estimate(key) == ("1", "1")
+    # a heartbeat out of bounds is answered with the bound
+    settings.ACTIVESYNC_HEARTBEAT_MIN = 60
+    answer = phone.command(
+        "Ping",
+        f'<Ping xmlns="Ping:"><HeartbeatInterval>5</HeartbeatInterval><Folders><Folder><Id>{inbox}</Id>'
+        "<Class>Email</Class></Folder></Folders></Ping>",
+    )
+    assert (answer.findtext("{Ping}Status"), answer.findtext("{Ping}HeartbeatInterval")) == ("5", "60")
