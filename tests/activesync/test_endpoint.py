@@ -292,3 +292,42 @@ def test_get_item_estimate_and_ping(running_mailplane, mailbox_factory, settings
         "<Class>Email</Class></Folder></Folders></Ping>",
     )
     assert (answer.findtext("{Ping}Status"), answer.findtext("{Ping}HeartbeatInterval")) == ("5", "60")
+
+
+def test_send_mail_through_submission_with_a_copy_in_sent(submission, mailbox_factory):
+    sender, password = mailbox_factory()
+    to, _ = mailbox_factory()
+    bcc, _ = mailbox_factory()
+    phone = Phone(sender, password)
+    phone.provision()
+    mime = (
+        f"From: {sender}\r\nTo: {to}\r\nBcc: {bcc}\r\nSubject: from the phone\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nsent over ActiveSync\r\n"
+    )
+    request = (
+        '<SendMail xmlns="ComposeMail:"><ClientId>c-1</ClientId><SaveInSentItems/>'
+        f"<MIME><![CDATA[{mime}]]></MIME></SendMail>"
+    )
+    # success is an empty answer
+    response = phone.request("SendMail", request)
+    assert (response.status, response.document) == (200, None)
+
+    def received(address: str, folder: str = "INBOX") -> list[bytes]:
+        with imap_session(address) as imap:
+            imap.select_folder(folder, readonly=True)
+            uids = imap.search(["SUBJECT", "from the phone"])
+            return [data[b"BODY[]"] for data in imap.fetch(uids, [b"BODY.PEEK[]"]).values()]
+
+    [copy_to] = received(to)
+    [copy_bcc] = received(bcc)
+    assert b"sent over ActiveSync" in copy_to and b"Bcc:" not in copy_to and b"Bcc:" not in copy_bcc
+    [kept] = received(sender, "Sent")
+    assert f"Bcc: {bcc}".encode() in kept
+    # the same ClientId again: not sent twice
+    again = phone.command("SendMail", request)
+    assert again.findtext("{ComposeMail}Status") == "118"
+    assert len(received(to)) == 1
+    # a foreign From is refused by the submission server's header From rule
+    forged = request.replace("c-1", "c-2").replace(f"From: {sender}", "From: ceo@elsewhere.example")
+    assert phone.command("SendMail", forged).findtext("{ComposeMail}Status") == "120"
+    assert len(received(to)) == 1
