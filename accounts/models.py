@@ -132,6 +132,7 @@ class AccessLogEntry(models.Model):
         ARCHIVE = "archive", _("Archive")
         CUSTOMER = "customer", _("Customer area")
         BACKOFFICE = "backoffice", _("Back office")
+        ACTIVESYNC = "activesync", "ActiveSync"
 
     class Result(models.TextChoices):
         SUCCESS = "success", _("Success")
@@ -161,7 +162,7 @@ class AccessLogEntry(models.Model):
             models.CheckConstraint(
                 condition=models.Q(protocol__in=[
                     "imap", "pop3", "sieve", "smtp", "submission", "webmail", "mailadmin",
-                    "timemachine", "archive", "customer", "backoffice",
+                    "timemachine", "archive", "customer", "backoffice", "activesync",
                 ]),
                 name="accesslog_protocol_valid",
             ),

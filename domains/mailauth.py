@@ -1,4 +1,4 @@
-"""The credential check of mail protocols served by the project itself (SMTP AUTH).
+"""The credential check of mail protocols served by the project itself (SMTP AUTH, ActiveSync).
 
 Same rules as Dovecot's passdbs (mailstore SQL views): an active mailbox of an active domain;
 an app password (SHA-256, checked first, cheap) always works; the main password (Argon2) works
@@ -33,7 +33,7 @@ from mailstore.authcache import credential_cache_fill, credential_cache_match
 
 logger = logging.getLogger(__name__)
 
-MAIL_PROTOCOLS = {"imap", "pop3", "sieve", "smtp", "submission"}
+MAIL_PROTOCOLS = {"imap", "pop3", "sieve", "smtp", "submission", "activesync"}
 
 # Reasons written to the access log (and returned in AuthResult.reason).
 OK_PASSWORD = "password"  # noqa: S105 - a log reason, not a secret

@@ -237,6 +237,25 @@ FLAG_ACTIONS = {
 _APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
 
 
+@dataclass
+class FolderStatus:
+    """STATUS of a folder: what a phone compares to tell whether it changed."""
+
+    uidvalidity: int
+    uidnext: int
+    messages: int
+    highestmodseq: int
+
+
+@dataclass
+class FolderFlags:
+    """Every message of a folder (UID → flags) under one UIDVALIDITY."""
+
+    uidvalidity: int
+    highestmodseq: int
+    flags: dict[int, set] = field(default_factory=dict)
+
+
 # The session --------------------------------------------------------------------------------
 
 
@@ -623,6 +642,41 @@ class MailSession:
             if uid is not None and uid in sizes:
                 batch.append(uid)
                 weight += size
+
+    def folder_status(self, folder: str) -> FolderStatus:
+        """STATUS without selecting (NotFound when there is no such folder). Dovecot answers
+        STATUS of the folder this connection has selected from the connection's own view, so
+        a NOOP brings that view up to date first (new mail delivered meanwhile)."""
+        if self._conn.selected == folder and view_changes(self._client):
+            self._conn.view_memo.clear()
+        with imap_errors(f"STATUS {folder!r}"):
+            data = self._client.folder_status(
+                folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
+            )
+        return FolderStatus(
+            uidvalidity=int(data.get(b"UIDVALIDITY", 0)),
+            uidnext=int(data.get(b"UIDNEXT", 0)),
+            messages=int(data.get(b"MESSAGES", 0)),
+            highestmodseq=int(data.get(b"HIGHESTMODSEQ", 0)),
+        )
+
+    def folder_flags(self, folder: str) -> FolderFlags:
+        """The UID and flags of every message in `folder` (one SEARCH and one FETCH FLAGS),
+        with the UIDVALIDITY they belong to."""
+        self.select(folder, readonly=True)
+        with imap_errors(f"FETCH FLAGS in {folder!r}"):
+            info = self._client.folder_status(folder, [b"UIDVALIDITY", b"HIGHESTMODSEQ"])
+            uids = self._client.search(["ALL"])
+            flags: dict[int, set] = {}
+            for start in range(0, len(uids), 5000):
+                part = uids[start : start + 5000]
+                for uid, data in self._client.fetch(part, [b"FLAGS"]).items():
+                    flags[uid] = set(data.get(b"FLAGS", ()))
+        return FolderFlags(
+            uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
+            highestmodseq=int(info.get(b"HIGHESTMODSEQ", 0)),
+            flags=flags,
+        )
 
     def uids_after(self, folder: str, last_uid: int = 0) -> list[int]:
         """The UIDs of `folder` above `last_uid`, ascending (an import resumes from the last

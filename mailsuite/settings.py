@@ -83,9 +83,11 @@ INSTALLED_APPS = [
     "billing",
     "monitor",
     "snapshots",
+    "devices",  # phones and tablets on ActiveSync, their sync state
     "mailadmin",
     "customer",
     "internal",
+    "activesync",  # Exchange ActiveSync at /Microsoft-Server-ActiveSync
     "portalkit",  # the design system's template tags (icon, brand_of)
 ]
 
@@ -379,6 +381,13 @@ WEBMAIL_IDLE_SECONDS = env.int("MAILSUITE_WEBMAIL_IDLE_SECONDS", default=2 * 360
 # CA the webmail trusts for its own submission connection (default: the suite's certificate).
 WEBMAIL_SUBMISSION_CA = env.str("MAILSUITE_WEBMAIL_SUBMISSION_CA", default="")
 WEBMAIL_UPLOAD_DIR = env.str("MAILSUITE_WEBMAIL_UPLOAD_DIR", default="")  # default: DATA_DIR/webmail-uploads
+# ActiveSync (activesync/): Ping's heartbeat bounds (MS-ASCMD: 60..3540 s) and, until push
+# through Redis, how often a waiting Ping looks at IMAP STATUS. Plain HTTP only behind a TLS
+# proxy that does not say so (development: DEBUG allows it).
+ACTIVESYNC_HEARTBEAT_MIN = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MIN", default=60)
+ACTIVESYNC_HEARTBEAT_MAX = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MAX", default=3540)
+ACTIVESYNC_PING_POLL_SECONDS = env.float("MAILSUITE_ACTIVESYNC_PING_POLL_SECONDS", default=5.0)
+ACTIVESYNC_ALLOW_PLAIN_HTTP = env.bool("MAILSUITE_ACTIVESYNC_ALLOW_PLAIN_HTTP", default=DEBUG)
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)

@@ -30,6 +30,12 @@ common_patterns = [
 ]
 
 
+# ActiveSync: phones ask for /Microsoft-Server-ActiveSync at the root of the host they were
+# given, the webmail's (development: the one host). Not on the other portals' hosts.
+activesync_patterns = [path("", include("activesync.urls", namespace="activesync"))]
+HOST_EXTRA_PATTERNS = {"webmail": activesync_patterns}
+
+
 class IndexView(TemplateView):
     template_name = "index.html"
 
@@ -43,6 +49,7 @@ def _portal_patterns(spec: PortalSpec, prefix: str):
 
 urlpatterns = [
     *common_patterns,
+    *activesync_patterns,
     path("", IndexView.as_view(), name="index"),
     *(_portal_patterns(spec, spec.prefix) for spec in REGISTRY),
 ]
@@ -52,7 +59,8 @@ def _host_urlconf(spec: PortalSpec) -> ModuleType:
     """A URLconf (Django takes a module object as well as a dotted name) serving one portal at
     the root of its own host, with the common endpoints."""
     module = ModuleType(f"{__name__}.host_{spec.name}", f"URLconf of the host of the portal {spec.name}.")
-    module.urlpatterns = [*common_patterns, _portal_patterns(spec, "")]
+    extra = HOST_EXTRA_PATTERNS.get(spec.name, [])
+    module.urlpatterns = [*common_patterns, *extra, _portal_patterns(spec, "")]
     return module
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ActivesyncConfig(AppConfig):
+    name = "activesync"
+    verbose_name = "Exchange ActiveSync"

@@ -1,0 +1,72 @@
+"""The commands (MS-ASCMD) and what every one of them checks first: the device's policy key
+and a requested remote wipe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from xml.etree.ElementTree import Element
+
+from activesync.context import Context, element
+
+SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail")
+
+
+class BadRequest(ValueError):
+    """The request is not a well-formed command (HTTP 400)."""
+
+
+# The namespace of each command's root element and status.
+NAMESPACE = {
+    "Provision": "Provision",
+    "FolderSync": "FolderHierarchy",
+    "Sync": "AirSync",
+    "GetItemEstimate": "GetItemEstimate",
+    "Ping": "Ping",
+    "SendMail": "ComposeMail",
+}
+STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
+STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
+STATUS_REMOTE_WIPE = 140  # RemoteWipeRequested
+
+
+def _status_only(command: str, status: int) -> Element:
+    ns = NAMESPACE[command]
+    return element(f"{{{ns}}}{command}", None, element(f"{{{ns}}}Status", status))
+
+
+def _policy_status(context: Context) -> int | None:
+    """None when the device may run the command; else the status that sends it to Provision."""
+    from devices.models import Device
+
+    device = context.device
+    if device.state == Device.State.WIPE_REQUESTED:
+        return STATUS_REMOTE_WIPE
+    if device.state == Device.State.WIPED or device.policy_key is None:
+        return STATUS_PROVISION_REQUIRED
+    if context.policy_key != str(device.policy_key):
+        return STATUS_POLICY_REFRESH if context.policy_key not in ("", "0") else STATUS_PROVISION_REQUIRED
+    return None
+
+
+def run(command: str, context: Context, document: Element | None) -> Element | None:
+    from activesync import folders, ping, provision, sendmail, sync
+
+    handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
+        "Provision": provision.provision,
+        "FolderSync": folders.folder_sync,
+        "Sync": sync.sync,
+        "GetItemEstimate": sync.get_item_estimate,
+        "Ping": ping.ping,
+        "SendMail": sendmail.send_mail,
+    }
+    if command != "Provision":
+        status = _policy_status(context)
+        if status is not None:
+            return _status_only(command, status)
+    return handlers[command](context, document)
+
+
+def expect(document: Element | None, tag: str) -> Element:
+    if document is None or document.tag != tag:
+        raise BadRequest(f"expected {tag}, got {document.tag if document is not None else 'no body'}")
+    return document

@@ -1,0 +1,165 @@
+"""The ActiveSync HTTP endpoint (MS-ASHTTP): OPTIONS says what the server speaks, POST carries
+one command (?Cmd=…&User=…&DeviceId=…&DeviceType=…) with a WBXML body.
+
+Authentication is HTTP Basic with the mailbox address, checked by the same function as SMTP AUTH
+(domains.mailauth.authenticate_mail, protocol "activesync"): app passwords always, the main
+password only where 2FA does not apply, brute-force blocking, an access-log row per attempt, a
+suspended mailbox or domain refused. Then the device (devices.services.device_seen): a blocked
+device is refused, and every command except Provision needs the device's current policy key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from xml.etree.ElementTree import Element
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from activesync import commands
+from activesync.context import Context, element
+from activesync.wbxml import WBXMLError, decode, encode
+from core.client_address import client_ip
+from devices.models import Device
+from devices.services import device_seen
+from domains import mailauth
+from mailstore.errors import MailstoreError
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSIONS = ("14.1", "16.1")
+WBXML_TYPE = "application/vnd.ms-sync.wbxml"
+MAX_BODY_BYTES = 50 * 1024 * 1024  # a SendMail with attachments
+
+
+def _server_headers(response: HttpResponse) -> HttpResponse:
+    response["MS-Server-ActiveSync"] = "16.1"
+    response["Cache-Control"] = "private"
+    return response
+
+
+def _options() -> HttpResponse:
+    response = _server_headers(HttpResponse(status=200))
+    response["MS-ASProtocolVersions"] = ",".join(PROTOCOL_VERSIONS)
+    response["MS-ASProtocolCommands"] = ",".join(commands.SUPPORTED)
+    response["Allow"] = "OPTIONS,POST"
+    response["Public"] = "OPTIONS,POST"
+    return response
+
+
+def _unauthorized() -> HttpResponse:
+    response = _server_headers(HttpResponse(status=401))
+    response["WWW-Authenticate"] = 'Basic realm="ActiveSync"'
+    return response
+
+
+def _credentials(request: HttpRequest) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    if not sep or not login:
+        return None
+    # Some devices send DOMAIN\user; our logins are addresses.
+    return login.rsplit("\\", 1)[-1], password
+
+
+def _tls_ok(request: HttpRequest) -> bool:
+    return request.is_secure() or bool(getattr(settings, "ACTIVESYNC_ALLOW_PLAIN_HTTP", False))
+
+
+@csrf_exempt
+def endpoint(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _options()  # what the server speaks is public; phones ask before they log in
+    if request.method != "POST":
+        return _server_headers(HttpResponse(status=405))
+    if not _tls_ok(request):
+        return _server_headers(HttpResponse(status=403))
+    credentials = _credentials(request)
+    if credentials is None:
+        return _unauthorized()
+    login, password = credentials
+    try:
+        result = mailauth.authenticate_mail(
+            login, password, protocol="activesync", remote_ip=client_ip(request), tls=request.is_secure()
+        )
+    except DatabaseError:
+        logger.exception("ActiveSync: authentication unavailable")
+        return _retry_later()
+    if result.temporary:
+        return _retry_later()
+    if result.reason == mailauth.BLOCKED:
+        response = _server_headers(HttpResponse(status=429))
+        response["Retry-After"] = str(settings.BRUTEFORCE_BLOCK_SECONDS)
+        return response
+    if not result.ok or result.mailbox is None:
+        return _unauthorized()
+
+    command = request.GET.get("Cmd", "")
+    device_id = request.GET.get("DeviceId", "")
+    if command not in commands.SUPPORTED or not device_id or len(device_id) > 64:
+        return _server_headers(HttpResponse(status=400))
+    version = request.headers.get("MS-ASProtocolVersion", "14.1")
+    if version not in PROTOCOL_VERSIONS:
+        return _server_headers(HttpResponse(status=400))
+    if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
+        return _server_headers(HttpResponse(status=413))
+
+    device = device_seen(
+        mailbox=result.mailbox,
+        device_id=device_id,
+        device_type=request.GET.get("DeviceType", ""),
+        user_agent=request.headers.get("User-Agent", ""),
+        protocol_version=version,
+    )
+    if device.state == Device.State.BLOCKED:
+        return _server_headers(HttpResponse(status=403))
+
+    body = request.body
+    document: Element | None = None
+    if body:
+        try:
+            document = decode(body)
+        except WBXMLError as exc:
+            logger.info("ActiveSync %s from %s: bad WBXML: %s", command, device_id, exc)
+            return _server_headers(HttpResponse(status=400))
+
+    context = Context(
+        mailbox=result.mailbox,
+        device=device,
+        version=version,
+        client_ip=client_ip(request),
+        login=login,
+        password=password,
+        policy_key=request.headers.get("X-MS-PolicyKey", ""),
+    )
+    try:
+        answer = commands.run(command, context, document)
+    except commands.BadRequest as exc:
+        logger.info("ActiveSync %s from %s: %s", command, device_id, exc)
+        return _server_headers(HttpResponse(status=400))
+    except MailstoreError:
+        logger.exception("ActiveSync %s: mail store unavailable", command)
+        return _retry_later()
+    if answer is None:
+        return _server_headers(HttpResponse(status=200))
+    response = HttpResponse(encode(answer), content_type=WBXML_TYPE)
+    return _server_headers(response)
+
+
+def _retry_later() -> HttpResponse:
+    response = _server_headers(HttpResponse(status=503))
+    response["Retry-After"] = "60"
+    return response
+
+
+__all__ = ["endpoint", "element"]

@@ -1,0 +1,100 @@
+"""SendMail (MS-ASCMD 2.2.1.17, protocol 14.0 and later: a WBXML body with the MIME).
+
+The message goes through the suite's submission server with the credential the phone
+authenticated with (mta.submission_client), so the send limit, the header From rule, Tracemail
+and the archive apply as to any mail client; Bcc recipients are taken from the header, which
+is removed from what is sent. With SaveInSentItems a copy (Bcc kept, \\Seen) goes to Sent. A
+ClientId seen before from the same device is not sent again (Status 118): a phone retries a
+send whose answer it lost."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from email import message_from_bytes, policy
+from xml.etree.ElementTree import Element
+
+from django.core.cache import cache
+
+from activesync.commands import BadRequest, expect
+from activesync.context import Context, element
+from mailstore.errors import MailstoreError
+from mailstore.reader import mail_session
+from mta.submission_client import SubmissionRefused, submit
+
+logger = logging.getLogger(__name__)
+
+C = "{ComposeMail}"
+
+STATUS_SERVER_ERROR = 110
+STATUS_RETRY_LATER = 111
+STATUS_SEND_QUOTA = 115  # the daily send limit
+STATUS_PREVIOUSLY_SENT = 118
+STATUS_NO_RECIPIENTS = 119
+STATUS_SUBMISSION_FAILED = 120
+CLIENT_ID_SECONDS = 7 * 86400
+
+
+def _status(status: int) -> Element:
+    return element(f"{C}SendMail", None, element(f"{C}Status", status))
+
+
+def _prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
+    """(what is sent, what is kept in Sent, the envelope recipients)."""
+    message = message_from_bytes(raw, policy=policy.compat32)
+    recipients = [
+        address
+        for _name, address in email.utils.getaddresses(
+            [str(v) for header in ("To", "Cc", "Bcc") for v in message.get_all(header, [])]
+        )
+        if address and "@" in address
+    ]
+    if message["From"] is None:
+        message["From"] = sender
+    if message["Date"] is None:
+        message["Date"] = email.utils.formatdate(localtime=True)
+    if message["Message-ID"] is None:
+        message["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2])
+    kept = message.as_bytes()
+    del message["Bcc"]
+    return message.as_bytes(), kept, list(dict.fromkeys(recipients))
+
+
+def _refusal_status(exc: SubmissionRefused) -> int:
+    if exc.temporary:
+        return STATUS_RETRY_LATER
+    reply = exc.reply.lower()
+    if exc.enhanced.startswith("5.7") and ("limit" in reply or "limite" in reply):
+        return STATUS_SEND_QUOTA
+    return STATUS_SUBMISSION_FAILED
+
+
+def send_mail(context: Context, document: Element | None) -> Element | None:
+    request = expect(document, f"{C}SendMail")
+    mime = request.find(f"{C}Mime")
+    if mime is None or not mime.text:
+        raise BadRequest("SendMail without Mime")
+    raw = mime.text if isinstance(mime.text, bytes) else mime.text.encode("utf-8")
+    client_id = (request.findtext(f"{C}ClientId") or "").strip()[:128]
+    sender = context.mailbox.address
+    data, kept, recipients = _prepare(raw, sender)
+    if not recipients:
+        return _status(STATUS_NO_RECIPIENTS)
+    seen_key = f"activesync:sent:{context.device.pk}:{client_id}" if client_id else ""
+    if seen_key and not cache.add(seen_key, 1, CLIENT_ID_SECONDS):
+        return _status(STATUS_PREVIOUSLY_SENT)
+    try:
+        submit(login=context.login, secret=context.password, sender=sender, recipients=recipients, data=data)
+    except SubmissionRefused as exc:
+        if seen_key:
+            cache.delete(seen_key)
+        return _status(_refusal_status(exc))
+    if request.find(f"{C}SaveInSentItems") is not None:
+        try:
+            with mail_session(context.source, owner=context.owner) as mail:
+                mail.append("Sent", kept, flags=(b"\\Seen",))
+        except MailstoreError:
+            # Sent and accepted: the copy is what is lost, not the message. Success all the
+            # same: an error would make the phone send it twice.
+            logger.warning("ActiveSync SendMail: no copy in Sent for %s", sender, exc_info=True)
+    return None  # success: an empty answer (MS-ASCMD)

@@ -1,0 +1,331 @@
+"""Sync (MS-ASCMD 2.2.1.21) for mail folders, and GetItemEstimate.
+
+What a device holds of a folder is its SyncState (devices.models): the UIDVALIDITY, and the UID
+and read/flag bits of every message it was sent. A Sync with the current key applies the
+device's changes (read, flag, delete) to IMAP, then sends what differs between that and the
+folder now: deletions, read/flag changes, then new messages newest first, at most WindowSize
+of them (MoreAvailable when more remain), under the next key. The answer is kept: a request
+with the previous key (the device never got the answer) gets it again. Key 0 starts over; a
+changed UIDVALIDITY answers Status 3 (invalid key), so the device starts over too.
+
+A message's EAS ServerId is "<folder id>:<UID>": stable for as long as the UIDVALIDITY is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+
+from django.db import transaction
+
+from activesync.commands import BadRequest, expect
+from activesync.context import Context, element
+from activesync.message import (
+    FLAGGED,
+    READ,
+    BodyPreference,
+    application_data,
+    body_preference,
+    change_data,
+    flag_bits,
+)
+from activesync.wbxml import decode, encode
+from devices.models import DeviceFolder, SyncState
+from devices.selectors import device_folder, sync_state, sync_state_locked
+from devices.services import device_synced, sync_state_advance, sync_state_reset
+from mailstore.errors import NotFound
+from mailstore.reader import MailSession, mail_session
+
+A, E, M = "{AirSync}", "{GetItemEstimate}", "{Email}"
+
+STATUS_OK = 1
+STATUS_INVALID_KEY = 3
+STATUS_CONVERSION = 6  # the device tried to add a message: not supported for mail
+STATUS_NOT_FOUND = 8
+STATUS_HIERARCHY_CHANGED = 12
+STATUS_EMPTY_REQUEST = 13
+
+DEFAULT_WINDOW = 100
+MAX_WINDOW = 512
+
+
+@dataclass
+class Pending:
+    """What the device lacks: ServerId-less lists of UIDs, in the order they are sent."""
+
+    deleted: list[int]
+    changed: list[int]
+    added: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.deleted) + len(self.changed) + len(self.added)
+
+
+def _pending(known: dict[int, int], current: dict[int, int]) -> Pending:
+    return Pending(
+        deleted=sorted(uid for uid in known if uid not in current),
+        changed=sorted(uid for uid, bits in known.items() if uid in current and current[uid] != bits),
+        added=sorted((uid for uid in current if uid not in known), reverse=True),  # newest first
+    )
+
+
+def _known(state: SyncState) -> dict[int, int]:
+    return {int(uid): int(bits) for uid, bits in (state.items or {}).items()}
+
+
+def _uid_of(folder: DeviceFolder, server_id: str | None) -> int | None:
+    prefix, _, uid = (server_id or "").partition(":")
+    if prefix != str(folder.server_id) or not uid.isdigit():
+        return None
+    return int(uid)
+
+
+def _collection(key, collection_id, status, *children: Element | None) -> Element:
+    return element(
+        f"{A}Collection",
+        None,
+        element(f"{A}SyncKey", key),
+        element(f"{A}CollectionId", collection_id),
+        element(f"{A}Status", status),
+        *children,
+    )
+
+
+def _window(text: str | None, default: int) -> int:
+    if text is None or not text.strip().isdigit():
+        return default
+    return max(1, min(int(text), MAX_WINDOW))
+
+
+def sync(context: Context, document: Element | None) -> Element:
+    if document is None:
+        # An empty Sync repeats the previous request; the suite keeps no copy of it.
+        return element(f"{A}Sync", None, element(f"{A}Status", STATUS_EMPTY_REQUEST))
+    request = expect(document, f"{A}Sync")
+    collections = request.findall(f"{A}Collections/{A}Collection")
+    if not collections:
+        return element(f"{A}Sync", None, element(f"{A}Status", STATUS_EMPTY_REQUEST))
+    window = _window(request.findtext(f"{A}WindowSize"), DEFAULT_WINDOW)
+    answers = [_sync_collection(context, collection, window) for collection in collections]
+    device_synced(device=context.device)
+    return element(f"{A}Sync", None, element(f"{A}Collections", None, *answers))
+
+
+def _sync_collection(context: Context, request: Element, window: int) -> Element:
+    key = (request.findtext(f"{A}SyncKey") or "").strip()
+    collection_id = (request.findtext(f"{A}CollectionId") or "").strip()
+    if not key or not collection_id:
+        raise BadRequest("Collection without SyncKey or CollectionId")
+    folder = device_folder(device=context.device, server_id=collection_id)
+    if folder is None:
+        return _collection(key, collection_id, STATUS_HIERARCHY_CHANGED)
+    window = _window(request.findtext(f"{A}WindowSize"), window)
+    preference = body_preference(request.find(f"{A}Options"))
+
+    with transaction.atomic(), mail_session(context.source, owner=context.owner) as mail:
+        state = sync_state_locked(folder=folder)
+        try:
+            if key == "0":
+                status = mail.folder_status(folder.name)
+                state = sync_state_reset(folder=folder, uidvalidity=status.uidvalidity)
+                return _collection(state.sync_key, collection_id, STATUS_OK)
+            if state is None or key not in (str(state.sync_key), str(state.sync_key - 1)):
+                return _collection(key, collection_id, STATUS_INVALID_KEY)
+            if key == str(state.sync_key - 1):
+                if state.last_response:
+                    return decode(bytes(state.last_response))
+                return _collection(key, collection_id, STATUS_INVALID_KEY)
+            return _sync_current(mail, folder, state, request, window, preference)
+        except NotFound:
+            return _collection(key, collection_id, STATUS_HIERARCHY_CHANGED)
+
+
+def _apply_device_changes(
+    mail: MailSession,
+    folder: DeviceFolder,
+    commands: Element | None,
+    known: dict[int, int],
+    preference: BodyPreference,
+) -> list[Element]:
+    """The device's own changes, applied to IMAP and to what it is known to hold (so they are
+    not sent back to it). Returns the Responses the device needs (fetches, refusals)."""
+    responses: list[Element] = []
+    if commands is None:
+        return responses
+    for command in commands:
+        name = command.tag
+        server_id = command.findtext(f"{A}ServerId")
+        uid = _uid_of(folder, server_id)
+        if name == f"{A}Add":
+            responses.append(
+                element(
+                    f"{A}Add",
+                    None,
+                    element(f"{A}ClientId", command.findtext(f"{A}ClientId") or ""),
+                    element(f"{A}Status", STATUS_CONVERSION),
+                )
+            )
+            continue
+        if uid is None or uid not in known:
+            if name in (f"{A}Change", f"{A}Fetch"):
+                responses.append(
+                    element(
+                        name,
+                        None,
+                        element(f"{A}ServerId", server_id or ""),
+                        element(f"{A}Status", STATUS_NOT_FOUND),
+                    )
+                )
+            continue
+        if name == f"{A}Change":
+            data = command.find(f"{A}ApplicationData")
+            if data is None:
+                continue
+            bits = known[uid]
+            read = data.findtext(f"{M}Read")
+            if read in ("0", "1"):
+                mail.flags_change(folder.name, [uid], "read" if read == "1" else "unread")
+                bits = (bits | READ) if read == "1" else (bits & ~READ)
+            flag = data.find(f"{M}Flag")
+            if flag is not None:
+                flagged = flag.findtext(f"{M}FlagStatus") == "2"
+                mail.flags_change(folder.name, [uid], "flag" if flagged else "unflag")
+                bits = (bits | FLAGGED) if flagged else (bits & ~FLAGGED)
+            known[uid] = bits
+        elif name == f"{A}Delete":
+            mail.messages_delete(folder.name, [uid])
+            known.pop(uid, None)
+        elif name == f"{A}Fetch":
+            found = mail.messages_raw(folder.name, [uid])
+            if not found:
+                responses.append(
+                    element(
+                        f"{A}Fetch",
+                        None,
+                        element(f"{A}ServerId", server_id),
+                        element(f"{A}Status", STATUS_NOT_FOUND),
+                    )
+                )
+                continue
+            responses.append(
+                element(
+                    f"{A}Fetch",
+                    None,
+                    element(f"{A}ServerId", server_id),
+                    element(f"{A}Status", STATUS_OK),
+                    application_data(found[0], server_id, preference),
+                )
+            )
+    return responses
+
+
+def _sync_current(
+    mail: MailSession,
+    folder: DeviceFolder,
+    state: SyncState,
+    request: Element,
+    window: int,
+    preference: BodyPreference,
+) -> Element:
+    known = _known(state)
+    collection_id = str(folder.server_id)
+    before = mail.folder_status(folder.name)
+    if before.uidvalidity != state.uidvalidity:
+        return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
+    responses = _apply_device_changes(mail, folder, request.find(f"{A}Commands"), known, preference)
+
+    commands: list[Element] = []
+    more = False
+    get_changes = request.find(f"{A}GetChanges")
+    if get_changes is None or (get_changes.text or "1") != "0":
+        listing = mail.folder_flags(folder.name)
+        if listing.uidvalidity != state.uidvalidity:
+            return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
+        current = {uid: flag_bits(flags) for uid, flags in listing.flags.items()}
+        pending = _pending(known, current)
+        budget = window
+        for uid in pending.deleted[:budget]:
+            commands.append(element(f"{A}Delete", None, element(f"{A}ServerId", f"{collection_id}:{uid}")))
+            known.pop(uid)
+        budget -= min(budget, len(pending.deleted))
+        for uid in pending.changed[:budget]:
+            commands.append(
+                element(
+                    f"{A}Change",
+                    None,
+                    element(f"{A}ServerId", f"{collection_id}:{uid}"),
+                    change_data(current[uid]),
+                )
+            )
+            known[uid] = current[uid]
+        budget -= min(budget, len(pending.changed))
+        if budget:
+            for message in mail.messages_raw(folder.name, pending.added[:budget]):
+                server_id = f"{collection_id}:{message.uid}"
+                commands.append(
+                    element(
+                        f"{A}Add",
+                        None,
+                        element(f"{A}ServerId", server_id),
+                        application_data(message, server_id, preference),
+                    )
+                )
+                known[message.uid] = flag_bits(message.flags)
+            # A message expunged between the listing and the fetch is simply not sent (nor known).
+            budget -= min(budget, len(pending.added))
+        more = pending.count > window
+    after = mail.folder_status(folder.name)
+    answer = _collection(
+        state.sync_key + 1,
+        collection_id,
+        STATUS_OK,
+        element(f"{A}MoreAvailable") if more else None,
+        element(f"{A}Commands", None, *commands) if commands else None,
+        element(f"{A}Responses", None, *responses) if responses else None,
+    )
+    sync_state_advance(
+        state=state,
+        items={str(uid): bits for uid, bits in known.items()},
+        response=encode(answer),
+        uidnext=after.uidnext,
+        highestmodseq=after.highestmodseq,
+        messages=after.messages,
+    )
+    return answer
+
+
+def get_item_estimate(context: Context, document: Element | None) -> Element:
+    request = expect(document, f"{E}GetItemEstimate")
+    answers = []
+    with mail_session(context.source, owner=context.owner) as mail:
+        for collection in request.findall(f"{E}Collections/{E}Collection"):
+            collection_id = (collection.findtext(f"{E}CollectionId") or "").strip()
+            key = (collection.findtext(f"{A}SyncKey") or "").strip()
+            folder = device_folder(device=context.device, server_id=collection_id)
+            state = sync_state(folder=folder) if folder is not None else None
+            if folder is None:
+                status, estimate = 2, None  # invalid collection
+            elif state is None or key != str(state.sync_key):
+                status, estimate = 4, None  # invalid sync key: Sync with key 0 first
+            else:
+                try:
+                    listing = mail.folder_flags(folder.name)
+                except NotFound:
+                    status, estimate = 2, None
+                else:
+                    current = {uid: flag_bits(flags) for uid, flags in listing.flags.items()}
+                    status, estimate = 1, _pending(_known(state), current).count
+            answers.append(
+                element(
+                    f"{E}Response",
+                    None,
+                    element(f"{E}Status", status),
+                    element(
+                        f"{E}Collection",
+                        None,
+                        element(f"{E}CollectionId", collection_id),
+                        element(f"{E}Estimate", estimate) if estimate is not None else None,
+                    ),
+                )
+            )
+    return element(f"{E}GetItemEstimate", None, *answers)

@@ -1,0 +1,216 @@
+"""WBXML as ActiveSync uses it (MS-ASWBXML): tags from code pages, inline strings, opaque data.
+
+A document is an xml.etree.ElementTree element whose tags are "{Namespace}Tag", Namespace being
+the code page's name (activesync.codepages): "{AirSync}Sync", "{AirSyncBase}Body". An element's
+text is a str (sent as an inline string, STR_I) or bytes (sent as OPAQUE: MIME bodies,
+ConversationId); the decoder gives OPAQUE back as bytes. ActiveSync uses no attributes, no
+string table and no entities; an element has either text or children.
+
+The header is the one devices send: WBXML 1.3, public id 1 (unknown), UTF-8, empty string table.
+"""
+
+from __future__ import annotations
+
+import io
+from xml.etree.ElementTree import Element
+
+from activesync.codepages import CODE_PAGES, PAGE_OF, TOKEN_OF
+
+SWITCH_PAGE = 0x00
+END = 0x01
+ENTITY = 0x02
+STR_I = 0x03
+LITERAL = 0x04
+STR_T = 0x83
+OPAQUE = 0xC3
+WITH_CONTENT = 0x40
+WITH_ATTRIBUTES = 0x80
+
+HEADER = bytes([0x03, 0x01, 0x6A, 0x00])  # version 1.3, public id 1, UTF-8 (MIBenum 106), no string table
+UTF8_MIB = 0x6A
+MAX_DEPTH = 64  # ActiveSync documents are a dozen levels deep; a deeper one is hostile
+
+
+class WBXMLError(ValueError):
+    """Not a WBXML document this module can read or write."""
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    if not tag.startswith("{") or "}" not in tag:
+        raise WBXMLError(f"tag {tag!r} has no code page namespace")
+    namespace, _, name = tag[1:].partition("}")
+    return namespace, name
+
+
+# Encoder -----------------------------------------------------------------------------------
+
+
+def _mb_u_int32(value: int) -> bytes:
+    if value < 0 or value > 0xFFFFFFFF:
+        raise WBXMLError(f"{value} does not fit a mb_u_int32")
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def encode(root: Element) -> bytes:
+    out = io.BytesIO()
+    out.write(HEADER)
+    page = 0
+    # An explicit stack, not recursion: (element, children started?)
+    stack: list[tuple[Element, bool]] = [(root, False)]
+    while stack:
+        element, opened = stack.pop()
+        if opened:
+            out.write(bytes([END]))
+            continue
+        namespace, name = split_tag(element.tag)
+        token = TOKEN_OF.get((namespace, name))
+        if token is None:
+            raise WBXMLError(f"no token for {element.tag}")
+        if element.attrib:
+            raise WBXMLError(f"{element.tag}: ActiveSync has no attributes")
+        wanted = PAGE_OF[namespace]
+        if wanted != page:
+            out.write(bytes([SWITCH_PAGE, wanted]))
+            page = wanted
+        text = element.text
+        children = list(element)
+        if children and text not in (None, ""):
+            raise WBXMLError(f"{element.tag} has both text and children")
+        if not children and text in (None, ""):
+            out.write(bytes([token]))  # an empty element: no content, no END
+            continue
+        out.write(bytes([token | WITH_CONTENT]))
+        if children:
+            stack.append((element, True))
+            stack.extend((child, False) for child in reversed(children))
+            continue
+        if isinstance(text, bytes | bytearray | memoryview):
+            data = bytes(text)
+            out.write(bytes([OPAQUE]) + _mb_u_int32(len(data)) + data)
+        else:
+            data = str(text).encode("utf-8")
+            if b"\x00" in data:
+                raise WBXMLError(f"{element.tag}: a NUL cannot be sent as a string")
+            out.write(bytes([STR_I]) + data + b"\x00")
+        out.write(bytes([END]))
+    return out.getvalue()
+
+
+# Decoder -----------------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise WBXMLError("truncated document")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def mb_u_int32(self) -> int:
+        value = 0
+        for _ in range(5):
+            b = self.byte()
+            value = (value << 7) | (b & 0x7F)
+            if not b & 0x80:
+                return value
+        raise WBXMLError("mb_u_int32 longer than 5 bytes")
+
+    def take(self, length: int) -> bytes:
+        if self.pos + length > len(self.data):
+            raise WBXMLError("truncated document")
+        chunk = self.data[self.pos : self.pos + length]
+        self.pos += length
+        return chunk
+
+    def cstring(self) -> bytes:
+        end = self.data.find(b"\x00", self.pos)
+        if end < 0:
+            raise WBXMLError("unterminated string")
+        chunk = self.data[self.pos : end]
+        self.pos = end + 1
+        return chunk
+
+
+def decode(data: bytes) -> Element:
+    reader = _Reader(bytes(data))
+    version = reader.byte()
+    if version not in (0x01, 0x02, 0x03):
+        raise WBXMLError(f"unknown WBXML version {version:#x}")
+    if reader.mb_u_int32() == 0:  # the public id is an index into the string table
+        reader.mb_u_int32()
+    charset = reader.mb_u_int32()
+    if charset not in (UTF8_MIB, 0):  # 0: unknown, taken as UTF-8
+        raise WBXMLError(f"charset MIBenum {charset} is not UTF-8")
+    reader.take(reader.mb_u_int32())  # a string table: ActiveSync never refers to it
+
+    page = 0
+    root: Element | None = None
+    stack: list[Element] = []
+    texts: list[list] = []  # the text parts of each open element
+    while reader.pos < len(reader.data):
+        b = reader.byte()
+        if b == SWITCH_PAGE:
+            page = reader.byte()
+            if page not in CODE_PAGES:
+                raise WBXMLError(f"code page {page} is not supported")
+            continue
+        if b == END:
+            if not stack:
+                raise WBXMLError("END without an open element")
+            element = stack.pop()
+            parts = texts.pop()
+            if parts:
+                if any(isinstance(p, bytes) for p in parts):
+                    element.text = b"".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+                else:
+                    element.text = "".join(parts)
+            if not stack:
+                break
+            continue
+        if b == STR_I:
+            if not stack:
+                raise WBXMLError("text outside the root element")
+            texts[-1].append(reader.cstring().decode("utf-8", "replace"))
+            continue
+        if b == OPAQUE:
+            if not stack:
+                raise WBXMLError("opaque data outside the root element")
+            texts[-1].append(reader.take(reader.mb_u_int32()))
+            continue
+        if b in (ENTITY, LITERAL, STR_T) or (b & 0x3F) < 0x05 or b & WITH_ATTRIBUTES:
+            raise WBXMLError(f"WBXML token {b:#x} is not used by ActiveSync")
+        if root is not None and not stack:
+            raise WBXMLError("a second root element")
+        namespace, tags = CODE_PAGES.get(page, (None, {}))
+        name = tags.get(b & 0x3F)
+        if name is None:
+            raise WBXMLError(f"unknown tag {b & 0x3F:#x} in code page {page}")
+        element = Element(f"{{{namespace}}}{name}")
+        if stack:
+            stack[-1].append(element)
+        else:
+            root = element
+        if b & WITH_CONTENT:
+            if len(stack) >= MAX_DEPTH:
+                raise WBXMLError("document nested too deep")
+            stack.append(element)
+            texts.append([])
+        elif root is element:
+            break
+    if root is None:
+        raise WBXMLError("no root element")
+    if stack:
+        raise WBXMLError("truncated document")
+    if reader.pos != len(reader.data):
+        raise WBXMLError("bytes after the root element")
+    return root

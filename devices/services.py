@@ -1,0 +1,227 @@
+"""Every change of a device and of its sync state (see devices.models).
+
+The ActiveSync endpoint calls these after it has authenticated the mailbox; the device
+management pages (webmail settings, control panel) will call device_block / device_wipe_request
+with the acting user."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from devices.models import Device, DeviceFolder, SyncState
+
+_FIELD_LIMITS = {"device_type": 64, "model": 200, "os": 200, "user_agent": 200, "friendly_name": 200}
+
+
+def _clip(name: str, value: str) -> str:
+    return (value or "").strip()[: _FIELD_LIMITS[name]]
+
+
+def device_seen(
+    *, mailbox: Any, device_id: str, device_type: str, user_agent: str, protocol_version: str
+) -> Device:
+    """The device `device_id` of `mailbox`, created at its first request; its type, user agent
+    and protocol version as it last sent them."""
+    device, created = Device.objects.get_or_create(
+        mailbox=mailbox,
+        device_id=device_id[:64],
+        defaults={
+            "device_type": _clip("device_type", device_type),
+            "user_agent": _clip("user_agent", user_agent),
+            "protocol_version": protocol_version[:8],
+        },
+    )
+    if not created:
+        changed = {
+            "device_type": _clip("device_type", device_type) or device.device_type,
+            "user_agent": _clip("user_agent", user_agent) or device.user_agent,
+            "protocol_version": protocol_version[:8] or device.protocol_version,
+        }
+        if any(getattr(device, k) != v for k, v in changed.items()):
+            Device.objects.filter(pk=device.pk).update(**changed)
+            for k, v in changed.items():
+                setattr(device, k, v)
+    return device
+
+
+def device_information_set(
+    *, device: Device, model: str = "", os: str = "", friendly_name: str = "", user_agent: str = ""
+) -> None:
+    """What the device says of itself (Provision or Settings DeviceInformation)."""
+    values = {
+        "model": _clip("model", model),
+        "os": _clip("os", os),
+        "friendly_name": _clip("friendly_name", friendly_name),
+        "user_agent": _clip("user_agent", user_agent),
+    }
+    values = {k: v for k, v in values.items() if v}
+    if values:
+        Device.objects.filter(pk=device.pk).update(**values)
+        for k, v in values.items():
+            setattr(device, k, v)
+
+
+def _new_policy_key() -> int:
+    return secrets.randbelow(2**31 - 2) + 1  # a positive 32-bit number: some devices parse it as one
+
+
+def device_provision_offer(*, device: Device) -> int:
+    """Step 1 of Provision: a temporary policy key the device acknowledges in step 2."""
+    key = _new_policy_key()
+    Device.objects.filter(pk=device.pk).update(pending_policy_key=key)
+    device.pending_policy_key = key
+    return key
+
+
+def device_provision_accept(*, device: Device, temporary_key: int) -> int | None:
+    """Step 2: the device acknowledged the policy under `temporary_key`; its final key, or None
+    when the temporary key is not the one offered."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        if locked.pending_policy_key is None or locked.pending_policy_key != temporary_key:
+            return None
+        key = _new_policy_key()
+        locked.policy_key, locked.pending_policy_key = key, None
+        locked.save(update_fields=["policy_key", "pending_policy_key"])
+    device.policy_key, device.pending_policy_key = key, None
+    return key
+
+
+def device_block(*, device: Device, actor: Any) -> Device:
+    Device.objects.filter(pk=device.pk).update(state=Device.State.BLOCKED)
+    device.state = Device.State.BLOCKED
+    return device
+
+
+def device_wipe_request(*, device: Device, actor: Any) -> Device:
+    """The device is told to wipe itself at its next Provision (every other command answers
+    that it must provision first)."""
+    now = timezone.now()
+    Device.objects.filter(pk=device.pk).update(state=Device.State.WIPE_REQUESTED, wipe_requested_at=now)
+    device.state, device.wipe_requested_at = Device.State.WIPE_REQUESTED, now
+    return device
+
+
+def device_wipe_done(*, device: Device) -> Device:
+    """The device acknowledged the remote wipe."""
+    now = timezone.now()
+    Device.objects.filter(pk=device.pk, state=Device.State.WIPE_REQUESTED).update(
+        state=Device.State.WIPED, wiped_at=now, policy_key=None
+    )
+    device.refresh_from_db()
+    return device
+
+
+def device_synced(*, device: Device) -> None:
+    now = timezone.now()
+    Device.objects.filter(pk=device.pk).update(last_sync_at=now)
+    device.last_sync_at = now
+
+
+# Folder hierarchy ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailFolder:
+    """A folder of the mailbox as the device is to see it."""
+
+    name: str  # IMAP name
+    display_name: str
+    parent_name: str  # "" at the top level
+    folder_type: int  # MS-ASCMD FolderHierarchy Type
+
+
+@dataclass
+class FolderChanges:
+    sync_key: int
+    added: list[DeviceFolder] = field(default_factory=list)
+    deleted: list[DeviceFolder] = field(default_factory=list)
+    display_names: dict[int, str] = field(default_factory=dict)
+
+
+def device_folders_sync(*, device: Device, folders: list[MailFolder], reset: bool) -> FolderChanges:
+    """Bring the device's folder list in line with the mailbox and return what changed for it.
+
+    `reset` (FolderSync with key 0): the device starts over, so every folder is reported as
+    added and every folder's sync state is dropped; the folders keep their ids."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        rows = {row.name: row for row in DeviceFolder.objects.filter(device=locked, present=True)}
+        changes = FolderChanges(sync_key=locked.folder_sync_key)
+        wanted = {folder.name: folder for folder in folders}
+        next_id = (DeviceFolder.objects.filter(device=locked).aggregate(m=Max("server_id"))["m"] or 0) + 1
+        for name, row in rows.items():
+            if name not in wanted:
+                row.present = False
+                row.save(update_fields=["present"])
+                SyncState.objects.filter(folder=row).delete()
+                changes.deleted.append(row)
+        # Parents before children: a child's ParentId must name a folder the device already has.
+        for folder in sorted(folders, key=lambda f: f.name.count("/")):
+            row = rows.get(folder.name)
+            parent = rows.get(folder.parent_name) if folder.parent_name else None
+            parent_id = parent.server_id if parent else 0
+            if row is None:
+                row = DeviceFolder.objects.create(
+                    device=locked,
+                    server_id=next_id,
+                    name=folder.name,
+                    parent_server_id=parent_id,
+                    folder_type=folder.folder_type,
+                )
+                next_id += 1
+                rows[folder.name] = row
+                changes.added.append(row)
+            elif reset:
+                changes.added.append(row)
+            changes.display_names[row.server_id] = folder.display_name
+        if reset:
+            SyncState.objects.filter(folder__device=locked).delete()
+            changes.deleted = []
+        if reset or changes.added or changes.deleted:
+            locked.folder_sync_key += 1
+            locked.save(update_fields=["folder_sync_key"])
+        changes.sync_key = locked.folder_sync_key
+    device.folder_sync_key = changes.sync_key
+    return changes
+
+
+# Sync state ------------------------------------------------------------------------------------
+
+
+def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
+    """Sync key 0: the device holds nothing of the folder. The new key continues the old count,
+    so that no key from before the reset is taken for a current one."""
+    state, _created = SyncState.objects.get_or_create(folder=folder)
+    state.sync_key += 1
+    state.uidvalidity = uidvalidity
+    state.items = {}
+    state.last_response = None
+    state.uidnext = state.highestmodseq = state.messages = 0
+    state.save()
+    return state
+
+
+def sync_state_advance(
+    *,
+    state: SyncState,
+    items: dict[str, int],
+    response: bytes,
+    uidnext: int,
+    highestmodseq: int,
+    messages: int,
+) -> SyncState:
+    """The device was sent `response` for its current key: it now holds `items`, under the
+    next key. `state` must be locked (select_for_update) by the caller's transaction."""
+    state.sync_key += 1
+    state.items = items
+    state.last_response = response
+    state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
+    state.save()
+    return state

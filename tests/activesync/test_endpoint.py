@@ -1,0 +1,333 @@
+"""/Microsoft-Server-ActiveSync end to end: the real endpoint (Django test client), requests built
+and answers read by libwbxml2-utils, the real Dovecot behind mailstore."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import AccessLogEntry
+from accounts.services import app_password_create
+from devices.models import Device
+from devices.services import device_wipe_request
+from domains.models import Mailbox
+from mailstore.imap import imap_session
+from tests.activesync.phone import A, B, F, M, P, Phone, commands_of
+from tests.protocol.helpers import lmtp_deliver, message
+
+pytestmark = pytest.mark.protocol
+
+
+def _mailbox(address: str) -> Mailbox:
+    local, _, domain = address.partition("@")
+    return Mailbox.objects.select_related("user").get(local_part=local, domain__name=domain)
+
+
+def _inbox_id(phone: Phone) -> str:
+    answer = phone.folder_sync()
+    return next(
+        add.findtext(f"{F}ServerId") for add in answer.iter(f"{F}Add") if add.findtext(f"{F}Type") == "2"
+    )
+
+
+def test_options_says_what_the_server_speaks(client):
+    response = client.options("/Microsoft-Server-ActiveSync")
+    assert response.status_code == 200
+    assert response["MS-ASProtocolVersions"] == "14.1,16.1"
+    assert {"Provision", "FolderSync", "Sync", "Ping", "GetItemEstimate"} <= set(
+        response["MS-ASProtocolCommands"].split(",")
+    )
+
+
+def test_provision_then_folder_sync(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    # before Provision, a command is sent to provision (Status 142)
+    answer = phone.folder_sync()
+    assert answer.findtext(f"{F}Status") == "142"
+    # the two-step policy key
+    key = phone.provision()
+    device = Device.objects.get(mailbox=_mailbox(address), device_id=phone.device_id)
+    assert str(device.policy_key) == key
+    assert (device.device_type, device.model, device.os) == ("iPhone", "iPhone15,2", "iOS 17.4")
+    # FolderSync: the special folders with their types, then nothing new under the same key
+    with imap_session(address) as imap:
+        imap.create_folder("Projects")
+        imap.create_folder("Projects/2026")
+    answer = phone.folder_sync()
+    assert answer.findtext(f"{F}Status") == "1"
+    adds = {a.findtext(f"{F}DisplayName"): a for a in answer.iter(f"{F}Add")}
+    types = {name: add.findtext(f"{F}Type") for name, add in adds.items()}
+    assert types["Projects"] == "12" and types["2026"] == "12"
+    assert sorted(types.values()).count("2") == 1  # one Inbox
+    assert {"3", "4", "5"} <= set(types.values())  # Drafts, Deleted Items, Sent
+    assert adds["2026"].findtext(f"{F}ParentId") == adds["Projects"].findtext(f"{F}ServerId")
+    assert int(answer.findtext(f"{F}Changes/{F}Count")) == len(adds)
+    key = answer.findtext(f"{F}SyncKey")
+    again = phone.folder_sync(key)
+    assert again.findtext(f"{F}SyncKey") == key and again.findtext(f"{F}Changes/{F}Count") == "0"
+    # a folder removed over IMAP is a Delete, a new one an Add, under the next key
+    with imap_session(address) as imap:
+        imap.delete_folder("Projects/2026")
+        imap.create_folder("Clients")
+    changed = phone.folder_sync(key)
+    assert changed.findtext(f"{F}SyncKey") == str(int(key) + 1)
+    assert [d.findtext(f"{F}ServerId") for d in changed.iter(f"{F}Delete")] == [
+        adds["2026"].findtext(f"{F}ServerId")
+    ]
+    assert [a.findtext(f"{F}DisplayName") for a in changed.iter(f"{F}Add")] == ["Clients"]
+    # a stale key is refused (Status 9: the device starts over)
+    assert phone.folder_sync("1").findtext(f"{F}Status") == "9"
+    # a wrong policy key is refused
+    phone.policy_key = "12345"
+    assert phone.folder_sync(key).findtext(f"{F}Status") in ("142", "143")
+
+
+def test_authentication_rules(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    # wrong password: 401 with a Basic challenge, a failure row in the access log
+    refused = phone.request("FolderSync", None, password="wrong")
+    assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    row = AccessLogEntry.objects.filter(login=address, protocol="activesync").latest("at")
+    assert (row.result, row.reason) == ("failure", "bad_password")
+    # 2FA required by the mailbox: the main password no longer works, an app password does
+    mailbox = _mailbox(address)
+    Mailbox.objects.filter(pk=mailbox.pk).update(require_2fa=True)
+    assert phone.request("Provision", None).status == 401
+    _app, token = app_password_create(user=mailbox.user, name="phone")
+    phone.password = token
+    phone.provision()
+    assert AccessLogEntry.objects.filter(
+        login=address, protocol="activesync", result="success", reason="app_password"
+    ).exists()
+    # a suspended mailbox is refused
+    Mailbox.objects.filter(pk=mailbox.pk).update(is_active=False)
+    assert phone.request("FolderSync", None).status == 401
+
+
+def test_remote_wipe_is_delivered_at_the_next_provision(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    phone.provision()
+    device = Device.objects.get(device_id=phone.device_id, mailbox=_mailbox(address))
+    device_wipe_request(device=device, actor=None)
+    # every other command says a wipe is pending (Status 140); Provision carries RemoteWipe
+    assert phone.folder_sync().findtext(f"{F}Status") == "140"
+    answer = phone.command(
+        "Provision",
+        '<Provision xmlns="Provision:"><Policies><Policy>'
+        "<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>",
+    )
+    assert answer.find(f"{P}RemoteWipe") is not None and answer.find(f"{P}Policies") is None
+    # the device confirms: wiped
+    phone.command(
+        "Provision", '<Provision xmlns="Provision:"><RemoteWipe><Status>1</Status></RemoteWipe></Provision>'
+    )
+    device.refresh_from_db()
+    assert device.state == Device.State.WIPED and device.wiped_at is not None
+    assert phone.folder_sync().findtext(f"{F}Status") == "142"
+
+
+def _fill_inbox(address: str, count: int) -> None:
+    """`count` messages in the INBOX in one MULTIAPPEND (LMTP costs ~70 ms a message here; the
+    delivery path is not what this test is about: new mail over LMTP is tested below)."""
+    with imap_session(address) as imap:
+        imap.multiappend(
+            "INBOX", [message("sender@example.net", address, subject=f"m{i}") for i in range(count)]
+        )
+
+
+def test_initial_sync_of_500_messages_in_pages(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    _fill_inbox(address, 500)
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    first = phone.sync(inbox, "0")
+    assert first.findtext(f"{A}Status") == "1" and first.find(f"{A}Commands") is None
+    key, seen, pages = first.findtext(f"{A}SyncKey"), {}, 0
+    previous_answer = None
+    while True:
+        page = phone.sync(inbox, key, window=120)
+        pages += 1
+        assert page.findtext(f"{A}Status") == "1"
+        for add in commands_of(page, "Add"):
+            data = add.find(f"{A}ApplicationData")
+            seen[add.findtext(f"{A}ServerId")] = data.findtext(f"{M}Subject")
+        if pages == 2:
+            # the device did not get page 2: it repeats the key and gets the same answer
+            again = phone.sync(inbox, key, window=120)
+            assert [a.findtext(f"{A}ServerId") for a in commands_of(again, "Add")] == [
+                a.findtext(f"{A}ServerId") for a in commands_of(page, "Add")
+            ]
+            assert again.findtext(f"{A}SyncKey") == page.findtext(f"{A}SyncKey")
+        previous_answer = page
+        key = page.findtext(f"{A}SyncKey")
+        if page.find(f"{A}MoreAvailable") is None:
+            break
+        assert len(commands_of(page, "Add")) == 120
+    assert pages == 5  # 120 + 120 + 120 + 120 + 20
+    assert sorted(seen.values()) == sorted(f"m{i}" for i in range(500))
+    assert len(seen) == 500
+    assert previous_answer is not None
+    # newest first: the first page held the highest UIDs
+    # nothing more to send under the last key
+    empty = phone.sync(inbox, key)
+    assert empty.find(f"{A}Commands") is None and empty.findtext(f"{A}Status") == "1"
+    # an unknown key (older than the previous one) is refused: Status 3
+    assert phone.sync(inbox, "1").findtext(f"{A}Status") == "3"
+
+
+def test_read_and_flag_both_ways_new_mail_and_deletion(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    for i in range(3):
+        lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject=f"s{i}"))
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(inbox, key, body_type=2, truncation=20)
+    key = page.findtext(f"{A}SyncKey")
+    adds = {a.find(f"{A}ApplicationData").findtext(f"{M}Subject"): a for a in commands_of(page, "Add")}
+    assert set(adds) == {"s0", "s1", "s2"}
+    body = adds["s0"].find(f"{A}ApplicationData/{B}Body")
+    assert body.findtext(f"{B}Type") == "2"
+    assert adds["s0"].find(f"{A}ApplicationData").findtext(f"{M}Read") == "0"
+    ids = {subject: add.findtext(f"{A}ServerId") for subject, add in adds.items()}
+    uid = {subject: int(server_id.split(":")[1]) for subject, server_id in ids.items()}
+
+    # device → server: s0 read, s1 flagged
+    answer = phone.sync(
+        inbox,
+        key,
+        commands=f"<Change><ServerId>{ids['s0']}</ServerId><ApplicationData><email:Read>1</email:Read>"
+        f"</ApplicationData></Change><Change><ServerId>{ids['s1']}</ServerId><ApplicationData>"
+        "<email:Flag><email:FlagStatus>2</email:FlagStatus></email:Flag></ApplicationData></Change>",
+    )
+    key = answer.findtext(f"{A}SyncKey")
+    assert answer.find(f"{A}Commands") is None  # its own changes are not sent back
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX")
+        flags = imap.get_flags([uid["s0"], uid["s1"], uid["s2"]])
+    assert b"\\Seen" in flags[uid["s0"]] and b"\\Flagged" not in flags[uid["s0"]]
+    assert b"\\Flagged" in flags[uid["s1"]] and b"\\Seen" not in flags[uid["s1"]]
+
+    # server → device: s2 read over IMAP, s1 unflagged, s0 expunged, a new message
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX")
+        imap.add_flags([uid["s2"]], [b"\\Seen"])
+        imap.remove_flags([uid["s1"]], [b"\\Flagged"])
+        imap.add_flags([uid["s0"]], [b"\\Deleted"])
+        imap.uid_expunge([uid["s0"]])
+    lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="s3"))
+    answer = phone.sync(inbox, key, body_type=1)
+    assert [d.findtext(f"{A}ServerId") for d in commands_of(answer, "Delete")] == [ids["s0"]]
+    changes = {
+        c.findtext(f"{A}ServerId"): c.find(f"{A}ApplicationData") for c in commands_of(answer, "Change")
+    }
+    assert changes[ids["s2"]].findtext(f"{M}Read") == "1"
+    assert changes[ids["s1"]].find(f"{M}Flag") is not None
+    assert changes[ids["s1"]].find(f"{M}Flag/{M}FlagStatus") is None  # cleared
+    assert set(changes) == {ids["s1"], ids["s2"]}
+    [new] = commands_of(answer, "Add")
+    assert new.find(f"{A}ApplicationData").findtext(f"{M}Subject") == "s3"
+    assert new.find(f"{A}ApplicationData/{B}Body").findtext(f"{B}Data").strip() == "hello"
+
+    # device deletes s2: it goes to Trash
+    key = answer.findtext(f"{A}SyncKey")
+    phone.sync(inbox, key, commands=f"<Delete><ServerId>{ids['s2']}</ServerId></Delete>")
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX")
+        assert uid["s2"] not in imap.search(["ALL"])
+        imap.select_folder("Trash")
+        assert len(imap.search(["ALL"])) == 1
+
+
+def test_get_item_estimate_and_ping(running_mailplane, mailbox_factory, settings):
+    settings.ACTIVESYNC_HEARTBEAT_MIN, settings.ACTIVESYNC_PING_POLL_SECONDS = 1, 0.2
+    address, password = mailbox_factory()
+    for i in range(4):
+        lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject=f"e{i}"))
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+
+    def estimate(sync_key: str):
+        answer = phone.command(
+            "GetItemEstimate",
+            f'<GetItemEstimate xmlns="GetItemEstimate:" xmlns:as="AirSync:"><Collections><Collection>'
+            f"<as:SyncKey>{sync_key}</as:SyncKey><CollectionId>{inbox}</CollectionId></Collection>"
+            "</Collections></GetItemEstimate>",
+        )
+        response = answer.find("{GetItemEstimate}Response")
+        return response.findtext("{GetItemEstimate}Status"), response.findtext(
+            "{GetItemEstimate}Collection/{GetItemEstimate}Estimate"
+        )
+
+    assert estimate(key) == ("1", "4")
+    assert estimate("999") == ("4", None)  # unknown key
+    key = phone.sync(inbox, key, window=3).findtext(f"{A}SyncKey")
+    assert estimate(key) == ("1", "1")
+    key = phone.sync(inbox, key).findtext(f"{A}SyncKey")
+
+    def ping() -> tuple[str, list[str]]:
+        answer = phone.command(
+            "Ping",
+            f'<Ping xmlns="Ping:"><HeartbeatInterval>1</HeartbeatInterval><Folders><Folder><Id>{inbox}</Id>'
+            "<Class>Email</Class></Folder></Folders></Ping>",
+        )
+        return answer.findtext("{Ping}Status"), [f.text for f in answer.findall("{Ping}Folders/{Ping}Folder")]
+
+    # nothing new: the heartbeat ends (Status 1); new mail: Status 2 names the folder
+    assert ping() == ("1", [])
+    lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="e4"))
+    assert ping() == ("2", [inbox])
+    assert estimate(key) == ("1", "1")
+    # a heartbeat out of bounds is answered with the bound
+    settings.ACTIVESYNC_HEARTBEAT_MIN = 60
+    answer = phone.command(
+        "Ping",
+        f'<Ping xmlns="Ping:"><HeartbeatInterval>5</HeartbeatInterval><Folders><Folder><Id>{inbox}</Id>'
+        "<Class>Email</Class></Folder></Folders></Ping>",
+    )
+    assert (answer.findtext("{Ping}Status"), answer.findtext("{Ping}HeartbeatInterval")) == ("5", "60")
+
+
+def test_send_mail_through_submission_with_a_copy_in_sent(submission, mailbox_factory):
+    sender, password = mailbox_factory()
+    to, _ = mailbox_factory()
+    bcc, _ = mailbox_factory()
+    phone = Phone(sender, password)
+    phone.provision()
+    mime = (
+        f"From: {sender}\r\nTo: {to}\r\nBcc: {bcc}\r\nSubject: from the phone\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nsent over ActiveSync\r\n"
+    )
+    request = (
+        '<SendMail xmlns="ComposeMail:"><ClientId>c-1</ClientId><SaveInSentItems/>'
+        f"<MIME><![CDATA[{mime}]]></MIME></SendMail>"
+    )
+    # success is an empty answer
+    response = phone.request("SendMail", request)
+    assert (response.status, response.document) == (200, None)
+
+    def received(address: str, folder: str = "INBOX") -> list[bytes]:
+        with imap_session(address) as imap:
+            imap.select_folder(folder, readonly=True)
+            uids = imap.search(["SUBJECT", "from the phone"])
+            return [data[b"BODY[]"] for data in imap.fetch(uids, [b"BODY.PEEK[]"]).values()]
+
+    [copy_to] = received(to)
+    [copy_bcc] = received(bcc)
+    assert b"sent over ActiveSync" in copy_to and b"Bcc:" not in copy_to and b"Bcc:" not in copy_bcc
+    [kept] = received(sender, "Sent")
+    assert f"Bcc: {bcc}".encode() in kept
+    # the same ClientId again: not sent twice
+    again = phone.command("SendMail", request)
+    assert again.findtext("{ComposeMail}Status") == "118"
+    assert len(received(to)) == 1
+    # a foreign From is refused by the submission server's header From rule
+    forged = request.replace("c-1", "c-2").replace(f"From: {sender}", "From: ceo@elsewhere.example")
+    assert phone.command("SendMail", forged).findtext("{ComposeMail}Status") == "120"
+    assert len(received(to)) == 1
