@@ -1,6 +1,7 @@
 """Issue 15 item 2: a suspended mailbox is refused on every protocol (IMAP, POP3, ManageSieve,
-SMTP AUTH, webmail) and its open IMAP session ends, while its mail is still delivered by the real
-MX, or refused when the control panel says so; resuming brings everything back."""
+SMTP AUTH, webmail), with its password and with its app passwords, and its open IMAP session ends,
+while its mail is still delivered by the real MX, or refused when the control panel says so;
+resuming brings everything back."""
 
 import imaplib
 import smtplib
@@ -68,3 +69,27 @@ def test_suspended_mailbox_refusing_mail_gets_a_5xx_from_the_mx(running_mailplan
     assert 500 <= code < 600
     mailbox_resume(mailbox=mailbox_of(address))
     assert inbox(running_mailplane, address, password) == []
+
+
+def test_app_passwords_of_a_suspended_mailbox_are_refused_on_imap_pop3_and_smtp_and_work_after_resume(
+    running_mailplane, smtpd, mailbox_factory
+):
+    from accounts.services import app_password_create
+
+    address, _password = mailbox_factory()
+    plane = running_mailplane
+    _app, token = app_password_create(user=mailbox_of(address).user, name="Phone")
+    # given a phone that logged in with its app password on every protocol (credential caches warm)
+    assert imap_login(plane, address, token)[0] is True
+    assert pop3_login(plane, address, token)[0] is True
+    assert smtp_login(smtpd, address, token)[0] == 235
+    # when the mailbox is suspended, the app password is refused everywhere
+    mailbox_suspend(mailbox=mailbox_of(address), receive_mail=True)
+    assert imap_login(plane, address, token)[0] is False
+    assert pop3_login(plane, address, token)[0] is False
+    assert smtp_login(smtpd, address, token)[0] == 535
+    # and a resume brings the same app password back (suspending revokes nothing)
+    mailbox_resume(mailbox=mailbox_of(address))
+    assert imap_login(plane, address, token)[0] is True
+    assert pop3_login(plane, address, token)[0] is True
+    assert smtp_login(smtpd, address, token)[0] == 235
