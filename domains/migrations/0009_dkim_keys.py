@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('domains', '0007_mailbox_suspension_db_default'),
+        ('domains', '0008_delegate_grant_outlives_mailbox'),
     ]
 
     operations = [
