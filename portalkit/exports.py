@@ -76,16 +76,37 @@ def zip_stream(messages: Iterable[RawMessage], *, folder: str = "") -> Iterator[
         yield tail
 
 
+_MBOX_SLICE = 1 << 20
+
+
+def _mbox_body(raw: bytes) -> Iterator[bytes]:
+    """`raw` with LF line ends and mboxrd quoting, in slices of about 1 MB cut after a line end:
+    a 10 MB attachment is never copied whole (each whole-message copy, the LF conversion, the
+    quoting and the concatenation, was one more message-sized block in the web worker)."""
+    start, size = 0, len(raw)
+    last = b""
+    while start < size:
+        end = raw.find(b"\n", start + _MBOX_SLICE)
+        end = size if end == -1 else end + 1
+        # A slice starts at a line start, so "^" in the quoting pattern is a real line start
+        # and no CRLF pair is cut in two.
+        last = _FROM_LINE.sub(rb">\1", raw[start:end].replace(b"\r\n", b"\n"))
+        yield last
+        start = end
+    yield b"\n" if last.endswith(b"\n") else b"\n\n"
+
+
 def mbox_stream(messages: Iterable[RawMessage]) -> Iterator[bytes]:
     """An mbox (mboxrd: a "From " line at the start of a body line gets one more ">", so a
-    reader can undo it), LF line ends, each message after its "From " separator line."""
+    reader can undo it), LF line ends, each message after its "From " separator line and
+    followed by an empty line; yielded in slices of about 1 MB."""
     for message in messages:
         when = message.internal_date or datetime.datetime(1970, 1, 1)  # noqa: DTZ001 - asctime has no zone
-        body = message.raw.replace(b"\r\n", b"\n")
-        body = _FROM_LINE.sub(rb">\1", body)
-        if not body.endswith(b"\n"):
-            body += b"\n"
-        yield b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n" + body + b"\n"
+        yield b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n"
+        raw = message.raw
+        del message  # the next message is fetched while this loop variable would still hold it
+        yield from _mbox_body(raw)
+        del raw
 
 
 def _folder_entry_name(folder: str) -> str:
