@@ -42,7 +42,7 @@ from django.utils import timezone
 from archiving.blobstore import blob_store
 from archiving.chain import canonical_metadata
 from archiving.models import Archive, ArchiveDayHead, ArchivedMessage
-from core.streaming import StreamingZip, mbox_message
+from core.streaming import StreamingZip, mbox_message_chunks
 
 FORMAT = "mailsuite-archive-export-v1"
 HASH_RULE = 'SHA-256("mailsuite-archive-v1\\n" + prev_hash + "\\n" + blob_sha256 + "\\n" + canonical)'
@@ -155,4 +155,4 @@ def mbox_stream(entries: QuerySet[ArchivedMessage], *, progress=None) -> Iterato
         when = (entry.message_date or entry.archived_at).astimezone(dt.UTC)
         if progress is not None:
             progress(n)
-        yield mbox_message(raw, when=when, sender=parseaddr(entry.sender)[1])
+        yield from mbox_message_chunks(raw, when=when, sender=parseaddr(entry.sender)[1])

@@ -136,7 +136,17 @@ def load(args) -> tuple[str, str]:
 class gunicorn:  # noqa: N801 - used as a context manager like a function
     """gunicorn with production settings on a free loopback port, on the scratch database."""
 
-    def __init__(self, settings, config, root: Path, *, workers: int):
+    def __init__(
+        self,
+        settings,
+        config,
+        root: Path,
+        *,
+        workers: int,
+        args: tuple[str, ...] = (),
+        extra_env: dict | None = None,
+    ):
+        """`args`: more gunicorn options; `extra_env`: more (or other) MAILSUITE_* variables."""
         from django.db import connection
 
         with socket.socket() as s:
@@ -166,7 +176,8 @@ class gunicorn:  # noqa: N801 - used as a context manager like a function
                 "MAILSUITE_LOG_LEVEL": "WARNING",
             }
         )
-        self.env, self.workers, self.log = env, workers, root / "gunicorn.log"
+        env.update(extra_env or {})
+        self.env, self.workers, self.log, self.args = env, workers, root / "gunicorn.log", tuple(args)
 
     def __enter__(self) -> int:
         with self.log.open("wb") as log:
@@ -180,6 +191,7 @@ class gunicorn:  # noqa: N801 - used as a context manager like a function
                     str(self.workers),
                     "--forwarded-allow-ips",
                     "",
+                    *self.args,
                 ],
                 cwd=ROOT,
                 env=self.env,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
+from collections.abc import Iterator
 from typing import IO
 
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -81,15 +82,36 @@ class StreamingZip:
         return self._sink.take()
 
 
-def mbox_message(raw: bytes, *, when: dt.datetime, sender: str = "", lf_line_ends: bool = False) -> bytes:
-    """One message as an mboxrd entry: the "From <sender> <asctime of `when`>" separator line,
-    the message with each line that starts with ">*From " given one more ">" (a reader takes
-    one away), a final line end and the blank line before the next separator.
+MBOX_SLICE = 1 << 20
+
+
+def mbox_message_chunks(
+    raw: bytes, *, when: dt.datetime, sender: str = "", lf_line_ends: bool = False
+) -> Iterator[bytes]:
+    """One message as an mboxrd entry, in slices of about 1 MB cut after a line end: the
+    "From <sender> <asctime of `when`>" separator line, the message with each line that starts
+    with ">*From " given one more ">" (a reader takes one away), a final line end and the blank
+    line before the next separator. A 10 MB attachment is never copied whole (each whole-message
+    copy, the LF conversion, the quoting, the concatenation, was one more message-sized block).
     `lf_line_ends`: CRLF becomes LF (what mail clients expect of a local mbox); otherwise the
     message's bytes stay as they are."""
-    body = raw.replace(b"\r\n", b"\n") if lf_line_ends else raw
-    body = _FROM_LINE.sub(rb">\1", body)
-    if not body.endswith(b"\n"):
-        body += b"\n"
     sender = (sender or "MAILER-DAEMON").replace(" ", "_")
-    return f"From {sender} {when.strftime('%a %b %d %H:%M:%S %Y')}\n".encode() + body + b"\n"
+    yield f"From {sender} {when.strftime('%a %b %d %H:%M:%S %Y')}\n".encode()
+    start, size, last = 0, len(raw), b""
+    while start < size:
+        end = raw.find(b"\n", start + MBOX_SLICE)
+        end = size if end == -1 else end + 1
+        # A slice starts at a line start, so "^" in the quoting pattern is a real line start and
+        # no CRLF pair is cut in two.
+        piece = raw[start:end]
+        if lf_line_ends:
+            piece = piece.replace(b"\r\n", b"\n")
+        last = _FROM_LINE.sub(rb">\1", piece)
+        yield last
+        start = end
+    yield b"\n" if last.endswith(b"\n") else b"\n\n"
+
+
+def mbox_message(raw: bytes, *, when: dt.datetime, sender: str = "", lf_line_ends: bool = False) -> bytes:
+    """mbox_message_chunks as one piece (a message known to be small)."""
+    return b"".join(mbox_message_chunks(raw, when=when, sender=sender, lf_line_ends=lf_line_ends))

@@ -637,7 +637,9 @@ class MailSession:
                             flags=set(data.get(b"FLAGS", ())),
                             internal_date=data.get(b"INTERNALDATE"),
                         )
-                del fetched
+                # Not `del`: `data` (the last message's dict) would otherwise stay alive through
+                # the next batch's FETCH, two batches in memory instead of one.
+                fetched = data = None
                 batch, weight = [], 0
             if uid is not None and uid in sizes:
                 batch.append(uid)

@@ -13,7 +13,7 @@ import email.policy
 import re
 from collections.abc import Iterable, Iterator
 
-from core.streaming import StreamingZip, mbox_message
+from core.streaming import StreamingZip, mbox_message_chunks
 from mailstore.reader import RawMessage, decode_text
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
@@ -48,11 +48,14 @@ def zip_stream(messages: Iterable[RawMessage], *, folder: str = "") -> Iterator[
 
 
 def mbox_stream(messages: Iterable[RawMessage]) -> Iterator[bytes]:
-    """An mbox (mboxrd, core.streaming.mbox_message), LF line ends, each message after its
-    "From " separator line."""
+    """An mbox (mboxrd, core.streaming.mbox_message_chunks), LF line ends, each message after
+    its "From " separator line; yielded in slices of about 1 MB."""
     for message in messages:
         when = message.internal_date or datetime.datetime(1970, 1, 1)  # noqa: DTZ001 - asctime has no zone
-        yield mbox_message(message.raw, when=when, lf_line_ends=True)
+        raw = message.raw
+        del message  # the next message is fetched while this loop variable would still hold it
+        yield from mbox_message_chunks(raw, when=when, lf_line_ends=True)
+        del raw
 
 
 def _folder_entry_name(folder: str) -> str:

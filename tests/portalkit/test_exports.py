@@ -59,3 +59,29 @@ def test_the_mbox_quotes_from_lines_and_reads_back(tmp_path):
     path = tmp_path / "f.mbox"
     path.write_bytes(data)
     assert [m["Subject"] for m in mailbox.mbox(str(path))] == ["One", "Two"]
+
+
+def whole_message_mbox(message: RawMessage) -> bytes:
+    """The mboxrd rules applied to the whole message at once: what the sliced writer must equal."""
+    import re
+
+    body = re.sub(rb"^(>*From )", rb">\1", message.raw.replace(b"\r\n", b"\n"), flags=re.MULTILINE)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    return b"From MAILER-DAEMON Mon Nov 30 10:00:00 2026\n" + body + b"\n"
+
+
+def test_a_large_message_is_written_in_slices_with_the_same_bytes_as_whole():
+    from core import streaming
+
+    # "From " lines and CRLF pairs around every 1 MB slice boundary, and a last line without end
+    line = b"x" * 70 + b"\r\n"
+    lines = []
+    for i in range(60_000):  # ~4.3 MB
+        lines.append(b"From the line %d\r\n" % i if i % 997 in (0, 1) else line)
+    big = raw(1, "Big", b"".join(lines) + b">From the end")
+    small = raw(2, "Small", b"From me\r\n")
+    chunks = list(mbox_stream(iter([big, small])))
+    assert max(len(c) for c in chunks) <= streaming.MBOX_SLICE + len(line)  # never the whole message
+    assert len(chunks) > 5
+    assert b"".join(chunks) == whole_message_mbox(big) + whole_message_mbox(small)

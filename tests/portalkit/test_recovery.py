@@ -109,7 +109,7 @@ def body_without_csrf(response) -> str:
 # ---- the login pages ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("portal", ["mailadmin", "webmail", "customer"])
+@pytest.mark.parametrize("portal", ["mailadmin", "webmail", "customer", "timemachine", "archive"])
 def test_every_portal_login_links_to_forgot_password(portal):
     page = Client().get(f"/{portal}/login/").content.decode()
     assert f'href="/{portal}/password/forgot/"' in page
