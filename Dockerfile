@@ -29,4 +29,4 @@ RUN pip install -e . \
  && chown mailsuite:mailsuite /var/lib/mailsuite /var/lib/mailsuite/spool /var/lib/mailsuite/media
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["gunicorn", "mailsuite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "mailsuite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-"]

@@ -107,6 +107,10 @@ def production_web(transactional_db, tmp_path):
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
+                "--worker-class",
+                "gthread",  # as docker-compose.yml runs it
+                "--threads",
+                "4",
             ],
             cwd=BASE_DIR,
             env=env,
