@@ -54,16 +54,20 @@ class WebApp:
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until a worker answers /healthz: the master listens before its workers have loaded Django,
+    and a first request then waits for that (seconds on a loaded machine), longer than the 3 s
+    the container's health check gives it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:  # noqa: S310
+                if response.status == 200:
+                    return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start listening")
+    raise RuntimeError("gunicorn did not start answering")
 
 
 @pytest.fixture
