@@ -4,8 +4,8 @@ A message archived on local day D with a retention of N years is kept through th
 day D + N years (its expiry day; 29 February + N years is 1 March when that year has no 29
 February) and deleted by the first purge on the day after: never a day early (it was kept N
 full years), never a day late (the purge runs every day, shortly after midnight). A removed
-archive is kept REMOVED_ARCHIVE_KEPT_DAYS after its removal, then deleted whole. A legal hold
-suspends both.
+archive is kept REMOVED_ARCHIVE_KEPT_DAYS after its removal, then deleted whole; the archive of a
+deleted mailbox, once its last message has expired. A legal hold suspends all of it.
 
 The purge works in batches (settings.ARCHIVE_PURGE_BATCH entries per transaction), oldest
 first, advancing the archive's purge marker (`purged_seq`, `purged_hash`: the last entry
@@ -78,10 +78,16 @@ def archive_purge(*, now: dt.datetime | None = None, batch: int | None = None) -
             result.blobs += _purge_blobs(blobs, batch=batch)
             if deleted < batch:
                 break
-        if whole:
+        # An archive whose mailbox was deleted receives nothing more: once its last message has
+        # expired its retention has ended, and it goes (with its Delegates' access).
+        if whole or archive.mailbox_id is None:
             with transaction.atomic():
                 locked = Archive.objects.select_for_update().filter(pk=archive.pk, legal_hold=False).first()
-                if locked is not None and not locked.messages.exists():
+                if (
+                    locked is not None
+                    and (whole or locked.mailbox_id is None)
+                    and not locked.messages.exists()
+                ):
                     locked.delete()
                     result.archives += 1
     # Blobs left unreferenced by an earlier purge that failed half-way (store unreachable).

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from archiving.forms import ArchiveRemoveForm
@@ -45,7 +46,9 @@ def deleted_archives(request, domain_name):
         purge_on = (
             archive.removed_at + dt.timedelta(days=REMOVED_ARCHIVE_KEPT_DAYS) if archive.removed_at else None
         )
-        rows.append({"archive": archive, "form": form, "purge_on": purge_on})
+        years = archive.retention_years
+        retention = ngettext("%(n)d year", "%(n)d years", years) % {"n": years}
+        rows.append({"archive": archive, "form": form, "purge_on": purge_on, "retention": retention})
     return render(
         request,
         "mailadmin/deleted_archives.html",

@@ -94,6 +94,7 @@ def test_the_manager_sees_and_removes_the_archive_of_a_deleted_mailbox(deleted):
     # only the deleted mailbox's archive: the colleague's mailbox is alive
     assert [row["archive"].pk for row in page.context["rows"]] == [world.archive.pk]
     assert b"ceo@acme.test" in page.content and b"colleague@acme.test" not in page.content
+    assert "3 messages, each kept 10 years from when it was archived." in page.content.decode()
 
     # a wrong address removes nothing
     wrong = manager.post(DELETED_ARCHIVES, {"archive": world.archive.pk, "confirm_address": "ceo@other.test"})

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from archiving.journaling import archive_journal
-from archiving.models import Archive, ArchivedMessage, ArchivePlan
-from archiving.retention import archive_purge
+from archiving.models import Archive, ArchivePlan
+from archiving.retention import PurgeResult, archive_purge
 from archiving.services import (
     RETENTION_SHORTENING_DELAY_DAYS,
     archive_attach,
@@ -194,7 +194,7 @@ def test_billing_starts_at_activation_not_before_and_removal_stops_it(managed):
     assert attached.monthly_delta > 0 and removed.monthly_delta == -attached.monthly_delta
 
 
-def test_an_archive_outlives_its_mailbox_until_its_retention_ends_or_the_manager_removes_it(archived_mailbox):
+def test_an_archive_outlives_its_mailbox_until_its_retention_ends(archived_mailbox):
     # given an archived mailbox with one message, then the mailbox deleted
     mailbox, archive = archived_mailbox(retention_years=1)
     journal(mailbox, "kept", rome(2026, 3, 1, 12))
@@ -203,16 +203,32 @@ def test_an_archive_outlives_its_mailbox_until_its_retention_ends_or_the_manager
 
     # then the archive and its entries remain, no longer journaled nor billed, not marked removed
     archive.refresh_from_db()
-    assert (archive.mailbox_id, archive.address, archive.removed_at) == (None, address, None)
+    assert (archive.mailbox_id, archive.mailbox_key, archive.address) == (None, mailbox_pk, address)
+    assert archive.removed_at is None
     assert kept(archive) == ["kept"]
     assert not BilledArchive.objects.filter(mailbox_id=mailbox_pk).exists()
-    # the purge keeps it through its retention (2026-03-01 + 1 year) and removes the message after
-    assert archive_purge(now=rome(2027, 3, 1, 23)).entries == 0
-    assert archive_purge(now=rome(2027, 3, 2, 1)).entries == 1
+    # the purge keeps it through its retention (2026-03-01 + 1 year)
+    assert archive_purge(now=rome(2027, 3, 1, 23)) == PurgeResult(entries=0, blobs=0, archives=0)
+    # and the day after removes the message and, nothing more coming in, the archive
+    assert archive_purge(now=rome(2027, 3, 2, 1)) == PurgeResult(entries=1, blobs=1, archives=1)
+    assert not Archive.objects.filter(pk=archive.pk).exists()
 
-    # and the Manager can remove it: readable 30 more days, then deleted whole
-    journal_again = ArchivedMessage.objects.filter(archive=archive).count()
-    assert journal_again == 0
+
+def test_an_empty_archive_of_a_live_mailbox_is_kept(archived_mailbox):
+    mailbox, archive = archived_mailbox(retention_years=1)
+    journal(mailbox, "kept", rome(2026, 3, 1, 12))
+    assert archive_purge(now=rome(2027, 3, 2, 1)).entries == 1
+    assert Archive.objects.filter(pk=archive.pk).exists()  # still journaling
+
+
+def test_the_manager_removes_the_archive_of_a_deleted_mailbox(archived_mailbox):
+    # given the archive of a deleted mailbox
+    mailbox, archive = archived_mailbox(retention_years=1)
+    journal(mailbox, "kept", rome(2026, 3, 1, 12))
+    address = mailbox.address
+    domain_services.mailbox_delete(mailbox=mailbox)
+
+    # when the Manager removes it (the address typed): readable 30 more days, then deleted whole
     with pytest.raises(ValidationError):  # the address typed must be the archive's
         archive_remove_orphan(archive=archive, confirm_address="someone@else.test")
     archive_remove_orphan(archive=archive, confirm_address=address)
@@ -220,6 +236,7 @@ def test_an_archive_outlives_its_mailbox_until_its_retention_ends_or_the_manager
     assert archive.removed_at is not None
     with pytest.raises(ValidationError):
         archive_remove_orphan(archive=archive, confirm_address=address)
+    assert archive_purge(now=archive.removed_at + dt.timedelta(days=29)).archives == 0
     assert archive_purge(now=archive.removed_at + dt.timedelta(days=32)).archives == 1
     assert not Archive.objects.filter(pk=archive.pk).exists()
 

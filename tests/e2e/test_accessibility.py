@@ -339,7 +339,8 @@ def test_customer_monitor(browser, context, live_server, price_list, make_custom
 
 def test_archive_pages_for_a_delegate_and_the_owner(browser, context, live_server, settings, tmp_path):
     """The Archive portal: a Delegate's forced enrolment, years, list, search, message (full and
-    headers only), the owner's "who read my archive", and the Manager's page of archive reads."""
+    headers only), the owner's "who read my archive", and the Manager's pages of archive reads and
+of the archives of deleted mailboxes."""
     import datetime as dt
 
     import pyotp
@@ -407,5 +408,7 @@ def test_archive_pages_for_a_delegate_and_the_owner(browser, context, live_serve
     ppage = panel.new_page()
     sign_in(ppage, f"{base}/mailadmin/login/", "boss.arch", MANAGER_PASSWORD)
     problems += visit(ppage, f"{base}/mailadmin/d/arch.test/archive-reads/", "panel-archive-reads")
+    services.mailbox_delete(mailbox=owner)  # its archive outlives it: listed for the Manager
+    problems += visit(ppage, f"{base}/mailadmin/d/arch.test/deleted-archives/", "panel-deleted-archives")
     panel.close()
     assert not problems, "\n".join(problems)

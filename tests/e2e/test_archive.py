@@ -12,6 +12,7 @@ import signal
 
 import pyotp
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from archiving.indexing import archive_index_pending
@@ -23,7 +24,8 @@ from mailstore.reader import mail_session
 from tests.archive.conftest import raw
 from tests.archiving.worker import import_queue, start_worker, stop_worker, wait_for
 from tests.e2e.conftest import SCREENSHOTS
-from tests.factories import MANAGER_PASSWORD, CustomerFactory, DomainFactory, ManagerFactory
+from tests.factories import CustomerFactory, DomainFactory, ManagerFactory
+from tests.panel.conftest import panel_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,12 +55,14 @@ def shot(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def sign_in(page, url: str, login: str, password: str) -> None:
-    page.goto(url)
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", password)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+def signed_in(context, base: str, user) -> None:
+    """`context` logged into the control panel as `user` (its login page is the panel's tests'
+    and tests/e2e/test_panel.py's: here a session cookie saves the password hashing)."""
+    client = panel_client(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies(
+        [{"name": cookie.key, "value": cookie.value, "url": base, "secure": settings.SESSION_COOKIE_SECURE}]
+    )
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ def archive_world(mailplane, mailbox_factory):
         expires_on=timezone.localdate() + dt.timedelta(days=30),
         grants=[(owner, "full")],
     )
-    return owner
+    return owner, manager.user
 
 
 @pytest.fixture
@@ -110,7 +114,7 @@ def archive_worker(mailplane, settings, tmp_path):
 def test_the_manager_imports_a_delegate_reads_and_the_manager_sees_the_reads(
     archive_worker, page, live_server, archive_world
 ):
-    owner = archive_world
+    owner, manager_user = archive_world
     worker, log = archive_worker
     base = live_server.url
 
@@ -119,7 +123,7 @@ def test_the_manager_imports_a_delegate_reads_and_the_manager_sees_the_reads(
         viewport={"width": 1280, "height": 900}, locale="en-US"
     )
     panel = manager_context.new_page()
-    sign_in(panel, f"{base}/mailadmin/login/", "boss.acme", MANAGER_PASSWORD)
+    signed_in(manager_context, base, manager_user)
     panel.goto(f"{base}/mailadmin/d/acme.test/m/{owner.pk}/")
     panel.select_option("select[name=retention_years]", "5")
     panel.click("button:has-text('Attach an archive')")
