@@ -63,7 +63,8 @@ class TestDNS(BaseResolver):
         self.host = "127.0.0.1"
         self.queries: list[tuple[str, str]] = []
         self._servers = [
-            DNSServer(self, address=self.host, port=self.port, tcp=tcp, logger=_Quiet()) for tcp in (False, True)
+            DNSServer(self, address=self.host, port=self.port, tcp=tcp, logger=_Quiet())
+            for tcp in (False, True)
         ]
 
     @property

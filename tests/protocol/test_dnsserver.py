@@ -32,7 +32,9 @@ def test_txt_mx_and_a_records_are_served(dns_server):
 def test_an_unknown_name_is_nxdomain_and_a_known_name_without_the_type_is_empty(dns_server):
     dns_server.set("acme.test", "MX", "10 mx.acme.test.")
     query = dns.message.make_query("nothing.test", "TXT")
-    assert dns.query.udp(query, dns_server.host, port=dns_server.port, timeout=3).rcode() == dns.rcode.NXDOMAIN
+    assert (
+        dns.query.udp(query, dns_server.host, port=dns_server.port, timeout=3).rcode() == dns.rcode.NXDOMAIN
+    )
     query = dns.message.make_query("acme.test", "TXT")
     answer = dns.query.udp(query, dns_server.host, port=dns_server.port, timeout=3)
     assert answer.rcode() == dns.rcode.NOERROR and answer.answer == []
