@@ -63,6 +63,8 @@ class RspamdConfig:
     secure_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     password: str = ""  # the controller's password for everyone else ("" = none accepted)
     # Score above which a message counts as spam (add_header); rejection above reject_score.
+    # Scanning processes: rspamd scans one message per process at a time (its DNS is async).
+    normal_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     spam_score: float = 6.0
     reject_score: float = 15.0
     # Hyperscan's compiled rules (tens of MB, a minute of CPU on a cold start): kept across
@@ -224,7 +226,7 @@ logging {{
 worker "normal" {{
     bind_socket = {_quote(f"{_url_host(config.bind)}:{config.normal_port}")};
     .include "$CONFDIR/worker-normal.inc"
-    count = 1;
+    count = {max(1, config.normal_workers)};
 }}
 
 worker "controller" {{

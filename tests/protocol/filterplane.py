@@ -64,6 +64,7 @@ def rspamd_server(rspamd_ports, _dns_server_process):
         greylisting=False,
         network_checks=False,
         hs_cache_dir=HS_CACHE_DIR,
+        normal_workers=1,
     )
     process = RspamdProcess(config)
     try:
