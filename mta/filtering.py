@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from mta import rdns
 from mta.rspamd import REJECT, SOFT_REJECT, RspamdUnavailable, Verdict, rspamd_check
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def inbound_filter(
             client_ip=client_ip,
             helo=helo,
             hostname=hostname,
+            client_hostname=rdns.client_hostname(client_ip),
             queue_id=queue_id,
         )
     except RspamdUnavailable as exc:

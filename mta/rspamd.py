@@ -187,6 +187,7 @@ def rspamd_check(
     client_ip: str | None,
     helo: str,
     hostname: str,
+    client_hostname: str = "",
     queue_id: str = "",
     user: str = "",
     url: str | None = None,
@@ -194,13 +195,14 @@ def rspamd_check(
 ) -> Verdict:
     """Scan one message (POST /checkv2 on the normal worker). `sender` is the envelope sender
     ("" = null sender), `hostname` the suite's host name (the authserv-id of the
-    Authentication-Results rspamd writes), `user` the authenticated login when the message was
-    submitted (outbound scanning), "" on the MX. Raises RspamdUnavailable."""
+    Authentication-Results rspamd writes), `client_hostname` the client's forward-confirmed
+    reverse DNS name (mta.rdns; "" = unknown), `user` the authenticated login when the message
+    was submitted (outbound scanning), "" on the MX. Raises RspamdUnavailable."""
     headers = [
         ("From", _header_value(sender or "<>")),
         ("Helo", _header_value(helo or "unknown")),
         ("MTA-Name", _header_value(hostname)),
-        ("Hostname", "unknown"),  # no reverse DNS lookup is made by the MX
+        ("Hostname", _header_value(client_hostname or "unknown")),
     ]
     if client_ip:
         headers.append(("Ip", _header_value(client_ip)))
