@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mailstore import layout
+from mailstore import junk, layout
 from mailstore.tls import ensure_certificate
 
 AUTH_POLICY_FILE = "auth-policy.conf.ext"
@@ -77,6 +77,9 @@ class DovecotConfig:
     # Time Machine days (mailstore.snapshots), opened read-only by snapshot logins. None = the
     # setting MAILSUITE_SNAPSHOT_DIR.
     snapshot_dir: Path | None = None
+    # rspamd's controller (learning from Junk moves, mailstore.junk); "" = no learning.
+    rspamd_controller_url: str = ""
+    rspamd_password: str = ""
 
     @property
     def conf_path(self) -> Path:
@@ -120,6 +123,8 @@ def config_from_settings(**overrides) -> DovecotConfig:
         quota_warning_levels=tuple(settings.QUOTA_WARNING_LEVELS),
         auth_cache_seconds=settings.MAIL_AUTH_CACHE_SECONDS,
         snapshot_dir=Path(settings.SNAPSHOT_DIR),
+        rspamd_controller_url=settings.RSPAMD_CONTROLLER_URL if settings.RSPAMD_FILTERING else "",
+        rspamd_password=settings.RSPAMD_PASSWORD,
     )
     return replace(config, **overrides) if overrides else config
 
@@ -347,10 +352,27 @@ def render(config: DovecotConfig | None = None) -> Path:
         gid=gid,
     )
     _write(d / SNAPSHOT_ACL_FILE, SNAPSHOT_ACL, 0o644)
+    _write_junk_files(config, uid, gid)
     # The API key of the policy server: read by the config parser only (root).
     _write(d / AUTH_POLICY_FILE, _auth_policy_conf(config), 0o600, gid=0)
     _write(config.conf_path, _main_conf(config, uid, gid), 0o644)
     return config.conf_path
+
+
+def _write_junk_files(config: DovecotConfig, uid: int, gid: int) -> None:
+    """The Junk Sieve scripts (a directory the mail processes own: Pigeonhole writes the
+    compiled .svbin beside each script) and the learn program (it holds the controller's
+    password: root:vmail 0750, like the quota-warning script)."""
+    for sub in (junk.SIEVE_DIR, junk.PROGRAM_DIR):
+        (config.directory / sub).mkdir(exist_ok=True)
+    os.chown(config.directory / junk.SIEVE_DIR, uid, gid)
+    for name, text in junk.scripts(
+        controller_url=config.rspamd_controller_url, password=config.rspamd_password
+    ).items():
+        if name.startswith(junk.PROGRAM_DIR):
+            _write(config.directory / name, text, 0o750, gid=gid)
+        else:
+            _write(config.directory / name, text, 0o644)
 
 
 def _write(path: Path, text: str, mode: int, *, gid: int | None = None) -> None:
@@ -571,10 +593,11 @@ plugin {{
   # reject/ereject and enotify's mailto send mail as Dovecot's postmaster with the null sender:
   # nothing in it names the mailbox, the relay would refuse it, so an upload is refused instead.
   sieve_extensions = -reject -ereject -enotify
+{junk.plugin_settings(d, learning=bool(config.rspamd_controller_url))}
 }}
 
 protocol imap {{
-  mail_plugins = $mail_plugins imap_quota
+  mail_plugins = $mail_plugins imap_quota{" imap_sieve" if config.rspamd_controller_url else ""}
 }}
 protocol lmtp {{
   mail_plugins = $mail_plugins sieve

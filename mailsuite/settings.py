@@ -144,6 +144,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 REDIS_URL = env.str("MAILSUITE_REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+
+def _redis_db_url(url: str, db: int) -> str:
+    """The same Redis server, another database number."""
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{db}").geturl()
+
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -310,6 +318,27 @@ DKIM_KEY_BITS = env.int("MAILSUITE_DKIM_KEY_BITS", default=2048)
 DKIM_KEY_SECRET = env.str("MAILSUITE_DKIM_KEY_SECRET", default="")
 DKIM_KEYS_AT_REGISTRATION = env.bool("MAILSUITE_DKIM_KEYS_AT_REGISTRATION", default=True)
 DKIM_RETIRE_GRACE_DAYS = env.int("MAILSUITE_DKIM_RETIRE_GRACE_DAYS", default=7)
+# Inbound filtering (mta.rspamd, mta.filtering): the suite's own rspamd (`manage.py rspamd`).
+# RSPAMD_URL is its normal worker (the MX asks POST /checkv2 before every 250), the controller
+# takes learning (Junk moves, through Dovecot's IMAPSieve) and /stat. Both listen on the URL's
+# host: loopback or an internal address, never the public one.
+RSPAMD_URL = env.str("MAILSUITE_RSPAMD_URL", default=f"http://{INTERNAL_BIND}:11333")
+RSPAMD_CONTROLLER_URL = env.str("MAILSUITE_RSPAMD_CONTROLLER_URL", default=f"http://{INTERNAL_BIND}:11334")
+# The controller's password for peers outside loopback; empty = loopback peers only.
+RSPAMD_PASSWORD = env.str("MAILSUITE_RSPAMD_PASSWORD", default="")
+RSPAMD_DIR = Path(env.str("MAILSUITE_RSPAMD_DIR", default=str(DATA_DIR / "rspamd")))
+# Its own database number of the project's Redis (Bayes tokens, greylisting, history).
+RSPAMD_REDIS_URL = env.str("MAILSUITE_RSPAMD_REDIS_URL", default=_redis_db_url(REDIS_URL, 4))
+RSPAMD_TIMEOUT = env.float("MAILSUITE_RSPAMD_TIMEOUT", default=20.0)  # seconds per scan
+# rspamd down or too slow: "no" (default) answers 451 and the sender retries (nothing lost);
+# "yes" accepts the message unfiltered, with an X-Spam-Status header saying it was not scanned.
+RSPAMD_FAIL_OPEN = env.bool("MAILSUITE_RSPAMD_FAIL_OPEN", default=False)
+RSPAMD_FILTERING = env.bool("MAILSUITE_RSPAMD_FILTERING", default=True)  # off: the MX asks nothing
+RSPAMD_SPAM_SCORE = env.float("MAILSUITE_RSPAMD_SPAM_SCORE", default=6.0)  # Junk at or above
+RSPAMD_REJECT_SCORE = env.float("MAILSUITE_RSPAMD_REJECT_SCORE", default=15.0)  # 5xx at or above
+RSPAMD_GREYLISTING = env.bool("MAILSUITE_RSPAMD_GREYLISTING", default=False)
+# Block lists, fuzzy hashes and URL lists asked over the Internet; off on a machine without it.
+RSPAMD_NETWORK_CHECKS = env.bool("MAILSUITE_RSPAMD_NETWORK_CHECKS", default=True)
 SNAPSHOT_DIR = Path(env.str("MAILSUITE_SNAPSHOT_DIR", default=str(DATA_DIR / "snapshots")))
 SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snapshots.HardlinkSnapshots")
 SNAPSHOT_RETENTION_DAYS = 15

@@ -176,10 +176,12 @@ def accept_message(
     lmtp: LMTPEndpoint,
     server_hostname: str,
     sent_by: int | None = None,
+    fingerprint: str | None = None,
 ) -> Accepted:
     """`sent_by`: the mailbox id a submitted (or Sieve-relayed) message is sent by, for its
-    archive's "Sent"; None on the MX."""
-    fingerprint = fingerprint_of(sender, content)
+    archive's "Sent"; None on the MX. `fingerprint`: the message's identity across attempts
+    (default: of `content`; the MX passes that of the bytes before the filter's headers)."""
+    fingerprint = fingerprint or fingerprint_of(sender, content)
     data = _stamped(
         content=content,
         routes=routes,

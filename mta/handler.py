@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.translation import gettext as _
 
-from mta import headerfrom, lineendings, routing, sendlimit, services
-from mta.acceptance import Accepted, accept_message, parse_headers
+from mta import filtering, headerfrom, lineendings, routing, sendlimit, services
+from mta.acceptance import Accepted, accept_message, fingerprint_of, parse_headers
 from mta.lmtp import LMTPEndpoint
 from mta.models import TracemailEntry
 
@@ -541,11 +541,33 @@ class MailHandler:
             protocol = "ESMTPS"
         else:
             protocol = "ESMTP" if session.extended_smtp else "SMTP"
+        # The copies' identity (a retry skips those handled) is the message as the sender sent
+        # it: the filter's headers (a score) may differ between attempts.
+        fingerprint = fingerprint_of("" if envelope.mail_from == "<>" else envelope.mail_from, content)
+        if self.mode == MX:
+            try:
+                filtered = await self.run(
+                    self._filter_inbound,
+                    content,
+                    envelope,
+                    trace,
+                    session.host_name or "unknown",
+                    server.hostname,
+                )
+            except DatabaseError:
+                logger.exception("DATA: filter verdict not recorded")
+                filtered = None
+            if filtered is None or filtered.reply:
+                await self._refund([r.key for r in envelope.reservations])
+                envelope.reservations = []
+                return filtered.reply if filtered is not None else TEMP_BACKEND
+            content = filtered.content
         reservations, envelope.reservations = envelope.reservations, []
         try:
             result: Accepted = await self.run(
                 accept_message,
                 content=content,
+                fingerprint=fingerprint,
                 sender="" if envelope.mail_from == "<>" else envelope.mail_from,
                 routes=list(envelope.routes.values()),
                 trace=trace,
@@ -565,6 +587,45 @@ class MailHandler:
         unsent = [r.key for r in reservations if not r.handled(result.newly_handled)]
         await self._refund(unsent)
         return result.reply
+
+    # Inbound filtering -------------------------------------------------------------------------
+
+    def _filter_inbound(
+        self, content: bytes, envelope: MailEnvelope, trace: services.MessageTrace, helo: str, hostname: str
+    ) -> filtering.Filtered:
+        """Sync, in a worker thread: rspamd's verdict (mta.filtering) on an MX message, kept on
+        the trace for every Tracemail row; a refusal or deferral is traced for each recipient."""
+        sender = "" if envelope.mail_from == "<>" else envelope.mail_from
+        filtered = filtering.inbound_filter(
+            content=content,
+            sender=sender,
+            recipients=list(envelope.rcpt_tos),
+            client_ip=trace.client_ip,
+            helo=helo,
+            hostname=hostname,
+            queue_id=trace.queue_id,
+        )
+        trace.spam_verdict, trace.spam_score = filtered.verdict, filtered.score
+        if filtered.reply:
+            trace.size = len(content)
+            status = (
+                TracemailEntry.Status.DEFERRED
+                if filtered.reply.startswith("4")
+                else TracemailEntry.Status.REJECTED
+            )
+            for route in envelope.routes.values():
+                try:
+                    services.tracemail_record(
+                        trace=trace,
+                        recipient=route.address,
+                        recipient_domain_id=route.domain_id,
+                        direction=TracemailEntry.Direction.IN,
+                        status=status,
+                        reason=filtered.reply,
+                    )
+                except DatabaseError:
+                    logger.exception("could not trace a filter verdict")
+        return filtered
 
     # Header From ------------------------------------------------------------------------------
 

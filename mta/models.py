@@ -22,6 +22,13 @@ class TracemailEntry(models.Model):
         BOUNCED = "bounced", _("Bounced")
         REJECTED = "rejected", _("Rejected")
 
+    class SpamVerdict(models.TextChoices):
+        CLEAN = "clean", _("Clean")
+        SPAM = "spam", _("Spam (Junk)")
+        REJECTED = "rejected", _("Refused by the filter")
+        DEFERRED = "deferred", _("Deferred by the filter")
+        UNFILTERED = "unfiltered", _("Not filtered")
+
     created_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("last change"), auto_now=True)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
@@ -41,6 +48,12 @@ class TracemailEntry(models.Model):
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     remote_host = models.CharField(_("remote host"), max_length=255, blank=True, default="")
     queue_id = models.CharField(_("queue id"), max_length=40, blank=True, default="", db_index=True)
+    # Inbound filtering (mta.filtering): rspamd's verdict and score on the MX; "" = not scanned
+    # (submission, internal mail, rows from before filtering).
+    spam_verdict = models.CharField(
+        _("filter verdict"), max_length=10, choices=SpamVerdict.choices, blank=True, db_default=""
+    )
+    spam_score = models.FloatField(_("spam score"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Tracemail entry")

@@ -71,6 +71,8 @@ CSV_COLUMNS = [
     ("remote_host", "remote_host"),
     ("queue_id", "queue_id"),
     ("reason", "reason"),
+    ("spam_verdict", "filter_verdict"),
+    ("spam_score", "spam_score"),
 ]
 
 

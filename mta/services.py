@@ -39,6 +39,9 @@ class MessageTrace:
     # Sieve redirect of a null-sender message is traced as its mailbox's but keeps <> (no
     # bounce of a bounce, as Pigeonhole intends).
     envelope_sender: str | None = None
+    # The inbound filter's verdict and score (mta.filtering), on every row of an MX message.
+    spam_verdict: str = ""
+    spam_score: float | None = None
 
 
 _CONTROL_CHARS = dict.fromkeys(range(0x20), " ") | {0x7F: " "}
@@ -75,6 +78,8 @@ def tracemail_record(
             client_ip=trace.client_ip,
             remote_host=_clip(remote_host, 255),
             queue_id=trace.queue_id,
+            spam_verdict=trace.spam_verdict,
+            spam_score=trace.spam_score,
         )
         TracemailEvent.objects.create(
             entry=entry, status=status, reason=entry.reason, remote_host=entry.remote_host
@@ -103,10 +108,10 @@ WITH handled AS (
 ), entry AS (
     INSERT INTO {entry} (created_at, updated_at, direction, status, reason, sender, recipient,
                          sender_domain_id, recipient_domain_id, message_id, subject, size, client_ip,
-                         remote_host, queue_id)
+                         remote_host, queue_id, spam_verdict, spam_score)
     VALUES (%(now)s, %(now)s, %(direction)s, 'delivered', %(reason)s, %(sender)s, %(recipient)s,
             %(sender_domain_id)s, %(recipient_domain_id)s, %(message_id)s, %(subject)s, %(size)s,
-            %(client_ip)s, '', %(queue_id)s)
+            %(client_ip)s, '', %(queue_id)s, %(spam_verdict)s, %(spam_score)s)
     RETURNING id
 )
 INSERT INTO {event} (entry_id, at, status, reason, remote_host)
@@ -152,6 +157,8 @@ def local_copy_delivered(
                 "size": trace.size,
                 "client_ip": trace.client_ip,
                 "queue_id": trace.queue_id,
+                "spam_verdict": trace.spam_verdict,
+                "spam_score": trace.spam_score,
             },
         )
 

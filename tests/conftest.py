@@ -2,7 +2,13 @@ import pytest
 
 # The shared Dovecot of the test session (fixtures `mailplane`, `dovecot`, `mailbox_factory`).
 # The project's SMTP server and a relay sink (fixtures `smtpd`, `relay_sink`, `smtp_isolation`).
-pytest_plugins = ["tests.protocol.mailplane", "tests.mta.smtpd_plugin", "tests.protocol.dnsserver"]
+# The suite's rspamd (fixtures `rspamd`, `rspamd_server`, `rspamd_ports`).
+pytest_plugins = [
+    "tests.protocol.mailplane",
+    "tests.mta.smtpd_plugin",
+    "tests.protocol.dnsserver",
+    "tests.protocol.filterplane",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +26,9 @@ def _fast_argon2(settings):
     settings.ARGON2_TIME_COST = 1
     settings.ARGON2_MEMORY_COST = 8192
     settings.ARGON2_PARALLELISM = 1
+
+
+@pytest.fixture(autouse=True)
+def _no_filtering_by_default(settings):
+    """The MX asks rspamd only in the tests that start it (fixture `rspamd`)."""
+    settings.RSPAMD_FILTERING = False

@@ -8,7 +8,7 @@ import yaml
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = {"migrate", "dovecot", "web", "smtpd", "worker", "beat"}
+APP_SERVICES = {"migrate", "dovecot", "web", "smtpd", "worker", "beat", "rspamd"}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def test_the_services_are_the_procfile_processes_plus_the_backing_stores(compose
         "smtpd",
         "worker",
         "beat",
+        "rspamd",
     }
 
 
@@ -43,6 +44,7 @@ def test_the_services_are_the_procfile_processes_plus_the_backing_stores(compose
         ("migrate", ["python", "manage.py", "migrate", "--no-input"]),
         ("dovecot", ["python", "manage.py", "dovecot"]),
         ("smtpd", ["python", "manage.py", "smtpd"]),
+        ("rspamd", ["python", "manage.py", "rspamd"]),
     ],
 )
 def test_management_command_services(compose, service, command):

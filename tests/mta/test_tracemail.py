@@ -102,6 +102,8 @@ def test_csv_export_has_a_header_the_rows_and_no_formulas(world):
         "remote_host",
         "queue_id",
         "reason",
+        "filter_verdict",
+        "spam_score",
     ]
     assert len(lines) == 2
     assert lines[1][2:7] == ["out", "bounced", "mario@acme.test", "ext@far.example", "'=SUM(A1)"]

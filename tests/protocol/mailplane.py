@@ -123,7 +123,7 @@ class MailPlane:
 
 
 @pytest.fixture(scope="session")
-def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
+def mailplane(django_db_setup, django_db_blocker, live_server, smtpd, rspamd_ports):
     root = Path(tempfile.mkdtemp(prefix="msdc-", dir="/tmp"))
     root.chmod(0o755)
     # After django_db_setup: the configuration points at the test database.
@@ -132,6 +132,8 @@ def mailplane(django_db_setup, django_db_blocker, live_server, smtpd):
         internal_base_url=live_server.url,
         # Sieve's outgoing mail (vacation, redirect) goes to the test SMTP server's relay listener.
         submission_host=f"127.0.0.1:{smtpd.ports['relay']}",
+        # Moves into and out of Junk teach the session's rspamd (tests/protocol/filterplane.py).
+        rspamd_controller_url=rspamd_ports.controller_url,
     )
     ports, cert, key = dict(config.ports), config.cert_file, config.key_file
     saved = {

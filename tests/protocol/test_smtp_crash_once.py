@@ -127,6 +127,8 @@ def smtpd_process(running_mailplane, transactional_db, tmp_path, sendlimit_prefi
         "MAILSUITE_SENDLIMIT_KEY_PREFIX": sendlimit_prefix,
         "MAILSUITE_BRUTEFORCE_KEY_PREFIX": bruteforce_prefix,
         "MAILSUITE_CELERY_EAGER": "1",
+        # Crash safety, not filtering: no rspamd in this process's way (tests/protocol/test_filtering.py).
+        "MAILSUITE_RSPAMD_FILTERING": "0",
     }
     server = SMTPProcess(env=env, port=mx, log_path=tmp_path / "smtpd.log")
     server.start()
