@@ -7,11 +7,18 @@
    one snapshot each, one after the other as one worker process takes them (or --workers
    processes in parallel): total time and the per-mailbox p50/p95.
 
-Everything happens in a scratch directory under /tmp (removed at the end); no database, no
+3. A restore of --restore-messages (default 10,000) messages: bench/restore.py, run as a process
+   of its own (it needs a scratch database and a private Dovecot): the restore against a bare
+   MULTIAPPEND of the same messages, messages/s (target >= 1,000) and CPU per message. Its
+   Dovecot reads the scratch database as a role of its own (mailsuite_dovecot_bench_restore),
+   never the shared mailsuite_dovecot role of other runs on the same PostgreSQL cluster.
+
+Parts 1 and 2 happen in a scratch directory under /tmp (removed at the end); no database, no
 Dovecot: the file work is what is measured. Messages are distinct files of about 2 KB, named
 as Dovecot names them.
 
     .venv/bin/python bench/snapshot.py [--messages 20000] [--mailboxes 200] [--night-messages 2000]
+        [--restore-messages 10000] [--skip-night] [--skip-snapshot] [--skip-restore]
 """
 
 import argparse
@@ -129,6 +136,27 @@ def night(scratch: Path, mailboxes: int, messages: int, workers: int) -> None:
     )
 
 
+def restore(messages: int) -> None:
+    """Part 3: bench/restore.py in a process of its own; its figures are printed as they come."""
+    print(f"3. a restore of {messages} messages (bench/restore.py)", flush=True)
+    env = dict(os.environ)
+    env.setdefault("MAILSUITE_DOVECOT_DB_USER", "mailsuite_dovecot_bench_restore")
+    result = subprocess.run(  # noqa: S603 - our own bench
+        [sys.executable, str(ROOT / "bench" / "restore.py"), "--messages", str(messages)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Dovecot's log lines (its private instance logs to stderr) are left out.
+    for line in result.stdout.splitlines():
+        print(f"   {line}")
+    if result.returncode:
+        print(result.stderr[-3000:])
+        raise SystemExit(result.returncode)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,15 +166,21 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=200)
     parser.add_argument("--night-messages", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--restore-messages", type=int, default=10_000)
+    parser.add_argument("--skip-snapshot", action="store_true")
     parser.add_argument("--skip-night", action="store_true")
+    parser.add_argument("--skip-restore", action="store_true")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-snapshot-", dir="/tmp"))
     try:
-        one_mailbox(scratch, args.messages, args.repeat)
+        if not args.skip_snapshot:
+            one_mailbox(scratch, args.messages, args.repeat)
         if not args.skip_night:
             night(scratch, args.mailboxes, args.night_messages, args.workers)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if not args.skip_restore:
+        restore(args.restore_messages)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 (mailstore.imap.SnapshotDay) into the live mailbox (LiveMailbox), over IMAP only.
 
 - Folders of the day that the live mailbox no longer has are created (and subscribed).
-- A message of the day comes back (APPEND, MULTIAPPEND in batches) with its flags (but \\Recent)
-  and its internal date unless it is still anywhere in the live mailbox, in any folder.
+- A message of the day comes back (MULTIAPPEND in batches bounded in messages and bytes) with
+  its flags (but \\Recent) and its internal date unless it is still anywhere in the live
+  mailbox, in any folder. The next batch is read from the day (a thread of its own, on the
+  snapshot's connection) while the live mailbox appends the current one: the two Dovecot
+  processes and this one's parsing overlap instead of taking turns.
 - Nothing in the live mailbox is deleted, moved or changed.
 
 A message's identity: its GUID (Dovecot's X-GUID, which for Maildir is the file's base name,
@@ -26,11 +29,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import imapclient
+from imapclient.datetime_util import datetime_to_INTERNALDATE
 
 from mailstore.errors import NotFound
 from mailstore.imap import LiveMailbox, SnapshotDay, close_client, imap_errors
@@ -38,8 +44,14 @@ from mailstore.imap import LiveMailbox, SnapshotDay, close_client, imap_errors
 IDENTITY_ITEMS = [b"X-GUID", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"]
 CHEAP_ITEMS = [b"X-GUID", b"RFC822.SIZE"]
 _HEADER_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"
+MESSAGE_ITEMS = [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE", *IDENTITY_ITEMS]
 FETCH_CHUNK = 2000  # UIDs per identity FETCH (a command line stays well under Dovecot's limit)
-BATCH = 200  # messages per MULTIAPPEND (and per progress report)
+# A batch: one FETCH from the day, one MULTIAPPEND, one progress report. Bounded in messages
+# and in bytes, as it is held in memory (with the next one, read ahead: PREFETCH).
+BATCH = 500
+BATCH_BYTES = 16 * 1024 * 1024
+PREFETCH = 1
+READER_JOIN_TIMEOUT = 120.0  # s: a FETCH under way when the appends stop (the IMAP timeout bounds it)
 SKIP_FLAGS = {b"\\recent"}
 
 
@@ -262,6 +274,75 @@ def restore_plan(
     return plan
 
 
+def _batches(missing: list[tuple[int, int]], *, count: int, size: int) -> Iterator[list[int]]:
+    """The snapshot UIDs of `missing` in batches of at most `count` messages and `size` bytes
+    (a batch is held in memory; one bigger message is a batch of its own)."""
+    chunk: list[int] = []
+    total = 0
+    for uid, length in missing:
+        if chunk and (len(chunk) >= count or total + length > size):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += length
+    if chunk:
+        yield chunk
+
+
+_END = object()
+
+
+class _DayReader(threading.Thread):
+    """Reads the day's batches (FETCH on the snapshot connection) one batch ahead of the
+    appends, in a thread of its own: the snapshot's Dovecot process reads and this process
+    parses the next batch while the live one writes the current batch. It only reads; every
+    check and every write stays in the caller's thread."""
+
+    def __init__(self, snap: imapclient.IMAPClient, plans: list[FolderPlan], *, count: int, size: int):
+        super().__init__(name="restore-day-reader", daemon=True)
+        self._snap, self._plans, self._count, self._size = snap, plans, count, size
+        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for folder_plan in self._plans:
+                if not folder_plan.missing:
+                    continue
+                with imap_errors(f"restore: EXAMINE {folder_plan.name!r}"):
+                    self._snap.select_folder(folder_plan.name, readonly=True)
+                for chunk in _batches(folder_plan.missing, count=self._count, size=self._size):
+                    with imap_errors(f"restore: FETCH from {folder_plan.name!r}"):
+                        fetched = self._snap.fetch(chunk, MESSAGE_ITEMS)
+                    if not self._put((folder_plan, chunk, fetched)):
+                        return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller's thread
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._halt.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def batches(self) -> Iterator[tuple[FolderPlan, list[int], dict]]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=READER_JOIN_TIMEOUT)
+
+
 def restore_merge(
     *,
     address: str,
@@ -272,11 +353,13 @@ def restore_merge(
     on_plan: Callable[[RestorePlan], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     batch: int = BATCH,
+    batch_bytes: int = BATCH_BYTES,
 ) -> Progress:
     """Merge `day` into the live mailbox (see the module docstring). `on_plan` hears what will
-    come back; `on_progress` is called after each batch has been appended (the caller saves
-    it). Raises a mailstore.errors exception (OverQuota when the mailbox fills up) with the
-    batches before it in place: a new run continues from there without duplicates."""
+    come back; `on_progress` is called after the missing folders are created and after each
+    batch has been appended (the caller saves it). Raises a mailstore.errors exception
+    (OverQuota when the mailbox fills up) with the batches before it in place: a new run
+    continues from there without duplicates."""
     progress = Progress()
     with _sessions(address, mailbox_id, day) as (snap, live):
         with imap_errors("restore"):
@@ -289,41 +372,79 @@ def restore_merge(
                     live.create_folder(folder_plan.name)
                     live.subscribe_folder(folder_plan.name)
                 progress.folders_created.append(folder_plan.name)
-            with imap_errors(f"restore: EXAMINE {folder_plan.name!r}"):
-                snap.select_folder(folder_plan.name, readonly=True)
-            todo = [uid for uid, _size in folder_plan.missing]
-            for start in range(0, len(todo), batch):
-                chunk = todo[start : start + batch]
-                with imap_errors(f"restore: FETCH from {folder_plan.name!r}"):
-                    fetched = snap.fetch(chunk, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE", *IDENTITY_ITEMS])
-                messages = []
-                for uid in chunk:
-                    data = fetched.get(uid)
-                    if data is None or b"BODY[]" not in data:
-                        continue
-                    identity = _identity(data)
-                    if identity in known:  # e.g. the same message twice in the day's folder
-                        progress.skipped += 1
-                        continue
-                    known.add(identity)
-                    flags = [f for f in data.get(b"FLAGS", ()) if f.lower() not in SKIP_FLAGS]
-                    item = {"msg": data[b"BODY[]"], "flags": flags}
-                    if data.get(b"INTERNALDATE") is not None:
-                        item["date"] = data[b"INTERNALDATE"]
-                    messages.append(item)
+        if progress.folders_created and on_progress is not None:
+            on_progress(progress)
+        reader = _DayReader(snap, plan.folders, count=batch, size=batch_bytes)
+        reader.start()
+        try:
+            for folder_plan, chunk, fetched in reader.batches():
+                messages = _new_messages(chunk, fetched, known, progress)
                 if messages:
-                    with imap_errors(f"restore: APPEND to {folder_plan.name!r}"):
-                        if len(messages) == 1:
-                            live.append(
-                                folder_plan.name,
-                                messages[0]["msg"],
-                                flags=messages[0]["flags"],
-                                msg_time=messages[0].get("date"),
-                            )
-                        else:
-                            live.multiappend(folder_plan.name, messages)
+                    _append(live, folder_plan.name, messages)
                     progress.restored += len(messages)
                     progress.restored_bytes += sum(len(m["msg"]) for m in messages)
                 if on_progress is not None:
                     on_progress(progress)
+        finally:
+            reader.stop()
     return progress
+
+
+def _new_messages(chunk: list[int], fetched: dict, known: _Known, progress: Progress) -> list[dict]:
+    """The batch's messages still missing from the live mailbox, as MULTIAPPEND items (flags
+    but \\Recent, internal date), each added to `known` (a message the day had twice comes
+    back once)."""
+    messages = []
+    for uid in chunk:
+        data = fetched.get(uid)
+        if data is None or b"BODY[]" not in data:
+            continue
+        identity = _identity(data)
+        if identity in known:  # e.g. the same message twice in the day's folder
+            progress.skipped += 1
+            continue
+        known.add(identity)
+        flags = [f for f in data.get(b"FLAGS", ()) if f.lower() not in SKIP_FLAGS]
+        item = {"msg": data[b"BODY[]"], "flags": flags}
+        if data.get(b"INTERNALDATE") is not None:
+            item["date"] = data[b"INTERNALDATE"]
+        messages.append(item)
+    return messages
+
+
+def _append(live: imapclient.IMAPClient, folder: str, messages: list[dict]) -> None:
+    with imap_errors(f"restore: APPEND to {folder!r}"):
+        if live.has_capability("LITERAL+"):
+            _multiappend(live, folder, messages)
+        elif len(messages) == 1:
+            live.append(
+                folder, messages[0]["msg"], flags=messages[0]["flags"], msg_time=messages[0].get("date")
+            )
+        else:
+            typ, data = live.multiappend(folder, messages)
+            if typ != "OK":
+                raise imapclient.exceptions.IMAPClientError(f"APPEND: {typ} {data!r}")
+
+
+def _multiappend(live: imapclient.IMAPClient, folder: str, messages: list[dict]) -> None:
+    """One MULTIAPPEND (RFC 3502) with non-synchronising literals (LITERAL+, RFC 7888), written
+    in one go: imapclient sends a few small writes per message. And its answer checked:
+    imapclient's multiappend returns a NO ([OVERQUOTA]) instead of raising it, so a batch the
+    server refused would have been counted as restored."""
+    imap = live._imap
+    tag = imap._new_tag()
+    parts = [tag, b" APPEND ", live._normalise_folder(folder)]
+    for item in messages:
+        flags = b" ".join(f if isinstance(f, bytes) else f.encode() for f in item["flags"])
+        parts.append(b" (" + flags + b")")
+        if item.get("date") is not None:
+            parts.append(b' "' + datetime_to_INTERNALDATE(item["date"]).encode() + b'"')
+        parts.append(b" {%d+}\r\n" % len(item["msg"]))
+        parts.append(item["msg"])
+    parts.append(b"\r\n")
+    imap.send(b"".join(parts))
+    typ, data = imap._command_complete("APPEND", tag)
+    if typ != "OK":
+        raise imapclient.exceptions.IMAPClientError(
+            "APPEND: " + b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")
+        )

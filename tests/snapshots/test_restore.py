@@ -7,10 +7,11 @@ from decimal import Decimal
 import imapclient
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing.models import LedgerEvent, PriceList
 from domains.models import Mailbox
+from mailstore.services import quota_override_set
 from snapshots.models import RestoreRequest, RestoreState
 from snapshots.restore import RestoreWhat, restore_preview, restore_request_create, restore_run
 from snapshots.services import snapshot_take
@@ -216,3 +217,30 @@ def test_a_priced_restore_is_one_ledger_event(running_mailplane, mailbox_factory
     assert request.price == Decimal("35.00")
     request.refresh_from_db()
     assert request.state == RestoreState.DONE  # eager: queued on commit, ran
+
+
+def test_a_restore_refused_by_the_quota_fails_and_counts_only_what_came_back(
+    running_mailplane, mailbox_factory, celery_eager
+):
+    """The server's NO [OVERQUOTA] to a MULTIAPPEND stops the run (failed, the user told why);
+    the refused batch is not counted as restored."""
+    address, password = mailbox_factory()
+    mailbox = mailbox_of(address)
+    client = imap(running_mailplane, address, password)
+    fill(client, address, "INBOX", "q", 300)
+    day = timezone.localdate()
+    snapshot_take(mailbox_id=mailbox.pk, day=day)
+    client.select_folder("INBOX")
+    client.delete_messages(client.search(["ALL"]), silent=True)
+    client.expunge()
+    client.logout()
+    quota_override_set(mailbox=mailbox, quota_bytes=20 * 1024)  # a quarter of what comes back
+
+    with translation.override("en"):  # the error is saved in the language of the run
+        request = run_request(mailbox, day)
+
+    assert request.state == RestoreState.FAILED and "full" in request.error
+    client = imap(running_mailplane, address, password)
+    client.select_folder("INBOX", readonly=True)
+    assert request.restored_messages == len(client.search(["ALL"])) < 300
+    client.logout()
