@@ -5,6 +5,7 @@ unread count in the tab title), the reading pane's fragment, the print view, con
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.test import Client
@@ -47,6 +48,12 @@ def test_every_page_shows_folders_unread_counts_quota_and_the_inbox_count_in_the
     with user.imap() as imap:
         imap.create_folder("Lavoro")
     user.append(message(subject="Terzo"), folder="Lavoro")
+    # Dovecot's quota_clone writes the real usage when its sessions end: wait for that write, or it
+    # can land after ours and the meter reads 0.
+    deadline = time.monotonic() + 10
+    while not QuotaUsage.objects.filter(username=user.address, messages=3).exists():
+        assert time.monotonic() < deadline, "quota_clone never wrote the usage"
+        time.sleep(0.05)
     QuotaUsage.objects.update_or_create(username=user.address, defaults={"bytes": 3 * 1024**3, "messages": 3})
     for url in [
         "/webmail/",
