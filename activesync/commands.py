@@ -3,12 +3,19 @@ and a requested remote wipe."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from activesync.context import Context, element
+from mailstore.errors import Unavailable
+
+logger = logging.getLogger(__name__)
 
 SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail")
+# Commands that may run twice with the same effect (flags set again, a message already moved
+# is not found): retried once when the IMAP connection is lost. Not SendMail.
+RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping"})
 
 
 class BadRequest(ValueError):
@@ -63,7 +70,16 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         status = _policy_status(context)
         if status is not None:
             return _status_only(command, status)
-    return handlers[command](context, document)
+    handler = handlers[command]
+    if command in RETRIED:
+        try:
+            return handler(context, document)
+        except Unavailable:
+            # The device's pooled IMAP connection died under it (Dovecot closes a session whose
+            # selected folder was deleted and made again elsewhere); the pool dropped it, and
+            # the command is idempotent: once more on a new connection.
+            logger.info("ActiveSync %s: IMAP connection lost, retrying once", command)
+    return handler(context, document)
 
 
 def expect(document: Element | None, tag: str) -> Element:

@@ -14,10 +14,9 @@ import logging
 from email import message_from_bytes, policy
 from xml.etree.ElementTree import Element
 
-from django.core.cache import cache
-
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
+from devices.services import sent_message_claim, sent_message_release
 from mailstore.errors import MailstoreError
 from mailstore.reader import mail_session
 from mta.submission_client import SubmissionRefused, submit
@@ -32,7 +31,6 @@ STATUS_SEND_QUOTA = 115  # the daily send limit
 STATUS_PREVIOUSLY_SENT = 118
 STATUS_NO_RECIPIENTS = 119
 STATUS_SUBMISSION_FAILED = 120
-CLIENT_ID_SECONDS = 7 * 86400
 
 
 def _status(status: int) -> Element:
@@ -80,14 +78,13 @@ def send_mail(context: Context, document: Element | None) -> Element | None:
     data, kept, recipients = _prepare(raw, sender)
     if not recipients:
         return _status(STATUS_NO_RECIPIENTS)
-    seen_key = f"activesync:sent:{context.device.pk}:{client_id}" if client_id else ""
-    if seen_key and not cache.add(seen_key, 1, CLIENT_ID_SECONDS):
+    if client_id and not sent_message_claim(device=context.device, client_id=client_id):
         return _status(STATUS_PREVIOUSLY_SENT)
     try:
         submit(login=context.login, secret=context.password, sender=sender, recipients=recipients, data=data)
     except SubmissionRefused as exc:
-        if seen_key:
-            cache.delete(seen_key)
+        if client_id:
+            sent_message_release(device=context.device, client_id=client_id)
         return _status(_refusal_status(exc))
     if request.find(f"{C}SaveInSentItems") is not None:
         try:

@@ -237,7 +237,18 @@ def _sync_current(
     commands: list[Element] = []
     more = False
     get_changes = request.find(f"{A}GetChanges")
-    if get_changes is None or (get_changes.text or "1") != "0":
+    wanted = get_changes is None or (get_changes.text or "1") != "0"
+    # Nothing changed in the folder since the device was sent all of it: no listing at all (the
+    # common case of a phone syncing every few minutes costs one STATUS, not the folder's size).
+    # The device's own changes of this request moved HIGHESTMODSEQ, so they are listed.
+    unchanged = (
+        state.complete
+        and not responses_changed_folder(request)
+        and (before.highestmodseq, before.uidnext, before.messages)
+        == (state.highestmodseq, state.uidnext, state.messages)
+        and before.highestmodseq > 0
+    )
+    if wanted and not unchanged:
         listing = mail.folder_flags(folder.name)
         if listing.uidvalidity != state.uidvalidity:
             return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
@@ -290,8 +301,14 @@ def _sync_current(
         uidnext=after.uidnext,
         highestmodseq=after.highestmodseq,
         messages=after.messages,
+        complete=not more and wanted,
     )
     return answer
+
+
+def responses_changed_folder(request: Element) -> bool:
+    """Did the device send changes of its own (they are applied before the listing)?"""
+    return request.find(f"{A}Commands") is not None
 
 
 def get_item_estimate(context: Context, document: Element | None) -> Element:

@@ -89,6 +89,9 @@ class SyncState(models.Model):
     uidnext = models.BigIntegerField(default=0)
     highestmodseq = models.BigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
+    # True when the device was sent everything up to `highestmodseq` (no MoreAvailable): a Sync
+    # that finds the folder's HIGHESTMODSEQ unchanged then has nothing to list.
+    complete = models.BooleanField(default=False)
     # The answer (WBXML of the Collection element) given for the request that made `sync_key`,
     # sent again when the device repeats the previous key.
     last_response = models.BinaryField(null=True, blank=True)
@@ -96,3 +99,20 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.folder} @ {self.sync_key}"
+
+
+class SentMessage(models.Model):
+    """A SendMail's ClientId, so that a phone retrying a send whose answer it lost does not
+    send the message twice."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sent_messages")
+    client_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "client_id"], name="sentmessage_unique_client_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.client_id}"

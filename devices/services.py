@@ -10,11 +10,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from devices.models import Device, DeviceFolder, SyncState
+from devices.models import Device, DeviceFolder, SentMessage, SyncState
 
 _FIELD_LIMITS = {"device_type": 64, "model": 200, "os": 200, "user_agent": 200, "friendly_name": 200}
 
@@ -204,6 +204,7 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
     state.items = {}
     state.last_response = None
     state.uidnext = state.highestmodseq = state.messages = 0
+    state.complete = False
     state.save()
     return state
 
@@ -216,6 +217,7 @@ def sync_state_advance(
     uidnext: int,
     highestmodseq: int,
     messages: int,
+    complete: bool,
 ) -> SyncState:
     """The device was sent `response` for its current key: it now holds `items`, under the
     next key. `state` must be locked (select_for_update) by the caller's transaction."""
@@ -223,5 +225,24 @@ def sync_state_advance(
     state.items = items
     state.last_response = response
     state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
+    state.complete = complete
     state.save()
     return state
+
+
+# SendMail ----------------------------------------------------------------------------------
+
+
+def sent_message_claim(*, device: Device, client_id: str) -> bool:
+    """Record that the device's message `client_id` is being sent; False when it was before."""
+    try:
+        with transaction.atomic():
+            SentMessage.objects.create(device=device, client_id=client_id[:128])
+    except IntegrityError:
+        return False
+    return True
+
+
+def sent_message_release(*, device: Device, client_id: str) -> None:
+    """The send failed: the device may try the same message again."""
+    SentMessage.objects.filter(device=device, client_id=client_id[:128]).delete()

@@ -644,10 +644,16 @@ class MailSession:
         a NOOP brings that view up to date first (new mail delivered meanwhile)."""
         if self._conn.selected == folder and view_changes(self._client):
             self._conn.view_memo.clear()
-        with imap_errors(f"STATUS {folder!r}"):
-            data = self._client.folder_status(
-                folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
-            )
+        try:
+            with imap_errors(f"STATUS {folder!r}"):
+                data = self._client.folder_status(
+                    folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
+                )
+        except Refused as exc:
+            # Dovecot 2.3 answers STATUS of a missing folder without [NONEXISTENT].
+            if "doesn't exist" in str(exc):
+                raise NotFound(str(exc)) from exc
+            raise
         return FolderStatus(
             uidvalidity=int(data.get(b"UIDVALIDITY", 0)),
             uidnext=int(data.get(b"UIDNEXT", 0)),

@@ -3,6 +3,8 @@ and answers read by libwbxml2-utils, the real Dovecot behind mailstore."""
 
 from __future__ import annotations
 
+from xml.etree import ElementTree as ET
+
 import pytest
 
 from accounts.models import AccessLogEntry
@@ -310,7 +312,7 @@ def test_send_mail_through_submission_with_a_copy_in_sent(submission, mailbox_fa
     )
     # success is an empty answer
     response = phone.request("SendMail", request)
-    assert (response.status, response.document) == (200, None)
+    assert (response.status, response.document) == (200, None), ET.tostring(response.document)
 
     def received(address: str, folder: str = "INBOX") -> list[bytes]:
         with imap_session(address) as imap:
@@ -331,3 +333,61 @@ def test_send_mail_through_submission_with_a_copy_in_sent(submission, mailbox_fa
     forged = request.replace("c-1", "c-2").replace(f"From: {sender}", "From: ceo@elsewhere.example")
     assert phone.command("SendMail", forged).findtext("{ComposeMail}Status") == "120"
     assert len(received(to)) == 1
+
+
+def test_brute_force_is_blocked_and_plain_http_refused(running_mailplane, mailbox_factory, settings):
+    settings.BRUTEFORCE_LOGIN_FAILURES = 3
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    for attempt in range(3):
+        assert phone.request("Provision", None, password=f"guess-{attempt}").status == 401
+    # blocked: even the right password is refused, and the access log says so
+    blocked = phone.request("Provision", None)
+    assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+    row = AccessLogEntry.objects.filter(login=address, protocol="activesync").latest("at")
+    assert row.result == "blocked"
+    # without TLS, no credential is even looked at
+    settings.ACTIVESYNC_ALLOW_PLAIN_HTTP = False
+    answer = phone.client.post(
+        "/Microsoft-Server-ActiveSync?Cmd=Provision&DeviceId=X&DeviceType=Y",
+        data=b"",
+        content_type="application/vnd.ms-sync.wbxml",
+        secure=False,
+    )
+    assert answer.status_code == 403
+
+
+def test_deleted_folder_and_changed_uidvalidity_recover(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    with imap_session(address) as imap:
+        imap.create_folder("Projects")
+        imap.append("Projects", message("a@example.net", address, subject="p1"))
+    phone = Phone(address, password)
+    phone.provision()
+    folders = phone.folder_sync()
+    projects = next(
+        a.findtext(f"{F}ServerId")
+        for a in folders.iter(f"{F}Add")
+        if a.findtext(f"{F}DisplayName") == "Projects"
+    )
+    key = phone.sync(projects, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(projects, key)
+    assert [a.find(f"{A}ApplicationData").findtext(f"{M}Subject") for a in commands_of(page, "Add")] == ["p1"]
+    key = page.findtext(f"{A}SyncKey")
+    # the folder is deleted and made again under the same name: a new UIDVALIDITY
+    with imap_session(address) as imap:
+        imap.delete_folder("Projects")
+        imap.create_folder("Projects")
+        imap.append("Projects", message("a@example.net", address, subject="p2"))
+    # Status 3: the device drops what it holds and starts over with key 0
+    assert phone.sync(projects, key).findtext(f"{A}Status") == "3"
+    key = phone.sync(projects, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(projects, key)
+    assert [a.find(f"{A}ApplicationData").findtext(f"{M}Subject") for a in commands_of(page, "Add")] == ["p2"]
+    # the folder deleted for good: Sync says the hierarchy changed (12), FolderSync deletes it
+    with imap_session(address) as imap:
+        imap.delete_folder("Projects")
+    assert phone.sync(projects, page.findtext(f"{A}SyncKey")).findtext(f"{A}Status") == "12"
+    changed = phone.folder_sync(folders.findtext(f"{F}SyncKey"))
+    assert [d.findtext(f"{F}ServerId") for d in changed.iter(f"{F}Delete")] == [projects]
+    assert phone.sync(projects, "0").findtext(f"{A}Status") == "12"
