@@ -12,7 +12,7 @@ from mailstore.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail")
+SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail", "MoveItems")
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
 RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping"})
@@ -30,6 +30,7 @@ NAMESPACE = {
     "GetItemEstimate": "GetItemEstimate",
     "Ping": "Ping",
     "SendMail": "ComposeMail",
+    "MoveItems": "Move",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -56,7 +57,7 @@ def _policy_status(context: Context) -> int | None:
 
 
 def run(command: str, context: Context, document: Element | None) -> Element | None:
-    from activesync import folders, ping, provision, sendmail, sync
+    from activesync import folders, moveitems, ping, provision, sendmail, sync
 
     handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
         "Provision": provision.provision,
@@ -65,6 +66,7 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "GetItemEstimate": sync.get_item_estimate,
         "Ping": ping.ping,
         "SendMail": sendmail.send_mail,
+        "MoveItems": moveitems.move_items,
     }
     if command != "Provision":
         status = _policy_status(context)

@@ -246,3 +246,19 @@ def sent_message_claim(*, device: Device, client_id: str) -> bool:
 def sent_message_release(*, device: Device, client_id: str) -> None:
     """The send failed: the device may try the same message again."""
     SentMessage.objects.filter(device=device, client_id=client_id[:128]).delete()
+
+
+def sync_state_item_moved(
+    *, source: DeviceFolder, uid: int, target: DeviceFolder, new_uid: int | None, bits: int
+) -> None:
+    """The device moved a message itself (MoveItems): it no longer holds `uid` in `source` and
+    holds `new_uid` in `target`, so neither is sent back to it as a change."""
+    with transaction.atomic():
+        for state in SyncState.objects.select_for_update().filter(folder__in=[source, target]).order_by("pk"):
+            items = dict(state.items or {})
+            if state.folder_id == source.pk:
+                items.pop(str(uid), None)
+            elif new_uid is not None:
+                items[str(new_uid)] = bits
+            state.items = items
+            state.save(update_fields=["items", "updated_at"])

@@ -391,3 +391,47 @@ def test_deleted_folder_and_changed_uidvalidity_recover(running_mailplane, mailb
     changed = phone.folder_sync(folders.findtext(f"{F}SyncKey"))
     assert [d.findtext(f"{F}ServerId") for d in changed.iter(f"{F}Delete")] == [projects]
     assert phone.sync(projects, "0").findtext(f"{A}Status") == "12"
+
+
+def test_move_items_between_folders(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    with imap_session(address) as imap:
+        imap.create_folder("Projects")
+    for i in range(2):
+        lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject=f"v{i}"))
+    phone = Phone(address, password)
+    phone.provision()
+    folders = phone.folder_sync()
+    ids = {a.findtext(f"{F}DisplayName"): a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add")}
+    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+    keys = {}
+    for folder in (inbox, ids["Projects"]):
+        keys[folder] = phone.sync(folder, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(inbox, keys[inbox])
+    keys[inbox] = page.findtext(f"{A}SyncKey")
+    keys[ids["Projects"]] = phone.sync(ids["Projects"], keys[ids["Projects"]]).findtext(f"{A}SyncKey")
+    by_subject = {
+        a.find(f"{A}ApplicationData").findtext(f"{M}Subject"): a.findtext(f"{A}ServerId")
+        for a in commands_of(page, "Add")
+    }
+    moved_id = by_subject["v0"]
+
+    answer = phone.command(
+        "MoveItems",
+        f'<MoveItems xmlns="Move:"><Move><SrcMsgId>{moved_id}</SrcMsgId><SrcFldId>{inbox}</SrcFldId>'
+        f"<DstFldId>{ids['Projects']}</DstFldId></Move><Move><SrcMsgId>{inbox}:999999</SrcMsgId>"
+        f"<SrcFldId>{inbox}</SrcFldId><DstFldId>{ids['Projects']}</DstFldId></Move></MoveItems>",
+    )
+    ok, missing = answer.findall("{Move}Response")
+    assert ok.findtext("{Move}Status") == "3" and missing.findtext("{Move}Status") == "1"
+    new_id = ok.findtext("{Move}DstMsgId")
+    assert new_id.startswith(f"{ids['Projects']}:")
+    with imap_session(address) as imap:
+        imap.select_folder("Projects", readonly=True)
+        [uid] = imap.search(["SUBJECT", "v0"])
+        assert new_id == f"{ids['Projects']}:{uid}"
+        imap.select_folder("INBOX", readonly=True)
+        assert imap.search(["SUBJECT", "v0"]) == []
+    # the move is not sent back to the device as a deletion and a new message
+    assert phone.sync(inbox, keys[inbox]).find(f"{A}Commands") is None
+    assert phone.sync(ids["Projects"], keys[ids["Projects"]]).find(f"{A}Commands") is None
