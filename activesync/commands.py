@@ -12,10 +12,19 @@ from mailstore.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail", "MoveItems")
+SUPPORTED = (
+    "Provision",
+    "FolderSync",
+    "Sync",
+    "GetItemEstimate",
+    "Ping",
+    "SendMail",
+    "MoveItems",
+    "ItemOperations",
+)
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
-RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping"})
+RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping", "ItemOperations"})
 
 
 class BadRequest(ValueError):
@@ -31,6 +40,7 @@ NAMESPACE = {
     "Ping": "Ping",
     "SendMail": "ComposeMail",
     "MoveItems": "Move",
+    "ItemOperations": "ItemOperations",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -57,7 +67,7 @@ def _policy_status(context: Context) -> int | None:
 
 
 def run(command: str, context: Context, document: Element | None) -> Element | None:
-    from activesync import folders, moveitems, ping, provision, sendmail, sync
+    from activesync import folders, itemoperations, moveitems, ping, provision, sendmail, sync
 
     handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
         "Provision": provision.provision,
@@ -67,6 +77,7 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "Ping": ping.ping,
         "SendMail": sendmail.send_mail,
         "MoveItems": moveitems.move_items,
+        "ItemOperations": itemoperations.item_operations,
     }
     if command != "Provision":
         status = _policy_status(context)

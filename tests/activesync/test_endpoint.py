@@ -435,3 +435,48 @@ def test_move_items_between_folders(running_mailplane, mailbox_factory):
     # the move is not sent back to the device as a deletion and a new message
     assert phone.sync(inbox, keys[inbox]).find(f"{A}Commands") is None
     assert phone.sync(ids["Projects"], keys[ids["Projects"]]).find(f"{A}Commands") is None
+
+
+def test_item_operations_fetch_an_attachment_byte_identical_and_a_message(running_mailplane, mailbox_factory):
+    import base64
+    import email.message
+
+    address, password = mailbox_factory()
+    attachment = bytes(range(256)) * 40  # binary, every byte value
+    mail = email.message.EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "sender@example.net", address, "with a file"
+    mail.set_content("see the file")
+    mail.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="data.bin")
+    lmtp_deliver(running_mailplane, address, mail.as_bytes())
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    [add] = commands_of(phone.sync(inbox, key, truncation=5), "Add")
+    server_id = add.findtext(f"{A}ServerId")
+    [listed] = add.findall(f"{A}ApplicationData/{B}Attachments/{B}Attachment")
+    assert listed.findtext(f"{B}DisplayName") == "data.bin"
+    assert listed.findtext(f"{B}EstimatedDataSize") == str(len(attachment))
+    reference = listed.findtext(f"{B}FileReference")
+    assert add.find(f"{A}ApplicationData/{B}Body").findtext(f"{B}Truncated") == "1"
+
+    answer = phone.command(
+        "ItemOperations",
+        '<ItemOperations xmlns="ItemOperations:" xmlns:airsyncbase="AirSyncBase:" xmlns:as="AirSync:">'
+        f"<Fetch><Store>Mailbox</Store><airsyncbase:FileReference>{reference}</airsyncbase:FileReference></Fetch>"
+        f"<Fetch><Store>Mailbox</Store><as:CollectionId>{inbox}</as:CollectionId><as:ServerId>{server_id}"
+        "</as:ServerId><Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+        "</airsyncbase:BodyPreference></Options></Fetch>"
+        f"<Fetch><Store>Mailbox</Store><airsyncbase:FileReference>{inbox}:1:99</airsyncbase:FileReference></Fetch>"
+        "</ItemOperations>",
+    )
+    assert answer.findtext("{ItemOperations}Status") == "1"
+    file_fetch, message_fetch, missing = answer.findall("{ItemOperations}Response/{ItemOperations}Fetch")
+    assert file_fetch.findtext("{ItemOperations}Status") == "1"
+    properties = file_fetch.find("{ItemOperations}Properties")
+    assert properties.findtext(f"{B}ContentType") == "application/octet-stream"
+    assert base64.b64decode(properties.findtext("{ItemOperations}Data")) == attachment
+    assert message_fetch.findtext("{ItemOperations}Status") == "1"
+    body = message_fetch.find(f"{{ItemOperations}}Properties/{B}Body")
+    assert body.findtext(f"{B}Truncated") == "0" and body.findtext(f"{B}Data").strip() == "see the file"
+    assert missing.findtext("{ItemOperations}Status") == "15"
