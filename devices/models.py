@@ -92,6 +92,9 @@ class SyncState(models.Model):
     # True when the device was sent everything up to `highestmodseq` (no MoreAvailable): a Sync
     # that finds the folder's HIGHESTMODSEQ unchanged then has nothing to list.
     complete = models.BooleanField(default=False)
+    # The body the device asked for ({"type": 1|2|4, "truncation": bytes or null}): a device
+    # sends its Options once and expects them to hold for the next Syncs of the folder.
+    body_preference = models.JSONField(default=dict)
     # The answer (WBXML of the Collection element) given for the request that made `sync_key`,
     # sent again when the device repeats the previous key.
     last_response = models.BinaryField(null=True, blank=True)

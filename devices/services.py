@@ -262,3 +262,9 @@ def sync_state_item_moved(
                 items[str(new_uid)] = bits
             state.items = items
             state.save(update_fields=["items", "updated_at"])
+
+
+def sync_state_options_set(*, state: SyncState, body_preference: dict) -> None:
+    if state.body_preference != body_preference:
+        state.body_preference = body_preference
+        state.save(update_fields=["body_preference", "updated_at"])

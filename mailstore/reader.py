@@ -652,10 +652,14 @@ class MailSession:
 
     def folder_status(self, folder: str) -> FolderStatus:
         """STATUS without selecting (NotFound when there is no such folder). Dovecot answers
-        STATUS of the folder this connection has selected from the connection's own view, so
-        a NOOP brings that view up to date first (new mail delivered meanwhile)."""
-        if self._conn.selected == folder and view_changes(self._client):
+        STATUS of the folder this connection has selected from the connection's own view (stale:
+        new mail delivered meanwhile, or the folder deleted and made again with a new
+        UIDVALIDITY), so that folder is unselected first."""
+        if self._conn.selected == folder:
+            self._conn.selected = None
             self._conn.view_memo.clear()
+            with imap_errors(f"UNSELECT {folder!r}"):
+                self._client.unselect_folder()
         try:
             with imap_errors(f"STATUS {folder!r}"):
                 data = self._client.folder_status(
