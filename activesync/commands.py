@@ -21,6 +21,9 @@ SUPPORTED = (
     "SendMail",
     "MoveItems",
     "ItemOperations",
+    "FolderCreate",
+    "FolderUpdate",
+    "FolderDelete",
 )
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
@@ -41,6 +44,9 @@ NAMESPACE = {
     "SendMail": "ComposeMail",
     "MoveItems": "Move",
     "ItemOperations": "ItemOperations",
+    "FolderCreate": "FolderHierarchy",
+    "FolderUpdate": "FolderHierarchy",
+    "FolderDelete": "FolderHierarchy",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -78,6 +84,9 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "SendMail": sendmail.send_mail,
         "MoveItems": moveitems.move_items,
         "ItemOperations": itemoperations.item_operations,
+        "FolderCreate": folders.folder_create,
+        "FolderUpdate": folders.folder_update,
+        "FolderDelete": folders.folder_delete,
     }
     if command != "Provision":
         status = _policy_status(context)

@@ -268,3 +268,63 @@ def sync_state_options_set(*, state: SyncState, body_preference: dict) -> None:
     if state.body_preference != body_preference:
         state.body_preference = body_preference
         state.save(update_fields=["body_preference", "updated_at"])
+
+
+# Folder changes made by the device itself (FolderCreate, FolderUpdate, FolderDelete) --------
+
+
+def _bump_folder_key(device: Device) -> int:
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    locked.folder_sync_key += 1
+    locked.save(update_fields=["folder_sync_key"])
+    device.folder_sync_key = locked.folder_sync_key
+    return locked.folder_sync_key
+
+
+def device_folder_added(
+    *, device: Device, name: str, parent_server_id: int, folder_type: int
+) -> DeviceFolder:
+    """The device created a folder: it knows it already (it is not sent back as an Add)."""
+    with transaction.atomic():
+        _bump_folder_key(device)
+        next_id = (DeviceFolder.objects.filter(device=device).aggregate(m=Max("server_id"))["m"] or 0) + 1
+        return DeviceFolder.objects.create(
+            device=device,
+            server_id=next_id,
+            name=name,
+            parent_server_id=parent_server_id,
+            folder_type=folder_type,
+        )
+
+
+def device_folder_renamed(
+    *, device: Device, folder: DeviceFolder, new_name: str, parent_server_id: int
+) -> int:
+    """The device renamed or moved a folder (and with it its subfolders); ids and sync states
+    stay (IMAP RENAME keeps UIDVALIDITY). Returns the new folder sync key."""
+    with transaction.atomic():
+        key = _bump_folder_key(device)
+        old = folder.name
+        for row in DeviceFolder.objects.select_for_update().filter(device=device, present=True):
+            if row.pk == folder.pk:
+                row.name, row.parent_server_id = new_name, parent_server_id
+            elif row.name.startswith(old + "/"):
+                row.name = new_name + row.name[len(old) :]
+            else:
+                continue
+            row.save(update_fields=["name", "parent_server_id"])
+        return key
+
+
+def device_folder_removed(*, device: Device, folder: DeviceFolder) -> int:
+    """The device deleted a folder (and its subfolders). Returns the new folder sync key."""
+    with transaction.atomic():
+        key = _bump_folder_key(device)
+        rows = [
+            row
+            for row in DeviceFolder.objects.select_for_update().filter(device=device, present=True)
+            if row.pk == folder.pk or row.name.startswith(folder.name + "/")
+        ]
+        SyncState.objects.filter(folder__in=rows).delete()
+        DeviceFolder.objects.filter(pk__in=[row.pk for row in rows]).update(present=False)
+        return key

@@ -482,3 +482,63 @@ def test_item_operations_fetch_an_attachment_byte_identical_and_a_message(runnin
     body = message_fetch.find(f"{{ItemOperations}}Properties/{B}Body")
     assert body.findtext(f"{B}Truncated") == "0" and body.findtext(f"{B}Data").strip() == "see the file"
     assert missing.findtext("{ItemOperations}Status") == "15"
+
+
+def test_folder_create_rename_delete_from_the_device(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    phone.provision()
+    folders = phone.folder_sync()
+    key = folders.findtext(f"{F}SyncKey")
+    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+
+    def folder_names() -> set[str]:
+        with imap_session(address) as imap:
+            return {name for _flags, _sep, name in imap.list_folders()}
+
+    created = phone.command(
+        "FolderCreate",
+        f'<FolderCreate xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey><ParentId>0</ParentId>'
+        "<DisplayName>Trips</DisplayName><Type>12</Type></FolderCreate>",
+    )
+    assert created.findtext(f"{F}Status") == "1"
+    key, trips = created.findtext(f"{F}SyncKey"), created.findtext(f"{F}ServerId")
+    assert "Trips" in folder_names()
+    child = phone.command(
+        "FolderCreate",
+        f'<FolderCreate xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey><ParentId>{trips}</ParentId>'
+        "<DisplayName>2026</DisplayName><Type>12</Type></FolderCreate>",
+    )
+    key = child.findtext(f"{F}SyncKey")
+    assert "Trips/2026" in folder_names()
+    renamed = phone.command(
+        "FolderUpdate",
+        f'<FolderUpdate xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey><ServerId>{trips}</ServerId>'
+        "<ParentId>0</ParentId><DisplayName>Travel</DisplayName></FolderUpdate>",
+    )
+    assert renamed.findtext(f"{F}Status") == "1"
+    key = renamed.findtext(f"{F}SyncKey")
+    assert {"Travel", "Travel/2026"} <= folder_names() and "Trips" not in folder_names()
+    # what the device did itself is not sent back to it
+    assert phone.folder_sync(key).findtext(f"{F}Changes/{F}Count") == "0"
+    # special folders stay; a stale key is refused
+    refused = phone.command(
+        "FolderDelete",
+        f'<FolderDelete xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey>'
+        f"<ServerId>{inbox}</ServerId></FolderDelete>",
+    )
+    assert refused.findtext(f"{F}Status") == "3"
+    stale = phone.command(
+        "FolderDelete",
+        f'<FolderDelete xmlns="FolderHierarchy:"><SyncKey>1</SyncKey>'
+        f"<ServerId>{trips}</ServerId></FolderDelete>",
+    )
+    assert stale.findtext(f"{F}Status") == "9"
+    deleted = phone.command(
+        "FolderDelete",
+        f'<FolderDelete xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey>'
+        f"<ServerId>{trips}</ServerId></FolderDelete>",
+    )
+    assert deleted.findtext(f"{F}Status") == "1"
+    assert not {name for name in folder_names() if name.startswith("Travel")}
+    assert phone.folder_sync(deleted.findtext(f"{F}SyncKey")).findtext(f"{F}Changes/{F}Count") == "0"
