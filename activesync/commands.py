@@ -24,6 +24,8 @@ SUPPORTED = (
     "FolderCreate",
     "FolderUpdate",
     "FolderDelete",
+    "SmartReply",
+    "SmartForward",
 )
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
@@ -47,6 +49,8 @@ NAMESPACE = {
     "FolderCreate": "FolderHierarchy",
     "FolderUpdate": "FolderHierarchy",
     "FolderDelete": "FolderHierarchy",
+    "SmartReply": "ComposeMail",
+    "SmartForward": "ComposeMail",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -87,6 +91,8 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "FolderCreate": folders.folder_create,
         "FolderUpdate": folders.folder_update,
         "FolderDelete": folders.folder_delete,
+        "SmartReply": sendmail.smart_reply,
+        "SmartForward": sendmail.smart_forward,
     }
     if command != "Provision":
         status = _policy_status(context)

@@ -3,6 +3,7 @@ and answers read by libwbxml2-utils, the real Dovecot behind mailstore."""
 
 from __future__ import annotations
 
+import email
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -542,3 +543,66 @@ def test_folder_create_rename_delete_from_the_device(running_mailplane, mailbox_
     assert deleted.findtext(f"{F}Status") == "1"
     assert not {name for name in folder_names() if name.startswith("Travel")}
     assert phone.folder_sync(deleted.findtext(f"{F}SyncKey")).findtext(f"{F}Changes/{F}Count") == "0"
+
+
+def test_smart_reply_keeps_the_thread_and_smart_forward_attaches_the_original(submission, mailbox_factory):
+    address, password = mailbox_factory()
+    correspondent, _ = mailbox_factory()
+    original = (
+        f"From: {correspondent}\r\nTo: {address}\r\nSubject: question\r\n"
+        "Message-ID: <q1@example.net>\r\nReferences: <q0@example.net>\r\n\r\nare you there?\r\n"
+    ).encode()
+    lmtp_deliver(submission, address, original)
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    [add] = commands_of(phone.sync(inbox, key), "Add")
+    item = add.findtext(f"{A}ServerId")
+
+    reply = f"From: {address}\r\nTo: {correspondent}\r\nSubject: Re: question\r\n\r\nyes I am\r\n"
+    response = phone.request(
+        "SmartReply",
+        f'<SmartReply xmlns="ComposeMail:"><ClientId>r-1</ClientId><SaveInSentItems/><Source>'
+        f"<FolderId>{inbox}</FolderId><ItemId>{item}</ItemId></Source><MIME><![CDATA[{reply}]]></MIME></SmartReply>",
+    )
+    assert (response.status, response.document) == (200, None)
+    forward = f"From: {address}\r\nTo: {correspondent}\r\nSubject: Fw: question\r\n\r\nsee below\r\n"
+    response = phone.request(
+        "SmartForward",
+        f'<SmartForward xmlns="ComposeMail:"><ClientId>f-1</ClientId><Source>'
+        f"<FolderId>{inbox}</FolderId><ItemId>{item}</ItemId></Source><MIME><![CDATA[{forward}]]></MIME></SmartForward>",
+    )
+    assert (response.status, response.document) == (200, None)
+
+    with imap_session(correspondent) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        fetched = imap.fetch(imap.search(["ALL"]), [b"BODY.PEEK[]"])
+    received = {}
+    for data in fetched.values():
+        parsed = email.message_from_bytes(data[b"BODY[]"])
+        received[parsed["Subject"]] = parsed
+    answer = received["Re: question"]
+    assert answer["In-Reply-To"] == "<q1@example.net>"
+    assert answer["References"].split() == ["<q0@example.net>", "<q1@example.net>"]
+    text = answer.get_payload(decode=True).decode()
+    assert text.startswith("yes I am") and "> are you there?" in text
+    forwarded = received["Fw: question"]
+    parts = forwarded.get_payload()
+    assert parts[0].get_payload(decode=True).decode().strip() == "see below"
+    assert parts[1].get_content_type() == "message/rfc822"
+    assert parts[1].get_payload(0)["Message-ID"] == "<q1@example.net>"
+    # the original is marked answered and forwarded; the reply is in Sent
+    with imap_session(address) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        [flags] = imap.get_flags(imap.search(["ALL"])).values()
+        assert b"\\Answered" in flags and b"$Forwarded" in flags
+        imap.select_folder("Sent", readonly=True)
+        assert len(imap.search(["SUBJECT", "Re: question"])) == 1
+    # a Source that does not exist
+    missing = phone.command(
+        "SmartReply",
+        f'<SmartReply xmlns="ComposeMail:"><ClientId>r-2</ClientId><Source><FolderId>{inbox}</FolderId>'
+        f"<ItemId>{inbox}:99999</ItemId></Source><MIME><![CDATA[{reply}]]></MIME></SmartReply>",
+    )
+    assert missing.findtext("{ComposeMail}Status") == "150"
