@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.audit import audit_record
 from devices.models import Device, DeviceFolder, SentMessage, SyncState
 
 _FIELD_LIMITS = {"device_type": 64, "model": 200, "os": 200, "user_agent": 200, "friendly_name": 200}
@@ -93,19 +94,50 @@ def device_provision_accept(*, device: Device, temporary_key: int) -> int | None
     return key
 
 
-def device_block(*, device: Device, actor: Any) -> Device:
-    Device.objects.filter(pk=device.pk).update(state=Device.State.BLOCKED)
-    device.state = Device.State.BLOCKED
+def _device_change(*, device: Device, actor: Any, action: str, state: str, **fields: Any) -> Device:
+    """Change a device's state with its audit row, in one transaction."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().select_related("mailbox__domain").get(pk=device.pk)
+        before = locked.state
+        locked.state = state
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["state", *fields])
+        audit_record(
+            actor=actor,
+            action=action,
+            domain=locked.mailbox.domain,
+            target=f"{locked.mailbox.address} {locked.device_id}",
+            before={"state": before},
+            after={"state": state},
+        )
+    for name in ("state", *fields):
+        setattr(device, name, getattr(locked, name))
     return device
+
+
+def device_block(*, device: Device, actor: Any) -> Device:
+    """The device is refused (HTTP 403) until it is allowed again."""
+    return _device_change(device=device, actor=actor, action="device.block", state=Device.State.BLOCKED)
+
+
+def device_allow(*, device: Device, actor: Any) -> Device:
+    """A blocked or wiped device may sync again, after a new Provision (its policy key is gone)."""
+    return _device_change(
+        device=device, actor=actor, action="device.allow", state=Device.State.ALLOWED, policy_key=None
+    )
 
 
 def device_wipe_request(*, device: Device, actor: Any) -> Device:
     """The device is told to wipe itself at its next Provision (every other command answers
     that it must provision first)."""
-    now = timezone.now()
-    Device.objects.filter(pk=device.pk).update(state=Device.State.WIPE_REQUESTED, wipe_requested_at=now)
-    device.state, device.wipe_requested_at = Device.State.WIPE_REQUESTED, now
-    return device
+    return _device_change(
+        device=device,
+        actor=actor,
+        action="device.wipe_request",
+        state=Device.State.WIPE_REQUESTED,
+        wipe_requested_at=timezone.now(),
+    )
 
 
 def device_wipe_done(*, device: Device) -> Device:

@@ -11,7 +11,7 @@ import pytest
 from accounts.models import AccessLogEntry
 from accounts.services import app_password_create
 from devices.models import Device
-from devices.services import device_wipe_request
+from devices.services import device_allow, device_block, device_wipe_request
 from domains.models import Mailbox
 from mailstore.imap import imap_session
 from tests.activesync.phone import A, B, F, M, P, Phone, commands_of
@@ -129,6 +129,12 @@ def test_remote_wipe_is_delivered_at_the_next_provision(running_mailplane, mailb
     device.refresh_from_db()
     assert device.state == Device.State.WIPED and device.wiped_at is not None
     assert phone.folder_sync().findtext(f"{F}Status") == "142"
+    # allowed again (the management pages), it provisions anew; blocked, it is refused
+    device_allow(device=device, actor=None)
+    phone.provision()
+    assert phone.folder_sync().findtext(f"{F}Status") == "1"
+    device_block(device=device, actor=None)
+    assert phone.request("FolderSync", None).status == 403
 
 
 def _fill_inbox(address: str, count: int) -> None:
