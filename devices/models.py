@@ -34,6 +34,9 @@ class Device(models.Model):
     pending_policy_key = models.BigIntegerField(null=True, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ALLOWED)
     folder_sync_key = models.PositiveIntegerField(default=0)
+    # The last Ping's parameters: a Ping without a body (or without Folders) repeats them.
+    ping_heartbeat = models.PositiveIntegerField(default=0)
+    ping_folders = models.JSONField(default=list)
     first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
     wipe_requested_at = models.DateTimeField(_("remote wipe requested"), null=True, blank=True)

@@ -360,3 +360,10 @@ def device_folder_removed(*, device: Device, folder: DeviceFolder) -> int:
         SyncState.objects.filter(folder__in=rows).delete()
         DeviceFolder.objects.filter(pk__in=[row.pk for row in rows]).update(present=False)
         return key
+
+
+def device_ping_remember(*, device: Device, heartbeat: int, folders: list[str]) -> None:
+    """The parameters a later Ping without them repeats (MS-ASCMD Ping)."""
+    if (device.ping_heartbeat, device.ping_folders) != (heartbeat, folders):
+        Device.objects.filter(pk=device.pk).update(ping_heartbeat=heartbeat, ping_folders=folders)
+        device.ping_heartbeat, device.ping_folders = heartbeat, folders

@@ -294,6 +294,10 @@ def test_get_item_estimate_and_ping(running_mailplane, mailbox_factory, settings
     assert ping() == ("1", [])
     lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="e4"))
     assert ping() == ("2", [inbox])
+    # a Ping without a body repeats the last one's folders and heartbeat
+    empty = phone.command("Ping", None)
+    assert empty.findtext("{Ping}Status") == "2"
+    assert [f.text for f in empty.findall("{Ping}Folders/{Ping}Folder")] == [inbox]
     assert estimate(key) == ("1", "1")
     # a heartbeat out of bounds is answered with the bound
     settings.ACTIVESYNC_HEARTBEAT_MIN = 60
