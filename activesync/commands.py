@@ -26,6 +26,7 @@ SUPPORTED = (
     "FolderDelete",
     "SmartReply",
     "SmartForward",
+    "Settings",
 )
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
@@ -51,6 +52,7 @@ NAMESPACE = {
     "FolderDelete": "FolderHierarchy",
     "SmartReply": "ComposeMail",
     "SmartForward": "ComposeMail",
+    "Settings": "Settings",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -77,7 +79,16 @@ def _policy_status(context: Context) -> int | None:
 
 
 def run(command: str, context: Context, document: Element | None) -> Element | None:
-    from activesync import folders, itemoperations, moveitems, ping, provision, sendmail, sync
+    from activesync import (
+        folders,
+        itemoperations,
+        moveitems,
+        ping,
+        provision,
+        sendmail,
+        settings_command,
+        sync,
+    )
 
     handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
         "Provision": provision.provision,
@@ -93,6 +104,7 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "FolderDelete": folders.folder_delete,
         "SmartReply": sendmail.smart_reply,
         "SmartForward": sendmail.smart_forward,
+        "Settings": settings_command.settings,
     }
     if command != "Provision":
         status = _policy_status(context)

@@ -616,3 +616,24 @@ def test_smart_reply_keeps_the_thread_and_smart_forward_attaches_the_original(su
         f"<ItemId>{inbox}:99999</ItemId></Source><MIME><![CDATA[{reply}]]></MIME></SmartReply>",
     )
     assert missing.findtext("{ComposeMail}Status") == "150"
+
+
+def test_settings_device_and_user_information(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory(first_name="Anna", last_name="Rossi")
+    phone = Phone(address, password)
+    phone.provision()
+    answer = phone.command(
+        "Settings",
+        '<Settings xmlns="Settings:"><DeviceInformation><Set><Model>Pixel 8</Model><OS>Android 14</OS>'
+        "<FriendlyName>Anna's phone</FriendlyName></Set></DeviceInformation><UserInformation><Get/>"
+        "</UserInformation><Oof><Get><BodyType>Text</BodyType></Get></Oof></Settings>",
+    )
+    S = "{Settings}"
+    assert answer.findtext(f"{S}Status") == "1"
+    assert answer.findtext(f"{S}DeviceInformation/{S}Status") == "1"
+    account = answer.find(f"{S}UserInformation/{S}Get/{S}Accounts/{S}Account")
+    assert account.findtext(f"{S}UserDisplayName") == "Anna Rossi"
+    assert account.findtext(f"{S}EmailAddresses/{S}PrimarySmtpAddress") == address
+    assert answer.findtext(f"{S}Oof/{S}Status") == "2"  # not served yet
+    device = Device.objects.get(device_id=phone.device_id, mailbox=_mailbox(address))
+    assert (device.model, device.os, device.friendly_name) == ("Pixel 8", "Android 14", "Anna's phone")
