@@ -3,12 +3,34 @@ and a requested remote wipe."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from activesync.context import Context, element
+from mailstore.errors import Unavailable
 
-SUPPORTED = ("Provision", "FolderSync", "Sync", "GetItemEstimate", "Ping", "SendMail")
+logger = logging.getLogger(__name__)
+
+SUPPORTED = (
+    "Provision",
+    "FolderSync",
+    "Sync",
+    "GetItemEstimate",
+    "Ping",
+    "SendMail",
+    "MoveItems",
+    "ItemOperations",
+    "FolderCreate",
+    "FolderUpdate",
+    "FolderDelete",
+    "SmartReply",
+    "SmartForward",
+    "Settings",
+)
+# Commands that may run twice with the same effect (flags set again, a message already moved
+# is not found): retried once when the IMAP connection is lost. Not SendMail.
+RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping", "ItemOperations"})
 
 
 class BadRequest(ValueError):
@@ -23,6 +45,14 @@ NAMESPACE = {
     "GetItemEstimate": "GetItemEstimate",
     "Ping": "Ping",
     "SendMail": "ComposeMail",
+    "MoveItems": "Move",
+    "ItemOperations": "ItemOperations",
+    "FolderCreate": "FolderHierarchy",
+    "FolderUpdate": "FolderHierarchy",
+    "FolderDelete": "FolderHierarchy",
+    "SmartReply": "ComposeMail",
+    "SmartForward": "ComposeMail",
+    "Settings": "Settings",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -49,7 +79,16 @@ def _policy_status(context: Context) -> int | None:
 
 
 def run(command: str, context: Context, document: Element | None) -> Element | None:
-    from activesync import folders, ping, provision, sendmail, sync
+    from activesync import (
+        folders,
+        itemoperations,
+        moveitems,
+        ping,
+        provision,
+        sendmail,
+        settings_command,
+        sync,
+    )
 
     handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
         "Provision": provision.provision,
@@ -58,12 +97,29 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "GetItemEstimate": sync.get_item_estimate,
         "Ping": ping.ping,
         "SendMail": sendmail.send_mail,
+        "MoveItems": moveitems.move_items,
+        "ItemOperations": itemoperations.item_operations,
+        "FolderCreate": folders.folder_create,
+        "FolderUpdate": folders.folder_update,
+        "FolderDelete": folders.folder_delete,
+        "SmartReply": sendmail.smart_reply,
+        "SmartForward": sendmail.smart_forward,
+        "Settings": settings_command.settings,
     }
     if command != "Provision":
         status = _policy_status(context)
         if status is not None:
             return _status_only(command, status)
-    return handlers[command](context, document)
+    handler = handlers[command]
+    if command in RETRIED:
+        try:
+            return handler(context, document)
+        except Unavailable:
+            # The device's pooled IMAP connection died under it (Dovecot closes a session whose
+            # selected folder was deleted and made again elsewhere); the pool dropped it, and
+            # the command is idempotent: once more on a new connection.
+            logger.info("ActiveSync %s: IMAP connection lost, retrying once", command)
+    return handler(context, document)
 
 
 def expect(document: Element | None, tag: str) -> Element:

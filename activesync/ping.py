@@ -15,6 +15,7 @@ from django.conf import settings
 from activesync.commands import expect
 from activesync.context import Context, element
 from devices.selectors import device_folder, sync_state
+from devices.services import device_ping_remember
 from mailstore.errors import NotFound
 from mailstore.reader import mail_session
 
@@ -34,15 +35,18 @@ def _limits() -> tuple[int, int]:
 
 
 def ping(context: Context, document: Element | None) -> Element:
-    if document is None:
-        return element(f"{P}Ping", None, element(f"{P}Status", STATUS_MISSING))
-    request = expect(document, f"{P}Ping")
-    heartbeat_text = (request.findtext(f"{P}HeartbeatInterval") or "").strip()
-    ids = [(f.findtext(f"{P}Id") or "").strip() for f in request.findall(f"{P}Folders/{P}Folder")]
-    if not heartbeat_text.isdigit() or not ids:
+    heartbeat_text, ids = "", []
+    if document is not None:  # a Ping without a body repeats the previous one
+        request = expect(document, f"{P}Ping")
+        heartbeat_text = (request.findtext(f"{P}HeartbeatInterval") or "").strip()
+        ids = [(f.findtext(f"{P}Id") or "").strip() for f in request.findall(f"{P}Folders/{P}Folder")]
+    device = context.device
+    # What the request leaves out is what the previous Ping said.
+    heartbeat = int(heartbeat_text) if heartbeat_text.isdigit() else device.ping_heartbeat
+    ids = ids or list(device.ping_folders or [])
+    if not heartbeat or not ids:
         return element(f"{P}Ping", None, element(f"{P}Status", STATUS_MISSING))
     low, high = _limits()
-    heartbeat = int(heartbeat_text)
     if heartbeat < low or heartbeat > high:
         return element(
             f"{P}Ping",
@@ -54,6 +58,7 @@ def ping(context: Context, document: Element | None) -> Element:
         return element(
             f"{P}Ping", None, element(f"{P}Status", STATUS_TOO_MANY), element(f"{P}MaxFolders", MAX_FOLDERS)
         )
+    device_ping_remember(device=device, heartbeat=heartbeat, folders=ids)
     watched = []
     for server_id in ids:
         folder = device_folder(device=context.device, server_id=server_id)

@@ -14,11 +14,12 @@ import logging
 from email import message_from_bytes, policy
 from xml.etree.ElementTree import Element
 
-from django.core.cache import cache
-
+from activesync import smart
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
-from mailstore.errors import MailstoreError
+from devices.selectors import device_folder
+from devices.services import sent_message_claim, sent_message_release
+from mailstore.errors import MailstoreError, NotFound
 from mailstore.reader import mail_session
 from mta.submission_client import SubmissionRefused, submit
 
@@ -32,11 +33,11 @@ STATUS_SEND_QUOTA = 115  # the daily send limit
 STATUS_PREVIOUSLY_SENT = 118
 STATUS_NO_RECIPIENTS = 119
 STATUS_SUBMISSION_FAILED = 120
-CLIENT_ID_SECONDS = 7 * 86400
+STATUS_ITEM_NOT_FOUND = 150  # the Source of a SmartReply/SmartForward
 
 
-def _status(status: int) -> Element:
-    return element(f"{C}SendMail", None, element(f"{C}Status", status))
+def _status(status: int, command: str = "SendMail") -> Element:
+    return element(f"{C}{command}", None, element(f"{C}Status", status))
 
 
 def _prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
@@ -70,31 +71,72 @@ def _refusal_status(exc: SubmissionRefused) -> int:
 
 
 def send_mail(context: Context, document: Element | None) -> Element | None:
-    request = expect(document, f"{C}SendMail")
+    return _send(context, expect(document, f"{C}SendMail"), "SendMail")
+
+
+def smart_reply(context: Context, document: Element | None) -> Element | None:
+    return _send(context, expect(document, f"{C}SmartReply"), "SmartReply")
+
+
+def smart_forward(context: Context, document: Element | None) -> Element | None:
+    return _send(context, expect(document, f"{C}SmartForward"), "SmartForward")
+
+
+def _send(context: Context, request: Element, command: str) -> Element | None:
     mime = request.find(f"{C}Mime")
     if mime is None or not mime.text:
-        raise BadRequest("SendMail without Mime")
+        raise BadRequest(f"{command} without Mime")
     raw = mime.text if isinstance(mime.text, bytes) else mime.text.encode("utf-8")
     client_id = (request.findtext(f"{C}ClientId") or "").strip()[:128]
     sender = context.mailbox.address
+    original = None
+    if command != "SendMail":
+        original = _original(context, request)
+        if original is None:
+            return _status(STATUS_ITEM_NOT_FOUND, command)
+        if request.find(f"{C}ReplaceMime") is None:
+            raw = (smart.reply if command == "SmartReply" else smart.forward)(raw, original[2].raw)
+        elif command == "SmartReply":
+            raw = smart.reply(raw, original[2].raw, quote=False)
     data, kept, recipients = _prepare(raw, sender)
     if not recipients:
-        return _status(STATUS_NO_RECIPIENTS)
-    seen_key = f"activesync:sent:{context.device.pk}:{client_id}" if client_id else ""
-    if seen_key and not cache.add(seen_key, 1, CLIENT_ID_SECONDS):
-        return _status(STATUS_PREVIOUSLY_SENT)
+        return _status(STATUS_NO_RECIPIENTS, command)
+    if client_id and not sent_message_claim(device=context.device, client_id=client_id):
+        return _status(STATUS_PREVIOUSLY_SENT, command)
     try:
         submit(login=context.login, secret=context.password, sender=sender, recipients=recipients, data=data)
     except SubmissionRefused as exc:
-        if seen_key:
-            cache.delete(seen_key)
-        return _status(_refusal_status(exc))
-    if request.find(f"{C}SaveInSentItems") is not None:
-        try:
-            with mail_session(context.source, owner=context.owner) as mail:
+        if client_id:
+            sent_message_release(device=context.device, client_id=client_id)
+        return _status(_refusal_status(exc), command)
+    try:
+        with mail_session(context.source, owner=context.owner) as mail:
+            if request.find(f"{C}SaveInSentItems") is not None:
                 mail.append("Sent", kept, flags=(b"\\Seen",))
-        except MailstoreError:
-            # Sent and accepted: the copy is what is lost, not the message. Success all the
-            # same: an error would make the phone send it twice.
-            logger.warning("ActiveSync SendMail: no copy in Sent for %s", sender, exc_info=True)
+            if original is not None:
+                folder_name, uid, _message = original
+                mail.flag_add(folder_name, uid, b"\\Answered" if command == "SmartReply" else b"$Forwarded")
+    except MailstoreError:
+        # Sent and accepted: the copy (or the mark) is what is lost, not the message. Success
+        # all the same: an error would make the phone send it twice.
+        logger.warning("ActiveSync %s: no copy in Sent for %s", command, sender, exc_info=True)
     return None  # success: an empty answer (MS-ASCMD)
+
+
+def _original(context: Context, request: Element):
+    """(IMAP folder, UID, message) of the message replied to or forwarded (Source)."""
+    source = request.find(f"{C}Source")
+    if source is None:
+        return None
+    folder_id = (source.findtext(f"{C}FolderId") or "").strip()
+    item_id = (source.findtext(f"{C}ItemId") or "").strip()
+    folder = device_folder(device=context.device, server_id=folder_id)
+    prefix, _, uid = item_id.partition(":")
+    if folder is None or prefix != folder_id or not uid.isdigit():
+        return None
+    with mail_session(context.source, owner=context.owner) as mail:
+        try:
+            found = mail.messages_raw(folder.name, [int(uid)])
+        except NotFound:
+            return None
+    return (folder.name, int(uid), found[0]) if found else None

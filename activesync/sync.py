@@ -31,7 +31,7 @@ from activesync.message import (
 from activesync.wbxml import decode, encode
 from devices.models import DeviceFolder, SyncState
 from devices.selectors import device_folder, sync_state, sync_state_locked
-from devices.services import device_synced, sync_state_advance, sync_state_reset
+from devices.services import device_synced, sync_state_advance, sync_state_options_set, sync_state_reset
 from mailstore.errors import NotFound
 from mailstore.reader import MailSession, mail_session
 
@@ -120,7 +120,8 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
     if folder is None:
         return _collection(key, collection_id, STATUS_HIERARCHY_CHANGED)
     window = _window(request.findtext(f"{A}WindowSize"), window)
-    preference = body_preference(request.find(f"{A}Options"))
+    options = request.find(f"{A}Options")
+    preference = body_preference(options)
 
     with transaction.atomic(), mail_session(context.source, owner=context.owner) as mail:
         state = sync_state_locked(folder=folder)
@@ -128,6 +129,11 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
             if key == "0":
                 status = mail.folder_status(folder.name)
                 state = sync_state_reset(folder=folder, uidvalidity=status.uidvalidity)
+                if options is not None:
+                    sync_state_options_set(
+                        state=state,
+                        body_preference={"type": preference.body_type, "truncation": preference.truncation},
+                    )
                 return _collection(state.sync_key, collection_id, STATUS_OK)
             if state is None or key not in (str(state.sync_key), str(state.sync_key - 1)):
                 return _collection(key, collection_id, STATUS_INVALID_KEY)
@@ -135,6 +141,15 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
                 if state.last_response:
                     return decode(bytes(state.last_response))
                 return _collection(key, collection_id, STATUS_INVALID_KEY)
+            if options is not None:
+                sync_state_options_set(
+                    state=state,
+                    body_preference={"type": preference.body_type, "truncation": preference.truncation},
+                )
+            elif state.body_preference:
+                preference = BodyPreference(
+                    int(state.body_preference.get("type", 1)), state.body_preference.get("truncation")
+                )
             return _sync_current(mail, folder, state, request, window, preference)
         except NotFound:
             return _collection(key, collection_id, STATUS_HIERARCHY_CHANGED)
@@ -237,7 +252,18 @@ def _sync_current(
     commands: list[Element] = []
     more = False
     get_changes = request.find(f"{A}GetChanges")
-    if get_changes is None or (get_changes.text or "1") != "0":
+    wanted = get_changes is None or (get_changes.text or "1") != "0"
+    # Nothing changed in the folder since the device was sent all of it: no listing at all (the
+    # common case of a phone syncing every few minutes costs one STATUS, not the folder's size).
+    # The device's own changes of this request moved HIGHESTMODSEQ, so they are listed.
+    unchanged = (
+        state.complete
+        and not responses_changed_folder(request)
+        and (before.highestmodseq, before.uidnext, before.messages)
+        == (state.highestmodseq, state.uidnext, state.messages)
+        and before.highestmodseq > 0
+    )
+    if wanted and not unchanged:
         listing = mail.folder_flags(folder.name)
         if listing.uidvalidity != state.uidvalidity:
             return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
@@ -290,8 +316,14 @@ def _sync_current(
         uidnext=after.uidnext,
         highestmodseq=after.highestmodseq,
         messages=after.messages,
+        complete=not more and wanted,
     )
     return answer
+
+
+def responses_changed_folder(request: Element) -> bool:
+    """Did the device send changes of its own (they are applied before the listing)?"""
+    return request.find(f"{A}Commands") is not None
 
 
 def get_item_estimate(context: Context, document: Element | None) -> Element:

@@ -34,6 +34,9 @@ class Device(models.Model):
     pending_policy_key = models.BigIntegerField(null=True, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ALLOWED)
     folder_sync_key = models.PositiveIntegerField(default=0)
+    # The last Ping's parameters: a Ping without a body (or without Folders) repeats them.
+    ping_heartbeat = models.PositiveIntegerField(default=0)
+    ping_folders = models.JSONField(default=list)
     first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
     wipe_requested_at = models.DateTimeField(_("remote wipe requested"), null=True, blank=True)
@@ -89,6 +92,12 @@ class SyncState(models.Model):
     uidnext = models.BigIntegerField(default=0)
     highestmodseq = models.BigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
+    # True when the device was sent everything up to `highestmodseq` (no MoreAvailable): a Sync
+    # that finds the folder's HIGHESTMODSEQ unchanged then has nothing to list.
+    complete = models.BooleanField(default=False)
+    # The body the device asked for ({"type": 1|2|4, "truncation": bytes or null}): a device
+    # sends its Options once and expects them to hold for the next Syncs of the folder.
+    body_preference = models.JSONField(default=dict)
     # The answer (WBXML of the Collection element) given for the request that made `sync_key`,
     # sent again when the device repeats the previous key.
     last_response = models.BinaryField(null=True, blank=True)
@@ -96,3 +105,20 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.folder} @ {self.sync_key}"
+
+
+class SentMessage(models.Model):
+    """A SendMail's ClientId, so that a phone retrying a send whose answer it lost does not
+    send the message twice."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sent_messages")
+    client_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "client_id"], name="sentmessage_unique_client_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.client_id}"

@@ -13,6 +13,12 @@ def devices_of_mailbox(*, mailbox: Any) -> QuerySet[Device]:
     return Device.objects.filter(mailbox=mailbox).order_by("-last_sync_at", "device_id")
 
 
+def device_of_mailbox(*, mailbox: Any, pk: int) -> Device | None:
+    """The device `pk` when it belongs to `mailbox`; None otherwise (another mailbox's device
+    does not exist for this caller)."""
+    return Device.objects.filter(mailbox=mailbox, pk=pk).first()
+
+
 def device_folder(*, device: Device, server_id: str) -> DeviceFolder | None:
     """The present folder `server_id` (the EAS CollectionId) of this device, or None."""
     if not str(server_id).isdigit():

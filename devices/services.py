@@ -10,11 +10,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from devices.models import Device, DeviceFolder, SyncState
+from core.audit import audit_record
+from devices.models import Device, DeviceFolder, SentMessage, SyncState
 
 _FIELD_LIMITS = {"device_type": 64, "model": 200, "os": 200, "user_agent": 200, "friendly_name": 200}
 
@@ -93,19 +94,50 @@ def device_provision_accept(*, device: Device, temporary_key: int) -> int | None
     return key
 
 
-def device_block(*, device: Device, actor: Any) -> Device:
-    Device.objects.filter(pk=device.pk).update(state=Device.State.BLOCKED)
-    device.state = Device.State.BLOCKED
+def _device_change(*, device: Device, actor: Any, action: str, state: str, **fields: Any) -> Device:
+    """Change a device's state with its audit row, in one transaction."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().select_related("mailbox__domain").get(pk=device.pk)
+        before = locked.state
+        locked.state = state
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["state", *fields])
+        audit_record(
+            actor=actor,
+            action=action,
+            domain=locked.mailbox.domain,
+            target=f"{locked.mailbox.address} {locked.device_id}",
+            before={"state": before},
+            after={"state": state},
+        )
+    for name in ("state", *fields):
+        setattr(device, name, getattr(locked, name))
     return device
+
+
+def device_block(*, device: Device, actor: Any) -> Device:
+    """The device is refused (HTTP 403) until it is allowed again."""
+    return _device_change(device=device, actor=actor, action="device.block", state=Device.State.BLOCKED)
+
+
+def device_allow(*, device: Device, actor: Any) -> Device:
+    """A blocked or wiped device may sync again, after a new Provision (its policy key is gone)."""
+    return _device_change(
+        device=device, actor=actor, action="device.allow", state=Device.State.ALLOWED, policy_key=None
+    )
 
 
 def device_wipe_request(*, device: Device, actor: Any) -> Device:
     """The device is told to wipe itself at its next Provision (every other command answers
     that it must provision first)."""
-    now = timezone.now()
-    Device.objects.filter(pk=device.pk).update(state=Device.State.WIPE_REQUESTED, wipe_requested_at=now)
-    device.state, device.wipe_requested_at = Device.State.WIPE_REQUESTED, now
-    return device
+    return _device_change(
+        device=device,
+        actor=actor,
+        action="device.wipe_request",
+        state=Device.State.WIPE_REQUESTED,
+        wipe_requested_at=timezone.now(),
+    )
 
 
 def device_wipe_done(*, device: Device) -> Device:
@@ -204,6 +236,7 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
     state.items = {}
     state.last_response = None
     state.uidnext = state.highestmodseq = state.messages = 0
+    state.complete = False
     state.save()
     return state
 
@@ -216,6 +249,7 @@ def sync_state_advance(
     uidnext: int,
     highestmodseq: int,
     messages: int,
+    complete: bool,
 ) -> SyncState:
     """The device was sent `response` for its current key: it now holds `items`, under the
     next key. `state` must be locked (select_for_update) by the caller's transaction."""
@@ -223,5 +257,113 @@ def sync_state_advance(
     state.items = items
     state.last_response = response
     state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
+    state.complete = complete
     state.save()
     return state
+
+
+# SendMail ----------------------------------------------------------------------------------
+
+
+def sent_message_claim(*, device: Device, client_id: str) -> bool:
+    """Record that the device's message `client_id` is being sent; False when it was before."""
+    try:
+        with transaction.atomic():
+            SentMessage.objects.create(device=device, client_id=client_id[:128])
+    except IntegrityError:
+        return False
+    return True
+
+
+def sent_message_release(*, device: Device, client_id: str) -> None:
+    """The send failed: the device may try the same message again."""
+    SentMessage.objects.filter(device=device, client_id=client_id[:128]).delete()
+
+
+def sync_state_item_moved(
+    *, source: DeviceFolder, uid: int, target: DeviceFolder, new_uid: int | None, bits: int
+) -> None:
+    """The device moved a message itself (MoveItems): it no longer holds `uid` in `source` and
+    holds `new_uid` in `target`, so neither is sent back to it as a change."""
+    with transaction.atomic():
+        for state in SyncState.objects.select_for_update().filter(folder__in=[source, target]).order_by("pk"):
+            items = dict(state.items or {})
+            if state.folder_id == source.pk:
+                items.pop(str(uid), None)
+            elif new_uid is not None:
+                items[str(new_uid)] = bits
+            state.items = items
+            state.save(update_fields=["items", "updated_at"])
+
+
+def sync_state_options_set(*, state: SyncState, body_preference: dict) -> None:
+    if state.body_preference != body_preference:
+        state.body_preference = body_preference
+        state.save(update_fields=["body_preference", "updated_at"])
+
+
+# Folder changes made by the device itself (FolderCreate, FolderUpdate, FolderDelete) --------
+
+
+def _bump_folder_key(device: Device) -> int:
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    locked.folder_sync_key += 1
+    locked.save(update_fields=["folder_sync_key"])
+    device.folder_sync_key = locked.folder_sync_key
+    return locked.folder_sync_key
+
+
+def device_folder_added(
+    *, device: Device, name: str, parent_server_id: int, folder_type: int
+) -> DeviceFolder:
+    """The device created a folder: it knows it already (it is not sent back as an Add)."""
+    with transaction.atomic():
+        _bump_folder_key(device)
+        next_id = (DeviceFolder.objects.filter(device=device).aggregate(m=Max("server_id"))["m"] or 0) + 1
+        return DeviceFolder.objects.create(
+            device=device,
+            server_id=next_id,
+            name=name,
+            parent_server_id=parent_server_id,
+            folder_type=folder_type,
+        )
+
+
+def device_folder_renamed(
+    *, device: Device, folder: DeviceFolder, new_name: str, parent_server_id: int
+) -> int:
+    """The device renamed or moved a folder (and with it its subfolders); ids and sync states
+    stay (IMAP RENAME keeps UIDVALIDITY). Returns the new folder sync key."""
+    with transaction.atomic():
+        key = _bump_folder_key(device)
+        old = folder.name
+        for row in DeviceFolder.objects.select_for_update().filter(device=device, present=True):
+            if row.pk == folder.pk:
+                row.name, row.parent_server_id = new_name, parent_server_id
+            elif row.name.startswith(old + "/"):
+                row.name = new_name + row.name[len(old) :]
+            else:
+                continue
+            row.save(update_fields=["name", "parent_server_id"])
+        return key
+
+
+def device_folder_removed(*, device: Device, folder: DeviceFolder) -> int:
+    """The device deleted a folder (and its subfolders). Returns the new folder sync key."""
+    with transaction.atomic():
+        key = _bump_folder_key(device)
+        rows = [
+            row
+            for row in DeviceFolder.objects.select_for_update().filter(device=device, present=True)
+            if row.pk == folder.pk or row.name.startswith(folder.name + "/")
+        ]
+        SyncState.objects.filter(folder__in=rows).delete()
+        DeviceFolder.objects.filter(pk__in=[row.pk for row in rows]).update(present=False)
+        return key
+
+
+def device_ping_remember(*, device: Device, heartbeat: int, folders: list[str]) -> None:
+    """The parameters a later Ping without them repeats (MS-ASCMD Ping)."""
+    if (device.ping_heartbeat, device.ping_folders) != (heartbeat, folders):
+        Device.objects.filter(pk=device.pk).update(ping_heartbeat=heartbeat, ping_folders=folders)
+        device.ping_heartbeat, device.ping_folders = heartbeat, folders

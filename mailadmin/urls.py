@@ -44,6 +44,11 @@ urlpatterns = [
         "d/<str:domain_name>/m/<int:pk>/suspension/", mailboxes.mailbox_suspension, name="mailbox_suspension"
     ),
     path("d/<str:domain_name>/m/<int:pk>/export/", mailboxes.mailbox_export, name="mailbox_export"),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/devices/<int:device_pk>/",
+        mailboxes.mailbox_device,
+        name="mailbox_device",
+    ),
     path("d/<str:domain_name>/m/<int:pk>/archive/", mailboxes.mailbox_archive, name="mailbox_archive"),
     path(
         "d/<str:domain_name>/m/<int:pk>/archive/retention/",

@@ -235,6 +235,18 @@ FLAG_ACTIONS = {
 }
 
 _APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
+_COPYUID = re.compile(rb"COPYUID \d+ ([\d:,]+) ([\d:,]+)")
+
+
+def _uid_set(text: bytes) -> list[int]:
+    """"3:5,9" → [3, 4, 5, 9], in the order written (COPYUID pairs the two sets by position)."""
+    out: list[int] = []
+    for part in text.split(b","):
+        low, _, high = part.partition(b":")
+        first, last = int(low), int(high or low)
+        step = 1 if last >= first else -1
+        out.extend(range(first, last + step, step))
+    return out
 
 
 @dataclass
@@ -647,14 +659,24 @@ class MailSession:
 
     def folder_status(self, folder: str) -> FolderStatus:
         """STATUS without selecting (NotFound when there is no such folder). Dovecot answers
-        STATUS of the folder this connection has selected from the connection's own view, so
-        a NOOP brings that view up to date first (new mail delivered meanwhile)."""
-        if self._conn.selected == folder and view_changes(self._client):
+        STATUS of the folder this connection has selected from the connection's own view (stale:
+        new mail delivered meanwhile, or the folder deleted and made again with a new
+        UIDVALIDITY), so that folder is unselected first."""
+        if self._conn.selected == folder:
+            self._conn.selected = None
             self._conn.view_memo.clear()
-        with imap_errors(f"STATUS {folder!r}"):
-            data = self._client.folder_status(
-                folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
-            )
+            with imap_errors(f"UNSELECT {folder!r}"):
+                self._client.unselect_folder()
+        try:
+            with imap_errors(f"STATUS {folder!r}"):
+                data = self._client.folder_status(
+                    folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
+                )
+        except Refused as exc:
+            # Dovecot 2.3 answers STATUS of a missing folder without [NONEXISTENT].
+            if "doesn't exist" in str(exc):
+                raise NotFound(str(exc)) from exc
+            raise
         return FolderStatus(
             uidvalidity=int(data.get(b"UIDVALIDITY", 0)),
             uidnext=int(data.get(b"UIDNEXT", 0)),
@@ -725,6 +747,26 @@ class MailSession:
             with imap_errors(f"MOVE to {target!r}"):
                 self._client.move(uids, target)
         return len(uids)
+
+    def messages_move_mapped(self, folder: str, uids: list[int], target: str) -> dict[int, int]:
+        """MOVE, returning each moved message's UID in `target` (COPYUID, RFC 4315: Dovecot sends
+        it in an untagged OK before the expunges). A UID that is not in `folder` is left out."""
+        self._writable("MOVE")
+        if target not in self.folder_names():
+            raise NotFound(f"no folder {target!r}")
+        self.select(folder)
+        uids = self._existing_uids(uids)
+        if not uids or target == folder:
+            return {}
+        imap = self._client._imap
+        imap.untagged_responses.pop("OK", None)
+        with imap_errors(f"MOVE to {target!r}"):
+            self._client.move(uids, target)
+        said = b" ".join(r for r in imap.untagged_responses.pop("OK", []) if isinstance(r, bytes))
+        match = _COPYUID.search(said)
+        if not match:
+            return {}
+        return dict(zip(_uid_set(match.group(1)), _uid_set(match.group(2)), strict=False))
 
     def messages_delete(self, folder: str, uids: list[int]) -> int:
         """To Trash; from Trash (or Junk) for good."""

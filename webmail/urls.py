@@ -68,6 +68,8 @@ urlpatterns = [
         name="settings_app_password_revoke",
     ),
     path("settings/vacation/", preferences.vacation, name="settings_vacation"),
+    path("settings/devices/", preferences.devices, name="settings_devices"),
+    path("settings/devices/<int:pk>/", preferences.device_action, name="settings_device_action"),
     path("settings/export/", export.export_page, name="settings_export"),
     path("settings/export/mailbox.zip", export.export_download, name="settings_export_download"),
 ]

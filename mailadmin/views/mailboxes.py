@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,6 +16,8 @@ from archiving.services import (
     archive_retention_change,
 )
 from core.audit import audit_record
+from devices.selectors import device_of_mailbox, devices_of_mailbox
+from devices.services import device_allow, device_block, device_wipe_request
 from domains import services, twofactor
 from domains.selectors import (
     MAILBOX_SORTS,
@@ -147,6 +149,7 @@ def _detail(request, domain, mailbox, status=200, **forms):
         "retention_form": forms.get("retention_form")
         or RetentionForm(initial={"retention_years": archive.retention_years if archive else 10}),
         "archive_import": active_import(archive) if archive else None,
+        "devices": list(devices_of_mailbox(mailbox=mailbox)),
     }
     return render(request, "mailadmin/mailbox_detail.html", context, status=status)
 
@@ -288,6 +291,26 @@ def mailbox_security(request, domain_name, pk):
     else:
         return HttpResponseBadRequest(_("Unknown action."))
     return redirect(mailbox_url(domain, mailbox))
+
+
+DEVICE_ACTIONS = {"block": device_block, "allow": device_allow, "wipe": device_wipe_request}
+
+
+@panel_view
+def mailbox_device(request, domain_name, pk, device_pk):
+    """Block, allow again or remotely wipe one of the mailbox's phones (Postmaster or Manager)."""
+    domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    device = device_of_mailbox(mailbox=mailbox, pk=device_pk)
+    if device is None:
+        raise Http404
+    change = DEVICE_ACTIONS.get(request.POST.get("action", ""))
+    if change is None:
+        return HttpResponseBadRequest(_("Unknown action."))
+    change(device=device, actor=request.user)
+    messages.success(request, _("Saved."))
+    return redirect(mailbox_url(domain, mailbox) + "#devices")
 
 
 @panel_view

@@ -100,7 +100,7 @@ class Phone:
         *,
         window: int = 100,
         commands: str = "",
-        body_type: int = 1,
+        body_type: int | None = 1,
         truncation: int | None = None,
         extra: str = "",
     ) -> ET.Element:
@@ -109,7 +109,7 @@ class Phone:
         )
         options = (
             ""
-            if key == "0"
+            if key == "0" or body_type is None
             else f"<Options><airsyncbase:BodyPreference><airsyncbase:Type>{body_type}</airsyncbase:Type>"
             f"{truncation_xml}</airsyncbase:BodyPreference>{extra}</Options>"
         )

@@ -7,10 +7,13 @@ import re
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - used to build documents, never to parse input
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.portals import portal_host
 from domains.clientsetup import LOGIN_TEMPLATE, ClientSetup, setup_for_address, setup_for_domain
 from webmail.views.common import webmail_view
 
@@ -21,6 +24,7 @@ AUTODISCOVER_REQUEST_MAX = 16 * 1024
 _EMAIL_ELEMENT = re.compile(rb"<(?:\w+:)?EMailAddress>\s*([^<\s]{3,320})\s*</(?:\w+:)?EMailAddress>", re.I)
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+MOBILESYNC_NS = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
 
 
 def _xml(root: ET.Element, content_type: str = "application/xml; charset=utf-8") -> HttpResponse:
@@ -109,6 +113,30 @@ def outlook_document(setup: ClientSetup, local_part: str) -> ET.Element:
     return root
 
 
+def activesync_url() -> str:
+    """Where phones find ActiveSync: /Microsoft-Server-ActiveSync on the webmail's host."""
+    host = portal_host("webmail")
+    path = reverse("activesync:endpoint", urlconf=settings.ROOT_URLCONF)
+    return f"https://{host}{path}" if host else f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+def mobilesync_document(setup: ClientSetup, local_part: str) -> ET.Element:
+    """The answer to a phone's autodiscover (MS-ASCMD Autodiscover, mobilesync schema): the
+    ActiveSync URL. The display name is the address: nothing tells whether it exists."""
+    root = ET.Element("Autodiscover", xmlns=RESPONSE_NS)
+    response = _sub(root, "Response", xmlns=MOBILESYNC_NS)
+    _sub(response, "Culture", "en:us")
+    user = _sub(response, "User")
+    address = setup.login(local_part)
+    _sub(user, "DisplayName", address)
+    _sub(user, "EMailAddress", address)
+    server = _sub(_sub(_sub(response, "Action"), "Settings"), "Server")
+    _sub(server, "Type", "MobileSync")
+    _sub(server, "Url", activesync_url())
+    _sub(server, "Name", activesync_url())
+    return root
+
+
 @csrf_exempt  # a public endpoint Outlook posts to; it changes nothing
 @require_POST
 def outlook_autodiscover(request: HttpRequest) -> HttpResponse:
@@ -118,6 +146,8 @@ def outlook_autodiscover(request: HttpRequest) -> HttpResponse:
     if found is None:
         raise Http404
     setup, local_part = found
+    if b"/mobilesync/responseschema/" in body:  # a phone's request (AcceptableResponseSchema)
+        return _xml(mobilesync_document(setup, local_part), content_type="text/xml; charset=utf-8")
     return _xml(outlook_document(setup, local_part), content_type="text/xml; charset=utf-8")
 
 

@@ -16,6 +16,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
+from devices.selectors import device_of_mailbox, devices_of_mailbox
+from devices.services import device_allow, device_block, device_wipe_request
 from domains import twofactor
 from domains.clientsetup import servers as client_servers
 from domains.services.recovery import (
@@ -303,3 +305,34 @@ def vacation(request: HttpRequest) -> HttpResponse:
 
 
 __all__ = ["AppPassword"]
+
+
+# Phones and tablets (ActiveSync) -------------------------------------------------------------
+
+DEVICE_ACTIONS = {
+    "block": (device_block, gettext_lazy("Device blocked: it can no longer sync.")),
+    "allow": (device_allow, gettext_lazy("Device allowed again: it syncs after accepting the policy again.")),
+    "wipe": (
+        device_wipe_request,
+        gettext_lazy("Remote wipe requested: the device erases itself the next time it connects."),
+    ),
+}
+
+
+@webmail_view
+def devices(request: HttpRequest) -> HttpResponse:
+    items = devices_of_mailbox(mailbox=request.mailbox)
+    return _page(request, "webmail/settings_devices.html", {"devices": items})
+
+
+@require_POST
+@webmail_view
+def device_action(request: HttpRequest, pk: int) -> HttpResponse:
+    device = device_of_mailbox(mailbox=request.mailbox, pk=pk)
+    action = DEVICE_ACTIONS.get(request.POST.get("action", ""))
+    if device is None or action is None:
+        raise Http404
+    change, done = action
+    change(device=device, actor=request.user)
+    messages.success(request, str(done))
+    return redirect("webmail:settings_devices")
