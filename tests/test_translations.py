@@ -52,6 +52,7 @@ SAME_IN_ITALIAN = {
     "50 GB",
     "100 GB",
     "logo",
+    "user agent",  # the HTTP header's name, kept in Italian technical writing
     "postmaster",
     "Postmaster",
     "Tracemail",
