@@ -17,7 +17,6 @@ import pytest
 from mta.clamav import ClamavError, ClamdConfig, ClamdProcess
 from mta.models import TracemailEntry
 from mta.rspamd import RspamdConfig, RspamdError, RspamdProcess
-from mta.rspamd_config import config_from_settings, local_files
 from tests.protocol.filterplane import HS_CACHE_DIR, REDIS_URL
 from tests.protocol.mailplane import free_ports
 from tests.protocol.test_filtering import folder, sender_domain
@@ -110,15 +109,6 @@ def send(smtpd, sender: str, rcpt: str, data: bytes) -> tuple[int, bytes]:
         client.mail(sender)
         assert client.rcpt(rcpt)[0] == 250
         return client.data(data)
-
-
-def test_clamav_is_off_by_default_and_renders_a_rejecting_antivirus_rule_when_on(settings):
-    assert "antivirus.conf" not in local_files(config_from_settings())
-    settings.CLAMAV, settings.CLAMAV_SOCKET = True, "127.0.0.1:3999"
-    files = local_files(config_from_settings())
-    assert 'servers = "127.0.0.1:3999";' in files["antivirus.conf"]
-    assert 'action = "reject";' in files["antivirus.conf"]
-    assert 'expression = "CLAM_VIRUS_FAIL";' in files["force_actions.conf"]
 
 
 def test_attachment_with_the_test_signature_is_refused_and_a_clean_one_delivered(
