@@ -14,6 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-pgsql dovecot-sieve dovecot-managesieved rspamd \
+      clamav-daemon clamav-freshclam \
       gettext postgresql-client openssl ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 5000 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vmail \

@@ -6,9 +6,12 @@ PY := .venv/bin/python
 
 # demo_data prints the portal URLs and demo logins (scripts/banner.sh prints them again).
 # Ctrl-C: honcho stops every process; make then reports "Error 130", which is expected.
+# With MAILSUITE_CLAMAV=1 (environment or .env) clamd joins the processes (Procfile.clamav).
 run: setup
 	$(PY) manage.py demo_data
-	exec .venv/bin/honcho start -f Procfile
+	if $(PY) manage.py clamd --check >/dev/null 2>&1; then \
+	  mkdir -p var && cat Procfile Procfile.clamav > var/Procfile.run && exec .venv/bin/honcho start -d . -f var/Procfile.run; \
+	else exec .venv/bin/honcho start -f Procfile; fi
 
 test: setup-test
 	scripts/test.sh

@@ -339,6 +339,14 @@ RSPAMD_REJECT_SCORE = env.float("MAILSUITE_RSPAMD_REJECT_SCORE", default=15.0)  
 RSPAMD_GREYLISTING = env.bool("MAILSUITE_RSPAMD_GREYLISTING", default=False)
 # Block lists, fuzzy hashes and URL lists asked over the Internet; off on a machine without it.
 RSPAMD_NETWORK_CHECKS = env.bool("MAILSUITE_RSPAMD_NETWORK_CHECKS", default=True)
+# ClamAV (mta.clamav), optional: rspamd's antivirus module asks clamd (`manage.py clamd`) about
+# every MX message; a virus → 554, clamd unreachable → 451 (retried, never delivered unscanned).
+# CLAMAV_SOCKET is clamd's "host:port" (internal addresses only) or a Unix socket path; its
+# signatures are read from CLAMAV_DATABASE_DIR, which freshclam must keep up to date.
+CLAMAV = env.bool("MAILSUITE_CLAMAV", default=False)
+CLAMAV_SOCKET = env.str("MAILSUITE_CLAMAV_SOCKET", default=f"{INTERNAL_BIND}:3310")
+CLAMAV_DIR = Path(env.str("MAILSUITE_CLAMAV_DIR", default=str(DATA_DIR / "clamav")))
+CLAMAV_DATABASE_DIR = Path(env.str("MAILSUITE_CLAMAV_DATABASE_DIR", default="/var/lib/clamav"))
 SNAPSHOT_DIR = Path(env.str("MAILSUITE_SNAPSHOT_DIR", default=str(DATA_DIR / "snapshots")))
 SNAPSHOT_BACKEND = env.str("MAILSUITE_SNAPSHOT_BACKEND", default="mailstore.snapshots.HardlinkSnapshots")
 SNAPSHOT_RETENTION_DAYS = 15

@@ -4,7 +4,8 @@
   Sieve script files `X-Spam: Yes` in Junk) and any `Authentication-Results:` whose authserv-id
   is the suite's own host name (RFC 8601 §5: a receiver removes those claiming to be its own).
   rspamd scans the message without them.
-- DMARC p=reject (DMARC_POLICY_REJECT) → 550 5.7.1; rspamd's reject action → 554 5.7.1;
+- DMARC p=reject (DMARC_POLICY_REJECT) → 550 5.7.1; a virus (ClamAV, MAILSUITE_CLAMAV) → 554
+  5.7.1 saying so; rspamd's reject action → 554 5.7.1; the virus scanner unreachable → 451 4.3.0;
   soft reject (greylisting, rate limits) → 451 4.7.1.
 - Spam (add header / rewrite subject, a score at or above MAILSUITE_RSPAMD_SPAM_SCORE, DMARC
   p=quarantine) → `X-Spam: Yes`, filed in Junk by the global Sieve script.
@@ -26,7 +27,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from mta import rdns
-from mta.rspamd import REJECT, SOFT_REJECT, RspamdUnavailable, Verdict, rspamd_check
+from mta.rspamd import (
+    CLAMAV_FAIL_SYMBOL,
+    CLAMAV_SYMBOL,
+    REJECT,
+    SOFT_REJECT,
+    RspamdUnavailable,
+    Verdict,
+    rspamd_check,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,8 @@ CLEAN, SPAM, REJECTED, DEFERRED, UNFILTERED = "clean", "spam", "rejected", "defe
 
 DMARC_REJECT_REPLY = "550 5.7.1 Message rejected: the sender's domain DMARC policy (p=reject) failed"
 SPAM_REJECT_REPLY = "554 5.7.1 Message rejected as spam"
+VIRUS_REJECT_REPLY = "554 5.7.1 Message rejected: it contains a virus"
+VIRUS_SCANNER_REPLY = "451 4.3.0 Virus scanner unavailable, please try again later"
 SOFT_REJECT_REPLY = "451 4.7.1 Message deferred by the filter, please try again later"
 UNAVAILABLE_REPLY = "451 4.3.0 Message filter unavailable, please try again later"
 UNCHECKED_HEADER = b"X-Spam-Status: unchecked (the filter was unavailable; accepted unfiltered)\r\n"
@@ -132,6 +143,12 @@ def inbound_filter(
     score = round(verdict.score, 2)
     if verdict.dmarc_reject:
         return Filtered(reply=DMARC_REJECT_REPLY, content=content, verdict=REJECTED, score=score)
+    if CLAMAV_SYMBOL in verdict.symbols:
+        logger.warning("DATA %s: virus found, 554: %s", queue_id, verdict.message)
+        return Filtered(reply=VIRUS_REJECT_REPLY, content=content, verdict=REJECTED, score=score)
+    if CLAMAV_FAIL_SYMBOL in verdict.symbols:
+        logger.warning("DATA %s: virus scanner unavailable, 451", queue_id)
+        return Filtered(reply=VIRUS_SCANNER_REPLY, content=content, verdict=DEFERRED, score=score)
     if verdict.action == REJECT or verdict.score >= settings.RSPAMD_REJECT_SCORE:
         return Filtered(reply=SPAM_REJECT_REPLY, content=content, verdict=REJECTED, score=score)
     if verdict.action in (SOFT_REJECT, "greylist"):

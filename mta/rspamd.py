@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from mta.rspamd_config import (
+    CLAMAV_FAIL_SYMBOL,
+    CLAMAV_SYMBOL,
     RspamdConfig,
     RspamdError,
     config_from_settings,
@@ -37,6 +39,8 @@ from mta.rspamd_config import (
 )
 
 __all__ = [
+    "CLAMAV_FAIL_SYMBOL",
+    "CLAMAV_SYMBOL",
     "RspamdConfig",
     "RspamdError",
     "RspamdProcess",

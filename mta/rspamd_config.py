@@ -10,7 +10,13 @@ GET /stat). No proxy, no fuzzy storage.
 Files written: rspamd.conf, local.d/{options.inc, redis.conf, greylist.conf, dmarc.conf,
 spf.conf, dkim.conf, milter_headers.conf, classifier-bayes.conf, actions.conf, logging.inc,
 worker-controller.inc} (+ local.d/<module>.conf "enabled = false" for the network-only modules
-when network_checks is off).
+when network_checks is off; + antivirus.conf and force_actions.conf when ClamAV is on).
+
+ClamAV (clamav_socket set, MAILSUITE_CLAMAV): rspamd's antivirus module sends each whole message
+to clamd (which decodes the MIME parts itself: attachments, nested messages, archives, text);
+a virus → the reject action (the MX answers 554, mta.filtering); clamd unreachable or failing →
+the CLAM_VIRUS_FAIL symbol, forced to "soft reject" (the MX answers 451 and the sender retries:
+an unscanned message is never delivered while ClamAV is on).
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ class RspamdConfig:
     # Hyperscan's compiled rules (tens of MB, a minute of CPU on a cold start): kept across
     # restarts; None = the instance's db/ directory.
     hs_cache_dir: Path | None = None
+    # clamd's "host:port" or Unix socket path; "" = no virus scanning (MAILSUITE_CLAMAV off).
+    clamav_socket: str = ""
+    clamav_max_size: int = 50 * 1024 * 1024  # larger messages are not sent to clamd
     extra_local: dict[str, str] = field(default_factory=dict)  # local.d/<name>: text (tests)
 
     @property
@@ -119,6 +128,8 @@ def config_from_settings(**overrides) -> RspamdConfig:
         password=settings.RSPAMD_PASSWORD,
         spam_score=settings.RSPAMD_SPAM_SCORE,
         reject_score=settings.RSPAMD_REJECT_SCORE,
+        clamav_socket=settings.CLAMAV_SOCKET if settings.CLAMAV else "",
+        clamav_max_size=settings.SMTP_MAX_MESSAGE_SIZE,
     )
     return replace(config, **overrides) if overrides else config
 
@@ -159,6 +170,9 @@ def _options(config: RspamdConfig) -> str:
         # (reject): the tests and an operator check each verdict with them.
         + "enable_test_patterns = true;\n"
         + (f"hs_cache_dir = {_quote(str(config.hs_cache_dir) + '/')};\n" if config.hs_cache_dir else "")
+        # A scan waiting on clamd (two tries of 5 s) must not be cut short by the task's default
+        # 8 s (the message would pass unscanned); below the MX's MAILSUITE_RSPAMD_TIMEOUT (20 s).
+        + ("task_timeout = 15s;\n" if config.clamav_socket else "")
     )
 
 
@@ -166,6 +180,45 @@ def _checks_everyone() -> str:
     # Nothing is trusted as internal: a message from a "local" address or an authenticated user
     # is checked like any other (the MX has no AUTH; submission is never scanned as inbound).
     return "check_local = true;\ncheck_authed = true;\n"
+
+
+# The symbols of the antivirus rule: mta.filtering reads them for its replies.
+CLAMAV_SYMBOL = "CLAM_VIRUS"
+CLAMAV_FAIL_SYMBOL = "CLAM_VIRUS_FAIL"
+
+
+def _antivirus(config: RspamdConfig) -> str:
+    return (
+        "clamav {\n"
+        '  type = "clamav";\n'
+        f"  servers = {_quote(config.clamav_socket)};\n"
+        # The whole message, not only its attachments: clamd's own mail parser walks every part
+        # (attachments, nested messages, archives, HTML) and its signatures for mail apply.
+        "  scan_mime_parts = false;\n"
+        f"  max_size = {config.clamav_max_size};\n"
+        f'  symbol = "{CLAMAV_SYMBOL}";\n'
+        f'  symbol_fail = "{CLAMAV_FAIL_SYMBOL}";\n'
+        '  action = "reject";\n'
+        "  message = '${SCANNER}: virus found: \"${VIRUS}\"';\n"
+        # Two tries of 5 s, within the task's time (options.inc) and the MX's wait for a verdict.
+        "  timeout = 5.0;\n"
+        "  retransmits = 1;\n"
+        "  log_clean = false;\n"
+        "}\n"
+    )
+
+
+def _force_actions() -> str:
+    # clamd down, too slow or answering an error: not scanned, so not accepted (451, retried).
+    return (
+        "rules {\n"
+        "  CLAMAV_UNAVAILABLE {\n"
+        '    action = "soft reject";\n'
+        f'    expression = "{CLAMAV_FAIL_SYMBOL}";\n'
+        '    message = "Virus scanner unavailable, please try again later";\n'
+        "  }\n"
+        "}\n"
+    )
 
 
 def local_files(config: RspamdConfig) -> dict[str, str]:
@@ -201,6 +254,9 @@ def local_files(config: RspamdConfig) -> dict[str, str]:
     if not config.network_checks:
         for module in NETWORK_MODULES:
             files[f"{module}.conf"] = "enabled = false;\n"
+    if config.clamav_socket:
+        files["antivirus.conf"] = _antivirus(config)
+        files["force_actions.conf"] = _force_actions()
     files.update(config.extra_local)
     return files
 

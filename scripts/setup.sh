@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set-up shared by `make run` and `make test`, for a fresh Debian 12 machine as root.
 # Idempotent: installs only what is missing, starts PostgreSQL and Redis only if they do not answer.
-#   scripts/setup.sh [--test]     (--test also installs what the tests need: chromium, swaks, and
-#                                  Node's axe-core for the accessibility tests, npm ci into node_modules/)
+#   scripts/setup.sh [--test]     (--test also installs what the tests need: chromium, swaks,
+#                                  clamav-daemon, and Node's axe-core for the accessibility tests,
+#                                  npm ci into node_modules/)
+# ClamAV is optional for `make run` (MAILSUITE_CLAMAV, docs/operations.md): not installed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -16,7 +18,8 @@ PKGS=(postgresql redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-l
       dovecot-sieve dovecot-managesieved rspamd gettext openssl python3-venv ca-certificates)
 if [ "$MODE" = "--test" ]; then
   # libwbxml2-utils: an independent WBXML encoder/decoder the ActiveSync tests check against.
-  PKGS+=(chromium swaks libwbxml2-utils)
+  # clamav-daemon: the ClamAV tests run their own clamd with a signature database they write.
+  PKGS+=(chromium swaks libwbxml2-utils clamav-daemon)
   # Node and npm for axe-core (tests/e2e/test_accessibility.py); a machine with its own node keeps it.
   command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
 fi
@@ -38,9 +41,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now dovecot >/dev/null 2>&1 || true
     systemctl disable --now rspamd >/dev/null 2>&1 || true
+    systemctl disable --now clamav-daemon clamav-freshclam >/dev/null 2>&1 || true
   else
     service dovecot stop >/dev/null 2>&1 || true
     service rspamd stop >/dev/null 2>&1 || true
+    service clamav-daemon stop >/dev/null 2>&1 || true
+    service clamav-freshclam stop >/dev/null 2>&1 || true
   fi
 fi
 

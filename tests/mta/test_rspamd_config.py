@@ -3,7 +3,7 @@ nothing from /etc/rspamd/local.d, and says what the settings say."""
 
 import subprocess
 
-from mta.rspamd_config import RspamdConfig, render, variables
+from mta.rspamd_config import RspamdConfig, config_from_settings, local_files, render, variables
 
 
 def config(tmp_path, **kwargs) -> RspamdConfig:
@@ -50,3 +50,18 @@ def test_the_controller_never_runs_without_a_password(tmp_path):
     assert 'password = "s3cret-for-remote-peers";' in inc.read_text()
     assert inc.stat().st_mode & 0o007 == 0
     assert (cfg.directory / "local.d" / "greylist.conf").read_text() == "enabled = true;\n"
+
+
+def test_clamav_off_by_default_and_on_renders_a_rejecting_antivirus_rule_rspamd_accepts(tmp_path, settings):
+    assert "antivirus.conf" not in local_files(config_from_settings())
+    settings.CLAMAV, settings.CLAMAV_SOCKET = True, "127.0.0.1:3999"
+    cfg = config_from_settings(directory=tmp_path / "rspamd")
+    conf = render(cfg)
+    antivirus = (cfg.directory / "local.d" / "antivirus.conf").read_text()
+    assert 'servers = "127.0.0.1:3999";' in antivirus and 'action = "reject";' in antivirus
+    assert 'expression = "CLAM_VIRUS_FAIL";' in (cfg.directory / "local.d" / "force_actions.conf").read_text()
+    var_args = [f"--var={k}={v}" for k, v in variables(cfg).items()]
+    result = subprocess.run(
+        ["rspamadm", *var_args, "configtest", "-c", str(conf)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
