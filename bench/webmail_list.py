@@ -17,8 +17,13 @@ Prints median and p95 and the ratio. Target (issue #11): first-page p95 <= 1.2x 
 
     .venv/bin/python bench/webmail_list.py [-n 200] [--messages 10000] [--workers 2] [--runs 3]
 
-BENCH_PROFILE=1 profiles the list view in this process instead (Django's test client, the same
-database and Dovecot; BENCH_PROFILE_SORT picks the pstats order, default cumulative).
+BENCH_PROFILE=1 profiles the list view in this process instead (Django's test client over
+"https", the same database and Dovecot; BENCH_PROFILE_SORT picks the pstats order, default
+cumulative; BENCH_PROFILE_OUT=file also saves the stats), and prints the database queries of
+one request. The settings are this process's:
+for production ones (the cached template loader), run it with MAILSUITE_DEBUG=0 and the
+production secrets set (MAILSUITE_SECRET_KEY, MAILSUITE_ALLOWED_HOSTS=testserver,
+MAILSUITE_INTERNAL_API_TOKEN, MAILSUITE_MAILSTORE_MASTER_PASSWORD).
 """
 
 import argparse
@@ -43,6 +48,11 @@ os.environ["MAILSUITE_TEST_DATABASE"] = os.environ.get("BENCH_DATABASE", "bench_
 os.environ.setdefault("MAILSUITE_ARGON2_TIME_COST", "1")
 os.environ.setdefault("MAILSUITE_ARGON2_MEMORY_COST", "8192")
 os.environ.setdefault("MAILSUITE_ARGON2_PARALLELISM", "1")
+# Dovecot's PostgreSQL role is cluster-wide: the scratch database's migrations create it and set
+# its password. A role of the bench's own, with a password of its own, leaves the role that the
+# tests (and a development instance) on the same cluster log in with untouched.
+os.environ["MAILSUITE_DOVECOT_DB_USER"] = os.environ.get("BENCH_DOVECOT_DB_USER", "mailsuite_dovecot_bench")
+os.environ["MAILSUITE_DOVECOT_DB_PASSWORD"] = "bench-dovecot-db-" + uuid.uuid4().hex
 
 import django  # noqa: E402
 from timing import percentile, timed  # noqa: E402
@@ -164,7 +174,8 @@ class gunicorn:  # noqa: N801 - used as a context manager like a function
                 "MAILSUITE_ALLOWED_HOSTS": HOST,
                 "MAILSUITE_TRUSTED_PROXIES": "127.0.0.1",
                 "MAILSUITE_INTERNAL_API_TOKEN": "bench-internal-token-" + uuid.uuid4().hex,
-                "MAILSUITE_DOVECOT_DB_PASSWORD": "bench-dovecot-db-" + uuid.uuid4().hex,
+                "MAILSUITE_DOVECOT_DB_USER": os.environ["MAILSUITE_DOVECOT_DB_USER"],
+                "MAILSUITE_DOVECOT_DB_PASSWORD": os.environ["MAILSUITE_DOVECOT_DB_PASSWORD"],
                 "MAILSUITE_MAILSTORE_MASTER_PASSWORD": MASTER_PASSWORD,
                 "MAILSUITE_DATABASE_URL": url,
                 "MAILSUITE_DB_CONN_MAX_AGE": "600",
@@ -357,15 +368,26 @@ def profile(address: str, password: str) -> None:
     settings.ALLOWED_HOSTS = ["testserver"]
     setup_test_environment()
     client = Client(REMOTE_ADDR="127.0.0.1")
-    assert client.post("/webmail/login/", {"login": address, "password": password}).status_code == 302
+    login = client.post("/webmail/login/", {"login": address, "password": password}, secure=True)
+    assert login.status_code == 302, login.status_code
 
     def page():
-        response = client.get("/webmail/mail/", {"f": "INBOX"})
+        response = client.get("/webmail/mail/", {"f": "INBOX"}, secure=True)
         assert response.status_code == 200 and response.content.count(b'class="wm-row') == PER_PAGE
 
     timed(page, 10)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        page()
+    print(f"{len(queries)} database queries a list page:")
+    for q in queries.captured_queries:
+        print("  ", q["sql"][:160])
     profiler = cProfile.Profile()
     profiler.runcall(timed, page, 50)
+    if os.environ.get("BENCH_PROFILE_OUT"):
+        profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     POOL.close_all()
 

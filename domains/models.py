@@ -194,7 +194,16 @@ class Mailbox(models.Model):
                 condition=models.Q(send_limit__in=SendLimitTier.values), name="mailbox_send_limit_valid"
             ),
         ]
-        indexes = [models.Index(fields=["domain", "is_active"], name="mailbox_domain_active_idx")]
+        indexes = [
+            models.Index(fields=["domain", "is_active"], name="mailbox_domain_active_idx"),
+            # The control panel's list of a large domain (bench/panel_list.py), sorted by name.
+            # Its search (icontains on the address and the names, that is UPPER(column) LIKE
+            # '%TEXT%') has trigram indexes on those very expressions, made by RunSQL in
+            # migration 0008 (an OpClass expression index needs django.contrib.postgres installed).
+            models.Index(
+                fields=["domain", "last_name", "first_name", "local_part"], name="mailbox_domain_name_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.address

@@ -135,8 +135,9 @@ class Page:
     number: int
     pages: int
     per_page: int
-    uids: list[int] = field(default_factory=list)
+    uids: list[int] = field(default_factory=list)  # a message page: every page's UIDs, in order
     threads: list[Thread] = field(default_factory=list)  # a thread page: one per item, in order
+    messages: int = 0  # messages on every page (a thread page's conversations hold several)
 
     @property
     def has_next(self) -> bool:
@@ -191,6 +192,20 @@ def _list_item(uid: int, data: dict) -> ListItem:
         draft=b"\\Draft" in flags,
         has_attachment=b"multipart/mixed" in ctype,
     )
+
+
+def uid_set(uids: list[int]) -> str:
+    """An IMAP sequence set of `uids`, runs of consecutive UIDs as ranges ("3:7,9,12:13")."""
+    parts: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
 
 
 def _immutable(criteria: list) -> bool:
@@ -462,7 +477,9 @@ class MailSession:
             wanted = uids[(number - 1) * per_page : number * per_page]
             fetched = client.fetch(wanted, LIST_ITEMS) if wanted else {}
         items = [_list_item(uid, fetched[uid]) for uid in wanted if uid in fetched]
-        return Page(items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids)
+        return Page(
+            items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids, messages=total
+        )
 
     def _threads(self, folder: str, search: Search | None) -> list[list[int]]:
         """The folder's conversations (THREAD=REFERENCES, on the server: Dovecot threads by
@@ -505,8 +522,10 @@ class MailSession:
         self, folder: str, *, search: Search | None = None, page: int = 1, per_page: int = 50
     ) -> Page:
         """One page of the folder's conversations, newest first: one row per conversation (its
-        newest message), with its size and unread count. Two FETCHes whatever the threads'
-        lengths: the heads' list items, the other messages' flags."""
+        newest message), with its size and unread count. Two commands whatever the threads'
+        lengths: a FETCH of the heads' list items, and a SEARCH for the unread ones among the
+        other messages (a FETCH of their flags answered one line per message: parsing those
+        was a third of the page's IMAP time, bench/webmail_list.py)."""
         threads = self._threads(folder, search)
         total = len(threads)
         pages = max(1, -(-total // per_page))
@@ -516,15 +535,13 @@ class MailSession:
         rest = [uid for uids in wanted for uid in uids[:-1]]
         with imap_errors(f"FETCH {folder!r}"):
             fetched = self._client.fetch(heads, LIST_ITEMS) if heads else {}
-            flags = self._client.fetch(rest, [b"FLAGS"]) if rest else {}
+            unread = set(self._client.search(["UID", uid_set(rest), "UNSEEN"])) if rest else set()
         out = []
         for uids in wanted:
             if uids[-1] not in fetched:
                 continue  # expunged meanwhile
             head = _list_item(uids[-1], fetched[uids[-1]])
-            unseen = (not head.seen) + sum(
-                1 for u in uids[:-1] if u in flags and b"\\Seen" not in flags[u].get(b"FLAGS", ())
-            )
+            unseen = (not head.seen) + sum(1 for u in uids[:-1] if u in unread)
             out.append(Thread(head=head, uids=uids, unseen=unseen))
         return Page(
             items=[t.head for t in out],
@@ -532,8 +549,10 @@ class MailSession:
             number=number,
             pages=pages,
             per_page=per_page,
-            uids=[uid for uids in threads for uid in uids],
             threads=out,
+            # Counted, not listed: a list of the folder's 10,000 UIDs built on every page only
+            # to be counted (bench/webmail_list.py).
+            messages=sum(map(len, threads)),
         )
 
     def thread_of(self, folder: str, uid: int) -> list[int]:

@@ -52,10 +52,16 @@ def mailbox_list(request, domain_name):
     sort = request.GET.get("sort", "address")
     if sort not in MAILBOX_SORTS:
         sort = "address"
-    page = paginate(request, mailboxes_for(user=request.user, domain=domain, search=search, sort=sort))
+    # Every sort ends with the mailbox name, unique in the domain: a total order.
+    page = paginate(
+        request, mailboxes_for(user=request.user, domain=domain, search=search, sort=sort), far_end=True
+    )
     rows = list(page.object_list)
     usage = quota_usage([m.address for m in rows])
+    # The rows' links from one reversed URL (a reverse per row was a tenth of the page's time).
+    url_base = reverse("mailadmin:mailbox", args=[domain.name, 0])[: -len("0/")]
     for m in rows:
+        m.url = f"{url_base}{m.pk}/"
         m.used_bytes, m.used_messages = usage.get(m.address, (0, 0))
         m.used_percent = min(100, round(100 * m.used_bytes / m.quota_bytes)) if m.quota_bytes else 0
     return render(

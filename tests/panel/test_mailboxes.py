@@ -1,9 +1,12 @@
 """Mailbox pages: create, edit, paid changes with their price, delete; bad input changes nothing."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AppPassword
 from accounts.services import app_password_create
@@ -267,6 +270,32 @@ def test_list_search_sort_and_pagination(world, postmaster_client):
     assert [m.local_part for m in found.context["rows"]] == ["u07"]
     desc = postmaster_client.get(url + "?sort=-address")
     assert desc.context["rows"][0].local_part == "u54"
+    # every sort pages through the domain once, in order, page 2 (past the middle) being read from
+    # the other end: names with ties, some never logged in (NULL last ascending, first descending)
+    now = timezone.now()
+    for i in range(55):
+        Mailbox.objects.filter(domain=world.domain, local_part=f"u{i:02d}").update(
+            first_name=f"F{i % 3}",
+            last_name=f"L{i % 5}",
+            quota_tier=(8, 25)[i % 2],
+            last_login_at=now - timedelta(hours=i % 7) if i % 4 else None,
+        )
+    mailboxes = list(Mailbox.objects.filter(domain=world.domain))
+    never = now + timedelta(days=1)  # NULL: after every time ascending
+    by_address = sorted(mailboxes, key=lambda m: m.local_part)
+    expected = {
+        "name": sorted(mailboxes, key=lambda m: (m.last_name, m.first_name, m.local_part)),
+        "-quota": sorted(by_address, key=lambda m: -m.quota_tier),
+        "last_login": sorted(mailboxes, key=lambda m: (m.last_login_at or never, m.local_part)),
+        "-last_login": sorted(by_address, key=lambda m: m.last_login_at or never, reverse=True),
+    }
+    for sort, ordered in expected.items():
+        seen = []
+        for number in (1, 2):
+            response = postmaster_client.get(url, {"sort": sort, "page": number})
+            assert response.status_code == 200
+            seen += [m.local_part for m in response.context["rows"]]
+        assert seen == [m.local_part for m in ordered], sort
 
 
 def test_access_log_and_tracemail_export_csv(world, postmaster_client):

@@ -199,6 +199,7 @@ def test_mailstore_threads_through_the_live_mailbox(webmail_user):
         assert [t.uids for t in page.threads] == [[lone]] and page.total == 2 and page.pages == 2
         page = mail.thread_page("INBOX", page=2, per_page=1)
         assert [t.uids for t in page.threads] == [uids] and page.threads[0].unseen == 4
+        assert page.messages == 5
         assert page.items[0].uid == uids[-1]
         assert mail.thread_of("INBOX", uids[1]) == uids
         raws = mail.messages_raw("INBOX", uids[:2], mark_seen=True)

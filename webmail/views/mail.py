@@ -60,7 +60,7 @@ def _list(request: HttpRequest, folder: str) -> HttpResponse:
                 folder, sort=sort, reverse=reverse_order, search=search, page=page_number, per_page=per_page
             )
         current = next(f for f in folders if f.name == folder)
-        if not search.active and current.messages != len(page.uids):
+        if not search.active and current.messages != page.messages:
             # Mail arrived or left since the tree was cached: its counts are stale.
             folders = mail.folder_tree()
             current = next((f for f in folders if f.name == folder), current)
