@@ -23,7 +23,7 @@ def _create(column: str) -> str:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("domains", "0007_mailbox_suspension_db_default"),
+        ("domains", "0009_dkim_keys"),
     ]
 
     operations = [
