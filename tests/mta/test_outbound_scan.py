@@ -3,6 +3,7 @@ suite's rspamd, the relay sink standing for the Internet, Dovecot for internal c
 to the Internet scored as spam is refused and holds the mailbox's outgoing mail; the postmaster
 is emailed; internal mail still works; the Postmaster releases the hold in the panel."""
 
+import smtplib
 
 import pytest
 from django.utils import translation
@@ -35,6 +36,18 @@ def message(to: str, subject: str, body: str = TEXT) -> bytes:
 def send(smtpd, to: str, data: bytes) -> tuple[int, str]:
     """One submission as mario; the first refusal (RCPT or DATA) or the DATA reply."""
     with smtpd.submission("mario@acme.test", MAILBOX_PASSWORD) as client:
+        client.mail("mario@acme.test")
+        code, text = client.rcpt(to)
+        if code != 250:
+            return code, text.decode()
+        code, text = client.data(data)
+        return code, text.decode()
+
+
+def relay_send(smtpd, to: str, data: bytes) -> tuple[int, str]:
+    """One message as Mario's Sieve script hands it to the relay listener (vacation, redirect)."""
+    with smtplib.SMTP(smtpd.host, smtpd.ports["relay"], timeout=30) as client:
+        client.ehlo("sieve.localhost")
         client.mail("mario@acme.test")
         code, text = client.rcpt(to)
         if code != 250:
@@ -95,6 +108,10 @@ def test_outgoing_spam_is_refused_holds_the_mailbox_until_the_postmaster_release
         550,
         "5.7.1 Sending to external addresses suspended, contact your postmaster",
     )
+    assert relay_send(smtpd, "bob@far.example", message("bob@far.example", "away")) == (
+        550,
+        "5.7.1 Sending to external addresses suspended, contact your postmaster",
+    )
     assert send(smtpd, "anna@acme.test", message("anna@acme.test", "lunch"))[0] == 250
     assert TracemailEntry.objects.get(recipient="anna@acme.test", subject="lunch").status == "delivered"
     assert OutboundMessage.objects.count() == 1
@@ -117,6 +134,11 @@ def test_outgoing_spam_is_refused_holds_the_mailbox_until_the_postmaster_release
 def test_rspamd_down_on_submission_to_the_internet_answers_4xx(acme, smtpd, relay_sink, settings):
     settings.RSPAMD_URL = "http://127.0.0.1:9"  # nothing listens: rspamd is down
     assert send(smtpd, "bob@far.example", message("bob@far.example", "figures")) == (
+        451,
+        "4.3.0 Message filter unavailable, please try again later",
+    )
+    # the Sieve relay too
+    assert relay_send(smtpd, "bob@far.example", message("bob@far.example", "away")) == (
         451,
         "4.3.0 Message filter unavailable, please try again later",
     )
