@@ -1,4 +1,5 @@
 import datetime
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from mailstore.dovecot import sessions_end
 from mailstore.layout import DELETED_RETENTION_DAYS, store_bring_back, store_set_aside
 from mailstore.models import QuotaOverride
 from mailstore.selectors import quota_usage_for
+
+logger = logging.getLogger(__name__)
 
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
@@ -469,8 +472,17 @@ def mailbox_sending_hold(
             after={"sending_held": True, "reason": mailbox.sending_held_reason},
         )
         details = {"score": score, "symbols": list(symbols)[:10], "subject": subject[:200]}
-        transaction.on_commit(lambda: _send_sending_held_notice(mailbox_id=mailbox_id, **details))
+        transaction.on_commit(lambda: _notify_sending_held(mailbox_id=mailbox_id, **details))
     return True
+
+
+def _notify_sending_held(**kwargs: Any) -> None:
+    """After the commit, in the SMTP server's worker thread: a failed email must not turn the
+    sender's 554 into a 4xx (the hold stands and is shown in the panel); it is logged."""
+    try:
+        _send_sending_held_notice(**kwargs)
+    except Exception:
+        logger.exception("outgoing mail held: the notice to the postmaster was not sent")
 
 
 def _send_sending_held_notice(
