@@ -161,6 +161,12 @@ class Mailbox(models.Model):
     receive_while_suspended = models.BooleanField(
         _("receives mail while suspended"), default=False, db_default=False
     )
+    # Outgoing mail on hold (mta.outscan): a message to the Internet scored as spam. Every further
+    # message to the outside is refused until the postmaster releases it; internal mail works.
+    sending_held_at = models.DateTimeField(_("outgoing mail held since"), null=True, blank=True)
+    sending_held_reason = models.TextField(
+        _("why outgoing mail is held"), blank=True, default="", db_default=""
+    )
     require_2fa = models.BooleanField(_("two-factor authentication required"), default=False)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -43,6 +43,11 @@ urlpatterns = [
     path(
         "d/<str:domain_name>/m/<int:pk>/suspension/", mailboxes.mailbox_suspension, name="mailbox_suspension"
     ),
+    path(
+        "d/<str:domain_name>/m/<int:pk>/sending-hold/",
+        mailboxes.mailbox_sending_release,
+        name="mailbox_sending_release",
+    ),
     path("d/<str:domain_name>/m/<int:pk>/export/", mailboxes.mailbox_export, name="mailbox_export"),
     path(
         "d/<str:domain_name>/m/<int:pk>/devices/<int:device_pk>/",

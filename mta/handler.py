@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.translation import gettext as _
 
-from mta import filtering, headerfrom, lineendings, routing, sendlimit, services
+from mta import filtering, headerfrom, lineendings, outscan, routing, sendlimit, services
 from mta.acceptance import Accepted, accept_message, fingerprint_of, parse_headers
 from mta.lmtp import LMTPEndpoint
 from mta.models import TracemailEntry
@@ -470,6 +470,10 @@ class MailHandler:
             if route.kind == routing.Kind.REMOTE
             else TracemailEntry.Direction.INTERNAL
         )
+        if fresh.sending_held and route.kind == routing.Kind.REMOTE:
+            reply = outscan.HELD_REPLY
+            self._trace_rejection_sync(trace, address, route.domain_id, direction, reply)
+            return _RcptVerdict(reply)
         if route.domain_id == fresh.domain_id:
             return _RcptVerdict("250 2.1.5 OK", routes=[route])  # one's own domain: unlimited
         reservation = sendlimit.reserve(mailbox_id=fresh.mailbox_id, limit=fresh.send_limit)
@@ -562,6 +566,26 @@ class MailHandler:
                 envelope.reservations = []
                 return filtered.reply if filtered is not None else TEMP_BACKEND
             content = filtered.content
+        elif sent_by is not None and any(r.kind == routing.Kind.REMOTE for r in envelope.routes.values()):
+            login = session.auth_data.login if self.mode == SUBMISSION else trace.sender
+            try:
+                scanned = await self.run(
+                    self._scan_outbound,
+                    content,
+                    envelope,
+                    trace,
+                    sent_by,
+                    login,
+                    session.host_name or "unknown",
+                    server.hostname,
+                )
+            except DatabaseError:
+                logger.exception("DATA: outbound scan verdict not recorded")
+                scanned = None
+            if scanned is None or scanned.reply:
+                await self._refund([r.key for r in envelope.reservations])
+                envelope.reservations = []
+                return scanned.reply if scanned is not None else TEMP_BACKEND
         reservations, envelope.reservations = envelope.reservations, []
         try:
             result: Accepted = await self.run(
@@ -626,6 +650,61 @@ class MailHandler:
                 except DatabaseError:
                     logger.exception("could not trace a filter verdict")
         return filtered
+
+    # Outbound scanning ------------------------------------------------------------------------
+
+    def _scan_outbound(
+        self,
+        content: bytes,
+        envelope: MailEnvelope,
+        trace: services.MessageTrace,
+        mailbox_id: int,
+        login: str,
+        helo: str,
+        hostname: str,
+    ) -> outscan.Scanned:
+        """Sync, in a worker thread: rspamd's verdict (mta.outscan) on a submitted or relayed
+        message with recipients outside the suite, kept on the trace; a refusal or deferral is
+        traced for each recipient (nothing is sent, internal copies included)."""
+        routes = list(envelope.routes.values())
+        scanned = outscan.outbound_scan(
+            content=content,
+            sender="" if envelope.mail_from == "<>" else envelope.mail_from,
+            recipients=[r.address for r in routes],
+            client_ip=trace.client_ip,
+            helo=helo,
+            hostname=hostname,
+            login=login,
+            mailbox_id=mailbox_id,
+            subject=trace.subject,
+            queue_id=trace.queue_id,
+        )
+        trace.spam_verdict, trace.spam_score = scanned.verdict, scanned.score
+        if scanned.reply:
+            trace.size = len(content)
+            status = (
+                TracemailEntry.Status.DEFERRED
+                if scanned.reply.startswith("4")
+                else TracemailEntry.Status.REJECTED
+            )
+            for route in routes:
+                direction = (
+                    TracemailEntry.Direction.OUT
+                    if route.kind == routing.Kind.REMOTE
+                    else TracemailEntry.Direction.INTERNAL
+                )
+                try:
+                    services.tracemail_record(
+                        trace=trace,
+                        recipient=route.address,
+                        recipient_domain_id=route.domain_id,
+                        direction=direction,
+                        status=status,
+                        reason=scanned.reply,
+                    )
+                except DatabaseError:
+                    logger.exception("could not trace an outbound scan verdict")
+        return scanned
 
     # Header From ------------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class Sender:
     domain_name: str
     send_limit: int
     active: bool
+    sending_held: bool = False  # outgoing mail on hold (mta.outscan): nothing to the outside
 
 
 def split_address(address: str) -> tuple[str, str]:
@@ -117,8 +118,7 @@ def expand_route(route: Route, *, poster: Sender | None, rcpt: str) -> Expanded:
     if result.error == addresses.LOOP:
         logger.warning("address %s: a loop in its aliases, refused", route.address)
         return Expanded(
-            "550 5.4.6 "
-            + "<%(rcpt)s>: Routing loop detected in the aliases of this address" % {"rcpt": rcpt}
+            "550 5.4.6 " + "<%(rcpt)s>: Routing loop detected in the aliases of this address" % {"rcpt": rcpt}
         )
     if result.error == addresses.TOO_DEEP:
         return Expanded(
@@ -133,8 +133,7 @@ def expand_route(route: Route, *, poster: Sender | None, rcpt: str) -> Expanded:
             poster is None or poster.mailbox_id not in result.members.get(lst.id, ())
         ):
             return Expanded(
-                "550 5.7.1 "
-                + "<%(list)s>: Only members of this list may post to it" % {"list": lst.address}
+                "550 5.7.1 " + "<%(list)s>: Only members of this list may post to it" % {"list": lst.address}
             )
         if lst.posting == PostingPolicy.DOMAIN and (poster is None or poster.domain_id != lst.domain_id):
             return Expanded(
@@ -187,7 +186,14 @@ def sender_for(mailbox_id: int) -> Sender | None:
     mailbox = (
         Mailbox.objects.select_related("domain")
         .only(
-            "id", "local_part", "send_limit", "is_active", "domain__id", "domain__name", "domain__is_active"
+            "id",
+            "local_part",
+            "send_limit",
+            "is_active",
+            "sending_held_at",
+            "domain__id",
+            "domain__name",
+            "domain__is_active",
         )
         .filter(pk=mailbox_id)
         .first()
@@ -201,6 +207,7 @@ def sender_for(mailbox_id: int) -> Sender | None:
         domain_name=mailbox.domain.name,
         send_limit=int(mailbox.send_limit),
         active=mailbox.is_active and mailbox.domain.is_active,
+        sending_held=mailbox.sending_held_at is not None,
     )
 
 

@@ -82,6 +82,8 @@ class Verdict:
     # "" when it wrote none (a message it skipped, e.g. GTUBE).
     authentication_results: str = ""
     message: str = ""  # rspamd's smtp_message, if any
+    # The symbols that weigh most (not negative, highest first): what a notice names as why.
+    top_symbols: tuple[str, ...] = ()
 
     @property
     def dmarc_reject(self) -> bool:
@@ -245,7 +247,22 @@ def rspamd_check(
         symbols=frozenset(symbols) if isinstance(symbols, dict) else frozenset(),
         authentication_results=auth_results,
         message=str((data.get("messages") or {}).get("smtp_message", "")),
+        top_symbols=_top_symbols(symbols),
     )
+
+
+def _top_symbols(symbols: object, count: int = 5) -> tuple[str, ...]:
+    if not isinstance(symbols, dict):
+        return ()
+    weighed = []
+    for name, detail in symbols.items():
+        try:
+            score = float((detail or {}).get("score", 0.0))
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if score >= 0:  # a forced action (GTUBE, a virus) may come from a symbol of score 0
+            weighed.append((-score, str(name)))
+    return tuple(f"{name} ({-score:.1f})" for score, name in sorted(weighed)[:count])
 
 
 def rspamd_learn(*, content: bytes, spam: bool, url: str | None = None, timeout: float | None = None) -> dict:

@@ -1,17 +1,22 @@
 import datetime
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.selectors import inclusion_of
 from billing.services import charge_mailbox_created, charge_mailbox_deleted, charge_mailbox_tiers_changed
 from core.audit import audit_record
+from core.portals import portal_url
 from core.updates import UNCHANGED, Unchanged, given
 from domains.models import Address, DelegateGrant, DeletedMailbox, Domain, Mailbox, QuotaTier, SendLimitTier
 from domains.services.common import check_password, clean, integrity_to_validation, snapshot
@@ -20,6 +25,8 @@ from mailstore.dovecot import sessions_end
 from mailstore.layout import DELETED_RETENTION_DAYS, store_bring_back, store_set_aside
 from mailstore.models import QuotaOverride
 from mailstore.selectors import quota_usage_for
+
+logger = logging.getLogger(__name__)
 
 MAILBOX_FIELDS = ("first_name", "last_name", "quota_tier", "send_limit", "is_active", "require_2fa")
 
@@ -439,4 +446,90 @@ def mailbox_undelete(*, deleted: DeletedMailbox, actor: Any | None = None) -> Ma
         charge_mailbox_created(mailbox=mailbox, actor=actor)
         # Last, inside the transaction: a failure here (the place taken) undoes the rows.
         store_bring_back(mailbox_id=mailbox.pk)
+    return mailbox
+
+
+def mailbox_sending_hold(
+    *, mailbox_id: int, reason: str, score: float | None, symbols: list[str], subject: str
+) -> bool:
+    """Put the mailbox's outgoing mail on hold (mta: a message to the Internet scored as spam):
+    every further message to the outside is refused until the postmaster releases it. The domain's
+    postmaster (and its Manager, if any) is emailed after the commit. Returns False when the
+    mailbox was already held (no second email)."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain").filter(pk=mailbox_id).first()
+        if mailbox is None or mailbox.sending_held_at is not None:
+            return False
+        mailbox.sending_held_at = timezone.now()
+        mailbox.sending_held_reason = reason[:2000]
+        mailbox.save(update_fields=["sending_held_at", "sending_held_reason", "updated_at"])
+        audit_record(
+            actor=None,
+            action="mailbox.sending_hold",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before={"sending_held": False},
+            after={"sending_held": True, "reason": mailbox.sending_held_reason},
+        )
+        details = {"score": score, "symbols": list(symbols)[:10], "subject": subject[:200]}
+        transaction.on_commit(lambda: _notify_sending_held(mailbox_id=mailbox_id, **details))
+    return True
+
+
+def _notify_sending_held(**kwargs: Any) -> None:
+    """After the commit, in the SMTP server's worker thread: a failed email must not turn the
+    sender's 554 into a 4xx (the hold stands and is shown in the panel); it is logged."""
+    try:
+        _send_sending_held_notice(**kwargs)
+    except Exception:
+        logger.exception("outgoing mail held: the notice to the postmaster was not sent")
+
+
+def _send_sending_held_notice(
+    *, mailbox_id: int, score: float | None, symbols: list[str], subject: str
+) -> None:
+    mailbox = Mailbox.objects.select_related("domain", "domain__manager__user").get(pk=mailbox_id)
+    domain = mailbox.domain
+    recipients = list(
+        Mailbox.objects.filter(domain=domain, is_postmaster=True).values_list("local_part", flat=True)
+    )
+    to = [f"{local}@{domain.name}" for local in recipients]
+    manager_email = domain.manager.user.email if domain.manager_id else ""
+    if manager_email:
+        to.append(manager_email)
+    if not to:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "address": mailbox.address,
+            "score": "" if score is None else f"{score:.2f}",
+            "symbols": ", ".join(symbols),
+            "subject": subject,
+            "panel_url": portal_url("mailadmin", "mailadmin:mailbox", args=[domain.name, mailbox.pk]),
+        }
+        title = _("Outgoing mail of %(address)s held: a message scored as spam") % {
+            "address": mailbox.address
+        }
+        body = render_to_string("domains/email/sending_held.txt", context)
+    send_mail(title, body, settings.DEFAULT_FROM_EMAIL, to)
+
+
+def mailbox_sending_release(*, mailbox: Mailbox, actor: Any | None = None) -> Mailbox:
+    """Lift the hold on the mailbox's outgoing mail (the postmaster, after checking the account)."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
+        if mailbox.sending_held_at is None:
+            return mailbox
+        reason = mailbox.sending_held_reason
+        mailbox.sending_held_at = None
+        mailbox.sending_held_reason = ""
+        mailbox.save(update_fields=["sending_held_at", "sending_held_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="mailbox.sending_release",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before={"sending_held": True, "reason": reason},
+            after={"sending_held": False},
+        )
     return mailbox

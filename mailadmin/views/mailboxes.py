@@ -347,6 +347,19 @@ def mailbox_suspension(request, domain_name, pk):
 
 
 @panel_view
+def mailbox_sending_release(request, domain_name, pk):
+    """Lift the hold on a mailbox's outgoing mail (a message scored as spam): Postmaster or Manager."""
+    domain, mailbox = _load(request, domain_name, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if request.POST.get("action") != "release":
+        return HttpResponseBadRequest(_("Unknown action."))
+    services.mailbox_sending_release(mailbox=mailbox, actor=request.user)
+    messages.success(request, _("Outgoing mail is released: the mailbox can send outside the suite again."))
+    return redirect(mailbox_url(domain, mailbox))
+
+
+@panel_view
 def mailbox_archive(request, domain_name, pk):
     """Attach (then the import wizard) or remove the mailbox's archive: the Manager only."""
     domain, mailbox = _load(request, domain_name, pk, manager_only=True)

@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AppPassword
@@ -34,6 +35,7 @@ DOMAIN_URLS = [
     ("mailbox_security", True, {"action": "require_2fa"}, False),
     ("mailbox_delete", True, {"confirm_address": "victim@acme.test"}, False),
     ("mailbox_suspension", True, {"action": "suspend", "mail": "refuse"}, False),
+    ("mailbox_sending_release", True, {"action": "release"}, False),
     ("mailbox_export", True, None, False),
     ("domain_security", False, {"require_2fa": "on"}, False),
     ("audit_log", False, None, False),
@@ -53,6 +55,7 @@ POST_ONLY = {
     "mailbox_send_limit",
     "mailbox_archive",
     "mailbox_suspension",
+    "mailbox_sending_release",
 }
 
 
@@ -70,6 +73,7 @@ def fingerprint() -> dict:
                 "require_2fa",
                 "is_active",
                 "receive_while_suspended",
+                "sending_held_at",
                 "user__password",
                 "user__is_active",
             )
@@ -97,7 +101,10 @@ def url_for(world, victim, name, needs_mailbox):
 
 @pytest.fixture
 def victim(world):
-    return MailboxFactory(domain=world.domain, local_part="victim", first_name="Vera", last_name="Victim")
+    # Outgoing mail held (a message scored as spam): the release URL has something to change.
+    mailbox = MailboxFactory(domain=world.domain, local_part="victim", first_name="Vera", last_name="Victim")
+    Mailbox.objects.filter(pk=mailbox.pk).update(sending_held_at=timezone.now())
+    return mailbox
 
 
 @pytest.fixture
