@@ -241,6 +241,9 @@ def _pairs_condition(alternatives) -> Q:
     return condition
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]|_")  # letters, digits and spaces alone make no phrase
+
+
 def _tsqueries(text: str) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -290,7 +293,8 @@ class PostgresSearch:
             text, config=CONFIGS[1], search_type="websearch"
         )
         rows = rows.filter(search=query)
-        if "<" in "".join(tsqueries := _tsqueries(text)):  # a phrase: ask for its pairs too
+        # Quotes, and words the parser splits ("e-mail"), make phrases: ask for their pairs too.
+        if _PUNCTUATION.search(text) and "<" in "".join(tsqueries := _tsqueries(text)):
             alternatives = phrase_pairs(tsqueries)
             if alternatives:
                 rows = rows.filter(_pairs_condition(alternatives))
