@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -183,6 +184,16 @@ class ArchivedMessage(models.Model):
             models.Index(fields=["archive", "folder", "message_date"], name="archived_message_browse"),
             models.Index(fields=["blob"], name="archived_message_blob"),
             GinIndex(fields=["search"], name="archived_message_search"),
+            # A quoted phrase: the pairs of adjacent lexemes of the vector (migration 0007 defines
+            # the function; archiving.search computes the same keys for the phrase's words).
+            GinIndex(
+                models.Func(
+                    models.F("search"),
+                    function="archive_search_pairs",
+                    output_field=ArrayField(models.IntegerField()),
+                ),
+                name="archived_message_search_pairs",
+            ),
             # Search and lists newest first, in one archive or across many (archiving.search).
             models.Index(fields=["archive", "message_date", "seq"], name="archived_message_archive_date"),
             models.Index(fields=["message_date", "seq"], name="archived_message_date"),

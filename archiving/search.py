@@ -12,6 +12,15 @@
   PostgreSQL then walks the (archive_id, message_date) or (message_date) index and stops at
   `limit` matches, or, for a rare word, takes the GIN matches and sorts them; either way a
   common word over a million messages stays well under 200 ms (bench/archive_search.py).
+  A quoted phrase ("fattura di gennaio") also asks for the pairs of adjacent words it needs,
+  through a second GIN index over each vector's pairs of adjacent lexemes (migration 0007,
+  `archive_search_pairs`): a phrase of two words each in thousands of messages is in a few
+  dozen, found at once, where the words' index alone gives every message holding both and
+  PostgreSQL must read the positions of each (seconds). The phrase itself is still checked
+  (`search @@ query`), so the results are exactly those of the query alone; the pairs only
+  narrow where PostgreSQL looks. A common pair (over 1% of the messages by PostgreSQL's
+  estimate) is not asked for: the walk of the date index finds its page of matches sooner.
+  The from and to filters are substrings (ILIKE), served across archives by a trigram index.
   `order="relevance"` ranks every match (ts_rank) first: exact, but it reads every matching
   vector, seconds for a common word in a large archive.
 - An OpenSearch backend is one more module: a class with the same two methods, `index` (called
@@ -23,14 +32,21 @@
 """
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import DataContains
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import F, Func, IntegerField, Lookup, Q, QuerySet, Value
 from django.utils.module_loading import import_string
 
 from archiving.models import ArchivedMessage
+
+CONFIGS = ("italian", "english")
 
 
 @dataclass(frozen=True)
@@ -43,15 +59,230 @@ class SearchFilters:
     has_attachment: bool | None = None
 
 
+class _ILike(Lookup):
+    """`sender ILIKE '%x%'`: the trigram index (archived_message_sender_trgm) serves it; Django's
+    icontains writes UPPER(sender) LIKE UPPER('%x%'), which no index serves."""
+
+    lookup_name = "ilike"  # used as an expression, never registered on a field
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+def _containing(field: str, text: str) -> _ILike:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _ILike(F(field), f"%{escaped}%")
+
+
+# -- phrases: the pairs of adjacent lexemes a query needs ------------------------------------------
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<lexeme>'(?:[^']|'')*')(?P<flags>:[*A-D]+)?|(?P<phrase><(?:-|\d+)>)|(?P<op>[&|!()]))"
+)
+
+
+def _parse_tsquery(text: str):
+    """The tree of a tsquery as PostgreSQL prints it: ("lex", lexeme, usable), ("not", x),
+    ("and" | "or", a, b), ("phrase", a, b, distance); None when empty. Precedence: ! then <N>
+    then & then |, as PostgreSQL's."""
+    tokens, at = [], 0
+    while at < len(text):
+        m = _TOKEN.match(text, at)
+        if m is None:
+            if text[at:].strip():
+                raise ValueError(text)
+            break
+        at = m.end()
+        if m["lexeme"]:
+            lexeme = m["lexeme"][1:-1].replace("''", "'").replace("\\\\", "\\")
+            tokens.append(("lex", lexeme, "*" not in (m["flags"] or "")))
+        elif m["phrase"]:
+            distance = m["phrase"][1:-1]
+            tokens.append(("phrase", 1 if distance == "-" else int(distance)))
+        else:
+            tokens.append((m["op"],))
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else (None,)
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def operand():
+        token = take()
+        if token[0] == "lex":
+            return token
+        if token[0] == "!":
+            return ("not", operand())
+        if token[0] == "(":
+            inner = alternatives()
+            if take()[0] != ")":
+                raise ValueError(text)
+            return inner
+        raise ValueError(text)
+
+    def phrase():
+        node = operand()
+        while peek()[0] == "phrase":
+            distance = take()[1]
+            node = ("phrase", node, operand(), distance)
+        return node
+
+    def conjunction():
+        node = phrase()
+        while peek()[0] == "&":
+            take()
+            node = ("and", node, phrase())
+        return node
+
+    def alternatives():
+        node = conjunction()
+        while peek()[0] == "|":
+            take()
+            node = ("or", node, conjunction())
+        return node
+
+    if not tokens:
+        return None
+    tree = alternatives()
+    if pos != len(tokens):
+        raise ValueError(text)
+    return tree
+
+
+def _chain(node):
+    """A phrase of lexemes as [(lexeme or None, offset)], None when it is not one."""
+    if node[0] == "lex":
+        return [(node[1] if node[2] else None, 0)]
+    if node[0] != "phrase":
+        return None
+    left, right = _chain(node[1]), _chain(node[2])
+    if left is None or right is None:
+        return None
+    shift = max(offset for _, offset in left) + node[3]
+    return left + [(lexeme, offset + shift) for lexeme, offset in right]
+
+
+MAX_ALTERNATIVES = 8
+
+
+def _needed_pairs(node):
+    """What a row must hold for the query to match it, as alternatives (a set of frozensets of
+    adjacent lexeme pairs: one of the sets, every pair in it); None when nothing is known (a
+    word alone, a negation): the words' own index serves those."""
+    kind = node[0]
+    if kind in ("lex", "not"):
+        return None
+    if kind == "phrase":
+        chain = _chain(node)
+        if chain is None:
+            return _both(_needed_pairs(node[1]), _needed_pairs(node[2]))
+        pairs = frozenset(
+            (a, b)
+            for a, offset in chain
+            for b, following in chain
+            if a is not None and b is not None and following == offset + 1
+        )
+        return {pairs} if pairs else None
+    if kind == "and":
+        return _both(_needed_pairs(node[1]), _needed_pairs(node[2]))
+    left, right = _needed_pairs(node[1]), _needed_pairs(node[2])  # or
+    if left is None or right is None:
+        return None
+    return left | right
+
+
+def _both(left, right):
+    if left is None or right is None:
+        return left if right is None else right
+    together = {a | b for a in left for b in right}
+    return together if len(together) <= MAX_ALTERNATIVES else left
+
+
+def phrase_pairs(tsqueries: list[str]) -> set[frozenset[tuple[str, str]]] | None:
+    """The adjacent lexeme pairs a row needs to match any of `tsqueries` (PostgreSQL's text of
+    each), or None when they say nothing about pairs."""
+    needed: set = set()
+    for text in tsqueries:
+        try:
+            tree = _parse_tsquery(text)
+        except ValueError:
+            return None
+        alternatives = _needed_pairs(tree) if tree is not None else set()
+        if alternatives is None:
+            return None
+        needed |= alternatives
+    if not needed or len(needed) > MAX_ALTERNATIVES:
+        return None
+    return needed
+
+
+_PAIRS_OF_SEARCH = Func(F("search"), function="archive_search_pairs", output_field=ArrayField(IntegerField()))
+
+
+class _Keys(Func):
+    template = "ARRAY[%(expressions)s]::integer[]"
+    output_field = ArrayField(IntegerField())
+
+
+def _pair_key(a: str, b: str) -> Func:
+    # archive_search_pairs computes the same, for each lexeme and the one after it
+    return Func(Value(f"{a} {b}"), function="hashtext", output_field=IntegerField())
+
+
+def _pairs_condition(alternatives) -> Q:
+    condition = Q()
+    for pairs in sorted(alternatives, key=sorted):
+        keys = _Keys(*(_pair_key(a, b) for a, b in sorted(pairs)))
+        condition |= Q(DataContains(_PAIRS_OF_SEARCH, keys))
+    return condition
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]|_")  # letters, digits and spaces alone make no phrase
+
+
+def _tsqueries(text: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(f"websearch_to_tsquery('{c}', %s)::text" for c in CONFIGS),
+            [text] * len(CONFIGS),
+        )
+        return list(cursor.fetchone())
+
+
+# Above this share of the messages (PostgreSQL's estimate, from the pairs index's statistics) a
+# pair is common: walking the date index finds a page of matches sooner than fetching every
+# message with the pair, and each match the walk finds would compute its pairs again for nothing.
+COMMON_PAIR_SHARE = 0.01
+
+
+def _pairs_are_selective(condition: Q) -> bool:
+    sql, params = ArchivedMessage.objects.filter(condition).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        (plan,) = cursor.fetchone()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [ArchivedMessage._meta.db_table]
+        )
+        (messages,) = cursor.fetchone()
+    return plan[0]["Plan"]["Plan Rows"] <= max(1000, COMMON_PAIR_SHARE * messages)
+
+
 def apply_filters(rows: QuerySet[ArchivedMessage], filters: SearchFilters) -> QuerySet[ArchivedMessage]:
     """The search's filters on `rows`: the one place that says what each filter means (the
     backends and the headers-only search of archiving.selectors use it)."""
     if filters.folder:
         rows = rows.filter(folder=filters.folder)
     if filters.sender:
-        rows = rows.filter(sender__icontains=filters.sender)
+        rows = rows.filter(_containing("sender", filters.sender))
     if filters.recipient:
-        rows = rows.filter(recipients__icontains=filters.recipient)
+        rows = rows.filter(_containing("recipients", filters.recipient))
     if filters.since:
         rows = rows.filter(message_date__gte=filters.since)
     if filters.before:
@@ -85,10 +316,15 @@ class PostgresSearch:
         text = " ".join(text.split())
         if not text:
             return rows.order_by("-message_date", "-seq")[:limit]
-        query = SearchQuery(text, config="italian", search_type="websearch") | SearchQuery(
-            text, config="english", search_type="websearch"
+        query = SearchQuery(text, config=CONFIGS[0], search_type="websearch") | SearchQuery(
+            text, config=CONFIGS[1], search_type="websearch"
         )
         rows = rows.filter(search=query)
+        # Quotes, and words the parser splits ("e-mail"), make phrases: ask for their pairs too.
+        if _PUNCTUATION.search(text) and "<" in "".join(tsqueries := _tsqueries(text)):
+            alternatives = phrase_pairs(tsqueries)
+            if alternatives and _pairs_are_selective(condition := _pairs_condition(alternatives)):
+                rows = rows.filter(condition)
         if order != "relevance":
             return rows.order_by("-message_date", "-seq")[:limit]
         return rows.annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "-message_date", "-seq")[

@@ -12,7 +12,11 @@ addresses; a tenth of the messages with an attachment name. The search vectors a
 journaling and indexing build them (Italian and English stems, headers weight A, body weight B):
 the vocabulary is stemmed once by PostgreSQL, then each row's vector is assembled from the
 stems (a body is one of 50,000 distinct texts, as real mail repeats itself), so the load takes
-minutes rather than hours. The queries go through archiving.search (the portal's code)."""
+minutes rather than hours. The indexes are dropped before the load and built after it from their
+own definitions; the longest is the index of adjacent lexeme pairs (phrases, migration 0007): it
+runs archive_search_pairs over every vector, about half a millisecond a message on one core (a
+rebuild takes 15 to 50 minutes, depending on how busy the machine is), which is why the data set
+is kept. The queries go through archiving.search (the portal's code)."""
 
 import argparse
 import io
