@@ -15,7 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS, Archive, ArchivePlan
-from billing.services import charge_archive_attached, charge_archive_removed
+from billing.services import (
+    charge_archive_attached,
+    charge_archive_removed,
+    charge_deleted_archive_removed,
+)
 from core.audit import audit_record
 from domains.models import Mailbox
 
@@ -143,6 +147,8 @@ def archive_remove_orphan(*, archive: Archive, confirm_address: str, actor: Any 
             before={"archive": archive.retention_years},
             after={"archive": None},
         )
+        if archive.mailbox_key is not None:  # its charge stops at once, as archive_remove's
+            charge_deleted_archive_removed(mailbox_key=archive.mailbox_key, actor=actor)
 
 
 # Retention changes ----------------------------------------------------------------------------
