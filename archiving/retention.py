@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from archiving.blobstore import blob_store
 from archiving.models import Archive, ArchivedMessage
+from billing.services import charge_deleted_archive_removed
 from core.days import local_midnight
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ def archive_purge(*, now: dt.datetime | None = None, batch: int | None = None) -
                 ):
                     locked.delete()
                     result.archives += 1
+                    # A deleted mailbox's archive, kept and billed until now: its charge stops
+                    # (a removed one's stopped at its removal).
+                    if locked.removed_at is None and locked.mailbox_key is not None:
+                        charge_deleted_archive_removed(mailbox_key=locked.mailbox_key, actor=None)
     # Blobs left unreferenced by an earlier purge that failed half-way (store unreachable).
     while True:
         swept = _purge_blobs(None, batch=batch)

@@ -9,15 +9,22 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from archiving.models import RETENTION_MAX_YEARS, RETENTION_MIN_YEARS, Archive, ArchivePlan
-from billing.services import charge_archive_attached, charge_archive_removed
+from billing.services import (
+    billed_archive_relink,
+    charge_archive_attached,
+    charge_archive_removed,
+    charge_deleted_archive_removed,
+)
 from core.audit import audit_record
-from domains.models import Mailbox
+from domains.models import DeletedMailbox, Mailbox
+from domains.services import mailbox_undelete
 
 # A shortening of the retention applies this long after it was asked (and can be cancelled
 # until then); a lengthening applies at once.
@@ -143,6 +150,65 @@ def archive_remove_orphan(*, archive: Archive, confirm_address: str, actor: Any 
             before={"archive": archive.retention_years},
             after={"archive": None},
         )
+        if archive.mailbox_key is not None:  # its charge stops at once, as archive_remove's
+            charge_deleted_archive_removed(mailbox_key=archive.mailbox_key, actor=actor)
+
+
+def archive_relink(*, mailbox: Mailbox, actor: Any | None = None) -> Archive | None:
+    """A mailbox brought back by domains.services.mailbox_undelete (same id) gets its archives
+    back: the owner reads them again (put back included) and they leave the Manager's page of
+    archives of deleted mailboxes. The one not removed journals again, with its retention, and is
+    billed as the mailbox's archive again, as before the deletion. Returns that one, if any."""
+    with transaction.atomic():
+        mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
+        # By the mailbox's id; an archive orphaned before archives kept it, by its address.
+        archives = list(
+            Archive.objects.select_for_update()
+            .filter(mailbox__isnull=True)
+            .filter(
+                Q(mailbox_key=mailbox.pk)
+                | Q(mailbox_key__isnull=True, domain=mailbox.domain, address__iexact=mailbox.address)
+            )
+            .order_by("-created_at", "-pk")
+        )
+        if not archives:
+            return None
+        Archive.objects.filter(pk__in=[a.pk for a in archives]).update(
+            mailbox=mailbox, mailbox_key=mailbox.pk, domain=mailbox.domain
+        )
+        kept = next((a for a in archives if a.removed_at is None), None)
+        if kept is None or ArchivePlan.objects.filter(mailbox=mailbox).exists():
+            return None
+        ArchivePlan.objects.create(
+            mailbox=mailbox,
+            retention_years=kept.retention_years,
+            created_by=actor if getattr(actor, "pk", None) else None,
+            archive=kept,
+        )
+        # Billed since the deletion: the mailbox's again. Not billed (its mailbox deleted before
+        # archives of deleted mailboxes were billed): billed from now, as an attach.
+        if not billed_archive_relink(mailbox=mailbox):
+            charge_archive_attached(mailbox=mailbox, actor=actor)
+        audit_record(
+            actor=actor,
+            action="archive.relink",
+            domain=mailbox.domain,
+            target=mailbox.address,
+            before={"archive": None},
+            after={"archive": kept.retention_years},
+        )
+    kept.refresh_from_db()
+    return kept
+
+
+def archive_mailbox_undelete(*, deleted: DeletedMailbox, actor: Any | None = None) -> Mailbox:
+    """Undelete a mailbox (domains.services.mailbox_undelete) and give it back its archive
+    (archive_relink), in one transaction: domains sits below archiving and cannot do the
+    second part itself, so the control panel calls this."""
+    with transaction.atomic():
+        mailbox = mailbox_undelete(deleted=deleted, actor=actor)
+        archive_relink(mailbox=mailbox, actor=actor)
+    return mailbox
 
 
 # Retention changes ----------------------------------------------------------------------------

@@ -63,10 +63,21 @@ class PriceList(models.Model):
 
 
 class BilledArchive(models.Model):
-    """A mailbox whose archive is being billed. Written only by charge_archive_attached/removed,
-    which the archive services call in the transaction that attaches or removes the archive."""
+    """An archive being billed. Written only by the billing.services charges the archive
+    services call in the transaction that attaches or removes the archive.
 
-    mailbox = models.OneToOneField("domains.Mailbox", on_delete=models.CASCADE, related_name="billed_archive")
+    It outlives its mailbox as the archive does (issue 13): deleting the mailbox leaves the row,
+    `mailbox` null, still billed (as an archive of a deleted mailbox) until the Manager removes
+    the archive or the purge deletes it once its last message has expired. `mailbox_key` (the
+    mailbox's immutable id, which an undelete gives back), `domain` and `address` are what it
+    is priced, shown and found by then."""
+
+    mailbox = models.OneToOneField(
+        "domains.Mailbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="billed_archive"
+    )
+    mailbox_key = models.BigIntegerField(unique=True)
+    domain = models.ForeignKey("domains.Domain", on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(_("address"), max_length=320)
     since = models.DateTimeField(_("since"), auto_now_add=True)
 
     class Meta:
@@ -74,7 +85,7 @@ class BilledArchive(models.Model):
         verbose_name_plural = _("billed archives")
 
     def __str__(self) -> str:
-        return f"{self.mailbox_id}"
+        return self.address
 
 
 class LedgerEvent(models.Model):

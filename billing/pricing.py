@@ -28,6 +28,8 @@ class Usage:
     send_2000: int = 0
     send_5000: int = 0
     archives: int = 0
+    # Archives kept after their mailbox was deleted: billed as archives until removed or purged.
+    deleted_archives: int = 0
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -91,6 +93,7 @@ TIER_LINES = (
     ("send_2000", "send_2000", "send_2000", _("Send limit 2,000 a day")),
     ("send_5000", "send_5000", "send_5000", _("Send limit 5,000 a day")),
     ("archives", "archives", "archive", _("Archive")),
+    ("deleted_archives", "deleted_archives", "archive", _("Archive of a deleted mailbox")),
 )
 
 

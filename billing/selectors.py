@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.inclusion import Inclusion, inclusion_for
-from billing.models import DailyNotice, LedgerEvent, PriceList
+from billing.models import BilledArchive, DailyNotice, LedgerEvent, PriceList
 from billing.pricing import (
     ZERO,
     MonthlyCost,
@@ -54,13 +55,30 @@ def usage_aggregates(prefix: str = "") -> dict[str, Any]:
     }
 
 
+def deleted_archives_of_domain(domain_ref: str = "pk") -> Coalesce:
+    """An annotation of a Domain query: how many archives of its deleted mailboxes are billed
+    (u_deleted_archives; a subquery, so it does not multiply the mailbox counts)."""
+    counted = (
+        BilledArchive.objects.filter(domain_id=OuterRef(domain_ref), mailbox__isnull=True)
+        .order_by()
+        .values("domain_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def usage_of(row: dict[str, Any]) -> Usage:
     return Usage(**{name: row[f"u_{name}"] for name in Usage.__dataclass_fields__})
 
 
 def customer_usage(customer_id: int) -> Usage:
-    """Every mailbox of the customer counts, active or not (one query)."""
+    """Every mailbox of the customer counts, active or not, and every archive still billed
+    after its mailbox was deleted (two queries)."""
     row = mailbox_model().objects.filter(domain__customer_id=customer_id).aggregate(**usage_aggregates())
+    row["u_deleted_archives"] = BilledArchive.objects.filter(
+        domain__customer_id=customer_id, mailbox__isnull=True
+    ).count()
     return usage_of(row)
 
 
@@ -100,10 +118,10 @@ def price_preview(
     if change == "mailbox_create":
         after = now + Usage.of_mailbox(quota_tier=quota_tier or 8, send_limit=send_limit or 250)
     elif change == "mailbox_delete":
-        has_archive = hasattr(mailbox, "billed_archive")
-        after = now - Usage.of_mailbox(
-            quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit, archive=has_archive
-        )
+        # its archive, if billed, stays billed as an archive of a deleted mailbox
+        after = now - Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit)
+        if hasattr(mailbox, "billed_archive"):
+            after = after - Usage(archives=1) + Usage(deleted_archives=1)
     elif change == "mailbox_update":
         after = (
             now

@@ -116,21 +116,25 @@ def charge_mailbox_created(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
 
 
 def charge_mailbox_deleted(*, mailbox: Mailbox, actor: Any | None) -> LedgerEvent:
-    """Call right BEFORE deleting the mailbox row, in the same transaction (its archive, if
-    billed, goes with it)."""
+    """Call right BEFORE deleting the mailbox row, in the same transaction. The mailbox's own
+    charge stops; its archive, if billed, outlives it and stays billed (as an archive of a
+    deleted mailbox) until charge_deleted_archive_removed."""
     priced = _lock(mailbox.domain.customer_id)
     before = customer_usage(priced.customer.pk)
     archive = _has_archive(mailbox)
-    mine = Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit, archive=archive)
+    after = before - Usage.of_mailbox(quota_tier=mailbox.quota_tier, send_limit=mailbox.send_limit)
+    if archive:
+        after = after - Usage(archives=1) + Usage(deleted_archives=1)
     return _record(
         priced,
         kind=LedgerEvent.Kind.MAILBOX_DELETED,
         actor=actor,
         usage_before=before,
-        usage_after=before - mine,
+        usage_after=after,
         domain=mailbox.domain,
         target=mailbox.address,
         before=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d" + (", archive" if archive else ""),
+        after=_("archive of a deleted mailbox") if archive else "",
     )
 
 
@@ -188,7 +192,9 @@ def charge_archive_attached(*, mailbox: Mailbox, actor: Any | None) -> LedgerEve
     if _has_archive(mailbox):
         return None
     before = customer_usage(priced.customer.pk)
-    BilledArchive.objects.create(mailbox=mailbox)
+    BilledArchive.objects.create(
+        mailbox=mailbox, mailbox_key=mailbox.pk, domain=mailbox.domain, address=mailbox.address
+    )
     return _record(
         priced,
         kind=LedgerEvent.Kind.ARCHIVE_ATTACHED,
@@ -220,6 +226,43 @@ def charge_archive_removed(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
         target=mailbox.address,
         before=_("archive"),
         after=_("no archive"),
+    )
+
+
+def charge_deleted_archive_removed(*, mailbox_key: int, actor: Any | None) -> LedgerEvent | None:
+    """Call in the transaction that removes, or purges, the archive of a deleted mailbox (its
+    mailbox's id, `mailbox_key`). Stops its charge; returns None if none was billed."""
+    billed = (
+        BilledArchive.objects.filter(mailbox_key=mailbox_key, mailbox__isnull=True)
+        .select_related("domain")
+        .first()
+    )
+    if billed is None:
+        return None
+    priced = _lock(billed.domain.customer_id)
+    before = customer_usage(priced.customer.pk)
+    deleted, _rows = BilledArchive.objects.filter(pk=billed.pk, mailbox__isnull=True).delete()
+    if not deleted:
+        return None
+    return _record(
+        priced,
+        kind=LedgerEvent.Kind.ARCHIVE_REMOVED,
+        actor=actor,
+        usage_before=before,
+        usage_after=before - Usage(deleted_archives=1),
+        domain=billed.domain,
+        target=billed.address,
+        before=_("archive of a deleted mailbox"),
+        after=_("no archive"),
+    )
+
+
+def billed_archive_relink(*, mailbox: Mailbox) -> bool:
+    """Call in the transaction that brings a deleted mailbox back (same id) and gives it its
+    archive again: the archive billed since the deletion is billed as the mailbox's again (the
+    monthly total does not change, so no ledger event). Returns whether there was one."""
+    return bool(
+        BilledArchive.objects.filter(mailbox_key=mailbox.pk, mailbox__isnull=True).update(mailbox=mailbox)
     )
 
 

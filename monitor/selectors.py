@@ -24,7 +24,13 @@ from billing.pricing import (
     prorated_recurring,
 )
 from billing.pricing import tier_lines as _tier_lines
-from billing.selectors import inclusion_of, price_list_on, usage_aggregates, usage_of
+from billing.selectors import (
+    deleted_archives_of_domain,
+    inclusion_of,
+    price_list_on,
+    usage_aggregates,
+    usage_of,
+)
 from core.days import local_midnight
 from domains.models import Customer, CustomerUser, Domain
 
@@ -35,7 +41,9 @@ class DomainRow:
     name: str
     usage: Usage
     lines: tuple[Line, ...]
-    recurring: Decimal  # paid tiers and archives; extra mailboxes are a customer-level line
+    # paid tiers and archives (those of deleted mailboxes too); extra mailboxes are a
+    # customer-level line
+    recurring: Decimal
     interventions: int
     one_off: Decimal
 
@@ -82,7 +90,7 @@ def monitor_for(*, user: Any) -> Monitor:
         Domain.objects.filter(customer=customer)
         .order_by("name")
         .values("id", "name")
-        .annotate(**usage_aggregates("mailboxes__"))
+        .annotate(**usage_aggregates("mailboxes__"), u_deleted_archives=deleted_archives_of_domain())
     )
     month_start = local_midnight(first)
     interventions = {
@@ -171,6 +179,8 @@ def monitor_as_dict(monitor: Monitor) -> dict[str, Any]:
             {
                 "name": row.name,
                 "mailboxes": row.usage.mailboxes,
+                "archives": row.usage.archives,
+                "deleted_archives": row.usage.deleted_archives,
                 "lines": [line(ln) for ln in row.lines],
                 "recurring": str(row.recurring),
                 "interventions": row.interventions,

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from domains import services
+from archiving.services import archive_mailbox_undelete
 from domains.selectors import deleted_mailbox_for, deleted_mailboxes_for, domain_for, is_manager_of
 from mailadmin.views.common import paginate, panel_view
 from snapshots.selectors import restore_requests_for_domain
@@ -42,7 +42,8 @@ def deleted_mailboxes(request, domain_name):
             pk = 0
         deleted = deleted_mailbox_for(user=request.user, domain=domain, pk=pk)
         try:
-            mailbox = services.mailbox_undelete(deleted=deleted, actor=request.user)
+            # and its archive, if it had one, is its own again
+            mailbox = archive_mailbox_undelete(deleted=deleted, actor=request.user)
         except ValidationError as exc:
             errors = [m for ms in exc.message_dict.values() for m in ms]
         else:

@@ -6,14 +6,16 @@ import pytest
 from django.http import Http404
 from django.test import Client
 
-from archiving.models import Archive
+from archiving.models import Archive, ArchivePlan
 from archiving.search import SearchFilters
 from archiving.selectors import ContentRefused, archive_access, archives_for, entry_raw, search_entries
+from archiving.services import archive_mailbox_undelete, archive_remove_orphan
+from billing.models import BilledArchive, LedgerEvent
 from core.models import AuditEntry
 from domains import services as domain_services
-from domains.models import DelegateGrant, DeletedMailbox
-from tests.archive.conftest import DELEGATE_PASSWORD, portal_login
-from tests.factories import DomainFactory, ManagerFactory
+from domains.models import DelegateGrant, DeletedMailbox, Mailbox
+from tests.archive.conftest import DELEGATE_PASSWORD, journal, portal_login, raw
+from tests.factories import MAILBOX_PASSWORD, DomainFactory, ManagerFactory
 from tests.panel.conftest import panel_client, postmaster_of
 
 pytestmark = pytest.mark.django_db
@@ -138,12 +140,67 @@ def test_the_deleted_archives_page_with_four_clients(deleted):
     assert panel_client(world.manager_user).get(DELETED_ARCHIVES).status_code == 200
 
 
-def test_an_undeleted_mailbox_takes_its_grants_back(deleted):
+def test_an_undeleted_mailbox_takes_its_grants_and_its_archive_back(deleted):
+    # given the owner's mailbox deleted: its archive on the Manager's page, billed as kept
     world = deleted
-    mailbox = domain_services.mailbox_undelete(deleted=DeletedMailbox.objects.get(local_part="ceo"))
+    manager = panel_client(world.manager_user)
+    assert [row["archive"].pk for row in manager.get(DELETED_ARCHIVES).context["rows"]] == [world.archive.pk]
+    assert BilledArchive.objects.get(mailbox_key=world.owner.pk).mailbox_id is None
+
+    # when the Manager undeletes it in the control panel
+    deleted_row = DeletedMailbox.objects.get(local_part="ceo")
+    response = manager.post("/mailadmin/d/acme.test/deleted-mailboxes/", {"deleted": deleted_row.pk})
+
+    # then it is the same mailbox, with its Delegates' grants and its archive
+    assert response.status_code == 302
+    mailbox = Mailbox.objects.get(local_part="ceo", domain=world.colleague.domain)
     assert mailbox.pk == world.owner.pk
     assert DelegateGrant.objects.get(delegate=world.full).mailbox_id == mailbox.pk
     assert archive_access(user=world.full.user, archive_id=world.archive.pk).pk == world.archive.pk
+    archive = Archive.objects.get(pk=world.archive.pk)
+    assert (archive.mailbox_id, archive.removed_at) == (mailbox.pk, None)
+    # it leaves the page of archives of deleted mailboxes
+    assert manager.get(DELETED_ARCHIVES).context["rows"] == []
+    # the owner reads it again, as owner (put back included)
+    assert [a.pk for a in archives_for(user=mailbox.user)] == [archive.pk]
+    assert archive_access(user=mailbox.user, archive_id=archive.pk).is_owner
+    owner = portal_login("ceo@acme.test", MAILBOX_PASSWORD)
+    assert owner.get("/archive/")["Location"] == f"/archive/a/{archive.pk}/"
+    # it journals again, as before the deletion, and is billed as the mailbox's archive
+    assert mailbox.archive_plan.archive_id == archive.pk
+    journal(mailbox, raw("after-undelete", date="Mon, 30 Nov 2026 10:00:00 +0100"))
+    assert archive.messages.count() == 4
+    billed = BilledArchive.objects.get(mailbox_key=mailbox.pk)
+    assert billed.mailbox_id == mailbox.pk
+    assert AuditEntry.objects.filter(action="archive.relink", target="ceo@acme.test").count() == 1
+
+
+def test_an_undeleted_mailbox_gets_back_a_removed_archive_without_journaling_it(deleted):
+    # given the archive of the deleted mailbox removed by the Manager (readable 30 more days)
+    world = deleted
+    archive_remove_orphan(archive=world.archive, confirm_address="ceo@acme.test", actor=world.manager_user)
+
+    mailbox = archive_mailbox_undelete(deleted=DeletedMailbox.objects.get(local_part="ceo"))
+
+    # the owner reads it again until the purge, but it stays removed: no journaling, no charge
+    archive = Archive.objects.get(pk=world.archive.pk)
+    assert archive.mailbox_id == mailbox.pk and archive.removed_at is not None
+    assert [a.pk for a in archives_for(user=mailbox.user)] == [archive.pk]
+    assert not ArchivePlan.objects.filter(mailbox=mailbox).exists()
+    assert not BilledArchive.objects.filter(mailbox_key=mailbox.pk).exists()
+
+
+def test_an_undeleted_mailbox_whose_kept_archive_was_not_billed_is_billed_from_now(deleted):
+    # given an archive kept from before archives of deleted mailboxes were billed
+    world = deleted
+    BilledArchive.objects.filter(mailbox_key=world.owner.pk).delete()
+
+    mailbox = archive_mailbox_undelete(deleted=DeletedMailbox.objects.get(local_part="ceo"))
+
+    # it journals again, so it is billed again, from now
+    assert mailbox.archive_plan.archive_id == world.archive.pk
+    assert BilledArchive.objects.get(mailbox_key=mailbox.pk).mailbox_id == mailbox.pk
+    assert LedgerEvent.objects.filter(kind="archive_attached", target="ceo@acme.test").count() == 2
 
 
 def test_the_manager_edits_a_delegate_and_keeps_changes_or_revokes_its_grant_on_a_deleted_mailbox(deleted):

@@ -29,7 +29,7 @@ from core.models import AuditEntry
 from domains import services as domain_services
 from tests.archiving.conftest import raw_message
 from tests.archiving.test_retention import kept, rome
-from tests.billing.conftest import price_list  # noqa: F401 - fixture
+from tests.billing.conftest import PRICES, price_list  # noqa: F401 - fixture
 from tests.factories import DomainFactory, MailboxFactory, ManagerFactory
 from tests.panel.conftest import panel_client, postmaster_of
 
@@ -194,24 +194,33 @@ def test_billing_starts_at_activation_not_before_and_removal_stops_it(managed):
     assert attached.monthly_delta > 0 and removed.monthly_delta == -attached.monthly_delta
 
 
+@pytest.mark.usefixtures("price_list")
 def test_an_archive_outlives_its_mailbox_until_its_retention_ends(archived_mailbox):
     # given an archived mailbox with one message, then the mailbox deleted
     mailbox, archive = archived_mailbox(retention_years=1)
     journal(mailbox, "kept", rome(2026, 3, 1, 12))
-    address, mailbox_pk = mailbox.address, mailbox.pk
+    address, mailbox_pk, customer_id = mailbox.address, mailbox.pk, mailbox.domain.customer_id
     domain_services.mailbox_delete(mailbox=mailbox)
 
-    # then the archive and its entries remain, no longer journaled nor billed, not marked removed
+    # then the archive and its entries remain, no longer journaled, not marked removed, and
+    # still billed, as an archive of a deleted mailbox
     archive.refresh_from_db()
     assert (archive.mailbox_id, archive.mailbox_key, archive.address) == (None, mailbox_pk, address)
     assert archive.removed_at is None
     assert kept(archive) == ["kept"]
-    assert not BilledArchive.objects.filter(mailbox_id=mailbox_pk).exists()
-    # the purge keeps it through its retention (2026-03-01 + 1 year)
+    assert BilledArchive.objects.filter(mailbox_key=mailbox_pk, mailbox__isnull=True).exists()
+    assert customer_usage(customer_id).deleted_archives == 1
+    # the purge keeps it (and its charge) through its retention (2026-03-01 + 1 year)
     assert archive_purge(now=rome(2027, 3, 1, 23)) == PurgeResult(entries=0, blobs=0, archives=0)
-    # and the day after removes the message and, nothing more coming in, the archive
+    assert customer_usage(customer_id).deleted_archives == 1
+    # and the day after removes the message and, nothing more coming in, the archive: its
+    # charge stops with it
     assert archive_purge(now=rome(2027, 3, 2, 1)) == PurgeResult(entries=1, blobs=1, archives=1)
     assert not Archive.objects.filter(pk=archive.pk).exists()
+    assert not BilledArchive.objects.filter(mailbox_key=mailbox_pk).exists()
+    assert customer_usage(customer_id).deleted_archives == 0
+    stopped = LedgerEvent.objects.filter(kind="archive_removed", target=address).get()
+    assert (stopped.actor_label, stopped.monthly_delta) == ("system", -PRICES["archive"])
 
 
 def test_an_empty_archive_of_a_live_mailbox_is_kept(archived_mailbox):

@@ -61,7 +61,10 @@ def bulk_mailboxes(
         for i, user in enumerate(users)
     )
     if archive:
-        BilledArchive.objects.bulk_create(BilledArchive(mailbox=m) for m in mailboxes)
+        BilledArchive.objects.bulk_create(
+            BilledArchive(mailbox=m, mailbox_key=m.pk, domain=domain, address=f"{m.local_part}@{domain.name}")
+            for m in mailboxes
+        )
     return mailboxes
 
 

@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from archiving.services import archive_attach, archive_remove
+from archiving.models import Archive
+from archiving.services import archive_attach, archive_remove, archive_remove_orphan
 from billing.models import BilledArchive, LedgerEvent
+from billing.selectors import customer_usage
 from billing.services import NotInTransaction, charge_intervention, charge_mailbox_created
 from domains import services
 from domains.models import Mailbox
@@ -135,7 +137,9 @@ def test_change_of_personal_data_writes_no_event(domain):
 
 
 @pytest.mark.django_db
-def test_deleting_an_extra_mailbox_with_archive_removes_both_fees(domain, staff):
+def test_deleting_an_extra_mailbox_with_archive_keeps_billing_the_archive_until_the_manager_removes_it(
+    domain, staff
+):
     fill_included(domain)
     extra = MailboxFactory(domain=domain, local_part="extra", quota_tier=100)
     archive_attach(mailbox=extra, retention_years=5, actor=staff)
@@ -143,14 +147,49 @@ def test_deleting_an_extra_mailbox_with_archive_removes_both_fees(domain, staff)
 
     services.mailbox_delete(mailbox=extra, actor=staff)
 
+    # the mailbox's own fees stop; its archive, kept, stays billed
     last = events(domain)[-1]
     assert (
         last.kind,
         last.before,
+        last.after,
         last.monthly_total_before,
         last.monthly_total_after,
         last.monthly_delta,
-    ) == ("mailbox_deleted", "100 GB, 250/d, archive", D("13.00"), D("0.00"), D("-13.00"))
+    ) == (
+        "mailbox_deleted",
+        "100 GB, 250/d, archive",
+        "archive of a deleted mailbox",
+        D("13.00"),
+        D("1.50"),
+        D("-11.50"),
+    )
+    billed = BilledArchive.objects.get()
+    assert (billed.mailbox_id, billed.mailbox_key, billed.address) == (None, extra.pk, "extra@ledger.test")
+    usage = customer_usage(domain.customer_id)
+    assert (usage.archives, usage.deleted_archives) == (0, 1)
+
+    # the Manager removes it: its charge stops at once
+    archive_remove_orphan(
+        archive=Archive.objects.get(mailbox_key=extra.pk), confirm_address="extra@ledger.test", actor=staff
+    )
+
+    last = events(domain)[-1]
+    assert (
+        last.kind,
+        last.target,
+        last.before,
+        last.monthly_total_before,
+        last.monthly_total_after,
+        last.actor_id,
+    ) == (
+        "archive_removed",
+        "extra@ledger.test",
+        "archive of a deleted mailbox",
+        D("1.50"),
+        D("0.00"),
+        staff.pk,
+    )
     assert BilledArchive.objects.count() == 0
 
 

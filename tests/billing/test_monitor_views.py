@@ -112,9 +112,46 @@ def test_json_has_the_figures_of_the_monitor(tenants):
         "send_2000": "0.00",
         "send_5000": "0.00",
         "archives": "0.00",
+        "deleted_archives": "0.00",
     }
     assert monitor["monthly_total"] == "37.00"
     assert [d["name"] for d in monitor["domains"]] == ["nostra.test"]
+
+
+def test_the_archive_of_a_deleted_mailbox_stays_on_the_monitor_until_removed(tenants):
+    from archiving.models import Archive
+    from archiving.services import archive_attach, archive_remove_orphan
+    from domains import services
+
+    client = client_for("right.nostra")
+    mailbox = tenants["ours"].domains.get().mailboxes.get(local_part="m0")  # 25 GB
+    archive_attach(mailbox=mailbox, retention_years=2)
+    assert client.get(DATA).json()["monitor"]["monthly_total"] == "38.50"  # 37.00 + 1.50
+
+    services.mailbox_delete(mailbox=mailbox)
+
+    # 9 mailboxes: 3 extra × 2.50 + 8 × 25 GB × 3.00 = 31.50, and the archive kept: 1.50
+    response = client.get(DATA).json()
+    monitor = response["monitor"]
+    lines = {ln["key"]: (ln["quantity"], ln["amount"]) for ln in monitor["lines"]}
+    assert (lines["archives"], lines["deleted_archives"]) == ((0, "0.00"), (1, "1.50"))
+    assert monitor["monthly_total"] == "33.00"
+    [row] = monitor["domains"]
+    assert (row["mailboxes"], row["archives"], row["deleted_archives"], row["recurring"]) == (
+        9,
+        0,
+        1,
+        "25.50",
+    )
+    assert '<small data-key="deleted_archives">(+1 ' in response["html"]
+
+    archive_remove_orphan(
+        archive=Archive.objects.get(address=mailbox.address), confirm_address=mailbox.address
+    )
+
+    monitor = client.get(DATA).json()["monitor"]
+    assert monitor["monthly_total"] == "31.50"
+    assert monitor["domains"][0]["deleted_archives"] == 0
 
 
 def _count_queries(client) -> int:

@@ -81,6 +81,7 @@ def test_included_count_extra_mailboxes_and_every_line_match_the_hand_computatio
         ("send_2000", 22, Decimal("4.00"), Decimal("88.00")),
         ("send_5000", 10, Decimal("8.00"), Decimal("80.00")),
         ("archives", 22, Decimal("1.50"), Decimal("33.00")),
+        ("deleted_archives", 0, Decimal("1.50"), Decimal("0.00")),
     ]
     assert cost.total == Decimal("729.00")
 
