@@ -13,6 +13,7 @@ import pytest
 from domains import dkim as dkim_reads
 from domains import services
 from domains.models import DkimKey, Mailbox
+from mta.rspamd import rspamd_check
 from tests.factories import MAILBOX_PASSWORD, DomainFactory, MailboxFactory
 from tests.panel.conftest import panel_client, postmaster_of
 
@@ -76,7 +77,7 @@ def acme(transactional_db, settings, dns_server):
 
 
 def test_submitted_mail_is_signed_and_verifies_against_the_record_the_panel_shows(
-    smtpd, relay_sink, dns_server, acme
+    smtpd, relay_sink, dns_server, acme, rspamd_server, rspamd_ports
 ):
     # given the Postmaster publishes the DKIM record the DNS page shows, and the page's check
     # sees it (the key then signs)
@@ -115,6 +116,18 @@ def test_submitted_mail_is_signed_and_verifies_against_the_record_the_panel_show
         ):
             assert field in signed, field
         assert signed.count(b"from") == 2  # oversigned: no second From can be added
+        # and rspamd, the verifier the MX itself uses (another implementation than the signer's
+        # dkimpy), finds the signature valid as a receiver on the Internet would
+        verdict = rspamd_check(
+            content=sent.content,
+            sender="mario@acme.test",
+            recipients=list(sent.rcpt_tos),
+            client_ip="192.0.2.10",
+            helo="mail.elsewhere.example",
+            hostname="mx.far.example",
+            url=rspamd_ports.url,
+        )
+        assert "R_DKIM_ALLOW" in verdict.symbols and "R_DKIM_REJECT" not in verdict.symbols, verdict
     # and the same message altered in transit fails: a changed body, a changed Subject
     content = relay_sink.messages[0].content
     assert dkim.verify(content.replace(b"in spirit", b"in cash"), dnsfunc=txt_from(dns_server)) is False
