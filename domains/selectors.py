@@ -334,3 +334,21 @@ def domain_aliases_for(*, user: Any, domain: Domain) -> QuerySet[DomainAlias]:
     if not can_administer(actor=user, domain=domain):
         raise Http404
     return DomainAlias.objects.filter(domain=domain).order_by("name")
+
+
+def global_address_list(*, mailbox: Mailbox, query: str = "") -> QuerySet[Mailbox]:
+    """The global address list a mailbox's user sees: the active mailboxes of its own domain
+    (never another domain's), matching `query` in the address or the name when given."""
+    query = (query or "").replace("\x00", "").strip()
+    qs = Mailbox.objects.filter(domain_id=mailbox.domain_id, is_active=True, domain__is_active=True)
+    if query:
+        local, at, domain = query.partition("@")
+        if at and domain and domain.lower() != mailbox.domain.name.lower():
+            return qs.none()
+        words = Q()
+        for word in (local if at else query).split():
+            words &= (
+                Q(local_part__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+            )
+        qs = qs.filter(Q(local_part__iexact=local) if at else words)
+    return qs.select_related("domain", "domain__customer").order_by("last_name", "first_name", "local_part")
