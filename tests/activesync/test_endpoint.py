@@ -634,6 +634,7 @@ def test_settings_device_and_user_information(running_mailplane, mailbox_factory
     account = answer.find(f"{S}UserInformation/{S}Get/{S}Accounts/{S}Account")
     assert account.findtext(f"{S}UserDisplayName") == "Anna Rossi"
     assert account.findtext(f"{S}EmailAddresses/{S}PrimarySmtpAddress") == address
-    assert answer.findtext(f"{S}Oof/{S}Status") == "2"  # not served yet
+    assert answer.findtext(f"{S}Oof/{S}Status") == "1"
+    assert answer.findtext(f"{S}Oof/{S}Get/{S}OofState") == "0"  # no vacation reply set
     device = Device.objects.get(device_id=phone.device_id, mailbox=_mailbox(address))
     assert (device.model, device.os, device.friendly_name) == ("Pixel 8", "Android 14", "Anna's phone")
