@@ -5,8 +5,8 @@
   "from:" and "subject:" narrow it), between the GreaterThan / LessThan DateReceived days (IMAP
   searches by day). Results newest first, the requested Range of them rendered as Sync renders
   an Email, with the Total.
-- GAL: the global address list, the active mailboxes of the user's own domain (never another
-  domain's), by address or name.
+- GAL: the global address list, the active mailboxes of the user's own domain, then its
+  aliases and distribution lists (never another domain's), by address, name or description.
 
 ResolveRecipients resolves each To against the same list."""
 
@@ -20,7 +20,7 @@ from activesync.commands import expect
 from activesync.context import Context, element
 from activesync.message import application_data, body_preference
 from devices.selectors import device_folder, device_folders
-from domains.selectors import global_address_list
+from domains.selectors import GalEntry, global_address_list
 from mailstore.errors import NotFound
 from mailstore.reader import Search, mail_session
 
@@ -144,15 +144,14 @@ def _mailbox(context: Context, query: Element, options: Element | None, first: i
 # GAL ----------------------------------------------------------------------------------------
 
 
-def _gal_properties(mailbox) -> list[Element | None]:
-    company = mailbox.domain.brand_name or mailbox.domain.customer.company_name
+def _gal_properties(entry: GalEntry) -> list[Element | None]:
     return [
-        element(f"{G}DisplayName", mailbox.full_name or mailbox.address),
-        element(f"{G}FirstName", mailbox.first_name) if mailbox.first_name else None,
-        element(f"{G}LastName", mailbox.last_name) if mailbox.last_name else None,
-        element(f"{G}Company", company) if company else None,
-        element(f"{G}Alias", mailbox.local_part),
-        element(f"{G}EmailAddress", mailbox.address),
+        element(f"{G}DisplayName", entry.display_name),
+        element(f"{G}FirstName", entry.first_name) if entry.first_name else None,
+        element(f"{G}LastName", entry.last_name) if entry.last_name else None,
+        element(f"{G}Company", entry.company) if entry.company else None,
+        element(f"{G}Alias", entry.alias),
+        element(f"{G}EmailAddress", entry.address),
     ]
 
 
@@ -160,7 +159,7 @@ def _gal(context: Context, query: str, first: int, last: int) -> Element:
     if not query:
         return _answer(STATUS_INVALID_REQUEST)  # no list of everyone for an empty query
     entries = global_address_list(mailbox=context.mailbox, query=query)
-    total = entries.count()
+    total = len(entries)
     results = [
         element(f"{S}Result", None, element(f"{S}Properties", None, *_gal_properties(m)))
         for m in entries[first : last + 1]
@@ -181,7 +180,7 @@ def resolve_recipients(context: Context, document: Element | None) -> Element:
     responses = []
     for name in names:
         entries = global_address_list(mailbox=context.mailbox, query=name)
-        total = entries.count()
+        total = len(entries)
         status = RESOLVED if total == 1 else AMBIGUOUS if total else UNRESOLVED
         shown = list(entries[: max(1, limit)]) if total else []
         responses.append(
@@ -196,7 +195,7 @@ def resolve_recipients(context: Context, document: Element | None) -> Element:
                         f"{R}Recipient",
                         None,
                         element(f"{R}Type", TYPE_GAL),
-                        element(f"{R}DisplayName", m.full_name or m.address),
+                        element(f"{R}DisplayName", m.display_name),
                         element(f"{R}EmailAddress", m.address),
                     )
                     for m in shown

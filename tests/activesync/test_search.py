@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from domains.models import Mailbox
+from domains.models import AddressKind, Mailbox
+from domains.services import address_create
 from tests.activesync.phone import F, M, Phone
 from tests.factories import DomainFactory
 from tests.protocol.helpers import lmtp_deliver, message
@@ -121,6 +122,14 @@ def test_gal_and_resolve_recipients_see_only_the_own_domain(running_mailplane, m
         domain=domain, local_part="giorgio", first_name="Giorgio", last_name="Neri"
     )
     Mailbox.objects.filter(local_part="giorgio", domain=domain).update(is_active=False)
+    sales = Mailbox.objects.get(local_part="gianni", domain=domain)
+    address_create(
+        domain=domain, kind=AddressKind.ALIAS, local_part="giuridico", targets=[sales.registry_entry]
+    )
+    outsiders_box = Mailbox.objects.get(local_part="giulia", domain=other)
+    address_create(
+        domain=other, kind=AddressKind.ALIAS, local_part="gite", targets=[outsiders_box.registry_entry]
+    )
     phone = Phone(address, password)
     phone.provision()
 
@@ -133,11 +142,12 @@ def test_gal_and_resolve_recipients_see_only_the_own_domain(running_mailplane, m
     assert (entry.findtext(f"{G}FirstName"), entry.findtext(f"{G}LastName")) == ("Giulia", "Bianchi")
     assert entry.findtext(f"{G}Company") == domain.customer.company_name
     store = _gal_search(phone, "gi")
-    found = {p.findtext(f"{G}EmailAddress") for p in store.iter(f"{S}Properties")}
-    assert found == {colleague, f"gianni@{domain.name}"}
-    assert outsider not in found and suspended not in found and store.findtext(f"{S}Total") == "2"
+    found = [p.findtext(f"{G}EmailAddress") for p in store.iter(f"{S}Properties")]
+    # the people (by last name), then the domain's aliases; not the other domain's "gite"
+    assert found == [colleague, f"gianni@{domain.name}", f"giuridico@{domain.name}"]
+    assert outsider not in found and suspended not in found and store.findtext(f"{S}Total") == "3"
     store = _gal_search(phone, "gi", "0-0")
-    assert len(store.findall(f"{S}Result")) == 1 and store.findtext(f"{S}Total") == "2"
+    assert len(store.findall(f"{S}Result")) == 1 and store.findtext(f"{S}Total") == "3"
     assert _gal_search(phone, outsider).findtext(f"{S}Total") == "0"
 
     # ResolveRecipients: one match resolved, several ambiguous, another domain's unknown
@@ -158,6 +168,7 @@ def test_gal_and_resolve_recipients_see_only_the_own_domain(running_mailplane, m
     assert {r.findtext(f"{R}EmailAddress") for r in responses["gi"].findall(f"{R}Recipient")} == {
         colleague,
         f"gianni@{domain.name}",
+        f"giuridico@{domain.name}",
     }
     unknown = responses[outsider]
     assert (unknown.findtext(f"{R}Status"), unknown.findtext(f"{R}RecipientCount")) == ("4", "0")
