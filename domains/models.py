@@ -547,7 +547,7 @@ class Vacation(models.Model):
     enabled = models.BooleanField(_("vacation reply on"), default=False)
     subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
     body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)
-    starts_on = models.DateField(_("from"), null=True, blank=True)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
     until = models.DateField(_("until"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('enabled', models.BooleanField(default=False, verbose_name='vacation reply on')),
                 ('subject', models.CharField(blank=True, default='', max_length=200, verbose_name='vacation subject')),
                 ('body', models.TextField(blank=True, default='', max_length=4000, verbose_name='vacation message')),
-                ('starts_on', models.DateField(blank=True, null=True, verbose_name='from')),
+                ('starts_on', models.DateField(blank=True, null=True, verbose_name='starts on')),
                 ('until', models.DateField(blank=True, null=True, verbose_name='until')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
                 ('mailbox', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='vacation', to='domains.mailbox', verbose_name='mailbox')),
