@@ -27,10 +27,14 @@ SUPPORTED = (
     "SmartReply",
     "SmartForward",
     "Settings",
+    "Search",
+    "ResolveRecipients",
 )
 # Commands that may run twice with the same effect (flags set again, a message already moved
 # is not found): retried once when the IMAP connection is lost. Not SendMail.
-RETRIED = frozenset({"FolderSync", "Sync", "GetItemEstimate", "Ping", "ItemOperations"})
+RETRIED = frozenset(
+    {"FolderSync", "Sync", "GetItemEstimate", "Ping", "ItemOperations", "Search", "ResolveRecipients"}
+)
 
 
 class BadRequest(ValueError):
@@ -53,6 +57,8 @@ NAMESPACE = {
     "SmartReply": "ComposeMail",
     "SmartForward": "ComposeMail",
     "Settings": "Settings",
+    "Search": "Search",
+    "ResolveRecipients": "ResolveRecipients",
 }
 STATUS_PROVISION_REQUIRED = 142  # MS-ASCMD common status: DeviceNotProvisioned
 STATUS_POLICY_REFRESH = 143  # PolicyRefresh: the key is not the current one
@@ -85,6 +91,7 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         moveitems,
         ping,
         provision,
+        search,
         sendmail,
         settings_command,
         sync,
@@ -105,6 +112,8 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         "SmartReply": sendmail.smart_reply,
         "SmartForward": sendmail.smart_forward,
         "Settings": settings_command.settings,
+        "Search": search.search,
+        "ResolveRecipients": search.resolve_recipients,
     }
     if command != "Provision":
         status = _policy_status(context)

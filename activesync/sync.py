@@ -12,6 +12,7 @@ A message's EAS ServerId is "<folder id>:<UID>": stable for as long as the UIDVA
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
@@ -31,7 +32,13 @@ from activesync.message import (
 from activesync.wbxml import decode, encode
 from devices.models import DeviceFolder, SyncState
 from devices.selectors import device_folder, sync_state, sync_state_locked
-from devices.services import device_synced, sync_state_advance, sync_state_options_set, sync_state_reset
+from devices.services import (
+    device_sync_remember,
+    device_synced,
+    sync_state_advance,
+    sync_state_options_set,
+    sync_state_reset,
+)
 from mailstore.errors import NotFound
 from mailstore.reader import MailSession, mail_session
 
@@ -97,14 +104,46 @@ def _window(text: str | None, default: int) -> int:
     return max(1, min(int(text), MAX_WINDOW))
 
 
+def _remembered(context: Context) -> Element | None:
+    """The device's last Sync request with collections, each with its folder's current sync key
+    (the device took the answers that followed it); None when there is none to repeat."""
+    if not context.device.sync_request:
+        return None
+    request = decode(bytes(context.device.sync_request))
+    for collection in request.findall(f"{A}Collections/{A}Collection"):
+        folder = device_folder(device=context.device, server_id=collection.findtext(f"{A}CollectionId") or "")
+        state = sync_state(folder=folder) if folder is not None else None
+        key = collection.find(f"{A}SyncKey")
+        if state is not None and key is not None:
+            key.text = str(state.sync_key)
+    return request
+
+
+def _remember(context: Context, request: Element) -> None:
+    template = copy.deepcopy(request)
+    for collection in template.findall(f"{A}Collections/{A}Collection"):
+        for commands in collection.findall(f"{A}Commands"):
+            collection.remove(commands)
+    device_sync_remember(device=context.device, request=encode(template))
+
+
 def sync(context: Context, document: Element | None) -> Element:
-    if document is None:
-        # An empty Sync repeats the previous request; the suite keeps no copy of it.
-        return element(f"{A}Sync", None, element(f"{A}Status", STATUS_EMPTY_REQUEST))
-    request = expect(document, f"{A}Sync")
+    request = expect(document, f"{A}Sync") if document is not None else None
+    if request is None or not request.findall(f"{A}Collections/{A}Collection"):
+        # A Sync without a body (or without collections) repeats the previous one (MS-ASCMD
+        # 2.2.3.x Sync: phones send it after a Ping named changes), with its WindowSize if given.
+        remembered = _remembered(context)
+        if remembered is None:
+            return element(f"{A}Sync", None, element(f"{A}Status", STATUS_EMPTY_REQUEST))
+        window = request.find(f"{A}WindowSize") if request is not None else None
+        if window is not None:
+            for old in remembered.findall(f"{A}WindowSize"):
+                remembered.remove(old)
+            remembered.append(window)
+        request = remembered
+    else:
+        _remember(context, request)
     collections = request.findall(f"{A}Collections/{A}Collection")
-    if not collections:
-        return element(f"{A}Sync", None, element(f"{A}Status", STATUS_EMPTY_REQUEST))
     window = _window(request.findtext(f"{A}WindowSize"), DEFAULT_WINDOW)
     answers = [_sync_collection(context, collection, window) for collection in collections]
     device_synced(device=context.device)

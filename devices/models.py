@@ -37,6 +37,9 @@ class Device(models.Model):
     # The last Ping's parameters: a Ping without a body (or without Folders) repeats them.
     ping_heartbeat = models.PositiveIntegerField(default=0)
     ping_folders = models.JSONField(default=list)
+    # The last Sync request with collections, less their Commands (WBXML): a Sync without a
+    # body repeats it (MS-ASCMD Sync), with each folder's current sync key.
+    sync_request = models.BinaryField(null=True, blank=True)
     first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
     wipe_requested_at = models.DateTimeField(_("remote wipe requested"), null=True, blank=True)

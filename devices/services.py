@@ -367,3 +367,10 @@ def device_ping_remember(*, device: Device, heartbeat: int, folders: list[str]) 
     if (device.ping_heartbeat, device.ping_folders) != (heartbeat, folders):
         Device.objects.filter(pk=device.pk).update(ping_heartbeat=heartbeat, ping_folders=folders)
         device.ping_heartbeat, device.ping_folders = heartbeat, folders
+
+
+def device_sync_remember(*, device: Device, request: bytes) -> None:
+    """The Sync request (without its Commands) that a later Sync without a body repeats."""
+    if device.sync_request is None or bytes(device.sync_request) != request:
+        Device.objects.filter(pk=device.pk).update(sync_request=request)
+        device.sync_request = request

@@ -550,3 +550,30 @@ class DkimKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.selector}._domainkey.{self.domain.name} ({self.state})"
+
+
+class Vacation(models.Model):
+    """A mailbox's automatic reply (out of office), mirrored to its Sieve script: set from the
+    webmail's settings and from a phone (ActiveSync Oof) alike (domains.services.vacation)."""
+
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, related_name="vacation", verbose_name=_("mailbox")
+    )
+    enabled = models.BooleanField(_("vacation reply on"), default=False)
+    subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
+    body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    until = models.DateField(_("until"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("vacation reply")
+        verbose_name_plural = _("vacation replies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(enabled=False) | ~models.Q(body=""), name="vacation_needs_body"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}"

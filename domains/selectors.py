@@ -334,3 +334,61 @@ def domain_aliases_for(*, user: Any, domain: Domain) -> QuerySet[DomainAlias]:
     if not can_administer(actor=user, domain=domain):
         raise Http404
     return DomainAlias.objects.filter(domain=domain).order_by("name")
+
+
+@dataclass(frozen=True)
+class GalEntry:
+    """One entry of the global address list: a mailbox, or an alias or list of the domain."""
+
+    address: str
+    display_name: str
+    alias: str
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+
+
+def global_address_list(*, mailbox: Mailbox, query: str = "") -> list[GalEntry]:
+    """The global address list a mailbox's user sees: the active mailboxes of its own domain,
+    then its aliases and distribution lists (not the catch-all, not forwarders), never another
+    domain's; matching `query` in the address, the name or an alias's description when given."""
+    query = (query or "").replace("\x00", "").strip()
+    domain = mailbox.domain
+    people = Mailbox.objects.filter(domain_id=domain.pk, is_active=True, domain__is_active=True)
+    shared = Address.objects.filter(
+        domain_id=domain.pk, domain__is_active=True, kind__in=(AddressKind.ALIAS, AddressKind.LIST)
+    ).exclude(local_part="")
+    if query:
+        local, at, other = query.partition("@")
+        if at and other and other.lower() != domain.name.lower():
+            return []
+        if at:
+            people = people.filter(local_part__iexact=local)
+            shared = shared.filter(local_part__iexact=local)
+        for word in [] if at else query.split():
+            people = people.filter(
+                Q(local_part__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+            )
+            shared = shared.filter(Q(local_part__icontains=word) | Q(description__icontains=word))
+    company = domain.brand_name or domain.customer.company_name
+    entries = [
+        GalEntry(
+            address=f"{m.local_part}@{domain.name}",
+            display_name=m.full_name or f"{m.local_part}@{domain.name}",
+            alias=m.local_part,
+            first_name=m.first_name,
+            last_name=m.last_name,
+            company=company,
+        )
+        for m in people.order_by("last_name", "first_name", "local_part")
+    ]
+    entries += [
+        GalEntry(
+            address=f"{a.local_part}@{domain.name}",
+            display_name=a.description or f"{a.local_part}@{domain.name}",
+            alias=a.local_part,
+            company=company,
+        )
+        for a in shared.order_by("local_part")
+    ]
+    return entries

@@ -481,6 +481,13 @@ class MailSession:
             items=items, total=total, number=number, pages=pages, per_page=per_page, uids=uids, messages=total
         )
 
+    def search_uids(self, folder: str, search: Search) -> list[int]:
+        """The UIDs of the folder's messages that match `search`, newest arrival first (the
+        server searches and sorts; a caller fetches only the range it shows)."""
+        self.select(folder, readonly=True)
+        with imap_errors(f"SORT {folder!r}"):
+            return self._sorted("ARRIVAL", True, search.criteria())
+
     def _threads(self, folder: str, search: Search | None) -> list[list[int]]:
         """The folder's conversations (THREAD=REFERENCES, on the server: Dovecot threads by
         References and In-Reply-To, and by subject), each its UIDs oldest first, the conversation

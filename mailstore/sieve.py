@@ -25,12 +25,20 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def vacation_script(*, address: str, subject: str, body: str, until: date | None, days: int = 1) -> str:
-    """The Sieve vacation script: one reply per sender per `days`, never to lists or bulk mail."""
+def vacation_script(
+    *, address: str, subject: str, body: str, until: date | None, days: int = 1, starts_on: date | None = None
+) -> str:
+    """The Sieve vacation script: one reply per sender per `days`, never to lists or bulk mail;
+    only from `starts_on` and until `until` (days, inclusive) when given."""
     lines = ['require ["vacation", "date", "relational"];', ""]
-    condition = ""
+    tests = []
+    if starts_on is not None:
+        tests.append(f'currentdate :value "ge" "date" {_quote(starts_on.isoformat())}')
     if until is not None:
-        condition = f'if currentdate :value "le" "date" {_quote(until.isoformat())} '
+        tests.append(f'currentdate :value "le" "date" {_quote(until.isoformat())}')
+    condition = ""
+    if tests:
+        condition = f"if {tests[0]} " if len(tests) == 1 else f"if allof ({', '.join(tests)}) "
     action = (
         f"vacation :days {int(days)} :addresses [{_quote(address)}]"
         + (f" :subject {_quote(subject)}" if subject else "")
@@ -97,13 +105,18 @@ class ManageSieve:
         self.sock.close()
 
 
-def vacation_apply(*, address: str, enabled: bool, subject: str, body: str, until: date | None) -> None:
+def vacation_apply(
+    *, address: str, enabled: bool, subject: str, body: str, until: date | None, starts_on: date | None = None
+) -> None:
     client = ManageSieve(settings.MAIL_BIND, settings.MAIL_PORTS["sieve"])
     try:
         client.login_as(address)
         if enabled:
             client.putscript(
-                SCRIPT_NAME, vacation_script(address=address, subject=subject, body=body, until=until)
+                SCRIPT_NAME,
+                vacation_script(
+                    address=address, subject=subject, body=body, until=until, starts_on=starts_on
+                ),
             )
             client.setactive(SCRIPT_NAME)
         else:

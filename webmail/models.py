@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Preferences(models.Model):
-    """A webmail user's own settings: identity, signature, vacation reply (mirrored to Sieve)."""
+    """A webmail user's own settings: identity, signature, list layout. (The vacation reply is
+    the mailbox's: domains.models.Vacation.)"""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -19,10 +20,6 @@ class Preferences(models.Model):
     signature_html = models.TextField(_("HTML signature"), blank=True, default="", max_length=20000)
     page_size = models.PositiveSmallIntegerField(_("messages per page"), default=50)
     threaded = models.BooleanField(_("group messages into conversations"), default=True)
-    vacation_enabled = models.BooleanField(_("vacation reply on"), default=False)
-    vacation_subject = models.CharField(_("vacation subject"), max_length=200, blank=True, default="")
-    vacation_body = models.TextField(_("vacation message"), blank=True, default="", max_length=4000)
-    vacation_until = models.DateField(_("until"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -32,10 +29,6 @@ class Preferences(models.Model):
             models.CheckConstraint(
                 condition=models.Q(page_size__gte=10, page_size__lte=200),
                 name="webmail_prefs_page_size_range",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(vacation_enabled=False) | ~models.Q(vacation_body=""),
-                name="webmail_prefs_vacation_needs_body",
             ),
         ]
 

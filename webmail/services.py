@@ -16,9 +16,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AppPassword
 from accounts.services import app_password_create, app_password_revoke
-from core.audit import audit_record
-from domains.models import Mailbox
-from mailstore import sieve
+from domains.models import Mailbox, Vacation
+from domains.services.vacation import vacation_set as domain_vacation_set
 from portalkit import rendering
 from webmail.htmltext import html_to_plain
 from webmail.models import Preferences, Recipient
@@ -131,31 +130,16 @@ def twofactor_remove(*, user: Any, password: str) -> None:
 
 def vacation_set(
     *, user: Any, address: str, enabled: bool, subject: str, body: str, until: date | None
-) -> Preferences:
-    """Save the vacation reply and write it to the user's Sieve script (ManageSieve) in the same
-    step: if Dovecot refuses, nothing is saved (a mailstore.errors exception)."""
-    body = (body or "").strip()
-    if enabled and not body:
-        raise ValidationError({"body": [_("Write the message senders will receive.")]})
-    if enabled and until is not None and until < timezone.localdate():
-        raise ValidationError({"until": [_("The end date is in the past.")]})
-    with transaction.atomic():
-        prefs, _created = Preferences.objects.select_for_update().get_or_create(user=user)
-        prefs.vacation_enabled = enabled
-        prefs.vacation_subject = (subject or "").strip()[:200]
-        prefs.vacation_body = body
-        prefs.vacation_until = until
-        prefs.full_clean()
-        prefs.save()
-        mailbox = Mailbox.objects.select_related("domain").filter(user=user).first()
-        audit_record(
-            actor=user,
-            action="webmail.vacation",
-            domain=mailbox.domain if mailbox else None,
-            target=address,
-            after={"enabled": enabled, "until": until.isoformat() if until else None},
-        )
-        sieve.vacation_apply(
-            address=address, enabled=enabled, subject=prefs.vacation_subject, body=body, until=until
-        )
-    return prefs
+) -> Vacation:
+    """The user's vacation reply, through the mailbox's own service (domains.services.vacation:
+    the row and the Sieve script together; ActiveSync's Oof reads and writes the same)."""
+    mailbox = Mailbox.objects.select_related("domain").get(user=user)
+    return domain_vacation_set(
+        mailbox=mailbox,
+        actor=user,
+        enabled=enabled,
+        subject=subject,
+        body=body,
+        until=until,
+        channel="webmail",
+    )

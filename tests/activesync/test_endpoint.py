@@ -634,6 +634,33 @@ def test_settings_device_and_user_information(running_mailplane, mailbox_factory
     account = answer.find(f"{S}UserInformation/{S}Get/{S}Accounts/{S}Account")
     assert account.findtext(f"{S}UserDisplayName") == "Anna Rossi"
     assert account.findtext(f"{S}EmailAddresses/{S}PrimarySmtpAddress") == address
-    assert answer.findtext(f"{S}Oof/{S}Status") == "2"  # not served yet
+    assert answer.findtext(f"{S}Oof/{S}Status") == "1"
+    assert answer.findtext(f"{S}Oof/{S}Get/{S}OofState") == "0"  # no vacation reply set
     device = Device.objects.get(device_id=phone.device_id, mailbox=_mailbox(address))
     assert (device.model, device.os, device.friendly_name) == ("Pixel 8", "Android 14", "Anna's phone")
+
+
+def test_sync_without_a_body_repeats_the_last_request(running_mailplane, mailbox_factory):
+    address, password = mailbox_factory()
+    lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="first"))
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    # nothing to repeat yet: Status 13
+    assert phone.command("Sync", None).findtext(f"{A}Status") == "13"
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(inbox, key)
+    assert [a.findtext(f"{A}ApplicationData/{M}Subject") for a in commands_of(page, "Add")] == ["first"]
+    key = page.findtext(f"{A}SyncKey")
+    # new mail (a Ping would say so); the phone sends Sync with no body: the same collection,
+    # under its current key, with the same options
+    lmtp_deliver(running_mailplane, address, message("sender@example.net", address, subject="second"))
+    answer = phone.command("Sync", None)
+    collection = answer.find(f"{A}Collections/{A}Collection")
+    assert collection.findtext(f"{A}CollectionId") == inbox and collection.findtext(f"{A}Status") == "1"
+    assert collection.findtext(f"{A}SyncKey") == str(int(key) + 1)
+    adds = commands_of(collection, "Add")
+    assert [a.findtext(f"{A}ApplicationData/{M}Subject") for a in adds] == ["second"]
+    assert adds[0].findtext(f"{A}ApplicationData/{B}Body/{B}Type") == "1"
+    # and the phone goes on with the key it got
+    assert phone.sync(inbox, collection.findtext(f"{A}SyncKey")).findtext(f"{A}Status") == "1"

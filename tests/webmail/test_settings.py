@@ -7,6 +7,7 @@ import pyotp
 from django.test import Client
 
 from accounts.models import AppPassword
+from domains.models import Vacation
 from tests.webmail.conftest import login, message
 from webmail.models import Preferences
 
@@ -133,7 +134,7 @@ def test_vacation_reply_is_sent_by_sieve(webmail_user):
         ).status_code
         == 302
     )
-    assert Preferences.objects.get(user__username=bob.address).vacation_enabled is False
+    assert Vacation.objects.get(mailbox__user__username=bob.address).enabled is False
 
 
 __all__ = ["login", "message"]

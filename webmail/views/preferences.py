@@ -26,6 +26,7 @@ from domains.services.recovery import (
     recovery_address_remove,
     recovery_address_set,
 )
+from domains.services.vacation import vacation_of
 from mailstore.errors import MailstoreError
 from portalkit.account import enrolment_pending, enrolment_submit, own_password_change_submit
 from portalkit.forms import NewPasswordForm
@@ -267,12 +268,12 @@ def app_password_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @webmail_view
 def vacation(request: HttpRequest) -> HttpResponse:
-    prefs = preferences_for(user=request.user)
+    current = vacation_of(mailbox=request.mailbox)
     initial = {
-        "enabled": prefs.vacation_enabled,
-        "subject": prefs.vacation_subject,
-        "body": prefs.vacation_body,
-        "until": prefs.vacation_until,
+        "enabled": current.enabled,
+        "subject": current.subject,
+        "body": current.body,
+        "until": current.until,
     }
     form = VacationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
