@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('webmail', '0003_preferences_threaded'),
-        ('domains', '0010_vacation'),
+        ('domains', '0012_vacation'),
     ]
 
     operations = [

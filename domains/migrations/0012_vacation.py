@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('domains', '0009_dkim_keys'),
+        ('domains', '0011_mailbox_sending_held'),
     ]
 
     operations = [
