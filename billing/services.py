@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from domains.models import Customer, Domain, Mailbox
 
 
+# A ledger row's before/after are data, written once and read in any language later (like
+# "25 GB, 250/d"): this state is stored as this fixed text, never in the writer's language.
+DELETED_MAILBOX_ARCHIVE = "archive of a deleted mailbox"
+
+
 class NotInTransaction(RuntimeError):
     """A charge was requested outside the transaction of the change it prices."""
 
@@ -134,7 +139,7 @@ def charge_mailbox_deleted(*, mailbox: Mailbox, actor: Any | None) -> LedgerEven
         domain=mailbox.domain,
         target=mailbox.address,
         before=f"{mailbox.quota_tier} GB, {mailbox.send_limit}/d" + (", archive" if archive else ""),
-        after=_("archive of a deleted mailbox") if archive else "",
+        after=DELETED_MAILBOX_ARCHIVE if archive else "",
     )
 
 
@@ -252,7 +257,7 @@ def charge_deleted_archive_removed(*, mailbox_key: int, actor: Any | None) -> Le
         usage_after=before - Usage(deleted_archives=1),
         domain=billed.domain,
         target=billed.address,
-        before=_("archive of a deleted mailbox"),
+        before=DELETED_MAILBOX_ARCHIVE,
         after=_("no archive"),
     )
 
