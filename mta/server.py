@@ -25,11 +25,10 @@ from mta.lmtp import LMTPEndpoint, close_pooled_session
 logger = logging.getLogger(__name__)
 
 # aiosmtpd's fixed replies, given the enhanced status codes clients and tests look for.
+_SIZE_EXCEEDED = "552 5.3.4 Message size exceeds fixed maximum message size"
 _REPLY_REWRITES = {
-    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
-    "552 Error: message size exceeds fixed maximum message size": (
-        "552 5.3.4 Message size exceeds fixed maximum message size"
-    ),
+    "552 Error: Too much mail data": _SIZE_EXCEEDED,
+    "552 Error: message size exceeds fixed maximum message size": _SIZE_EXCEEDED,
 }
 
 
@@ -86,6 +85,11 @@ class MailSMTP(SMTP):
     async def push(self, status) -> None:
         if isinstance(status, str):
             status = _REPLY_REWRITES.get(status, status)
+            # aiosmtpd refuses an oversized DATA itself (552) and drops the envelope after the
+            # reply: give the reserved send-limit units back before answering, as RSET does, so
+            # the client sees its counter back once it has the 552.
+            if status == _SIZE_EXCEEDED and self.envelope is not None:
+                await self.event_handler.refund_envelope(self.envelope)
         await super().push(status)
 
 
