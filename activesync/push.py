@@ -26,18 +26,25 @@ class _Hub:
         self.client = aioredis.Redis.from_url(settings.NEWMAIL_REDIS_URL)
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self.waiters: dict[str, set[asyncio.Event]] = {}
+        self.subscribed: dict[str, asyncio.Event] = {}
         self.reader: asyncio.Task | None = None
 
     async def add(self, name: str, event: asyncio.Event) -> None:
+        """Returns once `name` is subscribed (by this waiter or an earlier one)."""
         first = name not in self.waiters
         self.waiters.setdefault(name, set()).add(event)
-        if first:
-            try:
-                await self.pubsub.subscribe(name)
-            except aioredis.RedisError:
-                # Without Redis the Ping still ends at its heartbeat (Status 1) and the phone's
-                # next Ping looks at the folders again.
-                logger.warning("new-mail subscriber: cannot subscribe %s", name, exc_info=True)
+        if not first:
+            await self.subscribed[name].wait()
+            return
+        done = self.subscribed[name] = asyncio.Event()
+        try:
+            await self.pubsub.subscribe(name)
+        except aioredis.RedisError:
+            # Without Redis the Ping still ends at its heartbeat (Status 1) and the phone's
+            # next Ping looks at the folders again.
+            logger.warning("new-mail subscriber: cannot subscribe %s", name, exc_info=True)
+        finally:
+            done.set()
         if self.reader is None:
             self.reader = asyncio.create_task(self._read())
 
@@ -48,11 +55,15 @@ class _Hub:
         events.discard(event)
         if not events:
             del self.waiters[name]
+            self.subscribed.pop(name, None)
             with contextlib.suppress(aioredis.RedisError):
                 await self.pubsub.unsubscribe(name)
 
     async def _read(self) -> None:
         while True:
+            if self.pubsub.connection is None:  # no subscription yet (Redis was down)
+                await asyncio.sleep(1.0)
+                continue
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
             except aioredis.RedisError:
@@ -70,7 +81,7 @@ class _Hub:
     async def close(self) -> None:
         if self.reader is not None:
             self.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.reader
         with contextlib.suppress(aioredis.RedisError):
             await self.pubsub.aclose()
