@@ -27,6 +27,9 @@ class _Hub:
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self.waiters: dict[str, set[asyncio.Event]] = {}
         self.subscribed: dict[str, asyncio.Event] = {}
+        # redis-py's PubSub opens its connection at the first (un)subscribe: two at once would
+        # open two and keep one, and the other's channels would never be read.
+        self.lock = asyncio.Lock()
         self.reader: asyncio.Task | None = None
 
     async def add(self, name: str, event: asyncio.Event) -> None:
@@ -38,7 +41,8 @@ class _Hub:
             return
         done = self.subscribed[name] = asyncio.Event()
         try:
-            await self.pubsub.subscribe(name)
+            async with self.lock:
+                await self.pubsub.subscribe(name)
         except aioredis.RedisError:
             # Without Redis the Ping still ends at its heartbeat (Status 1) and the phone's
             # next Ping looks at the folders again.
@@ -56,8 +60,11 @@ class _Hub:
         if not events:
             del self.waiters[name]
             self.subscribed.pop(name, None)
-            with contextlib.suppress(aioredis.RedisError):
-                await self.pubsub.unsubscribe(name)
+            # Suppress everything: a phone that hung up cancels its Ping, and the hub may be
+            # closing under it (its last waiter gone).
+            with contextlib.suppress(Exception):
+                async with self.lock:
+                    await self.pubsub.unsubscribe(name)
 
     async def _read(self) -> None:
         while True:
@@ -66,9 +73,9 @@ class _Hub:
                 continue
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
-            except aioredis.RedisError:
-                # Redis gone: the waiters still end at their heartbeat; try again shortly.
-                logger.warning("new-mail subscriber: Redis unavailable", exc_info=True)
+            except Exception:  # Redis gone, or a protocol error: the reader must outlive it
+                # The waiters still end at their heartbeat; try again shortly.
+                logger.warning("new-mail subscriber: cannot read", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
             if message is None or message.get("type") != "message":
