@@ -9,9 +9,11 @@ device is refused, and every command except Provision needs the device's current
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
+import weakref
 from xml.etree.ElementTree import Element
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -78,13 +80,27 @@ def _tls_ok(request: HttpRequest) -> bool:
     return request.is_secure() or bool(getattr(settings, "ACTIVESYNC_ALLOW_PLAIN_HTTP", False))
 
 
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _sync_slot() -> asyncio.Semaphore:
+    """At most ACTIVESYNC_SYNC_CONCURRENCY requests of this process in their synchronous part at
+    once: each holds a thread and a database connection there, and 1,000 phones Pinging at once
+    exhausted PostgreSQL's connections (bench/activesync.py)."""
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(int(settings.ACTIVESYNC_SYNC_CONCURRENCY))
+    return slot
+
+
 @csrf_exempt
 async def endpoint(request: HttpRequest) -> HttpResponse:
     """Async so that a waiting Ping holds no thread (served by the ASGI process, mailsuite.asgi):
     everything else runs as before, synchronously in a worker thread."""
     # The synchronous part in a thread of its own, given back before a Ping waits
     # (mailsuite.asgi.Handler); under WSGI it runs in the request's thread as before.
-    async with ThreadSensitiveContext():
+    async with _sync_slot(), ThreadSensitiveContext():
         outcome = await sync_to_async(_handle)(request)
         if isinstance(request, ASGIRequest):
             await sync_to_async(connections.close_all)()  # opened in that thread: not left behind
