@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from activesync.context import Context, element
@@ -84,7 +85,9 @@ def _policy_status(context: Context) -> int | None:
     return None
 
 
-def run(command: str, context: Context, document: Element | None) -> Element | None:
+def run(command: str, context: Context, document: Element | None) -> Any:
+    """The command's answer: an Element, None (an empty 200), or a ping.Waiting the async
+    endpoint awaits."""
     from activesync import (
         folders,
         itemoperations,
@@ -97,7 +100,7 @@ def run(command: str, context: Context, document: Element | None) -> Element | N
         sync,
     )
 
-    handlers: dict[str, Callable[[Context, Element | None], Element | None]] = {
+    handlers: dict[str, Callable[[Context, Element | None], Any]] = {
         "Provision": provision.provision,
         "FolderSync": folders.folder_sync,
         "Sync": sync.sync,

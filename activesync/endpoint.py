@@ -9,17 +9,21 @@ device is refused, and every command except Provision needs the device's current
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
+import weakref
 from xml.etree.ElementTree import Element
 
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from activesync import commands
+from activesync import commands, ping
 from activesync.context import Context, element
 from activesync.wbxml import WBXMLError, decode, encode
 from core.client_address import client_ip
@@ -76,8 +80,41 @@ def _tls_ok(request: HttpRequest) -> bool:
     return request.is_secure() or bool(getattr(settings, "ACTIVESYNC_ALLOW_PLAIN_HTTP", False))
 
 
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _sync_slot() -> asyncio.Semaphore:
+    """At most ACTIVESYNC_SYNC_CONCURRENCY requests of this process in their synchronous part at
+    once: each holds a thread and a database connection there, and 1,000 phones Pinging at once
+    exhausted PostgreSQL's connections (bench/activesync.py)."""
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(int(settings.ACTIVESYNC_SYNC_CONCURRENCY))
+    return slot
+
+
 @csrf_exempt
-def endpoint(request: HttpRequest) -> HttpResponse:
+async def endpoint(request: HttpRequest) -> HttpResponse:
+    """Async so that a waiting Ping holds no thread (served by the ASGI process, mailsuite.asgi):
+    everything else runs as before, synchronously in a worker thread."""
+    # The synchronous part in a thread of its own, given back before a Ping waits
+    # (mailsuite.asgi.Handler); under WSGI it runs in the request's thread as before.
+    async with _sync_slot(), ThreadSensitiveContext():
+        outcome = await sync_to_async(_handle)(request)
+        if isinstance(request, ASGIRequest):
+            await sync_to_async(connections.close_all)()  # opened in that thread: not left behind
+    if not isinstance(outcome, ping.Waiting):
+        return outcome
+    try:
+        answer = await ping.wait(outcome)
+    except MailstoreError:
+        logger.exception("ActiveSync Ping: mail store unavailable")
+        return _retry_later()
+    return _server_headers(HttpResponse(encode(answer), content_type=WBXML_TYPE))
+
+
+def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
     if request.method == "OPTIONS":
         return _options()  # what the server speaks is public; phones ask before they log in
     if request.method != "POST":
@@ -150,6 +187,8 @@ def endpoint(request: HttpRequest) -> HttpResponse:
     except MailstoreError:
         logger.exception("ActiveSync %s: mail store unavailable", command)
         return _retry_later()
+    if isinstance(answer, ping.Waiting):
+        return answer
     if answer is None:
         return _server_headers(HttpResponse(status=200))
     response = HttpResponse(encode(answer), content_type=WBXML_TYPE)

@@ -1,22 +1,31 @@
 """Ping (MS-ASCMD 2.2.1.13): wait until a watched folder changes or the heartbeat ends.
 
-For now the request polls IMAP STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) of each
-watched folder every ACTIVESYNC_PING_POLL_SECONDS and compares it with what the device's last
-Sync of that folder saw, holding this worker thread for the heartbeat. The direction
-(docs/architecture.md): an ASGI process, woken through Redis by new mail."""
+The request is checked synchronously (`ping`), which returns a `Waiting`; the async endpoint
+awaits it (`wait`): subscribed to the mailbox's new-mail channel (activesync.push), it compares
+the watched folders' IMAP STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) with what the
+device's last Sync of each saw (Status 2 when one differs), then waits holding no thread and no
+IMAP connection, looks again each time the suite's delivery path announces mail for the mailbox,
+and ends with Status 1 at the heartbeat. Changes that are not announced (another client moving
+mail, a Sieve redirect) are seen by the phone's next Ping, at most one heartbeat later."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from activesync.commands import expect
 from activesync.context import Context, element
+from activesync.push import new_mail_events
+from devices.models import DeviceFolder
 from devices.selectors import device_folder, sync_state
 from devices.services import device_ping_remember
 from mailstore.errors import NotFound
+from mailstore.pool import POOL
 from mailstore.reader import mail_session
 
 P = "{Ping}"
@@ -30,11 +39,20 @@ STATUS_HIERARCHY = 7  # a folder is unknown: FolderSync first
 MAX_FOLDERS = 100
 
 
+@dataclass
+class Waiting:
+    """A Ping that found nothing changed: what `wait` needs to go on without the request."""
+
+    context: Context
+    watched: list[tuple[DeviceFolder, object]]
+    deadline: float  # time.monotonic()
+
+
 def _limits() -> tuple[int, int]:
     return int(settings.ACTIVESYNC_HEARTBEAT_MIN), int(settings.ACTIVESYNC_HEARTBEAT_MAX)
 
 
-def ping(context: Context, document: Element | None) -> Element:
+def ping(context: Context, document: Element | None) -> Element | Waiting:
     heartbeat_text, ids = "", []
     if document is not None:  # a Ping without a body repeats the previous one
         request = expect(document, f"{P}Ping")
@@ -65,32 +83,53 @@ def ping(context: Context, document: Element | None) -> Element:
         if folder is None:
             return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
         watched.append((folder, sync_state(folder=folder)))
+    waiting = Waiting(context=context, watched=watched, deadline=time.monotonic() + heartbeat)
+    # The device's pooled IMAP connection (left by its last Sync) is not kept for a waiting phone.
+    POOL.close_session(context.owner)
+    return waiting
 
-    deadline = time.monotonic() + heartbeat
-    poll = float(settings.ACTIVESYNC_PING_POLL_SECONDS)
-    while True:
-        changed = []
-        with mail_session(context.source, owner=context.owner) as mail:
-            for folder, state in watched:
-                try:
-                    now = mail.folder_status(folder.name)
-                except NotFound:
-                    return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
-                seen = (
-                    (state.uidvalidity, state.uidnext, state.messages, state.highestmodseq)
-                    if state is not None
-                    else None
-                )
-                if seen != (now.uidvalidity, now.uidnext, now.messages, now.highestmodseq):
-                    changed.append(folder.server_id)
-        if changed:
-            return element(
-                f"{P}Ping",
-                None,
-                element(f"{P}Status", STATUS_CHANGES),
-                element(f"{P}Folders", None, *(element(f"{P}Folder", server_id) for server_id in changed)),
+
+def _look(waiting: Waiting) -> Element | None:
+    """The answer when a watched folder changed (or vanished), else None. Opens one IMAP
+    connection and logs it out before returning."""
+    changed = []
+    with mail_session(waiting.context.source) as mail:
+        for folder, state in waiting.watched:
+            try:
+                now = mail.folder_status(folder.name)
+            except NotFound:
+                return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
+            seen = (
+                (state.uidvalidity, state.uidnext, state.messages, state.highestmodseq)
+                if state is not None
+                else None
             )
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return element(f"{P}Ping", None, element(f"{P}Status", STATUS_EXPIRED))
-        time.sleep(min(poll, left))
+            if seen != (now.uidvalidity, now.uidnext, now.messages, now.highestmodseq):
+                changed.append(folder.server_id)
+    if not changed:
+        return None
+    return element(
+        f"{P}Ping",
+        None,
+        element(f"{P}Status", STATUS_CHANGES),
+        element(f"{P}Folders", None, *(element(f"{P}Folder", server_id) for server_id in changed)),
+    )
+
+
+async def wait(waiting: Waiting) -> Element:
+    async with new_mail_events(mailbox_id=waiting.context.mailbox.pk) as event:
+        # Subscribed before the first look, so mail delivered meanwhile is not missed. _look
+        # touches no database row: any thread of the executor will do.
+        look = sync_to_async(_look, thread_sensitive=False)
+        answer = await look(waiting)
+        while answer is None:
+            left = waiting.deadline - time.monotonic()
+            if left <= 0:
+                return element(f"{P}Ping", None, element(f"{P}Status", STATUS_EXPIRED))
+            try:
+                await asyncio.wait_for(event.wait(), timeout=left)
+            except TimeoutError:
+                continue
+            event.clear()
+            answer = await look(waiting)
+        return answer

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -103,8 +104,15 @@ def client_ip(request: HttpRequest) -> str | None:
 class ProxyHeadersMiddleware:
     """Drops X-Forwarded-For / X-Forwarded-Proto unless the peer is a trusted proxy."""
 
+    # Async-capable: under ASGI a sync-only middleware would hold a thread for a whole waiting
+    # ActiveSync Ping. __call__ returns get_response's coroutine then, which Django awaits.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest):
         if not peer_is_trusted_proxy(request):

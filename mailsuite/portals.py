@@ -5,6 +5,7 @@ webmail.example.net); a request for that host is served by the portal's own URLc
 root. In development every portal lives under a path prefix of one host (mailsuite.urls).
 """
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http.request import split_domain_port
@@ -18,8 +19,15 @@ class PortalHostMiddleware:
     is served by that portal's host URLconf (mailsuite.urls.HOST_URLCONFS); request.portal is the
     portal's name, or None on any other host (the root URLconf: every portal under its prefix)."""
 
+    # Async-capable: under ASGI a sync-only middleware would hold a thread for a whole waiting
+    # ActiveSync Ping. __call__ returns get_response's coroutine then, which Django awaits.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request):
         from mailsuite.urls import HOST_URLCONFS  # the URLconf imports every portal's views
@@ -36,8 +44,15 @@ class InternalHostMiddleware:
     is in ALLOWED_HOSTS so that Dovecot and the health check reach /internal/ and /healthz under
     production settings; any other path on it is refused as Django refuses an unknown host."""
 
+    # Async-capable: under ASGI a sync-only middleware would hold a thread for a whole waiting
+    # ActiveSync Ping. __call__ returns get_response's coroutine then, which Django awaits.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request):
         internal_hosts = settings.INTERNAL_ONLY_HOSTS

@@ -423,7 +423,11 @@ WEBMAIL_UPLOAD_DIR = env.str("MAILSUITE_WEBMAIL_UPLOAD_DIR", default="")  # defa
 # proxy that does not say so (development: DEBUG allows it).
 ACTIVESYNC_HEARTBEAT_MIN = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MIN", default=60)
 ACTIVESYNC_HEARTBEAT_MAX = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MAX", default=3540)
-ACTIVESYNC_PING_POLL_SECONDS = env.float("MAILSUITE_ACTIVESYNC_PING_POLL_SECONDS", default=5.0)
+# Requests of one ActiveSync process in their synchronous part at once (a thread and a DB connection each).
+ACTIVESYNC_SYNC_CONCURRENCY = env.int("MAILSUITE_ACTIVESYNC_SYNC_CONCURRENCY", default=8)
+# New-mail notifications (mailstore.newmail): the MX publishes, ActiveSync's Ping waits on them.
+NEWMAIL_REDIS_URL = env.str("MAILSUITE_NEWMAIL_REDIS_URL", default=REDIS_URL)
+NEWMAIL_CHANNEL_PREFIX = env.str("MAILSUITE_NEWMAIL_CHANNEL_PREFIX", default="mailsuite:eas:mailbox:")
 ACTIVESYNC_ALLOW_PLAIN_HTTP = env.bool("MAILSUITE_ACTIVESYNC_ALLOW_PLAIN_HTTP", default=DEBUG)
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)

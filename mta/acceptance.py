@@ -281,7 +281,7 @@ def accept_message(
             continue
         stamped = f"{DELIVERY_HEADER}: {delivery_id(fingerprint, key)}\r\n".encode() + data
         try:
-            session.deliver(sender=sender, recipient=route.address, data=stamped)
+            session.deliver(sender=sender, recipient=route.address, data=stamped, mailbox_id=route.mailbox_id)
         except LMTPError as exc:
             services.local_copy_attempt_ended(
                 fingerprint=fingerprint, recipient=key, outcome_unknown=exc.outcome_unknown

@@ -10,6 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mailstore.newmail import new_mail_published
+
 
 class LMTPError(Exception):
     """Delivery refused or impossible. `code` is the SMTP reply code (421 when unreachable).
@@ -79,8 +81,9 @@ class LMTPSession:
                 self._conn.close()
             self._conn = None
 
-    def deliver(self, *, sender: str, recipient: str, data: bytes) -> str:
-        """Deliver one copy; returns Dovecot's reply text, raises LMTPError.
+    def deliver(self, *, sender: str, recipient: str, data: bytes, mailbox_id: int | None = None) -> str:
+        """Deliver one copy; returns Dovecot's reply text, raises LMTPError. With `mailbox_id`, a
+        delivered copy is announced on the mailbox's new-mail channel (mailstore.newmail: Ping).
 
         A kept-open connection found closed at MAIL FROM (nothing sent yet) is reopened once."""
         if self._conn is None:
@@ -113,6 +116,8 @@ class LMTPSession:
             # Shutting down" even to a message it has already saved: measured, not assumed.
             raise LMTPError(code, _text(resp), outcome_unknown=code == 421)
         self.last_used = time.monotonic()
+        if mailbox_id is not None:
+            new_mail_published(mailbox_id=mailbox_id)
         return f"{code} {_text(resp)}"
 
     def _command(self, call, *, sending_message: bool = False):
@@ -147,9 +152,11 @@ class LMTPSession:
             return False
 
 
-def deliver_one(endpoint: LMTPEndpoint, *, sender: str, recipient: str, data: bytes) -> str:
+def deliver_one(
+    endpoint: LMTPEndpoint, *, sender: str, recipient: str, data: bytes, mailbox_id: int | None = None
+) -> str:
     with LMTPSession(endpoint) as session:
-        return session.deliver(sender=sender, recipient=recipient, data=data)
+        return session.deliver(sender=sender, recipient=recipient, data=data, mailbox_id=mailbox_id)
 
 
 def probe(endpoint: LMTPEndpoint) -> bool:

@@ -396,7 +396,9 @@ def _deliver_queued(*, sender: str, recipient: str, data: bytes) -> Delivered:
         return send(sender=sender, recipient=recipient, data=data)
     endpoint = LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"])
     try:
-        reply = deliver_one(endpoint, sender=sender, recipient=route.address, data=data)
+        reply = deliver_one(
+            endpoint, sender=sender, recipient=route.address, data=data, mailbox_id=route.mailbox_id
+        )
     except LMTPError as exc:
         raise OutboundError(exc.code, exc.message, remote_host="lmtp") from exc
     return Delivered(remote_host="lmtp", reply=reply)
@@ -458,7 +460,7 @@ def dsn_send(
     if route.kind == routing.Kind.LOCAL:
         endpoint = LMTPEndpoint(settings.LMTP_HOST, settings.MAIL_PORTS["lmtp"])
         try:
-            deliver_one(endpoint, sender="", recipient=route.address, data=dsn)
+            deliver_one(endpoint, sender="", recipient=route.address, data=dsn, mailbox_id=route.mailbox_id)
         except LMTPError as exc:
             if exc.temporary:
                 # Dovecot unavailable: the DSN waits in the durable queue and is retried like

@@ -31,6 +31,7 @@ def test_the_services_are_the_procfile_processes_plus_the_backing_stores(compose
         "migrate",
         "dovecot",
         "web",
+        "activesync",
         "smtpd",
         "worker",
         "beat",
@@ -85,11 +86,11 @@ def test_app_services_share_one_image_env_file_and_production_mode(compose):
 
 def test_loopback_services_share_dovecots_network_namespace(compose):
     services = compose["services"]
-    for name in ("web", "smtpd", "worker", "beat"):
+    for name in ("web", "activesync", "smtpd", "worker", "beat"):
         assert services[name]["network_mode"] == "service:dovecot"
     assert "network_mode" not in services["dovecot"]
     published = {p.rsplit(":", 1)[1] for p in services["dovecot"]["ports"]}
-    assert published == {"25", "465", "587", "143", "993", "995", "4190", "8000"}
+    assert published == {"25", "465", "587", "143", "993", "995", "4190", "8000", "8001"}
 
 
 def test_mail_store_spool_and_media_volumes_are_shared_where_needed(compose):
@@ -146,6 +147,14 @@ def test_gunicorn_leaves_forwarded_headers_to_django(compose):
     # (core.client_address); gunicorn must not turn a client's header into https first.
     command = compose["services"]["web"]["command"]
     assert command[command.index("--forwarded-allow-ips") + 1] == ""
+
+
+def test_activesync_runs_uvicorn_on_the_asgi_app_leaving_forwarded_headers_to_django(compose):
+    command = compose["services"]["activesync"]["command"]
+    assert command[:6] == ["uvicorn", "mailsuite.asgi:application", "--host", "0.0.0.0", "--port", "8001"]  # noqa: S104 (inside the container)
+    assert "--no-proxy-headers" in command
+    ports = [p for p in compose["services"]["dovecot"]["ports"] if p.endswith(":8001")]
+    assert ports == ["${MAILSUITE_HTTP_BIND:-127.0.0.1}:${MAILSUITE_ACTIVESYNC_HTTP_PORT:-8001}:8001"]
 
 
 def test_the_web_port_is_published_on_loopback_for_the_local_proxy(compose):

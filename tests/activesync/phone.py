@@ -4,6 +4,7 @@ requests built by libwbxml's xml2wbxml and answers read by its wbxml2xml (tests.
 from __future__ import annotations
 
 import base64
+import http.client
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
@@ -15,6 +16,37 @@ from tests.activesync import libwbxml
 WBXML = "application/vnd.ms-sync.wbxml"
 A, B, F, P, M = "{AirSync}", "{AirSyncBase}", "{FolderHierarchy}", "{Provision}", "{Email}"
 NS = 'xmlns:email="Email:" xmlns:airsyncbase="AirSyncBase:" xmlns:settings="Settings:" xmlns:as="AirSync:"'
+
+
+class LiveAnswer:
+    """What the phone reads of an answer, as Django's test client gives it."""
+
+    def __init__(self, response: http.client.HTTPResponse):
+        self.status_code = response.status
+        self.content = response.read()
+        self.headers = {name: value for name, value in response.getheaders()}
+
+    def __getitem__(self, name: str) -> str:
+        return next(v for k, v in self.headers.items() if k.lower() == name.lower())
+
+
+class LiveClient:
+    """A client for a real server (the ASGI process under uvicorn) with the test client's `post`:
+    one HTTP/1.1 connection per request, as a phone's long-poll Ping makes."""
+
+    def __init__(self, host: str, port: int, timeout: float = 120):
+        self.host, self.port, self.timeout = host, port, timeout
+
+    def post(self, path: str, data: bytes, content_type: str, secure: bool = False, **meta) -> LiveAnswer:
+        headers = {"Content-Type": content_type}
+        for key, value in meta.items():
+            headers[key.removeprefix("HTTP_").replace("_", "-").title()] = value
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request("POST", path, body=data, headers=headers)
+            return LiveAnswer(conn.getresponse())
+        finally:
+            conn.close()
 
 
 @dataclass
@@ -32,7 +64,7 @@ class Phone:
     device_type: str = "iPhone"
     version: str = "14.1"
     policy_key: str = ""
-    client: Client = field(default_factory=Client)
+    client: Client | LiveClient = field(default_factory=Client)
 
     def request(self, command: str, xml: str | None, *, password: str | None = None) -> Response:
         query = urlencode(

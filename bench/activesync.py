@@ -1,0 +1,364 @@
+"""ActiveSync push (issue 16, item 4): many idle Pings held by one ASGI process.
+
+Creates a scratch database (bench_mailsuite_eas, dropped at the end; its own Dovecot DB role,
+bench_eas_dovecot, since migrating sets that role's password), --mailboxes mailboxes with
+--devices phones each (app passwords: no Argon2 in the way), a private Dovecot and the suite's
+MX (in this process), and runs the ASGI application under uvicorn in a subprocess, as the
+`activesync` service does. Every phone provisions, FolderSyncs and syncs its INBOX, then sends a
+Ping on INBOX with a long heartbeat over a connection of its own (an asyncio client here). Once
+they all wait, it prints the uvicorn process's RSS and thread count (and both before the Pings),
+then sends --wakes messages through the MX, each to one mailbox, and prints how long until that
+mailbox's Pings answered Status 2 (target: within 2 s), checking that no other Ping answered.
+
+    .venv/bin/python bench/activesync.py [--mailboxes 100] [--devices 10] [--wakes 5]
+"""
+
+import argparse
+import asyncio
+import base64
+import faulthandler
+import os
+import shutil
+import signal
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlencode
+from xml.etree.ElementTree import Element
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailsuite.settings")
+os.environ["MAILSUITE_TEST_DATABASE"] = os.environ.get("BENCH_DATABASE", "bench_mailsuite_eas")
+os.environ["MAILSUITE_DOVECOT_DB_USER"] = os.environ.get("BENCH_DOVECOT_DB_USER", "bench_eas_dovecot")
+os.environ["MAILSUITE_NEWMAIL_CHANNEL_PREFIX"] = f"bench:{uuid.uuid4().hex}:eas:mailbox:"
+
+import django  # noqa: E402
+
+HEARTBEAT = 1800
+PATH = "/Microsoft-Server-ActiveSync"
+
+
+def E(tag: str, text=None, *children: Element) -> Element:  # noqa: N802
+    node = Element(tag)
+    if text is not None:
+        node.text = str(text)
+    node.extend(children)
+    return node
+
+
+class Phone:
+    def __init__(self, port: int, login: str, password: str, device_id: str):
+        self.port, self.login, self.device_id = port, login, device_id
+        self.auth = base64.b64encode(f"{login}:{password}".encode()).decode()
+        self.policy_key = ""
+        self.inbox = ""
+        self.changes: list[float] = []
+        self.answered = asyncio.Event()
+
+    async def post(self, command: str, document: Element | None) -> Element | None:
+        from activesync.wbxml import decode, encode
+
+        body = encode(document) if document is not None else b""
+        query = urlencode(
+            {"Cmd": command, "User": self.login, "DeviceId": self.device_id, "DeviceType": "iPhone"}
+        )
+        head = (
+            f"POST {PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Authorization: Basic {self.auth}\r\nMS-ASProtocolVersion: 14.1\r\n"
+            f"Content-Type: application/vnd.ms-sync.wbxml\r\nContent-Length: {len(body)}\r\n"
+            + (f"X-MS-PolicyKey: {self.policy_key}\r\n" if self.policy_key else "")
+            + "Connection: close\r\n\r\n"
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(head.encode() + body)
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+        header, _, payload = data.partition(b"\r\n\r\n")
+        status = int(header.split(b" ", 2)[1])
+        if status != 200:
+            raise RuntimeError(f"{command}: HTTP {status}")
+        if b"transfer-encoding: chunked" in header.lower():
+            payload = _unchunk(payload)
+        return decode(payload) if payload else None
+
+    async def prepare(self) -> None:
+        P, F = "{Provision}", "{FolderHierarchy}"  # noqa: N806
+        policy = E(
+            f"{P}Policies", None, E(f"{P}Policy", None, E(f"{P}PolicyType", "MS-EAS-Provisioning-WBXML"))
+        )
+        first = await self.post("Provision", E(f"{P}Provision", None, policy))
+        temporary = first.findtext(f"{P}Policies/{P}Policy/{P}PolicyKey")
+        ack = E(
+            f"{P}Policies",
+            None,
+            E(
+                f"{P}Policy",
+                None,
+                E(f"{P}PolicyType", "MS-EAS-Provisioning-WBXML"),
+                E(f"{P}PolicyKey", temporary),
+                E(f"{P}Status", 1),
+            ),
+        )
+        second = await self.post("Provision", E(f"{P}Provision", None, ack))
+        self.policy_key = second.findtext(f"{P}Policies/{P}Policy/{P}PolicyKey")
+        folders = await self.post("FolderSync", E(f"{F}FolderSync", None, E(f"{F}SyncKey", 0)))
+        self.inbox = next(
+            add.findtext(f"{F}ServerId") for add in folders.iter(f"{F}Add") if add.findtext(f"{F}Type") == "2"
+        )
+        self.key = "0"
+        for _ in range(2):
+            await self.sync()
+
+    async def sync(self) -> None:
+        A = "{AirSync}"  # noqa: N806
+        key = self.key
+        collection = E(
+            f"{A}Collection",
+            None,
+            E(f"{A}SyncKey", key),
+            E(f"{A}CollectionId", self.inbox),
+            *([E(f"{A}GetChanges")] if key != "0" else []),
+        )
+        answer = await self.post("Sync", E(f"{A}Sync", None, E(f"{A}Collections", None, collection)))
+        self.key = answer.findtext(f"{A}Collections/{A}Collection/{A}SyncKey")
+
+    async def watch(self) -> None:
+        """Ping; on Status 2 sync and Ping again, as a phone does. Each Status 2 is recorded."""
+        while True:
+            status = await self.ping()
+            if status == "2":
+                self.changes.append(time.perf_counter())
+                self.answered.set()
+                await self.sync()
+
+    async def ping(self) -> str:
+        P = "{Ping}"  # noqa: N806
+        folder = E(f"{P}Folder", None, E(f"{P}Id", self.inbox), E(f"{P}Class", "Email"))
+        answer = await self.post(
+            "Ping", E(f"{P}Ping", None, E(f"{P}HeartbeatInterval", HEARTBEAT), E(f"{P}Folders", None, folder))
+        )
+        return answer.findtext(f"{P}Status")
+
+
+def _unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, data = out + rest[:size], rest[size + 2 :]
+    return out
+
+
+def proc_status(pid: int) -> tuple[int, int]:
+    """(RSS in KiB, threads) of a process."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
+
+
+def cpu_ticks(pid: int) -> int:
+    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])
+
+
+def message(recipient: str, n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "bench@far.example", recipient, f"wake {n}"
+    msg.set_content("hello\n")
+    return msg.as_bytes()
+
+
+async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: int) -> None:
+    import redis
+    from django.conf import settings
+
+    from mailstore.newmail import channel
+
+    phones = [
+        Phone(port, address, password, f"BENCH{m:04d}D{d:03d}")
+        for m, (address, password) in enumerate(boxes)
+        for d in range(args.devices)
+    ]
+    gate = asyncio.Semaphore(8)
+
+    async def prepare(phone: Phone) -> None:
+        async with gate:
+            await phone.prepare()
+
+    async def resync(phone: Phone) -> None:
+        async with gate:
+            await phone.sync()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(prepare(p) for p in phones))
+    # Once more, after every phone of each mailbox made its first Sync: the first sessions on a
+    # new mailbox move its HIGHESTMODSEQ, which a Ping rightly reports as a change.
+    await asyncio.gather(*(resync(p) for p in phones))
+    print(f"{len(phones)} phones provisioned and synced in {time.perf_counter() - t0:.1f} s")
+    rss0, threads0 = proc_status(pid)
+
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(p.watch()) for p in phones]
+    client = redis.Redis.from_url(settings.NEWMAIL_REDIS_URL)
+    channels = [channel(mailbox_id) for mailbox_id in args.mailbox_ids]
+    while True:  # every mailbox's channel subscribed and the process idle: every Ping waits
+        await asyncio.sleep(1.0)
+        counts = dict(client.pubsub_numsub(*channels))
+        before = cpu_ticks(pid)
+        await asyncio.sleep(1.0)
+        if all(counts.get(c.encode(), 0) >= 1 for c in channels) and cpu_ticks(pid) == before:
+            break
+    for t in tasks:
+        if t.done():
+            t.result()  # a failed Ping: raise
+    early = sum(len(p.changes) for p in phones)
+    rss, threads = proc_status(pid)
+    print(
+        f"{len(phones)} Pings waiting after {time.perf_counter() - t0:.1f} s ({early} answered Status 2 "
+        "before any mail and were synced and sent again, as a phone does)"
+    )
+    print(
+        f"uvicorn RSS: {rss0 / 1024:.1f} MiB before the Pings, {rss / 1024:.1f} MiB with them waiting "
+        f"({(rss - rss0) / len(phones):.1f} KiB per Ping); threads {threads0} before, {threads} with them"
+    )
+
+    latencies = []
+    for n in range(args.wakes):
+        m = (n * 37) % len(boxes)
+        address = boxes[m][0]
+        for p in phones:
+            p.answered.clear()
+            p.changes.clear()
+        mine = [p for p in phones if p.login == address]
+        sent = time.perf_counter()
+        refused = await asyncio.to_thread(_send, mx_port, address, message(address, n))
+        assert not refused, refused
+        await asyncio.wait_for(asyncio.gather(*(p.answered.wait() for p in mine)), timeout=10)
+        latency = max(p.changes[0] for p in mine) - sent
+        await asyncio.sleep(1.0)
+        others = [p for p in phones if p.login != address and p.changes]
+        assert not others, f"{len(others)} Pings of other mailboxes answered"
+        latencies.append(latency)
+        print(
+            f"wake {n}: the {len(mine)} Pings of {address} answered Status 2 after {latency * 1000:.0f} ms "
+            "(MX DATA sent to the last answer); no other Ping answered"
+        )
+    print(
+        f"wake latency: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms (target 2000 ms)"
+    )
+    pending = tasks
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _send(mx_port: int, address: str, data: bytes) -> dict:
+    with smtplib.SMTP("127.0.0.1", mx_port, timeout=30) as client:
+        return client.sendmail("bench@far.example", [address], data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mailboxes", type=int, default=100)
+    parser.add_argument("--devices", type=int, default=10, help="phones per mailbox")
+    parser.add_argument("--wakes", type=int, default=5)
+    args = parser.parse_args()
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1: where it is stuck
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed bench still cleans up
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from accounts.services import app_password_create
+    from mailstore import dovecot
+    from mailstore.tls import server_context
+    from mta.lmtp import LMTPEndpoint
+    from mta.server import SMTPService
+    from tests.factories import DomainFactory, MailboxFactory
+    from tests.protocol.mailplane import free_ports, scratch_config
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    root = Path(tempfile.mkdtemp(prefix="mseas-", dir="/tmp"))
+    root.chmod(0o755)
+    config = service = uvicorn = None
+    try:
+        domain = DomainFactory()
+        mailboxes = [MailboxFactory(domain=domain) for _ in range(args.mailboxes)]
+        boxes = [(m.address, app_password_create(user=m.user, name="bench")[1]) for m in mailboxes]
+        args.mailbox_ids = [m.pk for m in mailboxes]
+        config = scratch_config(root, rspamd_controller_url="")
+        dovecot.start(config)
+        settings.MAIL_PORTS.update(config.ports)
+        settings.RSPAMD_FILTERING = False
+        service = SMTPService(
+            host="127.0.0.1",
+            ports={"smtp_mx": 0},
+            tls_context=server_context(config.cert_file, config.key_file),
+            lmtp=LMTPEndpoint("127.0.0.1", config.ports["lmtp"]),
+            hostname="mx.bench.localhost",
+            max_workers=4,
+        ).start()
+        db = connection.settings_dict
+        port = free_ports(1)[0]
+        env = os.environ | {
+            "MAILSUITE_DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}",
+            "MAILSUITE_ACTIVESYNC_ALLOW_PLAIN_HTTP": "1",
+            "MAILSUITE_ACTIVESYNC_HEARTBEAT_MAX": str(HEARTBEAT),
+            "MAILSUITE_LOG_LEVEL": "WARNING",
+            **{f"MAILSUITE_PORT_{name.upper()}": str(p) for name, p in config.ports.items()},
+        }
+        uvicorn = subprocess.Popen(  # noqa: S603
+            [
+                str(ROOT / ".venv/bin/uvicorn"),
+                "mailsuite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-proxy-headers",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(200):
+            try:
+                with smtplib.socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        asyncio.run(run(args, port, uvicorn.pid, boxes, service.ports["smtp_mx"]))
+    finally:
+        if uvicorn is not None:
+            uvicorn.terminate()
+            uvicorn.wait(30)
+        if service is not None:
+            service.stop()
+        if config is not None:
+            dovecot.stop(config)
+        shutil.rmtree(root, ignore_errors=True)
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
