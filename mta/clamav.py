@@ -17,14 +17,13 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import signal
 import socket
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+from mta.daemon import ChildDaemon
 
 CLAMD_BIN = "/usr/sbin/clamd"
 CLAMAV_USER = "clamav"  # the Debian package's system user: clamd never scans as root
@@ -155,56 +154,17 @@ def run_foreground(config: ClamdConfig | None = None) -> None:
     os.execv(args[0], args)  # noqa: S606 - a fixed program, our own arguments
 
 
-class ClamdProcess:
+class ClamdProcess(ChildDaemon):
     """A private clamd run by this process (tests): start() returns once it answers PING."""
 
-    def __init__(self, config: ClamdConfig):
-        self.config = config
-        self.process: subprocess.Popen | None = None
+    name = "clamd"
+    error = ClamavError
 
-    def start(self, *, timeout: float = 60.0) -> ClamdProcess:
+    def prepare(self) -> None:
         render(self.config)
-        errors = open(self.config.directory / "start-errors.log", "w")  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(  # noqa: S603
-                command(self.config),
-                stdin=subprocess.DEVNULL,
-                stdout=errors,
-                stderr=errors,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ClamavError(f"clamd: {exc}") from exc
-        finally:
-            errors.close()
-        deadline = time.monotonic() + timeout
-        while not ping(self.config):
-            if self.process.poll() is not None:
-                raise ClamavError(f"clamd exited with {self.process.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ClamavError(f"clamd did not answer within {timeout:g} s:\n{self.log_tail()}")
-            time.sleep(0.1)
-        return self
 
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+    def command(self) -> list[str]:
+        return command(self.config)
 
-    def stop(self, *, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def log_tail(self, lines: int = 30) -> str:
-        out = []
-        for path in (self.config.directory / "start-errors.log", self.config.log_path):
-            try:
-                out += path.read_text(errors="replace").splitlines()[-lines:]
-            except FileNotFoundError:
-                pass
-        return "\n".join(out) or "(no log)"
+    def answers(self) -> bool:
+        return ping(self.config)

@@ -17,16 +17,14 @@ import http.client
 import json
 import logging
 import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from mta.daemon import ChildDaemon
 from mta.rspamd_config import (
     CLAMAV_FAIL_SYMBOL,
     CLAMAV_SYMBOL,
@@ -331,60 +329,26 @@ def run_foreground(config: RspamdConfig | None = None) -> None:
     os.execvp(args[0], args)  # noqa: S606 - a fixed program, our own arguments
 
 
-class RspamdProcess:
+class RspamdProcess(ChildDaemon):
     """A private rspamd run by this process (tests, benchmarks): start() returns once both
     workers answer /ping; stop() ends it."""
 
-    def __init__(self, config: RspamdConfig):
-        self.config = config
-        self.process: subprocess.Popen | None = None
+    name = "rspamd"
+    error = RspamdError
+    poll_seconds = 0.2
+    log_lines = 40
+
+    def prepare(self) -> None:
+        render(self.config)
+
+    def command(self) -> list[str]:
+        return command(self.config)
+
+    def answers(self) -> bool:
+        return ping(self.config.normal_url) and ping(self.config.controller_url)
 
     def start(self, *, timeout: float = 120.0) -> RspamdProcess:
-        render(self.config)
-        errors = open(self.config.directory / "start-errors.log", "w")  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(  # noqa: S603
-                command(self.config),
-                stdin=subprocess.DEVNULL,
-                stdout=errors,
-                stderr=errors,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise RspamdError(f"rspamd: {exc}") from exc
-        finally:
-            errors.close()
-        deadline = time.monotonic() + timeout
-        while not (ping(self.config.normal_url) and ping(self.config.controller_url)):
-            if self.process.poll() is not None:
-                raise RspamdError(f"rspamd exited with {self.process.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RspamdError(f"rspamd did not answer within {timeout:g} s:\n{self.log_tail()}")
-            time.sleep(0.2)
-        return self
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, *, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def log_tail(self, lines: int = 40) -> str:
-        out = []
-        for path in (self.config.directory / "start-errors.log", self.config.log_path):
-            try:
-                out += path.read_text(errors="replace").splitlines()[-lines:]
-            except FileNotFoundError:
-                pass
-        return "\n".join(out) or "(no log)"
+        return super().start(timeout=timeout)
 
 
 def start(config: RspamdConfig | None = None, *, timeout: float = 120.0) -> RspamdProcess:
