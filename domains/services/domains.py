@@ -46,7 +46,7 @@ def domain_register(*, customer: Customer, name: str, actor: Any | None = None) 
         )
     domain = Domain(customer=customer, name=normalize_domain_name(name))
     clean(domain, exclude=["manager"])
-    password = generate_password()
+    password = generate_password(login=f"postmaster@{domain.name}", names=("Postmaster",))
     # The DKIM key (pending until its DNS record is seen) is made before the transaction: an RSA
     # key takes a noticeable time, no lock should wait for it.
     dkim_material = dkimkeys.generate() if settings.DKIM_KEYS_AT_REGISTRATION else None

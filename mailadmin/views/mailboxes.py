@@ -103,7 +103,14 @@ def mailbox_create(request, domain_name):
                 title=_("Create mailbox"),
                 cancel_url=reverse("mailadmin:mailboxes", args=[domain.name]),
             )
-        password = generate_password() if data["generate_password"] else data["password"]
+        password = (
+            generate_password(
+                login=f"{data['local_part']}@{domain.name}".lower(),
+                names=(data["first_name"], data["last_name"]),
+            )
+            if data["generate_password"]
+            else data["password"]
+        )
         try:
             mailbox = services.mailbox_create(
                 domain=domain,
@@ -197,7 +204,7 @@ def mailbox_password(request, domain_name, pk):
     form = MailboxPasswordForm(request.POST)
     if form.is_valid():
         generated = form.cleaned_data["generate_password"]
-        password = generate_password() if generated else form.cleaned_data["password"]
+        password = generate_password(user=mailbox.user) if generated else form.cleaned_data["password"]
         try:
             services.mailbox_set_password(
                 mailbox=mailbox,
