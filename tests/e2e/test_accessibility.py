@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_encode
 
+from devices.services import device_information_set, device_seen, device_synced, device_wipe_request
 from domains import services
 from domains.models import Mailbox
 from domains.services.recovery import recovery_address_set, recovery_tokens
@@ -113,6 +114,24 @@ def context(browser):
     context.close()
 
 
+def phones(mailbox) -> None:
+    """Two ActiveSync devices as the endpoint records them: one synced, one with a wipe asked."""
+    for device_id, kind, model, os_name in [
+        ("APPL1234567890", "iPhone", "iPhone15,2", "iOS 18.1"),
+        ("androidc1a2b3c4", "Android", "Pixel 8", "Android 15"),
+    ]:
+        device = device_seen(
+            mailbox=mailbox,
+            device_id=device_id,
+            device_type=kind,
+            user_agent=f"{kind}/1.0",
+            protocol_version="16.1",
+        )
+        device_information_set(device=device, model=model, os=os_name, friendly_name=f"{kind} di Maria")
+        device_synced(device=device)
+    device_wipe_request(device=device, actor=mailbox.user)
+
+
 def test_login_and_index_pages(browser, context, live_server):
     domain = branded(DomainFactory(name="brand.test"), "Brand S.p.A.")
     page = context.new_page()
@@ -166,6 +185,12 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
     )
     services.address_create(domain=domain, kind="alias", local_part="", catch_all=True, targets=[target])
     services.domain_alias_create(domain=domain, name="pannello-alias.test")
+    # a mailbox whose outgoing mail is held, with two phones (one to be wiped)
+    held = MailboxFactory(domain=domain, local_part="tenuta")
+    services.mailbox_sending_hold(
+        mailbox_id=held.pk, reason="spam score 14.2", score=14.2, symbols=["BAYES_SPAM"], subject="Offerta"
+    )
+    phones(held)
     base, d = live_server.url, f"{live_server.url}/mailadmin/d/{domain.name}"
     page = context.new_page()
     problems = []
@@ -176,6 +201,7 @@ def test_control_panel_pages_for_a_postmaster_and_a_manager(browser, context, li
         (f"{d}/", "panel-mailboxes"),
         (f"{d}/new/", "panel-mailbox-create"),
         (f"{d}/m/{postmaster.pk}/", "panel-mailbox"),
+        (f"{d}/m/{held.pk}/", "panel-mailbox-held-with-devices"),
         (f"{d}/security/", "panel-domain-security"),
         (f"{d}/dns/", "panel-domain-dns"),
         (f"{d}/tracemail/", "panel-tracemail"),
@@ -234,6 +260,7 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
     contact = contact_create(
         user=get_user_model().objects.get(username=address), name="Anna Rossi", address="anna@rossi.test"
     )
+    phones(Mailbox.objects.get(local_part=address.split("@")[0], domain__name=address.split("@")[1]))
     base = live_server.url
     page = context.new_page()
     sign_in(page, f"{base}/webmail/login/", address, password)
@@ -254,6 +281,7 @@ def test_webmail_pages(browser, context, live_server, wm, mailbox_factory):  # n
         (f"{base}/webmail/settings/security/", "webmail-settings-security"),
         (f"{base}/webmail/settings/app-passwords/", "webmail-settings-app-passwords"),
         (f"{base}/webmail/settings/vacation/", "webmail-settings-vacation"),
+        (f"{base}/webmail/settings/devices/", "webmail-settings-devices"),
     ]:
         problems += visit(page, path, name)
     # the list with a message open in the reading pane (wide screens)
@@ -339,8 +367,8 @@ def test_customer_monitor(browser, context, live_server, price_list, make_custom
 
 def test_archive_pages_for_a_delegate_and_the_owner(browser, context, live_server, settings, tmp_path):
     """The Archive portal: a Delegate's forced enrolment, years, list, search, message (full and
-    headers only), the owner's "who read my archive", and the Manager's pages of archive reads and
-of the archives of deleted mailboxes."""
+        headers only), the owner's "who read my archive", and the Manager's pages of archive reads and
+    of the archives of deleted mailboxes."""
     import datetime as dt
 
     import pyotp
@@ -365,8 +393,13 @@ of the archives of deleted mailboxes."""
     expires = timezone.localdate() + dt.timedelta(days=30)
     for username, access in (("ada.full", "full"), ("bob.headers", "headers")):
         services.delegate_create(
-            manager=manager, username=username, password=password, name=username, email=f"{username}@x.test",
-            expires_on=expires, grants=[(owner, access)],
+            manager=manager,
+            username=username,
+            password=password,
+            name=username,
+            email=f"{username}@x.test",
+            expires_on=expires,
+            grants=[(owner, access)],
         )
     base, a = live_server.url, archive.pk
     page = context.new_page()
