@@ -6,6 +6,7 @@ with the acting user."""
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,6 +279,23 @@ def sent_message_claim(*, device: Device, client_id: str) -> bool:
 def sent_message_release(*, device: Device, client_id: str) -> None:
     """The send failed: the device may try the same message again."""
     SentMessage.objects.filter(device=device, client_id=client_id[:128]).delete()
+
+
+# A phone retries a send whose answer it lost within minutes (hours when it was offline): a month
+# of ClientIds is plenty, and the table does not grow with every message ever sent.
+SENT_MESSAGE_KEEP = datetime.timedelta(days=30)
+
+
+def sent_messages_forget(*, batch: int = 5000) -> int:
+    """Daily: forget the ClientIds of sends older than SENT_MESSAGE_KEEP, in batches. Returns how
+    many were forgotten; idempotent."""
+    cutoff = timezone.now() - SENT_MESSAGE_KEEP
+    forgotten = 0
+    while True:
+        ids = list(SentMessage.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return forgotten
+        forgotten += SentMessage.objects.filter(pk__in=ids).delete()[0]
 
 
 def sync_state_item_moved(

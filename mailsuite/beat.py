@@ -19,6 +19,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "accounts.tasks.purge_access_log",
         "schedule": crontab(hour=3, minute=30),
     },
+    # SendMail ClientIds a phone could still retry with are a month old at most (devices.services).
+    "devices-sent-messages-forget": {
+        "task": "devices.tasks.sent_messages_forget",
+        "schedule": crontab(hour=3, minute=55),
+    },
     "webmail-purge-session-tokens": {
         "task": "webmail.tasks.purge_session_tokens",
         "schedule": crontab(hour=3, minute=50),
