@@ -1,4 +1,5 @@
 from django import template
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -11,12 +12,9 @@ register = template.Library()
 
 @register.filter
 def bytes_human(value) -> str:
-    value = float(value or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+    """Django's filesizeformat: the active language's decimal separator ("12,0 GB" in Italian),
+    as the panel's messages and the webmail write sizes."""
+    return filesizeformat(value or 0)
 
 
 @register.simple_tag(takes_context=True)

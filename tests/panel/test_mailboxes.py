@@ -401,3 +401,15 @@ def test_the_postmaster_mailbox_cannot_be_suspended(world, postmaster_client):
     assert response.status_code == 400
     assert "The postmaster mailbox cannot be suspended." in response.content.decode()
     assert fingerprint() == before
+
+
+def test_sizes_in_the_list_follow_the_language():
+    """The list writes sizes as the panel's messages do: "8,0 GB" in Italian, "8.0 GB" in English."""
+    from django.utils import translation
+
+    from mailadmin.templatetags.panel import bytes_human
+
+    with translation.override("it"):
+        assert bytes_human(8 * 1024**3) == "8,0\xa0GB"
+    with translation.override("en"):
+        assert bytes_human(8 * 1024**3) == "8.0\xa0GB"
