@@ -165,3 +165,18 @@ def test_forward_carries_the_attachments(webmail_user):
     assert [p.get_filename() for p in got.walk() if p.get_filename()] == ["d.pdf"]
     assert got["References"] == "<doc@example.test>"
     assert re.search(r"Fwd: Doc", got["Subject"])
+
+
+def test_a_mailbox_whose_outgoing_mail_is_held_is_told_so_when_composing(webmail_user):
+    """The outbound scan held the mailbox: the compose page says why mail to the outside will be
+    refused, before the user writes it; a mailbox not held sees nothing of it."""
+    from domains.models import Mailbox
+    from domains.services import mailbox_sending_hold
+
+    held, free = webmail_user(), webmail_user()
+    local, domain = held.address.split("@")
+    mailbox = Mailbox.objects.get(local_part=local, domain__name=domain)
+    assert mailbox_sending_hold(mailbox_id=mailbox.pk, reason="spam", score=15.0, symbols=[], subject="x")
+    page = held.client.get(new_compose(held.client)).content.decode()
+    assert "data-sending-held" in page and "postmaster" in page
+    assert "data-sending-held" not in free.client.get(new_compose(free.client)).content.decode()
