@@ -95,36 +95,13 @@ def provision(context: Context, document: Element | None) -> Element:
         raise BadRequest("Provision without Policies/Policy")
     policy_type = policy.findtext(f"{P}PolicyType") or ""
     if policy_type != POLICY_TYPE:
-        return element(
-            f"{P}Provision",
-            None,
-            element(f"{P}Status", 1),
-            element(
-                f"{P}Policies",
-                None,
-                element(f"{P}Policy", None, element(f"{P}PolicyType", policy_type), element(f"{P}Status", 3)),
-            ),
-        )
+        return _policy_answer(policy_type, 3)  # Policy Status 3: unknown policy type
     acknowledged = policy.findtext(f"{P}PolicyKey")
     if acknowledged is None:
         key = device_provision_offer(device=device)
         document_element = element(f"{P}EASProvisionDoc", None, *(element(f"{P}{n}", v) for n, v in POLICY))
-        return element(
-            f"{P}Provision",
-            None,
-            element(f"{P}Status", 1),
-            element(
-                f"{P}Policies",
-                None,
-                element(
-                    f"{P}Policy",
-                    None,
-                    element(f"{P}PolicyType", POLICY_TYPE),
-                    element(f"{P}Status", 1),
-                    element(f"{P}PolicyKey", key),
-                    element(f"{P}Data", None, document_element),
-                ),
-            ),
+        return _policy_answer(
+            POLICY_TYPE, 1, element(f"{P}PolicyKey", key), element(f"{P}Data", None, document_element)
         )
     final = (
         device_provision_accept(device=device, temporary_key=int(acknowledged))
@@ -133,16 +110,12 @@ def provision(context: Context, document: Element | None) -> Element:
     )
     if final is None:
         # An unknown temporary key: the device starts over at step 1 (Policy Status 5: invalid key).
-        return element(
-            f"{P}Provision",
-            None,
-            element(f"{P}Status", 1),
-            element(
-                f"{P}Policies",
-                None,
-                element(f"{P}Policy", None, element(f"{P}PolicyType", POLICY_TYPE), element(f"{P}Status", 5)),
-            ),
-        )
+        return _policy_answer(POLICY_TYPE, 5)
+    return _policy_answer(POLICY_TYPE, 1, element(f"{P}PolicyKey", final))
+
+
+def _policy_answer(policy_type: str, status: int, *more: Element) -> Element:
+    """Provision Status 1 with one Policy: its type, its status and what else it carries."""
     return element(
         f"{P}Provision",
         None,
@@ -153,9 +126,9 @@ def provision(context: Context, document: Element | None) -> Element:
             element(
                 f"{P}Policy",
                 None,
-                element(f"{P}PolicyType", POLICY_TYPE),
-                element(f"{P}Status", 1),
-                element(f"{P}PolicyKey", final),
+                element(f"{P}PolicyType", policy_type),
+                element(f"{P}Status", status),
+                *more,
             ),
         ),
     )

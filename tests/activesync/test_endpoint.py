@@ -137,6 +137,36 @@ def test_remote_wipe_is_delivered_at_the_next_provision(running_mailplane, mailb
     assert phone.request("FolderSync", None).status == 403
 
 
+def test_provision_refuses_an_unknown_policy_type_and_an_unknown_temporary_key(
+    running_mailplane, mailbox_factory
+):
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    unknown_type = phone.command(
+        "Provision",
+        '<Provision xmlns="Provision:"><Policies><Policy>'
+        "<PolicyType>MS-WAP-Provisioning-XML</PolicyType></Policy></Policies></Provision>",
+    )
+    policy = unknown_type.find(f"{P}Policies/{P}Policy")
+    assert (policy.findtext(f"{P}PolicyType"), policy.findtext(f"{P}Status")) == (
+        "MS-WAP-Provisioning-XML",
+        "3",
+    )
+    assert policy.find(f"{P}PolicyKey") is None
+    # step 2 with a temporary key the server never gave: Policy Status 5, start over
+    bad_key = phone.command(
+        "Provision",
+        '<Provision xmlns="Provision:"><Policies><Policy>'
+        "<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType><PolicyKey>12345</PolicyKey>"
+        "<Status>1</Status></Policy></Policies></Provision>",
+    )
+    assert bad_key.findtext(f"{P}Policies/{P}Policy/{P}Status") == "5"
+    assert bad_key.find(f"{P}Policies/{P}Policy/{P}PolicyKey") is None
+    # the two steps done properly still work
+    phone.provision()
+    assert phone.folder_sync().findtext(f"{F}Status") == "1"
+
+
 def _fill_inbox(address: str, count: int) -> None:
     """`count` messages in the INBOX in one MULTIAPPEND (LMTP costs ~70 ms a message here; the
     delivery path is not what this test is about: new mail over LMTP is tested below)."""
