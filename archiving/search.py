@@ -12,14 +12,15 @@
   PostgreSQL then walks the (archive_id, message_date) or (message_date) index and stops at
   `limit` matches, or, for a rare word, takes the GIN matches and sorts them; either way a
   common word over a million messages stays well under 200 ms (bench/archive_search.py).
-  A quoted phrase ("fattura di gennaio") also asks for the pairs of adjacent words it needs,
-  through a second GIN index over each vector's pairs of adjacent lexemes (migration 0007,
-  `archive_search_pairs`): a phrase of two words each in thousands of messages is in a few
-  dozen, found at once, where the words' index alone gives every message holding both and
-  PostgreSQL must read the positions of each (seconds). The phrase itself is still checked
-  (`search @@ query`), so the results are exactly those of the query alone; the pairs only
-  narrow where PostgreSQL looks. A common pair (over 1% of the messages by PostgreSQL's
-  estimate) is not asked for: the walk of the date index finds its page of matches sooner.
+  A quoted phrase ("fattura di gennaio") is found through a second GIN index, over each
+  vector's pairs of adjacent lexemes (migration 0008, `archive_search_pairs`): the newest rows
+  holding the phrase's pairs are taken window by window back from today (a month, four months,
+  sixteen, five years, everything; the first window with enough of them is the answer's), then
+  the phrase itself is checked on those candidates (`search @@ query`), so the results are
+  exactly the query's; the pairs only say where to look. Without them PostgreSQL would read the
+  positions of every message holding both words (seconds for common words), or walk the date
+  index reading each vector. When the candidates fail the check (a long phrase whose pairs are
+  apart), the plain query answers.
   The from and to filters are substrings (ILIKE), served across archives by a trigram index.
   `order="relevance"` ranks every match (ts_rank) first: exact, but it reads every matching
   vector, seconds for a common word in a large archive.
@@ -32,7 +33,6 @@
 """
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 
@@ -40,8 +40,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.lookups import DataContains
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Func, IntegerField, Lookup, Q, QuerySet, Value
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from archiving.models import ArchivedMessage
@@ -255,23 +257,43 @@ def _tsqueries(text: str) -> list[str]:
         return list(cursor.fetchone())
 
 
-# Above this share of the messages (PostgreSQL's estimate, from the pairs index's statistics) a
-# pair is common: walking the date index finds a page of matches sooner than fetching every
-# message with the pair, and each match the walk finds would compute its pairs again for nothing.
-COMMON_PAIR_SHARE = 0.01
+# A phrase's matches, newest first, are found through the pairs index window by window, back from
+# today: each window is one bitmap scan of the pairs index (with the date index), the rows found
+# sorted by date; the first window holding `limit` of them holds the newest `limit` overall. A
+# phrase of common words fills the first month; a rare one reaches "everything" in five scans of
+# a short posting list. Neither walks the date index computing each row's pairs (half a
+# millisecond a row) nor reads every matching vector's positions.
+PHRASE_WINDOWS_DAYS = (31, 124, 496, 1984)
+# Candidates taken per result: the pairs of a two-word phrase are the phrase itself (a hash
+# collision aside); a longer phrase needs its pairs in a chain, which the check below verifies.
+PHRASE_CANDIDATES_PER_RESULT = 2
 
 
-def _pairs_are_selective(condition: Q) -> bool:
-    sql, params = ArchivedMessage.objects.filter(condition).values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        (plan,) = cursor.fetchone()
-        plan = json.loads(plan) if isinstance(plan, str) else plan
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [ArchivedMessage._meta.db_table]
-        )
-        (messages,) = cursor.fetchone()
-    return plan[0]["Plan"]["Plan Rows"] <= max(1000, COMMON_PAIR_SHARE * messages)
+def _newest_with_pairs(rows: QuerySet[ArchivedMessage], condition: Q, wanted: int) -> list[int]:
+    """The ids of the `wanted` newest rows of `rows` that hold the pairs (fewer when there are
+    no more), newest first."""
+    now = timezone.now()
+    rows = rows.filter(condition).order_by()
+    for days in (*PHRASE_WINDOWS_DAYS, None):
+        # Undated messages (no valid Date header) come first, as in the plain query's order.
+        since = Q(message_date__gte=now - dt.timedelta(days=days)) if days else None
+        window = rows if since is None else rows.filter(since | Q(message_date__isnull=True))
+        try:
+            sql, params = window.values("pk", "message_date", "seq").query.sql_with_params()
+        except EmptyResultSet:  # no archive asked for: nothing to find
+            return []
+        with connection.cursor() as cursor:
+            # MATERIALIZED: PostgreSQL must take the window's matches from the indexes and sort
+            # them; left free, it may walk the date index and compute each row's pairs.
+            cursor.execute(
+                f"WITH window_rows AS MATERIALIZED ({sql}) SELECT pk FROM window_rows "  # noqa: S608
+                "ORDER BY message_date DESC, seq DESC LIMIT %s",
+                [*params, wanted],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) >= wanted or days is None:
+            return ids
+    return []  # not reached: the last window is everything
 
 
 def apply_filters(rows: QuerySet[ArchivedMessage], filters: SearchFilters) -> QuerySet[ArchivedMessage]:
@@ -319,17 +341,26 @@ class PostgresSearch:
         query = SearchQuery(text, config=CONFIGS[0], search_type="websearch") | SearchQuery(
             text, config=CONFIGS[1], search_type="websearch"
         )
-        rows = rows.filter(search=query)
-        # Quotes, and words the parser splits ("e-mail"), make phrases: ask for their pairs too.
-        if _PUNCTUATION.search(text) and "<" in "".join(tsqueries := _tsqueries(text)):
-            alternatives = phrase_pairs(tsqueries)
-            if alternatives and _pairs_are_selective(condition := _pairs_condition(alternatives)):
-                rows = rows.filter(condition)
+        matching = rows.filter(search=query)
+        # Quotes, and words the parser splits ("e-mail"), make phrases: their pairs find them.
+        if limit is not None and order != "relevance" and _PUNCTUATION.search(text):
+            tsqueries = _tsqueries(text)
+            alternatives = phrase_pairs(tsqueries) if "<" in "".join(tsqueries) else None
+            if alternatives:
+                wanted = limit * PHRASE_CANDIDATES_PER_RESULT
+                candidates = _newest_with_pairs(rows, _pairs_condition(alternatives), wanted)
+                # The phrase itself is checked on the candidates: the results are exactly the
+                # query's, the pairs only say where to look.
+                found = matching.filter(pk__in=candidates).order_by("-message_date", "-seq")[:limit]
+                if len(candidates) < wanted or len(found) >= limit:
+                    return found
+                # Many candidates with the pairs but not the phrase (a long phrase whose pairs
+                # are scattered): the plain query below is exact.
         if order != "relevance":
-            return rows.order_by("-message_date", "-seq")[:limit]
-        return rows.annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "-message_date", "-seq")[
-            :limit
-        ]
+            return matching.order_by("-message_date", "-seq")[:limit]
+        return matching.annotate(rank=SearchRank(F("search"), query)).order_by(
+            "-rank", "-message_date", "-seq"
+        )[:limit]
 
 
 def search_backend():

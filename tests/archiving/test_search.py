@@ -5,6 +5,7 @@ the from/to filters are ILIKE substrings the trigram index serves."""
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from archiving.indexing import archive_index_pending
 from archiving.journaling import archive_journal
@@ -137,8 +138,15 @@ def test_a_phrase_search_asks_for_what_the_pairs_index_serves_and_the_from_filte
 
     pairs = ArchivedMessage.objects.filter(_pairs_condition(phrase_pairs(_tsqueries('"contratto firmato"'))))
     assert "archived_message_search_pairs" in plan(pairs)
-    sql = str(search.search(archive_ids=[bob_archive.pk], text='"contratto firmato"').query)
-    assert str(pairs.query).split(" WHERE ")[1] in sql
+    # the search takes its candidates through that condition, window by window, then checks them
+    with CaptureQueriesContext(connection) as queries:
+        found = list(search.search(archive_ids=[bob_archive.pk], text='"contratto firmato"'))
+    assert [e.subject for e in found] == ["adjacent"]
+    windows = [q["sql"] for q in queries if "MATERIALIZED" in q["sql"]]
+    assert windows and all(
+        "archive_search_pairs" in sql and "hashtext('contratto firmato')" in sql for sql in windows
+    )
+    assert "@@" in queries[-1]["sql"]  # the phrase itself, on the candidates
     # the sender filter alone, across archives: the trigram index (ILIKE; UPPER(sender) LIKE is not served)
     assert "archived_message_sender_trgm" in plan(
         ArchivedMessage.objects.filter(_containing("sender", "alice@"))
@@ -183,3 +191,77 @@ def test_the_from_and_to_filters_are_case_insensitive_substrings_with_literal_wi
     assert hits(sender="\\") == []
     assert hits(recipient="CARLA@") == ["pct"]
     assert hits(sender="far.example") == ["pct", "plain", "under"]
+
+
+def dated_message(tag: str, body: str, date: str | None) -> bytes:
+    header = f"Date: {date}\r\n" if date else ""
+    return (
+        f"From: Alice <alice@far.example>\r\nTo: bob@acme.test\r\nSubject: {tag}\r\n"
+        f"Message-ID: <{tag}@far.example>\r\n{header}\r\n{body}\r\n"
+    ).encode()
+
+
+def test_a_phrase_gives_the_newest_matches_in_order_across_every_window_of_dates(archived_mailbox, settings):
+    """The pairs are looked up a month back first, then further: the first page is still exactly
+    the plain query's first page, in its order: matches older than five years, undated ones
+    (first, as the plain order puts them) and decoys with both words apart."""
+    import datetime as dt
+    import email.utils
+
+    from django.utils import timezone
+
+    bob, archive = archived_mailbox()
+    now = timezone.now()
+    ages = [0, 3, 20, 40, 100, 200, 400, 800, 1500, 2500, 3000]  # days
+    n = 0
+    for age in ages:
+        date = email.utils.format_datetime(now - dt.timedelta(days=age, hours=1))
+        for tag, body in (
+            (f"match-{age}", "Ti mando il contratto firmato oggi."),
+            (f"apart-{age}", "Firmato il contratto, poi altro."),
+        ):
+            archive_journal(
+                data=dated_message(tag, body, date), fingerprint=f"{n:064x}", received_by=[bob.pk]
+            )
+            n += 1
+    archive_journal(
+        data=dated_message("match-undated", "contratto firmato, senza data", None),
+        fingerprint=f"{n:064x}",
+        received_by=[bob.pk],
+    )
+    archive_index_pending()
+    query = SearchQuery('"contratto firmato"', config="italian", search_type="websearch") | SearchQuery(
+        '"contratto firmato"', config="english", search_type="websearch"
+    )
+    plain = ArchivedMessage.objects.filter(archive_id=archive.pk, search=query).order_by(
+        "-message_date", "-seq"
+    )
+    expected = list(plain.values_list("subject", flat=True))
+    assert expected[0] == "match-undated" and expected[-1] == "match-3000" and len(expected) == 12
+    search = search_backend()
+    for limit in (1, 2, 3, 5, 8, 11, 12, 50):
+        found = [
+            e.subject
+            for e in search.search(archive_ids=[archive.pk], text='"contratto firmato"', limit=limit)
+        ]
+        assert found == expected[:limit], limit
+
+
+def test_a_long_phrase_whose_pairs_are_scattered_in_newer_messages_is_still_found(archived_mailbox):
+    """The newest candidates hold both pairs of "progetto lunedi mattina" but apart: the check
+    refuses them all and the search falls back to the exact query, which finds the older match."""
+    import datetime as dt
+    import email.utils
+
+    from django.utils import timezone
+
+    bob, archive = archived_mailbox()
+    now = timezone.now()
+    bodies = [(f"scattered-{n}", "progetto lunedi, poi lunedi mattina") for n in range(4)]
+    bodies.append(("match", "riunione di progetto lunedi mattina"))
+    for n, (tag, body) in enumerate(bodies):
+        date = email.utils.format_datetime(now - dt.timedelta(days=n))
+        archive_journal(data=dated_message(tag, body, date), fingerprint=f"{n:064x}", received_by=[bob.pk])
+    archive_index_pending()
+    found = search_backend().search(archive_ids=[archive.pk], text='"progetto lunedi mattina"', limit=1)
+    assert [e.subject for e in found] == ["match"]
