@@ -107,14 +107,15 @@ def test_a_16_1_device_writes_edits_and_sends_a_draft(submission, mailbox_factor
         commands=(
             f"<Change><ServerId>{first_id}</ServerId><ApplicationData>"
             f"<email:Subject>draft two</email:Subject><email2:Bcc>{bcc}</email2:Bcc>"
+            "<email:Flag><email:FlagStatus>2</email:FlagStatus></email:Flag>"
             f"{_body(1, 'second text')}<airsyncbase:Attachments>"
             f"<airsyncbase:Delete><airsyncbase:FileReference>{reference.findtext(f'{B}FileReference')}"
             "</airsyncbase:FileReference></airsyncbase:Delete></airsyncbase:Attachments></ApplicationData></Change>"
         ),
     )
-    # then IMAP holds the new version only
+    # then IMAP holds the new version only, flagged as the device asked
     [(flags, stored)] = _messages(sender, "Drafts")
-    assert b"\\Draft" in flags
+    assert {b"\\Draft", b"\\Seen", b"\\Flagged"} <= flags
     assert (stored["Subject"], stored["Bcc"], stored["To"].addresses[0].addr_spec) == ("draft two", bcc, to)
     assert _body_text(stored).strip() == "second text"
     assert _attachments(stored) == {}
@@ -128,6 +129,7 @@ def test_a_16_1_device_writes_edits_and_sends_a_draft(submission, mailbox_factor
     assert data.findtext(f"{M}Subject") == "draft two"
     assert (data.findtext(f"{M2}IsDraft"), data.findtext(f"{M2}Bcc")) == ("1", bcc)
     assert data.find(f"{B}Attachments") is None
+    assert data.findtext(f"{M}Flag/{M}FlagStatus") == "2"
     key = changed.findtext(f"{A}SyncKey")
 
     # when the device sends it
