@@ -38,6 +38,7 @@ class Part:
     content_id: str = ""
     inline: bool = False
     index: int = -1  # its position in the MIME walk of the version it comes from (FileReference)
+    span: int = 0  # the walk positions after `index` it holds too (an attached message's parts)
     client_id: str = ""  # the device's id of an attachment added by this request
 
 
@@ -58,7 +59,25 @@ class Draft:
         importance = str(message["Importance"] or "").strip().lower()
         draft.importance = {label: key for key, (label, _) in IMPORTANCE.items()}.get(importance, "")
         bodies: set[str] = set()  # the body's text and HTML are the first of each, even when empty
+        inside_until = -1  # the walk index of the last part of an attached message being skipped
         for index, part in enumerate(message.walk()):
+            if index <= inside_until:
+                continue
+            if part.get_content_type() == "message/rfc822":
+                # Kept whole; the renderer lists its leaves, so a FileReference may name any.
+                span = sum(1 for _ in part.walk()) - 1
+                inside_until = index + span
+                draft.parts.append(
+                    Part(
+                        filename=part.get_filename() or "",
+                        content_type="message/rfc822",
+                        data=part.get_payload(0).as_bytes() if part.get_payload() else b"",
+                        inline=part.get_content_disposition() == "inline",
+                        index=index,
+                        span=span,
+                    )
+                )
+                continue
             if part.is_multipart():
                 continue
             ctype = part.get_content_type()
@@ -72,10 +91,7 @@ class Draft:
                     else:
                         draft.html = _text_of(part)
                     continue
-            data = part.get_payload(decode=True)
-            if data is None:  # message/rfc822: the parsed message inside
-                inner = part.get_payload()
-                data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            data = part.get_payload(decode=True) or b""
             draft.parts.append(
                 Part(
                     filename=filename,
@@ -130,7 +146,8 @@ class Draft:
         owner, _, index = unquote(reference).rpartition(":")
         if owner != server_id or not index.isdigit():
             return  # another item's attachment, or none: nothing of this draft to remove
-        self.parts = [p for p in self.parts if p.client_id or p.index != int(index)]
+        position = int(index)
+        self.parts = [p for p in self.parts if p.client_id or not p.index <= position <= p.index + p.span]
 
     def build(self) -> bytes:
         message = EmailMessage()
@@ -163,10 +180,12 @@ class Draft:
 
 
 def _text_of(part) -> str:
+    """A body part's text with \\n line ends (the stored MIME has CRLF)."""
     try:
-        return part.get_content()
+        text = part.get_content()
     except (LookupError, ValueError):
-        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")
 
 
 def _string(value: str | bytes | None) -> str:
