@@ -53,6 +53,18 @@ def _body(kind: int, data: str) -> str:
     )
 
 
+def _fetch(*, file_reference: str = "", collection: str = "", server_id: str = "") -> str:
+    what = (
+        f"<airsyncbase:FileReference>{file_reference}</airsyncbase:FileReference>"
+        if file_reference
+        else f"<as:CollectionId>{collection}</as:CollectionId><as:ServerId>{server_id}</as:ServerId>"
+    )
+    return (
+        '<ItemOperations xmlns="ItemOperations:" xmlns:airsyncbase="AirSyncBase:" xmlns:as="AirSync:">'
+        f"<Fetch><Store>Mailbox</Store>{what}</Fetch></ItemOperations>"
+    )
+
+
 def _start(phone: Phone, collection: str) -> str:
     key = phone.sync(collection, "0").findtext(f"{A}SyncKey")
     return phone.sync(collection, key).findtext(f"{A}SyncKey")
@@ -98,6 +110,12 @@ def test_a_16_1_device_writes_edits_and_sends_a_draft(submission, mailbox_factor
     assert stored["To"].addresses[0].addr_spec == to
     assert _body_text(stored).strip() == "first text"
     assert _attachments(stored) == {"note.bin": ATTACHED}
+    # and the FileReference fetches that attachment
+    fetched = phone.command("ItemOperations", _fetch(file_reference=reference.findtext(f"{B}FileReference")))
+    data = fetched.findtext(
+        "{ItemOperations}Response/{ItemOperations}Fetch/{ItemOperations}Properties/{ItemOperations}Data"
+    )
+    assert base64.b64decode(data) == ATTACHED
     key = added.findtext(f"{A}SyncKey")
 
     # when the device edits it: subject, body, a Bcc, the attachment removed
@@ -231,6 +249,11 @@ def test_a_14_1_device_is_answered_as_before_and_16_1_items_say_is_draft(running
     [item] = commands_of(listed, "Add")
     assert item.find(f"{A}ApplicationData/{M2}IsDraft") is None
     assert item.find(f"{A}ApplicationData/{M2}Bcc") is None
+    fetched = old.command(
+        "ItemOperations", _fetch(collection=ids["3"], server_id=item.findtext(f"{A}ServerId"))
+    )
+    assert fetched.find(f".//{{ItemOperations}}Properties/{M}Subject") is not None
+    assert fetched.find(f".//{{ItemOperations}}Properties/{M2}IsDraft") is None
     key = listed.findtext(f"{A}SyncKey")
     refused = old.sync(
         ids["3"],
@@ -257,6 +280,10 @@ def test_a_14_1_device_is_answered_as_before_and_16_1_items_say_is_draft(running
     [draft] = commands_of(new.sync(ids["3"], key), "Add")
     data = draft.find(f"{A}ApplicationData")
     assert (data.findtext(f"{M2}IsDraft"), data.findtext(f"{M2}Bcc")) == ("1", "hidden@example.net")
+    fetched = new.command(
+        "ItemOperations", _fetch(collection=ids["3"], server_id=draft.findtext(f"{A}ServerId"))
+    )
+    assert fetched.findtext(f".//{{ItemOperations}}Properties/{M2}IsDraft") == "1"
     key = new.sync(ids["2"], "0").findtext(f"{A}SyncKey")
     inbox = new.sync(ids["2"], key)
     [mail] = commands_of(inbox, "Add")
