@@ -111,6 +111,14 @@ def _references(folder: DeviceFolder, uid: int, raw: bytes, draft: Draft) -> Ele
     )
 
 
+def _fingerprint(prefix: str, data: Element | None) -> str:
+    digest = hashlib.sha256(prefix.encode())
+    for node in data.iter() if data is not None else ():
+        text = node.text if isinstance(node.text, bytes) else (node.text or "").encode()
+        digest.update(b"\0" + node.tag.encode() + b"\0" + text)
+    return digest.hexdigest()[:32]
+
+
 def _add(
     context: Context, mail: MailSession, folder: DeviceFolder, command: Element, known: dict[int, int]
 ) -> Element:
@@ -127,9 +135,9 @@ def _add(
         )
 
     sender = context.mailbox.address
-    # The same ClientId from the same device makes the same Message-ID: a retried Add+Send is
-    # recognised in Sent.
-    digest = hashlib.sha256(f"{context.device.pk}:{client_id}".encode()).hexdigest()[:32]
+    # The same Add (device, ClientId and what it wrote) makes the same Message-ID: a retried
+    # Add+Send is recognised in Sent, and a ClientId a device uses again for another draft is not.
+    digest = _fingerprint(f"{context.device.pk}:{client_id}", command.find(f"{A}ApplicationData"))
     draft = Draft(
         headers={
             "From": sender,
@@ -234,7 +242,11 @@ def _send(context: Context, mail: MailSession, folder: DeviceFolder, uid: int, r
     if not recipients:
         return STATUS_CONVERSION
     message_id = str(message_from_bytes(kept, policy=policy.compat32)["Message-ID"] or "")
-    if not mail.has_message("Sent", message_id=message_id, size=None):
+    try:
+        already_sent = mail.has_message("Sent", message_id=message_id, size=None)
+    except NotFound:
+        already_sent = False  # no Sent folder: the copy below fails and is only logged
+    if not already_sent:
         refused = submission_status(context, data, recipients)
         if refused is not None:
             return STATUS_RETRY if refused == STATUS_RETRY_LATER else STATUS_CONVERSION

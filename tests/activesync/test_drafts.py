@@ -197,6 +197,10 @@ def test_add_and_send_at_once_is_sent_once_and_a_refused_send_keeps_the_draft(su
     assert again.find(f"{A}Responses/{A}Add").findtext(f"{A}Status") == "1"
     assert len(_messages(to, "INBOX")) == 1 and len(_messages(sender, "Sent")) == 1
     assert _messages(sender, "Drafts") == []
+    # but the same ClientId used again for another message is another message: sent
+    again = phone.sync(drafts, again.findtext(f"{A}SyncKey"), commands=add.replace("at once", "later"))
+    assert again.find(f"{A}Responses/{A}Add").findtext(f"{A}Status") == "1"
+    assert sorted(m["Subject"] for _, m in _messages(to, "INBOX")) == ["at once", "later"]
 
     # given a draft without recipients, sent: refused (Status 6), kept in Drafts, given back
     refused = phone.sync(
