@@ -2,7 +2,10 @@
 
 The namespace is the name the XML form of a document uses ("{AirSync}Sync"); tags are the names
 of MS-ASWBXML. Pages the suite does not serve (Calendar 4, MeetingResponse 8, Tasks 9) and
-tokens of protocol 2.5 only are left out: a document using them is refused (WBXMLError)."""
+tokens of protocol 2.5 only are left out: a document using them is refused (WBXMLError). So is
+Find (page 25, protocol 16.1): the command is not offered. The 16.0/16.1 tokens of the pages kept
+are here (AirSyncBase Add…InstanceId, Email2 IsDraft/Bcc/Send, ComposeMail Forwardees…Email,
+Provision AccountOnlyRemoteWipe): drafts (activesync.drafts) use them."""
 
 from __future__ import annotations
 
@@ -119,7 +122,8 @@ CODE_PAGES: dict[int, tuple[str, dict[int, str]]] = {
         RequireSignedSMIMEMessages RequireEncryptedSMIMEMessages RequireSignedSMIMEAlgorithm
         RequireEncryptionSMIMEAlgorithm AllowSMIMEEncryptionAlgorithmNegotiation AllowSMIMESoftCerts
         AllowBrowser AllowConsumerEmail AllowRemoteDesktop AllowInternetSharing
-        UnapprovedInROMApplicationList ApplicationName ApprovedApplicationList Hash""",
+        UnapprovedInROMApplicationList ApplicationName ApprovedApplicationList Hash
+        AccountOnlyRemoteWipe""",
         ),
     ),
     15: (
@@ -148,7 +152,9 @@ CODE_PAGES: dict[int, tuple[str, dict[int, str]]] = {
             """
         BodyPreference Type TruncationSize AllOrNone - Body Data EstimatedDataSize Truncated
         Attachments Attachment DisplayName FileReference Method ContentId ContentLocation IsInline
-        NativeBodyType ContentType Preview BodyPartPreference BodyPart Status""",
+        NativeBodyType ContentType Preview BodyPartPreference BodyPart Status Add Delete ClientId
+        Content Location Annotation Street City State Country PostalCode Latitude Longitude Accuracy
+        Altitude AltitudeAccuracy LocationUri InstanceId""",
         ),
     ),
     18: (
@@ -189,7 +195,7 @@ CODE_PAGES: dict[int, tuple[str, dict[int, str]]] = {
             0x05,
             """
         SendMail SmartForward SmartReply SaveInSentItems ReplaceMime - Source FolderId ItemId LongId
-        InstanceId Mime ClientId Status AccountId""",
+        InstanceId Mime ClientId Status AccountId - Forwardees Forwardee Name Email""",
         ),
     ),
     22: (
@@ -199,7 +205,7 @@ CODE_PAGES: dict[int, tuple[str, dict[int, str]]] = {
             """
         UmCallerID UmUserNotes UmAttDuration UmAttOrder ConversationId ConversationIndex
         LastVerbExecuted LastVerbExecutionTime ReceivedAsBcc Sender CalendarType IsLeapMonth
-        AccountId FirstDayOfWeek MeetingMessageType""",
+        AccountId FirstDayOfWeek MeetingMessageType - IsDraft Bcc Send""",
         ),
     ),
     23: ("Notes", _page(0x05, "Subject MessageClass LastModifiedDate Categories Category")),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from activesync.context import Context, element
+from activesync.context import Context, element, running
 from mailstore.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -123,15 +123,16 @@ def run(command: str, context: Context, document: Element | None) -> Any:
         if status is not None:
             return _status_only(command, status)
     handler = handlers[command]
-    if command in RETRIED:
-        try:
-            return handler(context, document)
-        except Unavailable:
-            # The device's pooled IMAP connection died under it (Dovecot closes a session whose
-            # selected folder was deleted and made again elsewhere); the pool dropped it, and
-            # the command is idempotent: once more on a new connection.
-            logger.info("ActiveSync %s: IMAP connection lost, retrying once", command)
-    return handler(context, document)
+    with running(context):
+        if command in RETRIED:
+            try:
+                return handler(context, document)
+            except Unavailable:
+                # The device's pooled IMAP connection died under it (Dovecot closes a session
+                # whose selected folder was deleted and made again elsewhere); the pool dropped
+                # it, and the command is idempotent: once more on a new connection.
+                logger.info("ActiveSync %s: IMAP connection lost, retrying once", command)
+        return handler(context, document)
 
 
 def expect(document: Element | None, tag: str) -> Element:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -19,6 +22,7 @@ class Context:
     login: str
     password: str  # the credential the device sent: SendMail submits with it, as the phone would
     policy_key: str
+    memo: dict[str, Any] = field(default_factory=dict)  # lookups made once per request
 
     @property
     def source(self) -> LiveMailbox:
@@ -28,6 +32,36 @@ class Context:
     def owner(self) -> str:
         """The IMAP pool owner: one pooled connection set per device (mailstore.pool)."""
         return f"activesync:{self.device.pk}"
+
+    @property
+    def protocol(self) -> tuple[int, int]:
+        """The protocol version the device speaks in this request, comparable: (16, 1)."""
+        major, _, minor = self.version.partition(".")
+        return (int(major), int(minor or 0))
+
+    @property
+    def drafts_sync(self) -> bool:
+        """Protocol 16.0 and later: the device may add, change and send email in Drafts."""
+        return self.protocol >= (16, 0)
+
+
+# The command being run (set by activesync.commands.run). What depends on the protocol version
+# deep inside a command (the Email2 elements of 16.x in every ApplicationData, whether Sync takes
+# a draft) reads it here rather than through every signature from the command down.
+_current: ContextVar[Context | None] = ContextVar("activesync_context", default=None)
+
+
+@contextmanager
+def running(context: Context) -> Iterator[Context]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def current() -> Context | None:
+    return _current.get()
 
 
 def element(tag: str, text: Any = None, *children: Element | None) -> Element:

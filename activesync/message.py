@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
 from xml.etree.ElementTree import Element
 
-from activesync.context import element
+from activesync.context import current, element
+from devices.selectors import device_folders
 from mailstore.reader import RawMessage
 from portalkit.rendering import Rendered, render, text_to_html
 
-A, B, M = "{AirSync}", "{AirSyncBase}", "{Email}"
+A, B, M, M2 = "{AirSync}", "{AirSyncBase}", "{Email}", "{Email2}"
 
 BODY_PLAIN, BODY_HTML, BODY_MIME = 1, 2, 4
 READ, FLAGGED = 1, 2  # the flag bits a device's copy of a message is tracked by
+FOLDER_TYPE_DRAFTS = 3  # MS-ASCMD FolderHierarchy Type
 
 
 def flag_bits(flags) -> int:
@@ -123,7 +127,30 @@ def application_data(message: RawMessage, server_id: str, preference: BodyPrefer
         flag_element(bits),
         element(f"{M}ContentClass", "urn:content-classes:message"),
         element(f"{B}NativeBodyType", BODY_HTML if rendered.html else BODY_PLAIN),
+        *_draft_elements(message, server_id),
     )
+
+
+def _draft_elements(message: RawMessage, server_id: str) -> list[Element]:
+    """Protocol 16.x (MS-ASEMAIL 2.2.2.42, 2.2.2.x Bcc): IsDraft on every email, and a draft's
+    Bcc, so the device can edit it (activesync.drafts). Nothing for 14.x: the tokens do not exist
+    there. A draft is a message of the Drafts folder, or one with the \\Draft flag elsewhere."""
+    context = current()
+    if context is None or not context.drafts_sync:
+        return []
+    drafts_ids = context.memo.get("drafts_ids")
+    if drafts_ids is None:
+        folders = device_folders(device=context.device).filter(folder_type=FOLDER_TYPE_DRAFTS)
+        drafts_ids = context.memo["drafts_ids"] = {str(f.server_id) for f in folders}
+    flags = {f.decode() if isinstance(f, bytes) else str(f) for f in message.flags}
+    draft = server_id.partition(":")[0] in drafts_ids or "\\Draft" in flags
+    bcc = _header_addresses(message.raw, "Bcc") if draft else ""
+    return [element(f"{M2}IsDraft", 1 if draft else 0), element(f"{M2}Bcc", bcc) if bcc else None]
+
+
+def _header_addresses(raw: bytes, name: str) -> str:
+    value = BytesHeaderParser(policy=policy.default).parsebytes(raw).get(name)
+    return str(value) if value else ""
 
 
 def flag_element(bits: int) -> Element:

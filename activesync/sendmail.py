@@ -40,7 +40,7 @@ def _status(status: int, command: str = "SendMail") -> Element:
     return element(f"{C}{command}", None, element(f"{C}Status", status))
 
 
-def _prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
+def prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
     """(what is sent, what is kept in Sent, the envelope recipients)."""
     message = message_from_bytes(raw, policy=policy.compat32)
     recipients = [
@@ -98,17 +98,16 @@ def _send(context: Context, request: Element, command: str) -> Element | None:
             raw = (smart.reply if command == "SmartReply" else smart.forward)(raw, original[2].raw)
         elif command == "SmartReply":
             raw = smart.reply(raw, original[2].raw, quote=False)
-    data, kept, recipients = _prepare(raw, sender)
+    data, kept, recipients = prepare(raw, sender)
     if not recipients:
         return _status(STATUS_NO_RECIPIENTS, command)
     if client_id and not sent_message_claim(device=context.device, client_id=client_id):
         return _status(STATUS_PREVIOUSLY_SENT, command)
-    try:
-        submit(login=context.login, secret=context.password, sender=sender, recipients=recipients, data=data)
-    except SubmissionRefused as exc:
+    refused = submission_status(context, data, recipients)
+    if refused is not None:
         if client_id:
             sent_message_release(device=context.device, client_id=client_id)
-        return _status(_refusal_status(exc), command)
+        return _status(refused, command)
     try:
         with mail_session(context.source, owner=context.owner) as mail:
             if request.find(f"{C}SaveInSentItems") is not None:
@@ -121,6 +120,23 @@ def _send(context: Context, request: Element, command: str) -> Element | None:
         # all the same: an error would make the phone send it twice.
         logger.warning("ActiveSync %s: no copy in Sent for %s", command, sender, exc_info=True)
     return None  # success: an empty answer (MS-ASCMD)
+
+
+def submission_status(context: Context, data: bytes, recipients: list[str]) -> int | None:
+    """Submit `data` (from prepare) as the device's user: None when accepted, else the
+    ComposeMail status of the refusal. SendMail, SmartReply/SmartForward and a draft sent from
+    Sync (activesync.drafts) all go this way."""
+    try:
+        submit(
+            login=context.login,
+            secret=context.password,
+            sender=context.mailbox.address,
+            recipients=recipients,
+            data=data,
+        )
+    except SubmissionRefused as exc:
+        return _refusal_status(exc)
+    return None
 
 
 def _original(context: Context, request: Element):

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 
 from django.db import transaction
 
+from activesync import drafts
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
 from activesync.message import (
@@ -207,6 +208,9 @@ def _apply_device_changes(
     if commands is None:
         return responses
     for command in commands:
+        if drafts.takes(folder, command):  # protocol 16.x: a draft written or sent in Drafts
+            responses.extend(drafts.apply(mail, folder, command, known))
+            continue
         name = command.tag
         server_id = command.findtext(f"{A}ServerId")
         uid = _uid_of(folder, server_id)

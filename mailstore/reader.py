@@ -254,7 +254,7 @@ _COPYUID = re.compile(rb"COPYUID \d+ ([\d:,]+) ([\d:,]+)")
 
 
 def _uid_set(text: bytes) -> list[int]:
-    """"3:5,9" → [3, 4, 5, 9], in the order written (COPYUID pairs the two sets by position)."""
+    """ "3:5,9" → [3, 4, 5, 9], in the order written (COPYUID pairs the two sets by position)."""
     out: list[int] = []
     for part in text.split(b","):
         low, _, high = part.partition(b":")
@@ -625,20 +625,20 @@ class MailSession:
                 flags.add(b"\\Seen")
         return RawMessage(uid=uid, raw=data[b"BODY[]"], flags=flags, internal_date=data.get(b"INTERNALDATE"))
 
-    def has_message(self, folder: str, *, message_id: str, size: int) -> bool:
+    def has_message(self, folder: str, *, message_id: str, size: int | None) -> bool:
         """True when `folder` holds a message with this Message-ID header and exactly `size`
-        bytes (what makes putting an archived message back idempotent). A message without a
-        Message-ID is never found: it is appended each time."""
+        bytes, or any size with None (what makes putting an archived message back, or sending a
+        draft, idempotent). A message without a Message-ID is never found: it is appended each
+        time."""
         message_id = _CONTROL_CHARS.sub(" ", message_id).strip()
         if not message_id:
             return False
+        criteria = ["HEADER", "Message-ID", message_id]
+        if size is not None:
+            criteria += ["LARGER", str(size - 1), "SMALLER", str(size + 1)]
         self.select(folder, readonly=True)
         with imap_errors(f"SEARCH in {folder!r}"):
-            return bool(
-                self._client.search(
-                    ["HEADER", "Message-ID", message_id, "LARGER", str(size - 1), "SMALLER", str(size + 1)]
-                )
-            )
+            return bool(self._client.search(criteria))
 
     def messages_stream(
         self, folder: str, *, batch_bytes: int = STREAM_BATCH_BYTES, batch_max: int = STREAM_BATCH_MAX
@@ -815,6 +815,19 @@ class MailSession:
             with imap_errors(f"EXPUNGE in {folder!r}"):
                 self._client.delete_messages([uid], silent=True)
                 self._client.uid_expunge([uid])
+
+    def message_replace(self, folder: str, uid: int, raw: bytes, *, flags: tuple = ()) -> int | None:
+        """A new version of message `uid` (a draft edited on a phone): `raw` appended with
+        `flags`, then the old one removed for good. Returns the new UID (IMAP cannot change a
+        message in place, so the version has one of its own). NotFound, with nothing appended,
+        when there is no message `uid`; OverQuota, with the old version kept, when it does not fit."""
+        self._writable("APPEND")
+        self.select(folder)
+        if not self._existing_uids([uid]):
+            raise NotFound(f"no message {uid} in {folder!r}")
+        new_uid = self.append(folder, raw, flags=flags)
+        self.message_delete_now(folder, uid)
+        return new_uid
 
     def append(
         self, folder: str, raw: bytes, *, flags: tuple = (), when: datetime | None = None

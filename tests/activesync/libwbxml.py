@@ -4,7 +4,7 @@ never checked only against itself.
 
 libwbxml names a code page's XML namespace "<Page>:" (and the GAL page "Gal:"), reads CDATA as
 OPAQUE and writes OPAQUE as base64 text. A few tags are spelt differently from MS-ASWBXML in
-libwbxml 0.11.8 (LIBWBXML_SPELLING)."""
+libwbxml 0.11.8 (LIBWBXML_SPELLING), and a few 16.x tokens it does not know (LIBWBXML_LACKS)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ LIBWBXML_SPELLING = {
     ("ComposeMail", "Mime"): "MIME",
     ("RightsManagement", "Owner"): "RMOwner",
     ("RightsManagement", "RemoveRightsManagementProtection"): "RemoveRightsManagementDistribution",
+}
+# Tokens of protocol 16.x that libwbxml 0.11.8 does not know (it encodes ComposeMail "Name" with
+# the Search page's token, and refuses the others): tested against hand-checked bytes instead.
+LIBWBXML_LACKS = {
+    ("ComposeMail", "Name"),
+    ("ComposeMail", "Email"),
+    ("Provision", "AccountOnlyRemoteWipe"),
 }
 _OURS = {(ns, theirs): ours for (ns, ours), theirs in LIBWBXML_SPELLING.items()}
 _OUR_NAMESPACE = {theirs: ours for ours, theirs in NAMESPACE_SPELLING.items()}

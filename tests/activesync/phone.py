@@ -15,7 +15,10 @@ from tests.activesync import libwbxml
 
 WBXML = "application/vnd.ms-sync.wbxml"
 A, B, F, P, M = "{AirSync}", "{AirSyncBase}", "{FolderHierarchy}", "{Provision}", "{Email}"
-NS = 'xmlns:email="Email:" xmlns:airsyncbase="AirSyncBase:" xmlns:settings="Settings:" xmlns:as="AirSync:"'
+NS = (
+    'xmlns:email="Email:" xmlns:email2="Email2:" xmlns:airsyncbase="AirSyncBase:" xmlns:settings="Settings:" '
+    'xmlns:as="AirSync:"'
+)
 
 
 class LiveAnswer:

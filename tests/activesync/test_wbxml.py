@@ -107,7 +107,8 @@ def test_opaque_mime_we_send_is_read_by_libwbxml():
 def test_every_tag_has_the_token_libwbxml_gives_it(page):
     # given every tag of the page, as children of the page's first tag
     namespace, tags = CODE_PAGES[page]
-    ordered = [tags[token] for token in sorted(tags)]
+    lacks = libwbxml.LIBWBXML_LACKS  # tested in test_wbxml_16.py against the spec's bytes
+    ordered = [tags[token] for token in sorted(tags) if (namespace, tags[token]) not in lacks]
     xml_ns = libwbxml.their_namespace(namespace)
     children = "".join(f"<{libwbxml.their_tag(namespace, name)}/>" for name in ordered[1:])
     first = libwbxml.their_tag(namespace, ordered[0])
