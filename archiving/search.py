@@ -33,7 +33,9 @@
 """
 
 import datetime as dt
+import json
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -41,8 +43,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.lookups import DataContains
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
-from django.db.models import F, Func, IntegerField, Lookup, Q, QuerySet, Value
+from django.db import connection, transaction
+from django.db.models import F, Func, IntegerField, Lookup, Max, Min, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -257,43 +259,122 @@ def _tsqueries(text: str) -> list[str]:
         return list(cursor.fetchone())
 
 
-# A phrase's matches, newest first, are found through the pairs index window by window, back from
-# today: each window is one bitmap scan of the pairs index (with the date index), the rows found
-# sorted by date; the first window holding `limit` of them holds the newest `limit` overall. A
-# phrase of common words fills the first month; a rare one reaches "everything" in five scans of
-# a short posting list. Neither walks the date index computing each row's pairs (half a
-# millisecond a row) nor reads every matching vector's positions.
-PHRASE_WINDOWS_DAYS = (31, 124, 496, 1984)
+# A phrase's matches, newest first. Three ways, chosen from PostgreSQL's estimate of how many rows
+# of the search's scope hold the phrase's pairs (the pairs index keeps statistics):
+# - common (over PLAIN_WALK_SHARE of the scope): walk the date index checking the phrase on each
+#   row; a page of matches comes after a few hundred rows;
+# - few (under FEW_CANDIDATES rows): take them all from the pairs index and sort them;
+# - in between: date windows back from the scope's newest message, the first sized to hold about
+#   twice the rows wanted by the estimate, each four times the last: one bitmap scan of the two
+#   indexes each, the rows found sorted; the first window holding enough holds the newest overall.
+# The candidates are then checked against the phrase itself (`search @@ query`).
+PLAIN_WALK_SHARE = 0.06
+FEW_CANDIDATES = 1000
 # Candidates taken per result: the pairs of a two-word phrase are the phrase itself (a hash
-# collision aside); a longer phrase needs its pairs in a chain, which the check below verifies.
+# collision aside); a longer phrase needs its pairs in a chain, which the check verifies.
 PHRASE_CANDIDATES_PER_RESULT = 2
 
 
-def _newest_with_pairs(rows: QuerySet[ArchivedMessage], condition: Q, wanted: int) -> list[int]:
-    """The ids of the `wanted` newest rows of `rows` that hold the pairs (fewer when there are
-    no more), newest first."""
-    now = timezone.now()
-    rows = rows.filter(condition).order_by()
-    for days in (*PHRASE_WINDOWS_DAYS, None):
-        # Undated messages (no valid Date header) come first, as in the plain query's order.
-        since = Q(message_date__gte=now - dt.timedelta(days=days)) if days else None
-        window = rows if since is None else rows.filter(since | Q(message_date__isnull=True))
-        try:
-            sql, params = window.values("pk", "message_date", "seq").query.sql_with_params()
-        except EmptyResultSet:  # no archive asked for: nothing to find
-            return []
-        with connection.cursor() as cursor:
-            # MATERIALIZED: PostgreSQL must take the window's matches from the indexes and sort
-            # them; left free, it may walk the date index and compute each row's pairs.
-            cursor.execute(
-                f"WITH window_rows AS MATERIALIZED ({sql}) SELECT pk FROM window_rows "  # noqa: S608
-                "ORDER BY message_date DESC, seq DESC LIMIT %s",
-                [*params, wanted],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        if len(ids) >= wanted or days is None:
+def _estimated_rows(rows: QuerySet) -> float:
+    sql, params = rows.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _rows_of(sql: str, params) -> list[tuple]:
+    """Run one of the candidate queries with room for its bitmaps, without JIT compilation and
+    parallel workers: the
+    planner prices each row's pairs at what computing them costs (migration 0009), so these
+    plans look expensive, yet they read a few hundred rows; compiling and starting workers took
+    longer than the query (30 to 100 ms)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # Room for exact bitmaps: a lossy page is rechecked row by row, computing each row's
+        # pairs (a window of 130,000 dates took 2.7 s at the default 4 MB, 37 ms with room).
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _top_ids(window: QuerySet, wanted: int) -> list[int]:
+    """The ids of the `wanted` newest rows of `window`, taken from the indexes its conditions
+    name and sorted: MATERIALIZED keeps PostgreSQL from walking the date index instead and
+    computing each row's pairs (half a millisecond a row)."""
+    sql, params = window.order_by().values("pk", "message_date", "seq").query.sql_with_params()
+    return [
+        row[0]
+        for row in _rows_of(
+            f"WITH window_rows AS MATERIALIZED ({sql}) SELECT pk FROM window_rows "  # noqa: S608
+            "ORDER BY message_date DESC, seq DESC LIMIT %s",
+            [*params, wanted],
+        )
+    ]
+
+
+_unknown_pair: dict[str, tuple[float, float]] = {}  # database alias -> (estimate, when)
+
+
+def _unknown_pair_estimate(rows: QuerySet) -> float:
+    """PostgreSQL's estimate for a pair its statistics do not hold (asked with a key no message
+    has), kept ten minutes: the statistics change with ANALYZE, not with each search."""
+    now = time.monotonic()
+    alias = rows.db
+    known = _unknown_pair.get(alias)
+    if known is None or now - known[1] > 600:
+        nobody = rows.model.objects.filter(_pairs_condition({frozenset({("\x01", "\x02")})}))
+        known = _unknown_pair[alias] = (_estimated_rows(nobody), now)
+    return known[0]
+
+
+def _newest_first(row: tuple) -> tuple:
+    """Sort key of (pk, message_date, seq) rows in the plain query's order: undated first."""
+    _pk, date, seq = row
+    return (date is None, date.timestamp() if date is not None else 0.0, seq)
+
+
+def _phrase_candidates(rows: QuerySet, condition: Q, wanted: int) -> list[int] | None:
+    """The ids of the `wanted` newest rows of `rows` holding the pairs (all of them when fewer),
+    newest first; None when the pairs are so common that the date walk is quicker."""
+    with_pairs = rows.filter(condition)
+    try:
+        # The pairs index's statistics know the common pairs well (a rare one gets a default
+        # guess, thousands): a common one is left to the date walk.
+        estimate = _estimated_rows(with_pairs)
+        if estimate > PLAIN_WALK_SHARE * max(_estimated_rows(rows), 1.0):
+            return None
+        sql, params = with_pairs.order_by().values("pk", "message_date", "seq").query.sql_with_params()
+    except EmptyResultSet:  # no archive asked for: nothing to find
+        return []
+    # A pair the statistics do not know gets PostgreSQL's guess for an unknown one: it may be in
+    # a handful of messages. Those few are taken all at once from the pairs index, sorted here.
+    if estimate <= 2 * len(condition) * _unknown_pair_estimate(rows):
+        few = _rows_of(f"{sql} LIMIT %s", [*params, FEW_CANDIDATES + 1])
+        if len(few) <= FEW_CANDIDATES:
+            return [row[0] for row in sorted(few, key=_newest_first, reverse=True)[:wanted]]
+    span = rows.filter(message_date__lte=timezone.now()).aggregate(
+        newest=Max("message_date"), oldest=Min("message_date")
+    )
+    newest, oldest = span["newest"], span["oldest"]
+    if newest is None:
+        return _top_ids(with_pairs, wanted)
+    total = max((newest - oldest).total_seconds(), 86400.0)
+    # The first window should hold about twice the rows wanted, if the pairs are spread evenly
+    # over the dates; there are more than FEW_CANDIDATES of them, the estimate says how many.
+    seconds = total * 2 * wanted / max(estimate, FEW_CANDIDATES + 1)
+    while seconds < total:
+        # Undated messages (no valid Date header) and future dates belong to every window: the
+        # plain order puts them first.
+        since = newest - dt.timedelta(seconds=seconds)
+        window = with_pairs.filter(Q(message_date__gte=since) | Q(message_date__isnull=True))
+        ids = _top_ids(window, wanted)
+        if len(ids) >= wanted:
             return ids
-    return []  # not reached: the last window is everything
+        seconds *= 4
+    return _top_ids(with_pairs, wanted)
 
 
 def apply_filters(rows: QuerySet[ArchivedMessage], filters: SearchFilters) -> QuerySet[ArchivedMessage]:
@@ -348,14 +429,16 @@ class PostgresSearch:
             alternatives = phrase_pairs(tsqueries) if "<" in "".join(tsqueries) else None
             if alternatives:
                 wanted = limit * PHRASE_CANDIDATES_PER_RESULT
-                candidates = _newest_with_pairs(rows, _pairs_condition(alternatives), wanted)
-                # The phrase itself is checked on the candidates: the results are exactly the
-                # query's, the pairs only say where to look.
-                found = matching.filter(pk__in=candidates).order_by("-message_date", "-seq")[:limit]
-                if len(candidates) < wanted or len(found) >= limit:
-                    return found
-                # Many candidates with the pairs but not the phrase (a long phrase whose pairs
-                # are scattered): the plain query below is exact.
+                candidates = _phrase_candidates(rows, _pairs_condition(alternatives), wanted)
+                if candidates is not None:
+                    # The phrase itself is checked on the candidates: the results are exactly
+                    # the query's, the pairs only say where to look.
+                    found = matching.filter(pk__in=candidates).order_by("-message_date", "-seq")[:limit]
+                    if len(candidates) < wanted or len(found) >= limit:
+                        return found
+                # Pairs in most messages (the date walk below finds a page sooner), or many
+                # candidates without the phrase (a long phrase whose pairs are apart): the
+                # plain query answers, exactly.
         if order != "relevance":
             return matching.order_by("-message_date", "-seq")[:limit]
         return matching.annotate(rank=SearchRank(F("search"), query)).order_by(
