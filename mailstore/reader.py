@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from imapclient.response_parser import parse_fetch_response
 
 from mailstore.errors import NotFound, ReadOnly, Refused
 from mailstore.folders import Folder, folder_tree
@@ -254,7 +255,7 @@ _COPYUID = re.compile(rb"COPYUID \d+ ([\d:,]+) ([\d:,]+)")
 
 
 def _uid_set(text: bytes) -> list[int]:
-    """"3:5,9" → [3, 4, 5, 9], in the order written (COPYUID pairs the two sets by position)."""
+    """ "3:5,9" → [3, 4, 5, 9], in the order written (COPYUID pairs the two sets by position)."""
     out: list[int] = []
     for part in text.split(b","):
         low, _, high = part.partition(b":")
@@ -281,6 +282,40 @@ class FolderFlags:
     uidvalidity: int
     highestmodseq: int
     flags: dict[int, set] = field(default_factory=dict)
+    uidnext: int = 0
+    messages: int = 0
+
+
+@dataclass
+class FolderChanges:
+    """What changed in a folder since a HIGHESTMODSEQ (CONDSTORE/QRESYNC, RFC 7162): the flags of
+    every message added or re-flagged since, and the UIDs expunged since, with the folder's
+    STATUS as of the same view. `vanished` is a list of UID ranges (first, last): a server may
+    name UIDs that were never there (a whole range once it forgot the details), so it is
+    asked about UIDs (`vanished_among`), never expanded."""
+
+    status: FolderStatus
+    flags: dict[int, set] = field(default_factory=dict)
+    vanished: list[tuple[int, int]] = field(default_factory=list)
+
+    def vanished_among(self, uids) -> set[int]:
+        if not self.vanished:
+            return set()
+        return {uid for uid in uids if any(first <= uid <= last for first, last in self.vanished)}
+
+
+def _vanished_ranges(responses: list) -> list[tuple[int, int]]:
+    """The UID ranges of untagged VANISHED responses ("(EARLIER) 3:5,9" or "12")."""
+    out: list[tuple[int, int]] = []
+    for response in responses:
+        if not isinstance(response, bytes):
+            continue
+        for part in response.replace(b"(EARLIER)", b"").strip().split(b","):
+            low, _, high = part.strip().partition(b":")
+            if low.isdigit() and (not high or high.isdigit()):
+                first, last = int(low), int(high or low)
+                out.append((min(first, last), max(first, last)))
+    return out
 
 
 # The session --------------------------------------------------------------------------------
@@ -715,7 +750,9 @@ class MailSession:
         with the UIDVALIDITY they belong to."""
         self.select(folder, readonly=True)
         with imap_errors(f"FETCH FLAGS in {folder!r}"):
-            info = self._client.folder_status(folder, [b"UIDVALIDITY", b"HIGHESTMODSEQ"])
+            info = self._client.folder_status(
+                folder, [b"UIDVALIDITY", b"HIGHESTMODSEQ", b"UIDNEXT", b"MESSAGES"]
+            )
             uids = self._client.search(["ALL"])
             flags: dict[int, set] = {}
             for start in range(0, len(uids), 5000):
@@ -726,6 +763,67 @@ class MailSession:
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
             highestmodseq=int(info.get(b"HIGHESTMODSEQ", 0)),
             flags=flags,
+            uidnext=int(info.get(b"UIDNEXT", 0)),
+            messages=int(info.get(b"MESSAGES", 0)),
+        )
+
+    def changes_since(self, folder: str, *, uidvalidity: int, modseq: int) -> FolderChanges | None:
+        """What changed in `folder` since HIGHESTMODSEQ `modseq` under `uidvalidity`: one SELECT
+        and one `UID FETCH 1:* (FLAGS) (CHANGEDSINCE modseq VANISHED)`, so the cost is what
+        changed, not the folder's size. `modseq` 0: every message (a full listing, the start).
+        None when the server cannot say (no QRESYNC); when the folder's UIDVALIDITY is not
+        `uidvalidity` the answer has its status and no changes (the caller starts over).
+        NotFound without the folder.
+
+        The SELECT is always a fresh one (not the NOOP of `select`): its HIGHESTMODSEQ is the
+        point the answer is complete up to, the `modseq` of the next call. Dovecot keeps a
+        modseq per message only once a client enabled CONDSTORE on the folder (until then every
+        message gets the current one when it is enabled): so start with modseq 0, here, and
+        take the later `modseq` from answers of this method, never from a STATUS before it."""
+        client, conn = self._client, self._conn
+        if not conn.qresync:
+            if not client.has_capability("QRESYNC"):
+                return None
+            with imap_errors("ENABLE QRESYNC"):
+                if self._client._imap.state == "SELECTED":  # ENABLE is valid before SELECT only
+                    client.unselect_folder()
+                conn.selected = None
+                conn.view_memo.clear()
+                client.enable("QRESYNC")
+            conn.qresync = True
+        readonly = self.read_only
+        conn.selected = None
+        conn.view_memo.clear()
+        try:
+            with imap_errors(f"SELECT {folder!r}"):
+                info = client.select_folder(folder, readonly=readonly)
+        except Refused as exc:
+            raise NotFound(str(exc)) from exc
+        conn.selected, conn.selected_readonly = folder, readonly
+        status = FolderStatus(
+            uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
+            uidnext=int(info.get(b"UIDNEXT", 0)),
+            messages=int(info.get(b"EXISTS", 0)),
+            highestmodseq=int(info.get(b"HIGHESTMODSEQ", 0)),
+        )
+        if status.uidvalidity != uidvalidity:
+            return FolderChanges(status=status)
+        imap = client._imap
+        for leftover in ("VANISHED", "FETCH"):  # of earlier commands: this answer says it all
+            imap.untagged_responses.pop(leftover, None)
+        with imap_errors(f"FETCH CHANGEDSINCE in {folder!r}"):
+            # imapclient's fetch() wants a list of UIDs: "1:*" goes through imaplib directly.
+            since = (f"(CHANGEDSINCE {int(modseq)} VANISHED)",) if modseq > 0 else ()
+            tag = imap._command("UID", "FETCH", "1:*", "(FLAGS)", *since)
+            typ, data = imap._command_complete("FETCH", tag)
+            client._checkok("fetch", typ, data)
+            typ, data = imap._untagged_response(typ, data, "FETCH")
+            parsed = parse_fetch_response(data, client.normalise_times, True)
+        vanished = _vanished_ranges(imap.untagged_responses.pop("VANISHED", []))
+        return FolderChanges(
+            status=status,
+            flags={uid: set(item.get(b"FLAGS", ())) for uid, item in parsed.items() if b"FLAGS" in item},
+            vanished=vanished,
         )
 
     def uids_after(self, folder: str, last_uid: int = 0) -> list[int]:
