@@ -236,6 +236,7 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
     state.items = {}
     state.last_response = None
     state.uidnext = state.highestmodseq = state.messages = 0
+    state.pending = None
     state.complete = False
     state.save()
     return state
@@ -250,14 +251,17 @@ def sync_state_advance(
     highestmodseq: int,
     messages: int,
     complete: bool,
+    pending: dict | None,
 ) -> SyncState:
-    """The device was sent `response` for its current key: it now holds `items`, under the
-    next key. `state` must be locked (select_for_update) by the caller's transaction."""
+    """The device was sent `response` for its current key: it now holds `items`, and lacks
+    `pending` of the folder as of `highestmodseq`, under the next key. `state` must be locked
+    (select_for_update) by the caller's transaction."""
     state.sync_key += 1
     state.items = items
     state.last_response = response
     state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
     state.complete = complete
+    state.pending = pending
     state.save()
     return state
 

@@ -13,6 +13,7 @@ refuses every change with ReadOnly before it reaches the server."""
 
 from __future__ import annotations
 
+import bisect
 import email.utils
 import hashlib
 import re
@@ -299,9 +300,19 @@ class FolderChanges:
     vanished: list[tuple[int, int]] = field(default_factory=list)
 
     def vanished_among(self, uids) -> set[int]:
-        if not self.vanished:
-            return set()
-        return {uid for uid in uids if any(first <= uid <= last for first, last in self.vanished)}
+        merged: list[list[int]] = []
+        for first, last in sorted(self.vanished):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        firsts = [first for first, _last in merged]
+        out = set()
+        for uid in uids if merged else ():
+            i = bisect.bisect_right(firsts, uid) - 1
+            if i >= 0 and uid <= merged[i][1]:
+                out.add(uid)
+        return out
 
 
 def _vanished_ranges(responses: list) -> list[tuple[int, int]]:
