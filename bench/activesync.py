@@ -568,7 +568,10 @@ def sync_main() -> None:
             profiler.enable()
             phone.full_sync(inbox, args.profile)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_LINES", "30"))
+            )
             return
         bare: dict[str, list[float]] = {"envelopes": [], "whole": []}
         full: dict[int, list[float]] = {w: [] for w in windows}
