@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from activesync.message import flag_bits
 from devices.models import DeviceFolder, SyncState
+from devices.uidsets import items_unpack, uids_pack, uids_unpack
 from mailstore.reader import FolderStatus, MailSession
 
 
@@ -33,22 +34,22 @@ class Pending:
 
     def stored(self) -> dict:
         return {
-            "deleted": self.deleted,
+            "deleted": uids_pack(self.deleted),
             "changed": {str(uid): bits for uid, bits in self.changed.items()},
-            "added": self.added,
+            "added": uids_pack(self.added),
         }
 
     @classmethod
     def of(cls, stored: dict) -> Pending:
         return cls(
-            deleted=[int(uid) for uid in stored.get("deleted", ())],
+            deleted=uids_unpack(stored.get("deleted", "")),
             changed={int(uid): int(bits) for uid, bits in (stored.get("changed") or {}).items()},
-            added=[int(uid) for uid in stored.get("added", ())],
+            added=uids_unpack(stored.get("added", ""))[::-1],
         )
 
 
 def known_items(state: SyncState) -> dict[int, int]:
-    return {int(uid): int(bits) for uid, bits in (state.items or {}).items()}
+    return items_unpack(state.items)
 
 
 def _difference(known: dict[int, int], current: dict[int, int]) -> Pending:
@@ -114,5 +115,6 @@ def pending_now(
     if not incremental:
         current = {uid: flag_bits(f) for uid, f in changes.flags.items()}
         return _difference(known, current), changes.status
-    vanished = changes.vanished_among([*known, *(state.pending or {}).get("added", ())])
-    return _merged(known, Pending.of(state.pending or {}), changes.flags, vanished), changes.status
+    pending = Pending.of(state.pending or {})
+    vanished = changes.vanished_among([*known, *pending.added]) if changes.vanished else set()
+    return _merged(known, pending, changes.flags, vanished), changes.status

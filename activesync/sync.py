@@ -39,6 +39,7 @@ from devices.services import (
     sync_state_options_set,
     sync_state_reset,
 )
+from devices.uidsets import items_pack
 from mailstore.errors import NotFound
 from mailstore.reader import FolderStatus, MailSession, mail_session
 
@@ -332,7 +333,7 @@ def _sync_current(
     )
     sync_state_advance(
         state=state,
-        items={str(uid): bits for uid, bits in known.items()},
+        items=items_pack(known),
         response=encode(answer),
         uidnext=status.uidnext,
         highestmodseq=status.highestmodseq,
