@@ -4,7 +4,9 @@ What a device holds of a folder is its SyncState (devices.models): the UIDVALIDI
 and read/flag bits of every message it was sent. A Sync with the current key applies the
 device's changes (read, flag, delete) to IMAP, then sends what differs between that and the
 folder now: deletions, read/flag changes, then new messages newest first, at most WindowSize
-of them (MoreAvailable when more remain), under the next key. The answer is kept: a request
+of them (MoreAvailable when more remain), under the next key. What differs is worked out from
+what changed in IMAP since the last Sync (CONDSTORE/QRESYNC), not from a listing of the folder
+(activesync.changes). The answer is kept: a request
 with the previous key (the device never got the answer) gets it again. Key 0 starts over; a
 changed UIDVALIDITY answers Status 3 (invalid key), so the device starts over too.
 
