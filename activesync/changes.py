@@ -112,6 +112,13 @@ def pending_now(
         return _difference(known, {uid: flag_bits(f) for uid, f in listing.flags.items()}), status
     if changes.status.uidvalidity != state.uidvalidity:
         return None
+    if incremental and changes.status.highestmodseq < state.highestmodseq:
+        # The server went back (its indexes rebuilt): what it says changed since cannot be
+        # trusted, the folder is listed again.
+        changes = mail.changes_since(folder.name, uidvalidity=state.uidvalidity, modseq=0)
+        if changes is None or changes.status.uidvalidity != state.uidvalidity:
+            return None
+        incremental = False
     if not incremental:
         current = {uid: flag_bits(f) for uid, f in changes.flags.items()}
         return _difference(known, current), changes.status
