@@ -4,7 +4,9 @@ What a device holds of a folder is its SyncState (devices.models): the UIDVALIDI
 and read/flag bits of every message it was sent. A Sync with the current key applies the
 device's changes (read, flag, delete) to IMAP, then sends what differs between that and the
 folder now: deletions, read/flag changes, then new messages newest first, at most WindowSize
-of them (MoreAvailable when more remain), under the next key. The answer is kept: a request
+of them (MoreAvailable when more remain), under the next key. What differs is worked out from
+what changed in IMAP since the last Sync (CONDSTORE/QRESYNC), not from a listing of the folder
+(activesync.changes). The answer is kept: a request
 with the previous key (the device never got the answer) gets it again. Key 0 starts over; a
 changed UIDVALIDITY answers Status 3 (invalid key), so the device starts over too.
 
@@ -13,12 +15,12 @@ A message's EAS ServerId is "<folder id>:<UID>": stable for as long as the UIDVA
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from django.db import transaction
 
 from activesync import drafts
+from activesync.changes import known_items, pending_now
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
 from activesync.message import (
@@ -40,8 +42,9 @@ from devices.services import (
     sync_state_options_set,
     sync_state_reset,
 )
+from devices.uidsets import items_pack
 from mailstore.errors import NotFound
-from mailstore.reader import MailSession, mail_session
+from mailstore.reader import FolderStatus, MailSession, mail_session
 
 A, E, M = "{AirSync}", "{GetItemEstimate}", "{Email}"
 
@@ -54,31 +57,6 @@ STATUS_EMPTY_REQUEST = 13
 
 DEFAULT_WINDOW = 100
 MAX_WINDOW = 512
-
-
-@dataclass
-class Pending:
-    """What the device lacks: ServerId-less lists of UIDs, in the order they are sent."""
-
-    deleted: list[int]
-    changed: list[int]
-    added: list[int]
-
-    @property
-    def count(self) -> int:
-        return len(self.deleted) + len(self.changed) + len(self.added)
-
-
-def _pending(known: dict[int, int], current: dict[int, int]) -> Pending:
-    return Pending(
-        deleted=sorted(uid for uid in known if uid not in current),
-        changed=sorted(uid for uid, bits in known.items() if uid in current and current[uid] != bits),
-        added=sorted((uid for uid in current if uid not in known), reverse=True),  # newest first
-    )
-
-
-def _known(state: SyncState) -> dict[int, int]:
-    return {int(uid): int(bits) for uid, bits in (state.items or {}).items()}
 
 
 def _uid_of(folder: DeviceFolder, server_id: str | None) -> int | None:
@@ -285,7 +263,7 @@ def _sync_current(
     window: int,
     preference: BodyPreference,
 ) -> Element:
-    known = _known(state)
+    known = known_items(state)
     collection_id = str(folder.server_id)
     before = mail.folder_status(folder.name)
     if before.uidvalidity != state.uidvalidity:
@@ -306,30 +284,38 @@ def _sync_current(
         == (state.highestmodseq, state.uidnext, state.messages)
         and before.highestmodseq > 0
     )
+    # Without a listing the state stays as of its last one (the device's own changes are in
+    # `known`; they come back from IMAP as changes equal to what it holds, and are not sent).
+    status, left = (
+        FolderStatus(state.uidvalidity, state.uidnext, state.messages, state.highestmodseq),
+        state.pending,
+    )
     if wanted and not unchanged:
-        listing = mail.folder_flags(folder.name)
-        if listing.uidvalidity != state.uidvalidity:
+        found = pending_now(mail, folder, state, known)
+        if found is None:
             return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
-        current = {uid: flag_bits(flags) for uid, flags in listing.flags.items()}
-        pending = _pending(known, current)
+        pending, status = found
         budget = window
-        for uid in pending.deleted[:budget]:
+        while pending.deleted and budget:
+            uid = pending.deleted.pop(0)
             commands.append(element(f"{A}Delete", None, element(f"{A}ServerId", f"{collection_id}:{uid}")))
-            known.pop(uid)
-        budget -= min(budget, len(pending.deleted))
-        for uid in pending.changed[:budget]:
+            known.pop(uid, None)
+            budget -= 1
+        for uid in list(pending.changed)[:budget]:
+            bits = pending.changed.pop(uid)
             commands.append(
                 element(
                     f"{A}Change",
                     None,
                     element(f"{A}ServerId", f"{collection_id}:{uid}"),
-                    change_data(current[uid]),
+                    change_data(bits),
                 )
             )
-            known[uid] = current[uid]
-        budget -= min(budget, len(pending.changed))
-        if budget:
-            for message in mail.messages_raw(folder.name, pending.added[:budget]):
+            known[uid] = bits
+            budget -= 1
+        if budget and pending.added:
+            wanted_uids, pending.added = pending.added[:budget], pending.added[budget:]
+            for message in mail.messages_raw(folder.name, wanted_uids):
                 server_id = f"{collection_id}:{message.uid}"
                 commands.append(
                     element(
@@ -341,9 +327,8 @@ def _sync_current(
                 )
                 known[message.uid] = flag_bits(message.flags)
             # A message expunged between the listing and the fetch is simply not sent (nor known).
-            budget -= min(budget, len(pending.added))
-        more = pending.count > window
-    after = mail.folder_status(folder.name)
+        more = pending.count > 0
+        left = pending.stored()
     answer = _collection(
         state.sync_key + 1,
         collection_id,
@@ -354,12 +339,13 @@ def _sync_current(
     )
     sync_state_advance(
         state=state,
-        items={str(uid): bits for uid, bits in known.items()},
+        items=items_pack(known),
         response=encode(answer),
-        uidnext=after.uidnext,
-        highestmodseq=after.highestmodseq,
-        messages=after.messages,
+        uidnext=status.uidnext,
+        highestmodseq=status.highestmodseq,
+        messages=status.messages,
         complete=not more and wanted,
+        pending=left,
     )
     return answer
 
@@ -384,12 +370,12 @@ def get_item_estimate(context: Context, document: Element | None) -> Element:
                 status, estimate = 4, None  # invalid sync key: Sync with key 0 first
             else:
                 try:
-                    listing = mail.folder_flags(folder.name)
+                    found = pending_now(mail, folder, state, known_items(state))
                 except NotFound:
                     status, estimate = 2, None
                 else:
-                    current = {uid: flag_bits(flags) for uid, flags in listing.flags.items()}
-                    status, estimate = 1, _pending(_known(state), current).count
+                    # Another UIDVALIDITY: the next Sync answers Status 3 (start over).
+                    status, estimate = (1, found[0].count) if found is not None else (4, None)
             answers.append(
                 element(
                     f"{E}Response",

@@ -360,5 +360,282 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
+# Sync of a big folder (issue 16, item 3) ----------------------------------------------------
+#
+#     .venv/bin/python bench/activesync.py --sync-only [--messages 10000] [--windows 100,512]
+#                                          [--profile 512]
+#
+# A scratch database of its own (bench_mailsuite_eas_sync) and Dovecot DB role
+# (bench_eas_sync_dovecot), a private Dovecot, one mailbox whose INBOX gets --messages realistic
+# messages (MULTIAPPEND). Times, alternating, in the same run:
+#   (a) a bare imaplib `UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)`
+#       of the folder (the envelopes a Sync sends), and the same with BODY.PEEK[] (the whole
+#       messages, which is what a Sync reads to make each body);
+#   (b) a phone's full initial Sync of the folder through the endpoint (Django's request
+#       handler, in this process, with an app password: no Argon2 in the way), key 0 then
+#       pages of WindowSize until no MoreAvailable, for each --windows;
+#   (c) the incremental Sync after one new message.
+# Prints each figure and the ratio of (b) to (a) (target: <= 2x the envelopes).
+# --profile W: cProfile of one full Sync with WindowSize W instead (top 30 by cumulative time).
+
+
+def sync_message(i: int) -> bytes:
+    """A realistic message: plain text, every third one text and HTML, every tenth with a PDF."""
+    day, hour = 1 + i % 28, i % 24
+    head = (
+        f"From: Sender {i % 97} <sender{i % 97}@example.test>\r\nTo: Bench User <bench@bench.test>\r\n"
+        + (f"Cc: Other {i % 7} <other{i % 7}@example.test>\r\n" if i % 4 == 0 else "")
+        + f"Subject: Message number {i} about topic {i % 13}\r\n"
+        f"Date: {day:02d} Feb 2026 {hour:02d}:{i % 60:02d}:00 +0100\r\n"
+        f"Message-ID: <sync-bench-{i}@example.test>\r\nMIME-Version: 1.0\r\n"
+    )
+    text = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * (4 + i % 30)
+    if i % 10 == 0:
+        pdf = base64.encodebytes(b"%PDF-1.4 " + bytes(range(256)) * (8 + i % 16)).decode()
+        body = (
+            'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n--mix\r\n'
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--mix\r\n"
+            'Content-Type: application/pdf; name="report.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
+            f'Content-Disposition: attachment; filename="report.pdf"\r\n\r\n{pdf}\r\n--mix--\r\n'
+        )
+    elif i % 3 == 0:
+        body = (
+            'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n--alt\r\n'
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--alt\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>{text}</p>"
+            f"<p><b>Topic {i % 13}</b> <a href='https://example.test/{i}'>link</a></p></body></html>"
+            "\r\n--alt--\r\n"
+        )
+    else:
+        body = f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+    return (head + body).encode()
+
+
+class InProcessPhone:
+    """A phone talking to the endpoint through Django's request handler in this process."""
+
+    def __init__(self, login: str, password: str, device_id: str):
+        from django.test import Client
+
+        self.client, self.login, self.device_id = Client(), login, device_id
+        self.auth = "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+        self.policy_key = ""
+        self.decoding = 0.0  # seconds the phone spent reading answers (its CPU, not the server's)
+
+    def post(self, command: str, document: Element | None) -> Element | None:
+        from activesync.wbxml import decode, encode
+
+        query = urlencode(
+            {"Cmd": command, "User": self.login, "DeviceId": self.device_id, "DeviceType": "iPhone"}
+        )
+        headers = {"HTTP_AUTHORIZATION": self.auth, "HTTP_MS_ASPROTOCOLVERSION": "14.1"}
+        if self.policy_key:
+            headers["HTTP_X_MS_POLICYKEY"] = self.policy_key
+        answer = self.client.post(
+            f"{PATH}?{query}",
+            data=encode(document) if document is not None else b"",
+            content_type="application/vnd.ms-sync.wbxml",
+            secure=True,
+            **headers,
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"{command}: HTTP {answer.status_code}")
+        start = time.perf_counter()
+        try:
+            return decode(answer.content) if answer.content else None
+        finally:
+            self.decoding += time.perf_counter() - start
+
+    def prepare(self) -> str:
+        """Provision and FolderSync; the INBOX's CollectionId."""
+        P, F = "{Provision}", "{FolderHierarchy}"  # noqa: N806
+        kind = E(f"{P}PolicyType", "MS-EAS-Provisioning-WBXML")
+        first = self.post(
+            "Provision", E(f"{P}Provision", None, E(f"{P}Policies", None, E(f"{P}Policy", None, kind)))
+        )
+        temporary = first.findtext(f"{P}Policies/{P}Policy/{P}PolicyKey")
+        ack = E(
+            f"{P}Policy",
+            None,
+            E(f"{P}PolicyType", "MS-EAS-Provisioning-WBXML"),
+            E(f"{P}PolicyKey", temporary),
+            E(f"{P}Status", 1),
+        )
+        second = self.post("Provision", E(f"{P}Provision", None, E(f"{P}Policies", None, ack)))
+        self.policy_key = second.findtext(f"{P}Policies/{P}Policy/{P}PolicyKey")
+        folders = self.post("FolderSync", E(f"{F}FolderSync", None, E(f"{F}SyncKey", 0)))
+        return next(
+            add.findtext(f"{F}ServerId") for add in folders.iter(f"{F}Add") if add.findtext(f"{F}Type") == "2"
+        )
+
+    def sync(self, inbox: str, key: str, window: int) -> tuple[str, int, bool]:
+        """One Sync: (the new key, how many Adds, MoreAvailable). A phone's options: the HTML body
+        truncated to 32 KiB (iOS asks for HTML; Android clients similar sizes)."""
+        A, B = "{AirSync}", "{AirSyncBase}"  # noqa: N806
+        children = [E(f"{A}SyncKey", key), E(f"{A}CollectionId", inbox)]
+        if key != "0":
+            preference = E(f"{B}BodyPreference", None, E(f"{B}Type", 2), E(f"{B}TruncationSize", 32768))
+            children += [E(f"{A}GetChanges"), E(f"{A}WindowSize", window), E(f"{A}Options", None, preference)]
+        answer = self.post(
+            "Sync", E(f"{A}Sync", None, E(f"{A}Collections", None, E(f"{A}Collection", None, *children)))
+        )
+        collection = answer.find(f"{A}Collections/{A}Collection")
+        if collection.findtext(f"{A}Status") != "1":
+            raise RuntimeError(f"Sync: Status {collection.findtext(f'{A}Status')}")
+        adds = len(collection.findall(f"{A}Commands/{A}Add"))
+        return collection.findtext(f"{A}SyncKey"), adds, collection.find(f"{A}MoreAvailable") is not None
+
+    def full_sync(self, inbox: str, window: int) -> tuple[int, int]:
+        """Key 0 and every page: (messages received, pages)."""
+        key, _adds, _more = self.sync(inbox, "0", window)
+        received = pages = 0
+        more = True
+        while more:
+            key, adds, more = self.sync(inbox, key, window)
+            received, pages = received + adds, pages + 1
+        self.key = key
+        return received, pages
+
+
+def _bare_fetch(address: str, items: str) -> tuple[float, int]:
+    """A bare imaplib session (logged in beforehand): SELECT and UID FETCH 1:* of `items`;
+    (seconds, responses)."""
+    import re  # here, not at the top: the Ping bench's part of the file stays as it was
+
+    from mailstore.imap import imap_session
+
+    with imap_session(address) as client:
+        imap = client._imap  # the imaplib connection under it: no imapclient parsing
+        start = time.perf_counter()
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.uid("FETCH", "1:*", f"({items})")
+        seconds = time.perf_counter() - start
+    assert typ == "OK"
+    heads = [d[0] if isinstance(d, tuple) else d for d in data]
+    return seconds, sum(1 for head in heads if isinstance(head, bytes) and re.match(rb"\d+ \(", head))
+
+
+def sync_main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sync-only", action="store_true", help="the Sync bench (this one)")
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--windows", default="100,512", help="WindowSizes of the full Syncs")
+    parser.add_argument("--runs", type=int, default=2, help="measured rounds")
+    parser.add_argument("--profile", type=int, default=0, help="cProfile one full Sync of this WindowSize")
+    args = parser.parse_args()
+    os.environ["MAILSUITE_TEST_DATABASE"] = os.environ.get("BENCH_SYNC_DATABASE", "bench_mailsuite_eas_sync")
+    os.environ["MAILSUITE_DOVECOT_DB_USER"] = os.environ.get(
+        "BENCH_SYNC_DOVECOT_DB_USER", "bench_eas_sync_dovecot"
+    )
+    os.environ.setdefault("MAILSUITE_LOG_LEVEL", "WARNING")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from accounts.services import app_password_create
+    from mailstore import dovecot
+    from mailstore.imap import LiveMailbox, imap_session
+    from tests.factories import DomainFactory, MailboxFactory
+    from tests.protocol.mailplane import scratch_config
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    root = Path(tempfile.mkdtemp(prefix="mseassync-", dir="/tmp"))
+    root.chmod(0o755)
+    config = None
+    try:
+        mailbox = MailboxFactory(domain=DomainFactory(name="bench.test"), local_part="bench")
+        password = app_password_create(user=mailbox.user, name="bench")[1]
+        config = scratch_config(root, rspamd_controller_url="")
+        dovecot.start(config)
+        settings.MAIL_PORTS.update(config.ports)
+        t0 = time.perf_counter()
+        loader = LiveMailbox(mailbox.address).open()
+        for first in range(0, args.messages, 500):
+            loader.multiappend(
+                "INBOX", [sync_message(i) for i in range(first, min(args.messages, first + 500))]
+            )
+        loader.logout()
+        print(f"INBOX filled with {args.messages} messages in {time.perf_counter() - t0:.1f} s")
+        envelopes = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE"
+        whole = envelopes + " BODY.PEEK[]"
+        _bare_fetch(mailbox.address, whole)  # Dovecot's cache and the page cache warm for both
+        windows = [int(w) for w in args.windows.split(",")]
+        if args.profile:
+            import cProfile
+            import pstats
+
+            phone = InProcessPhone(mailbox.address, password, "BENCHPROFILE")
+            inbox = phone.prepare()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            phone.full_sync(inbox, args.profile)
+            profiler.disable()
+            stats = pstats.Stats(profiler)
+            stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_LINES", "30"))
+            )
+            return
+        bare: dict[str, list[float]] = {"envelopes": [], "whole": []}
+        full: dict[int, list[float]] = {w: [] for w in windows}
+        server: dict[int, list[float]] = {w: [] for w in windows}  # less the phone's decoding
+        incremental: list[float] = []
+        for run in range(args.runs):
+            for name, items in (("envelopes", envelopes), ("whole", whole)):
+                seconds, responses = _bare_fetch(mailbox.address, items)
+                assert responses >= args.messages, responses
+                bare[name].append(seconds)
+            for window in windows:
+                phone = InProcessPhone(mailbox.address, password, f"BENCH{run}W{window}")
+                inbox = phone.prepare()
+                phone.decoding = 0.0
+                start = time.perf_counter()
+                received, pages = phone.full_sync(inbox, window)
+                full[window].append(time.perf_counter() - start)
+                server[window].append(full[window][-1] - phone.decoding)
+                assert received == args.messages + run, (received, args.messages)
+                print(
+                    f"run {run}: initial Sync, WindowSize {window}: {received} messages in {pages} pages, "
+                    f"{full[window][-1]:.2f} s ({server[window][-1]:.2f} s less the phone's WBXML decoding)"
+                )
+            # one new message: the last phone's incremental Sync gets it alone
+            with imap_session(mailbox.address) as imap:
+                imap.append("INBOX", sync_message(args.messages + run))
+            start = time.perf_counter()
+            phone.key, adds, more = phone.sync(inbox, phone.key, windows[-1])
+            incremental.append(time.perf_counter() - start)
+            assert (adds, more) == (1, False), (adds, more)
+        best = {name: min(values) for name, values in bare.items()}
+        print(
+            f"bare imaplib UID FETCH 1:* of {args.messages}: envelopes {best['envelopes']:.2f} s, "
+            f"with whole messages {best['whole']:.2f} s (best of {args.runs})"
+        )
+        for window in windows:
+            seconds, serving = min(full[window]), min(server[window])
+            print(
+                f"initial Sync WindowSize {window}: {seconds:.2f} s (best of {args.runs}) = "
+                f"{seconds / best['envelopes']:.2f}x the envelopes (target <= 2x), "
+                f"{seconds / best['whole']:.2f}x the whole messages; "
+                f"{args.messages / seconds:.0f} messages/s; less the phone's decoding {serving:.2f} s = "
+                f"{serving / best['envelopes']:.2f}x the envelopes"
+            )
+        print(
+            f"incremental Sync after one new message: {min(incremental) * 1000:.1f} ms "
+            f"(of {', '.join(f'{s * 1000:.1f}' for s in incremental)} ms)"
+        )
+    finally:
+        if config is not None:
+            dovecot.stop(config)
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    if "--sync-only" in sys.argv:
+        sync_main()
+    else:
+        main()

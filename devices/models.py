@@ -89,12 +89,22 @@ class SyncState(models.Model):
     folder = models.OneToOneField(DeviceFolder, on_delete=models.CASCADE, related_name="sync_state")
     sync_key = models.PositiveIntegerField(default=0)
     uidvalidity = models.BigIntegerField(default=0)
-    # UID → flag bits (1 read, 2 flagged) of every message the device was sent.
+    # The UIDs of every message the device was sent, by their flag bits (1 read, 2 flagged) as
+    # it holds them: {"0": "1:4999,5003", "1": "5000:5002"} (IMAP sequence sets,
+    # devices.uidsets: a big folder's state is a few bytes, not one key per message).
     items = models.JSONField(default=dict)
-    # STATUS of the folder when the device last synced it (Ping compares these).
+    # STATUS of the folder as of the last listing of it (Ping compares these). `highestmodseq`
+    # is the point that listing was complete up to: the next Sync asks IMAP only for what
+    # changed since (CONDSTORE/QRESYNC).
     uidnext = models.BigIntegerField(default=0)
     highestmodseq = models.BigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
+    # What the device still lacks as of `highestmodseq` and was not sent yet (MoreAvailable):
+    # {"deleted": "UIDs", "changed": {UID: bits}, "added": "UIDs"} (sequence sets; the added
+    # ones are sent newest first). With `items`
+    # it is the whole picture at `highestmodseq`, so a later Sync adds only what changed
+    # since. None: not known (before the first listing), the next Sync lists the folder.
+    pending = models.JSONField(null=True, blank=True, default=None)
     # True when the device was sent everything up to `highestmodseq` (no MoreAvailable): a Sync
     # that finds the folder's HIGHESTMODSEQ unchanged then has nothing to list.
     complete = models.BooleanField(default=False)

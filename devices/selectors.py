@@ -31,8 +31,9 @@ def device_folders(*, device: Device) -> QuerySet[DeviceFolder]:
 
 
 def sync_state_locked(*, folder: DeviceFolder) -> SyncState | None:
-    """The folder's sync state, locked for the caller's transaction (None before key 0)."""
-    return SyncState.objects.select_for_update().filter(folder=folder).first()
+    """The folder's sync state, locked for the caller's transaction (None before key 0). The
+    last answer (a page of messages) is read only when asked for: a repeated key is rare."""
+    return SyncState.objects.select_for_update().defer("last_response").filter(folder=folder).first()
 
 
 def sync_state(*, folder: DeviceFolder) -> SyncState | None:

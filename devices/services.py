@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from devices.models import Device, DeviceFolder, SentMessage, SyncState
+from devices.uidsets import items_pack, items_unpack
 
 _FIELD_LIMITS = {"device_type": 64, "model": 200, "os": 200, "user_agent": 200, "friendly_name": 200}
 
@@ -237,6 +238,7 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
     state.items = {}
     state.last_response = None
     state.uidnext = state.highestmodseq = state.messages = 0
+    state.pending = None
     state.complete = False
     state.save()
     return state
@@ -245,20 +247,24 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
 def sync_state_advance(
     *,
     state: SyncState,
-    items: dict[str, int],
+    items: dict[str, str],
     response: bytes,
     uidnext: int,
     highestmodseq: int,
     messages: int,
     complete: bool,
+    pending: dict | None,
 ) -> SyncState:
-    """The device was sent `response` for its current key: it now holds `items`, under the
-    next key. `state` must be locked (select_for_update) by the caller's transaction."""
+    """The device was sent `response` for its current key: it now holds `items` (packed:
+    devices.uidsets.items_pack), and lacks
+    `pending` of the folder as of `highestmodseq`, under the next key. `state` must be locked
+    (select_for_update) by the caller's transaction."""
     state.sync_key += 1
     state.items = items
     state.last_response = response
     state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
     state.complete = complete
+    state.pending = pending
     state.save()
     return state
 
@@ -305,12 +311,12 @@ def sync_state_item_moved(
     holds `new_uid` in `target`, so neither is sent back to it as a change."""
     with transaction.atomic():
         for state in SyncState.objects.select_for_update().filter(folder__in=[source, target]).order_by("pk"):
-            items = dict(state.items or {})
+            items = items_unpack(state.items)
             if state.folder_id == source.pk:
-                items.pop(str(uid), None)
+                items.pop(uid, None)
             elif new_uid is not None:
-                items[str(new_uid)] = bits
-            state.items = items
+                items[new_uid] = bits
+            state.items = items_pack(items)
             state.save(update_fields=["items", "updated_at"])
 
 

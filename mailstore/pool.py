@@ -53,6 +53,7 @@ class PooledConnection:
     # immutable keys), kept while the server reports no change on this connection (see
     # mailstore.reader.MailSession.select).
     view_memo: dict = field(default_factory=dict)
+    qresync: bool = False  # ENABLE QRESYNC sent (it lasts for the connection)
 
 
 class ImapPool:
