@@ -16,7 +16,8 @@ minutes rather than hours. The indexes are dropped before the load and built aft
 own definitions; the longest is the index of adjacent lexeme pairs (phrases, migration 0007): it
 runs archive_search_pairs over every vector, about half a millisecond a message on one core (a
 rebuild takes 15 to 50 minutes, depending on how busy the machine is), which is why the data set
-is kept. The queries go through archiving.search (the portal's code)."""
+is kept. The queries go through archiving.search (the portal's code), asking what the portal's
+search page asks: its first page's rows and one more (the target), and its last page's."""
 
 import argparse
 import io
@@ -195,12 +196,18 @@ def _md5(g: int) -> str:
     return _MD5[g]
 
 
-def measure(runs: int) -> dict[str, tuple[float, float]]:
+def measure(runs: int, limit: int) -> dict[str, tuple[float, float]]:
     import datetime as dt
 
     from archiving.search import SearchFilters, search_backend
 
-    backend = search_backend()
+    plain = search_backend()
+
+    class backend:  # the portal's page size, unless --limit says otherwise
+        @staticmethod
+        def search(**kwargs):
+            return plain.search(limit=limit, **kwargs)
+
     words = vocabulary()
     rng = random.Random(99)  # noqa: S311
     every = list(range(1, ARCHIVES + 1))
@@ -253,7 +260,7 @@ def measure(runs: int) -> dict[str, tuple[float, float]]:
     return results
 
 
-def run(messages: int, runs: int, rebuild: bool) -> bool:
+def run(messages: int, runs: int, rebuild: bool, limit: int | None = None) -> bool:
     """Build (or reuse) the data set, measure, print; True when every p95 < 200 ms."""
     db_name = DB_NAME if messages == 1_000_000 else f"{DB_NAME}_{messages}"
     settings.DATABASES["default"]["TEST"]["NAME"] = db_name
@@ -266,12 +273,22 @@ def run(messages: int, runs: int, rebuild: bool) -> bool:
         print(f"search: database {db_name} (kept between runs), {have:,} messages")
         if rebuild or have != messages:
             build(messages)
-        results = measure(runs)
+        from archive.views.browse import PER_PAGE, SEARCH_LIMIT
+
+        # What the portal's search asks: a page's rows and one more (the first page: 51), and
+        # on its tenth page, the last it shows, 501. The target is the first page's; the deep
+        # page is printed beside it.
         ok = True
-        print(f"  {'query':44} {'p50 ms':>8} {'p95 ms':>8}   ({runs} runs each, target p95 < 200 ms)")
-        for name, (p50, p95) in results.items():
-            ok &= p95 < 200
-            print(f"  {name:44} {p50:8.1f} {p95:8.1f}   ratio p95/200 ms {p95 / 200:.2f}")
+        for asked, judged in ((limit, True),) if limit else ((PER_PAGE + 1, True), (SEARCH_LIMIT + 1, False)):
+            results = measure(runs, asked)
+            what = "target p95 < 200 ms" if judged else "the last page shown: for information"
+            print(
+                f"  {'query':44} {'p50 ms':>8} {'p95 ms':>8}   "
+                f"({runs} runs each, {asked} results asked, {what})"
+            )
+            for name, (p50, p95) in results.items():
+                ok &= p95 < 200 or not judged
+                print(f"  {name:44} {p50:8.1f} {p95:8.1f}   ratio p95/200 ms {p95 / 200:.2f}")
         return ok
     finally:
         connection.close()
@@ -283,8 +300,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--limit", type=int, help="results asked (default: the portal's first and last page)")
     args = parser.parse_args()
-    ok = run(args.messages, args.runs, args.rebuild)
+    ok = run(args.messages, args.runs, args.rebuild, args.limit)
     print("RESULT:", "PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 

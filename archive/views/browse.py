@@ -144,22 +144,70 @@ def folder(request: HttpRequest, access: ArchiveAccess, year: int, folder: str) 
     )
 
 
+class SearchPage:
+    """One page of a search's results, for archive/_rows.html as a Django Page: the search asks
+    only for the rows up to this page and one more (a first page costs 51 rows, not 500), so
+    the number of pages is known only once the last one is reached (`paginator.num_pages` is
+    None before)."""
+
+    def __init__(self, rows: list[dict], number: int, complete: bool) -> None:
+        self.number = number
+        self.object_list = rows[(number - 1) * PER_PAGE : number * PER_PAGE]
+        self._more = not complete
+        pages = max(1, -(-len(rows) // PER_PAGE)) if complete else None
+        self.paginator = type("Pages", (), {"num_pages": pages, "count": len(rows) if complete else None})
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_next(self) -> bool:
+        return self._more
+
+    def has_other_pages(self) -> bool:
+        return self.has_previous() or self.has_next()
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def _page_number(request: HttpRequest) -> int:
+    text = request.GET.get("page", "")
+    return max(1, min(int(text), SEARCH_LIMIT // PER_PAGE)) if text.isdigit() else 1
+
+
 @archive_view
 def search(request: HttpRequest, access: ArchiveAccess) -> HttpResponse:
     form = SearchForm(request.GET or None, full=access.full)
     rows: list[dict] = []
     searched = form.is_bound and form.is_valid()
+    number = _page_number(request)
+    shown_up_to = min(number * PER_PAGE, SEARCH_LIMIT)
     if searched:
+        # The rows up to this page and one more: whether a next page (or more than the limit) exists.
         rows = selectors.search_entries(
-            access, text=form.cleaned_data["q"], filters=form.filters(), limit=SEARCH_LIMIT
+            access, text=form.cleaned_data["q"], filters=form.filters(), limit=shown_up_to + 1
         )
+    complete = len(rows) <= shown_up_to
+    rows = rows[:shown_up_to]
+    number = min(number, max(1, -(-len(rows) // PER_PAGE)))  # past the last page: the last one
+    limited = not complete and shown_up_to >= SEARCH_LIMIT
+    page = SearchPage(rows, number, complete or limited)
+    if searched:
         archive_read_record(
             access=access,
             action="search",
-            seqs=[row["seq"] for row in rows],
+            seqs=[row["seq"] for row in page],  # what was shown, as a list page records
             detail={"query": {k: str(v) for k, v in form.cleaned_data.items() if v}},
         )
-    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "archive/search.html",
@@ -169,7 +217,8 @@ def search(request: HttpRequest, access: ArchiveAccess) -> HttpResponse:
             "page": page,
             "searched": searched,
             "total": len(rows),
-            "limited": len(rows) >= SEARCH_LIMIT,
+            "complete": complete,
+            "limited": limited,
         },
         status=400 if form.is_bound and not searched else 200,
     )

@@ -36,3 +36,52 @@ def test_an_export_of_a_search_takes_every_match_not_only_the_page(world, owner_
     )
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
         assert len(zf.namelist()) == 3  # both received messages and the manifest
+
+
+def test_the_search_asks_for_one_page_and_one_more_and_pages_on(
+    world, owner_client, full_client, monkeypatch
+):
+    """A page of results costs the rows up to it and one more (the first page: 51, not the 500 a
+    search may show); the number of pages shows once the last is reached; the audit records the
+    rows shown."""
+    from archive.views import browse
+    from archiving import selectors
+    from archiving.indexing import archive_index_pending
+    from core.models import AuditEntry
+    from tests.archive.conftest import journal, raw
+
+    monkeypatch.setattr(browse, "PER_PAGE", 4)
+    for n in range(9):  # with "zanzibar" already in one: ten matches
+        journal(
+            world.owner, raw(f"trip-{n}", date=f"Mon, {n + 1:02d} Sep 2025 10:00:00 +0200", body="zanzibar")
+        )
+    archive_index_pending()
+    asked = []
+    real = selectors.search_entries
+
+    def counting(*args, **kwargs):
+        asked.append(kwargs["limit"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selectors, "search_entries", counting)
+    url = f"/archive/a/{world.archive.pk}/search/"
+    first = owner_client.get(url, {"q": "zanzibar"})
+    assert asked == [5]
+    assert [r["subject"] for r in first.context["page"]] == ["trip-8", "trip-7", "trip-6", "trip-5"]
+    assert first.context["page"].has_next() and not first.context["complete"]
+    assert "More than 4 messages found" in first.content.decode() and "Page 1<" in first.content.decode()
+    full_client.get(url, {"q": "zanzibar"})  # a Delegate's search: the rows it was shown, audited
+    audit = AuditEntry.objects.filter(action__endswith=".search").latest("id")
+    assert audit.after["count"] == 4 and len(audit.after["entries"]) == 4
+    second = owner_client.get(url, {"q": "zanzibar", "page": 2})
+    assert asked[-1] == 9 and len(second.context["page"]) == 4 and second.context["page"].has_next()
+    last = owner_client.get(url, {"q": "zanzibar", "page": 3})
+    page = last.context["page"]
+    assert [r["subject"] for r in page] == ["trip-0", "budget"] and not page.has_next()
+    assert last.context["complete"] and "10 messages found" in last.content.decode()
+    assert "Page 3 of 3" in last.content.decode()
+    # past the end: the last page
+    assert [r["subject"] for r in owner_client.get(url, {"q": "zanzibar", "page": 7}).context["page"]] == [
+        "trip-0",
+        "budget",
+    ]
