@@ -14,7 +14,8 @@ ACTIVESYNC_PATH = "/Microsoft-Server-ActiveSync"
 class Handler(ASGIHandler):
     """Django runs each ASGI request inside a ThreadSensitiveContext, whose worker thread lives
     until the request ends: one idle thread per waiting Ping. The ActiveSync path is handled
-    without it; its endpoint enters one around its synchronous part only (activesync.endpoint)."""
+    without it; its endpoint runs its synchronous part in the process's few worker threads,
+    which keep their database connections (activesync.endpoint)."""
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("path") == ACTIVESYNC_PATH:
