@@ -302,6 +302,11 @@ def _sync_current(
         == (state.highestmodseq, state.uidnext, state.messages)
         and before.highestmodseq > 0
     )
+    # What the device is known to have seen of the folder, which Ping compares with the folder's
+    # STATUS: read before the listing (with the device's own changes in it, so they do not wake
+    # its own Ping), never after it: another device's change made between the listing and a
+    # later STATUS would be counted as seen, and this device's Ping would not wake for it.
+    seen = mail.folder_status(folder.name) if responses_changed_folder(request) else before
     if wanted and not unchanged:
         listing = mail.folder_flags(folder.name)
         if listing.uidvalidity != state.uidvalidity:
@@ -339,7 +344,6 @@ def _sync_current(
             # A message expunged between the listing and the fetch is simply not sent (nor known).
             budget -= min(budget, len(pending.added))
         more = pending.count > window
-    after = mail.folder_status(folder.name)
     answer = _collection(
         state.sync_key + 1,
         collection_id,
@@ -352,9 +356,9 @@ def _sync_current(
         state=state,
         items={str(uid): bits for uid, bits in known.items()},
         response=encode(answer),
-        uidnext=after.uidnext,
-        highestmodseq=after.highestmodseq,
-        messages=after.messages,
+        uidnext=seen.uidnext,
+        highestmodseq=seen.highestmodseq,
+        messages=seen.messages,
         complete=not more and wanted,
     )
     return answer

@@ -225,3 +225,42 @@ def test_phones_of_a_new_mailbox_syncing_at_once_then_ping_without_a_change(
     pings = _in_threads(lambda n: _ping(phones[n], synced[n][0], 2), list(range(len(phones))))
     assert pings == [("1", [])] * len(phones)
     assert [status for _inbox, status in synced] == ["1"] * len(phones)
+
+
+def test_a_phone_s_own_changes_do_not_wake_its_ping_but_wake_the_other_phones(
+    asgi_server, push, running_mailplane, smtpd, mailbox_factory
+):
+    address, password = mailbox_factory()
+    with smtpd.mx() as client:
+        for subject in ("one", "two"):
+            client.sendmail(
+                "sender@example.net", [address], message("sender@example.net", address, subject=subject)
+            )
+    mine, inbox, _key = _ready_phone(asgi_server, address, password, "ApplMINE")
+    other, other_inbox, other_key = _ready_phone(asgi_server, address, password, "ApplOTHER")
+    # the first phone starts over to learn the messages' ids
+    key = mine.sync(inbox, "0").findtext(f"{A}SyncKey")
+    collection = mine.sync(inbox, key)
+    key = collection.findtext(f"{A}SyncKey")
+    ids = {
+        add.findtext(f"{A}ApplicationData/{{Email}}Subject"): add.findtext(f"{A}ServerId")
+        for add in commands_of(collection, "Add")
+    }
+    assert set(ids) == {"one", "two"}
+
+    # it marks "one" read and flags "two"
+    collection = mine.sync(
+        inbox,
+        key,
+        commands=f"<Change><ServerId>{ids['one']}</ServerId><ApplicationData><email:Read>1</email:Read>"
+        f"</ApplicationData></Change><Change><ServerId>{ids['two']}</ServerId><ApplicationData>"
+        "<email:Flag><email:FlagStatus>2</email:FlagStatus></email:Flag></ApplicationData></Change>",
+    )
+    assert collection.findtext(f"{A}Status") == "1" and commands_of(collection, "Change") == []
+    # its own changes are no news to it; they are to the other phone, until it synced them
+    assert _ping(mine, inbox, 2) == ("1", [])
+    assert _ping(other, other_inbox, 2) == ("2", [other_inbox])
+    changes = commands_of(other.sync(other_inbox, other_key), "Change")
+    assert len(changes) == 2
+    assert _ping(other, other_inbox, 2) == ("1", [])
+    assert _ping(mine, inbox, 2) == ("1", [])
