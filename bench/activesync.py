@@ -172,6 +172,22 @@ def proc_status(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
 
 
+def open_files(pid: int) -> tuple[int, int]:
+    """(open file descriptors, soft limit of open files) of a process."""
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    soft = next(line.split()[3] for line in limits if line.startswith("Max open files"))
+    return len(os.listdir(f"/proc/{pid}/fd")), int(soft)
+
+
+def systemd_default_limit() -> None:
+    """uvicorn starts with the soft open-files limit systemd and Docker give a service (1,024):
+    the ASGI application raises it (mailsuite.asgi), or the 1,000th phone is refused."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+
+
 def cpu_ticks(pid: int) -> int:
     parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(parts[11]) + int(parts[12])
@@ -247,6 +263,8 @@ async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: 
         f"uvicorn RSS: {rss0 / 1024:.1f} MiB before the Pings, {rss / 1024:.1f} MiB with them waiting "
         f"({(rss - rss0) / len(phones):.1f} KiB per Ping); threads {threads0} before, {threads} with them"
     )
+    fds, limit = open_files(pid)
+    print(f"uvicorn open files with them waiting: {fds} (its soft limit: {limit}, started at 1024)")
 
     latencies = await wakes(args, phones, boxes, mx_port)
     median, alone_median = statistics.median(latencies), statistics.median(alone_latencies)
@@ -369,6 +387,7 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=env,
+            preexec_fn=systemd_default_limit,  # noqa: PLW1509 - setrlimit only, before exec
         )
         for _ in range(200):
             try:
