@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextvars
+import functools
 import logging
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from xml.etree.ElementTree import Element
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -80,30 +83,47 @@ def _tls_ok(request: HttpRequest) -> bool:
     return request.is_secure() or bool(getattr(settings, "ACTIVESYNC_ALLOW_PLAIN_HTTP", False))
 
 
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor]
+_workers = weakref.WeakKeyDictionary()
 
 
-def _sync_slot() -> asyncio.Semaphore:
-    """At most ACTIVESYNC_SYNC_CONCURRENCY requests of this process in their synchronous part at
-    once: each holds a thread and a database connection there, and 1,000 phones Pinging at once
-    exhausted PostgreSQL's connections (bench/activesync.py)."""
+def _sync_workers() -> ThreadPoolExecutor:
+    """The threads that run the synchronous part of this process's requests, at most
+    ACTIVESYNC_SYNC_CONCURRENCY at once (the others queue). Each keeps its database connection
+    between requests (CONN_MAX_AGE, as a WSGI worker thread does): a thread and a connection
+    per request cost a PostgreSQL backend start on every Sync and Ping (bench/activesync.py),
+    and 1,000 phones Pinging at once exhausted PostgreSQL's connections."""
     loop = asyncio.get_running_loop()
-    slot = _slots.get(loop)
-    if slot is None:
-        slot = _slots[loop] = asyncio.Semaphore(int(settings.ACTIVESYNC_SYNC_CONCURRENCY))
-    return slot
+    workers = _workers.get(loop)
+    if workers is None:
+        workers = _workers[loop] = ThreadPoolExecutor(
+            max_workers=int(settings.ACTIVESYNC_SYNC_CONCURRENCY), thread_name_prefix="activesync"
+        )
+    return workers
+
+
+def _handle_in_worker(request: HttpRequest) -> HttpResponse | ping.Waiting:
+    # What Django's request_started and request_finished do for the connections of the thread
+    # that serves a request: drop one past CONN_MAX_AGE, broken or left in error.
+    close_old_connections()
+    try:
+        return _handle(request)
+    finally:
+        close_old_connections()
 
 
 @csrf_exempt
 async def endpoint(request: HttpRequest) -> HttpResponse:
     """Async so that a waiting Ping holds no thread (served by the ASGI process, mailsuite.asgi):
     everything else runs as before, synchronously in a worker thread."""
-    # The synchronous part in a thread of its own, given back before a Ping waits
-    # (mailsuite.asgi.Handler); under WSGI it runs in the request's thread as before.
-    async with _sync_slot(), ThreadSensitiveContext():
+    if isinstance(request, ASGIRequest):
+        # The synchronous part in one of the process's worker threads, given back before a Ping
+        # waits (mailsuite.asgi.Handler runs this path without a thread of its own).
+        call = functools.partial(contextvars.copy_context().run, _handle_in_worker, request)
+        outcome = await asyncio.get_running_loop().run_in_executor(_sync_workers(), call)
+    else:
+        # Under WSGI (runserver, the test client) in the request's own thread, as before.
         outcome = await sync_to_async(_handle)(request)
-        if isinstance(request, ASGIRequest):
-            await sync_to_async(connections.close_all)()  # opened in that thread: not left behind
     if not isinstance(outcome, ping.Waiting):
         return outcome
     try:

@@ -83,29 +83,31 @@ def ping(context: Context, document: Element | None) -> Element | Waiting:
         if folder is None:
             return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
         watched.append((folder, sync_state(folder=folder)))
-    waiting = Waiting(context=context, watched=watched, deadline=time.monotonic() + heartbeat)
-    # The device's pooled IMAP connection (left by its last Sync) is not kept for a waiting phone.
-    POOL.close_session(context.owner)
-    return waiting
+    return Waiting(context=context, watched=watched, deadline=time.monotonic() + heartbeat)
 
 
 def _look(waiting: Waiting) -> Element | None:
-    """The answer when a watched folder changed (or vanished), else None. Opens one IMAP
-    connection and logs it out before returning."""
+    """The answer when a watched folder changed (or vanished), else None. Looks through the
+    device's pooled IMAP connection (the first look of a Ping right after a Sync finds the one
+    that Sync left: no new login) and logs it out before returning: a waiting phone holds none."""
     changed = []
-    with mail_session(waiting.context.source) as mail:
-        for folder, state in waiting.watched:
-            try:
-                now = mail.folder_status(folder.name)
-            except NotFound:
-                return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
-            seen = (
-                (state.uidvalidity, state.uidnext, state.messages, state.highestmodseq)
-                if state is not None
-                else None
-            )
-            if seen != (now.uidvalidity, now.uidnext, now.messages, now.highestmodseq):
-                changed.append(folder.server_id)
+    owner = waiting.context.owner
+    try:
+        with mail_session(waiting.context.source, owner=owner) as mail:
+            for folder, state in waiting.watched:
+                try:
+                    now = mail.folder_status(folder.name)
+                except NotFound:
+                    return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
+                seen = (
+                    (state.uidvalidity, state.uidnext, state.messages, state.highestmodseq)
+                    if state is not None
+                    else None
+                )
+                if seen != (now.uidvalidity, now.uidnext, now.messages, now.highestmodseq):
+                    changed.append(folder.server_id)
+    finally:
+        POOL.close_session(owner)
     if not changed:
         return None
     return element(

@@ -10,6 +10,12 @@ they all wait, it prints the uvicorn process's RSS and thread count (and both be
 then sends --wakes messages through the MX, each to one mailbox, and prints how long until that
 mailbox's Pings answered Status 2 (target: within 2 s), checking that no other Ping answered.
 
+The baseline, in the same run and the same process: one more mailbox with one phone, whose
+Ping alone waits while --wakes messages wake it, before the others Ping. The figures end with
+the ratios: RSS per waiting Ping against the process's RSS before any Ping, and the wake
+latency with every Ping waiting against that with one (the first of the woken mailbox's Pings
+to answer, one Ping's wake as in the baseline; the last shows the mailbox's own fan-out too).
+
     .venv/bin/python bench/activesync.py [--mailboxes 100] [--devices 10] [--wakes 5]
 """
 
@@ -167,6 +173,22 @@ def proc_status(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
 
 
+def open_files(pid: int) -> tuple[int, int]:
+    """(open file descriptors, soft limit of open files) of a process."""
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    soft = next(line.split()[3] for line in limits if line.startswith("Max open files"))
+    return len(os.listdir(f"/proc/{pid}/fd")), int(soft)
+
+
+def systemd_default_limit() -> None:
+    """uvicorn starts with the soft open-files limit systemd and Docker give a service (1,024):
+    the ASGI application raises it (mailsuite.asgi), or the 1,000th phone is refused."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+
+
 def cpu_ticks(pid: int) -> int:
     parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(parts[11]) + int(parts[12])
@@ -185,6 +207,8 @@ async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: 
 
     from mailstore.newmail import channel
 
+    *boxes, alone = boxes  # the last mailbox: the baseline's one phone
+    lone = Phone(port, alone[0], alone[1], "BENCHALONE")
     phones = [
         Phone(port, address, password, f"BENCH{m:04d}D{d:03d}")
         for m, (address, password) in enumerate(boxes)
@@ -196,32 +220,40 @@ async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: 
         async with gate:
             await phone.prepare()
 
-    async def resync(phone: Phone) -> None:
-        async with gate:
-            await phone.sync()
-
     t0 = time.perf_counter()
-    await asyncio.gather(*(prepare(p) for p in phones))
-    # Once more, after every phone of each mailbox made its first Sync: the first sessions on a
-    # new mailbox move its HIGHESTMODSEQ, which a Ping rightly reports as a change.
-    await asyncio.gather(*(resync(p) for p in phones))
-    print(f"{len(phones)} phones provisioned and synced in {time.perf_counter() - t0:.1f} s")
-    rss0, threads0 = proc_status(pid)
+    await asyncio.gather(*(prepare(p) for p in [*phones, lone]))
+    print(f"{len(phones) + 1} phones provisioned and synced in {time.perf_counter() - t0:.1f} s")
+    client = redis.Redis.from_url(settings.NEWMAIL_REDIS_URL)
+    *ids, alone_id = args.mailbox_ids
 
+    async def settled(tasks: list[asyncio.Task], channels: list[str]) -> None:
+        """Every channel subscribed and the process idle: every Ping waits."""
+        while True:
+            await asyncio.sleep(1.0)
+            counts = dict(client.pubsub_numsub(*channels))
+            before = cpu_ticks(pid)
+            await asyncio.sleep(1.0)
+            if all(counts.get(c.encode(), 0) >= 1 for c in channels) and cpu_ticks(pid) - before <= 1:
+                break
+        for t in tasks:
+            if t.done():
+                t.result()  # a failed Ping: raise
+
+    # Baseline: one Ping waiting, woken --wakes times.
+    lone_task = asyncio.create_task(lone.watch())
+    await settled([lone_task], [channel(alone_id)])
+    alone_latencies = [last for _first, last in await wakes(args, [lone], [alone], mx_port, quiet=True)]
+    lone_task.cancel()
+    await asyncio.gather(lone_task, return_exceptions=True)
+    print(
+        f"baseline, one Ping waiting: wake latency median "
+        f"{statistics.median(alone_latencies) * 1000:.0f} ms, max {max(alone_latencies) * 1000:.0f} ms"
+    )
+
+    rss0, threads0 = proc_status(pid)
     t0 = time.perf_counter()
     tasks = [asyncio.create_task(p.watch()) for p in phones]
-    client = redis.Redis.from_url(settings.NEWMAIL_REDIS_URL)
-    channels = [channel(mailbox_id) for mailbox_id in args.mailbox_ids]
-    while True:  # every mailbox's channel subscribed and the process idle: every Ping waits
-        await asyncio.sleep(1.0)
-        counts = dict(client.pubsub_numsub(*channels))
-        before = cpu_ticks(pid)
-        await asyncio.sleep(1.0)
-        if all(counts.get(c.encode(), 0) >= 1 for c in channels) and cpu_ticks(pid) == before:
-            break
-    for t in tasks:
-        if t.done():
-            t.result()  # a failed Ping: raise
+    await settled(tasks, [channel(mailbox_id) for mailbox_id in ids])
     early = sum(len(p.changes) for p in phones)
     rss, threads = proc_status(pid)
     print(
@@ -232,11 +264,38 @@ async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: 
         f"uvicorn RSS: {rss0 / 1024:.1f} MiB before the Pings, {rss / 1024:.1f} MiB with them waiting "
         f"({(rss - rss0) / len(phones):.1f} KiB per Ping); threads {threads0} before, {threads} with them"
     )
+    fds, limit = open_files(pid)
+    print(f"uvicorn open files with them waiting: {fds} (its soft limit: {limit}, started at 1024)")
 
+    woken = await wakes(args, phones, boxes, mx_port)
+    firsts, latencies = [first for first, _last in woken], [last for _first, last in woken]
+    median, alone_median = statistics.median(latencies), statistics.median(alone_latencies)
+    print(
+        f"wake latency with {len(phones)} Pings waiting, to the last of the mailbox's "
+        f"{args.devices}: median {median * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+        f"(target 2000 ms); to the first: median {statistics.median(firsts) * 1000:.0f} ms, "
+        f"max {max(firsts) * 1000:.0f} ms"
+    )
+    print(
+        f"ratios: RSS per waiting Ping / RSS before the Pings = {(rss - rss0) / len(phones) / rss0:.5f} "
+        f"({rss0 / max(1.0, (rss - rss0) / len(phones)):.0f} Pings weigh one idle process); "
+        f"wake latency median with {len(phones)} waiting / with one waiting = "
+        f"{statistics.median(firsts) / alone_median:.2f} to the first Ping, "
+        f"{median / alone_median:.2f} to the last"
+    )
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def wakes(
+    args, phones: list[Phone], boxes: list[tuple[str, str]], mx_port: int, quiet=False
+) -> list[tuple[float, float]]:
+    """--wakes messages through the MX, each to one mailbox: seconds from sending to the first
+    and to the last of its Pings answering Status 2, checking that no other Ping answered."""
     latencies = []
     for n in range(args.wakes):
-        m = (n * 37) % len(boxes)
-        address = boxes[m][0]
+        address = boxes[(n * 37) % len(boxes)][0]
         for p in phones:
             p.answered.clear()
             p.changes.clear()
@@ -246,22 +305,18 @@ async def run(args, port: int, pid: int, boxes: list[tuple[str, str]], mx_port: 
         assert not refused, refused
         await asyncio.wait_for(asyncio.gather(*(p.answered.wait() for p in mine)), timeout=10)
         latency = max(p.changes[0] for p in mine) - sent
+        first = min(p.changes[0] for p in mine) - sent
         await asyncio.sleep(1.0)
         others = [p for p in phones if p.login != address and p.changes]
         assert not others, f"{len(others)} Pings of other mailboxes answered"
-        latencies.append(latency)
-        print(
-            f"wake {n}: the {len(mine)} Pings of {address} answered Status 2 after {latency * 1000:.0f} ms "
-            "(MX DATA sent to the last answer); no other Ping answered"
-        )
-    print(
-        f"wake latency: median {statistics.median(latencies) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms (target 2000 ms)"
-    )
-    pending = tasks
-    for t in pending:
-        t.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+        latencies.append((first, latency))
+        if not quiet:
+            print(
+                f"wake {n}: the {len(mine)} Pings of {address} answered Status 2 after "
+                f"{latency * 1000:.0f} ms (MX DATA sent to the last answer; the first after "
+                f"{first * 1000:.0f} ms); no other Ping answered"
+            )
+    return latencies
 
 
 def _send(mx_port: int, address: str, data: bytes) -> dict:
@@ -276,6 +331,10 @@ def main() -> None:
     parser.add_argument("--wakes", type=int, default=5)
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # kill -USR1: where it is stuck
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this client holds a socket per phone
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 2**20, hard))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed bench still cleans up
     django.setup()
     from django.conf import settings
@@ -298,7 +357,7 @@ def main() -> None:
     config = service = uvicorn = None
     try:
         domain = DomainFactory()
-        mailboxes = [MailboxFactory(domain=domain) for _ in range(args.mailboxes)]
+        mailboxes = [MailboxFactory(domain=domain) for _ in range(args.mailboxes + 1)]  # + the baseline's
         boxes = [(m.address, app_password_create(user=m.user, name="bench")[1]) for m in mailboxes]
         args.mailbox_ids = [m.pk for m in mailboxes]
         config = scratch_config(root, rspamd_controller_url="")
@@ -340,6 +399,7 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=env,
+            preexec_fn=systemd_default_limit,  # noqa: PLW1509 - setrlimit only, before exec
         )
         for _ in range(200):
             try:

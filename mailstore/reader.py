@@ -17,6 +17,7 @@ import bisect
 import email.utils
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,10 +30,13 @@ from django.core.cache import cache
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_fetch_response
 
-from mailstore.errors import NotFound, ReadOnly, Refused
+from mailstore.errors import NotFound, ReadOnly, Refused, Unavailable
 from mailstore.folders import Folder, folder_tree
 from mailstore.imap import Source, close_client, imap_errors, view_changes
 from mailstore.pool import POOL, PooledConnection
+
+# STATUS answered with UIDVALIDITY 0 (a folder being created): asked again up to this many times.
+STATUS_ATTEMPTS = 20
 
 SORT_KEYS = {"date": "ARRIVAL", "from": "FROM", "subject": "SUBJECT", "size": "SIZE"}
 LIST_ITEMS = [b"UID", b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)]"]
@@ -790,22 +794,35 @@ class MailSession:
         """STATUS without selecting (NotFound when there is no such folder). Dovecot answers
         STATUS of the folder this connection has selected from the connection's own view (stale:
         new mail delivered meanwhile, or the folder deleted and made again with a new
-        UIDVALIDITY), so that folder is unselected first."""
+        UIDVALIDITY), so that folder is unselected first.
+
+        A folder whose indexes another session is creating at that moment (a new mailbox's
+        INBOX, read by several of its phones at once) is answered with UIDVALIDITY 0, which
+        RFC 3501 does not allow and the same STATUS a moment later corrects: it is asked
+        again (Unavailable if it never is). Kept, that 0 made a phone's sync state differ from
+        the folder forever: every Ping answered "changed" at once (bench/activesync.py)."""
         if self._conn.selected == folder:
             self._conn.selected = None
             self._conn.view_memo.clear()
             with imap_errors(f"UNSELECT {folder!r}"):
                 self._client.unselect_folder()
-        try:
-            with imap_errors(f"STATUS {folder!r}"):
-                data = self._client.folder_status(
-                    folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
-                )
-        except Refused as exc:
-            # Dovecot 2.3 answers STATUS of a missing folder without [NONEXISTENT].
-            if "doesn't exist" in str(exc):
-                raise NotFound(str(exc)) from exc
-            raise
+        for attempt in range(STATUS_ATTEMPTS):
+            if attempt:
+                time.sleep(0.01 * attempt)
+            try:
+                with imap_errors(f"STATUS {folder!r}"):
+                    data = self._client.folder_status(
+                        folder, [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES", b"HIGHESTMODSEQ"]
+                    )
+            except Refused as exc:
+                # Dovecot 2.3 answers STATUS of a missing folder without [NONEXISTENT].
+                if "doesn't exist" in str(exc):
+                    raise NotFound(str(exc)) from exc
+                raise
+            if int(data.get(b"UIDVALIDITY", 0)):
+                break
+        else:
+            raise Unavailable(f"STATUS {folder!r}: UIDVALIDITY 0 after {STATUS_ATTEMPTS} attempts")
         return FolderStatus(
             uidvalidity=int(data.get(b"UIDVALIDITY", 0)),
             uidnext=int(data.get(b"UIDNEXT", 0)),

@@ -423,7 +423,7 @@ WEBMAIL_UPLOAD_DIR = env.str("MAILSUITE_WEBMAIL_UPLOAD_DIR", default="")  # defa
 # proxy that does not say so (development: DEBUG allows it).
 ACTIVESYNC_HEARTBEAT_MIN = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MIN", default=60)
 ACTIVESYNC_HEARTBEAT_MAX = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MAX", default=3540)
-# Requests of one ActiveSync process in their synchronous part at once (a thread and a DB connection each).
+# Worker threads of one ActiveSync process for its requests' synchronous part (each keeps a DB connection).
 ACTIVESYNC_SYNC_CONCURRENCY = env.int("MAILSUITE_ACTIVESYNC_SYNC_CONCURRENCY", default=8)
 # New-mail notifications (mailstore.newmail): the MX publishes, ActiveSync's Ping waits on them.
 NEWMAIL_REDIS_URL = env.str("MAILSUITE_NEWMAIL_REDIS_URL", default=REDIS_URL)

@@ -157,6 +157,9 @@ def test_activesync_runs_uvicorn_on_the_asgi_app_leaving_forwarded_headers_to_dj
     command = compose["services"]["activesync"]["command"]
     assert command[:6] == ["uvicorn", "mailsuite.asgi:application", "--host", "0.0.0.0", "--port", "8001"]  # noqa: S104 (inside the container)
     assert "--no-proxy-headers" in command
+    # a stop does not wait for the Pings' heartbeats; a socket per waiting phone
+    assert command[command.index("--timeout-graceful-shutdown") + 1] == "5"
+    assert compose["services"]["activesync"]["ulimits"]["nofile"]["hard"] >= 65536
     ports = [p for p in compose["services"]["dovecot"]["ports"] if p.endswith(":8001")]
     assert ports == ["${MAILSUITE_HTTP_BIND:-127.0.0.1}:${MAILSUITE_ACTIVESYNC_HTTP_PORT:-8001}:8001"]
 
