@@ -32,7 +32,7 @@ from activesync.message import (
     change_data,
     flag_bits,
 )
-from activesync.wbxml import decode, encode
+from activesync.wbxml import decode, encode, encoded
 from activesync.window import filter_type, window_since
 from devices.models import DeviceFolder, SyncState
 from devices.selectors import device_folder, sync_state, sync_state_locked
@@ -363,10 +363,12 @@ def _sync_current(
         element(f"{A}Commands", None, *commands) if commands else None,
         element(f"{A}Responses", None, *responses) if responses else None,
     )
+    # Encoded once: kept for a repeated key, and copied as it is into this answer's document.
+    document, answer = encoded(answer)
     sync_state_advance(
         state=state,
         items=items_pack(known),
-        response=encode(answer),
+        response=document,
         uidnext=status.uidnext,
         highestmodseq=status.highestmodseq,
         messages=status.messages,
