@@ -215,6 +215,14 @@ def _addresses(value) -> list[Address]:
 
 def _filename(part: email.message.Message) -> str:
     try:
+        # A file name is a "filename" or "name" parameter: a part whose headers do not say "name"
+        # at all has none, and its parameters are not parsed (most parts are text without one).
+        named = (
+            "name" in str(part.get("Content-Disposition", "")).lower()
+            or "name" in str(part.get("Content-Type", "")).lower()
+        )
+        if not named:
+            return ""
         name = part.get_filename()
     except (TypeError, ValueError, LookupError, UnicodeError):
         name = None
