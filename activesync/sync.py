@@ -272,15 +272,21 @@ def _sync_current(
 ) -> Element:
     known = known_items(state)
     collection_id = str(folder.server_id)
-    before = mail.folder_status(folder.name)
-    if before.uidvalidity != state.uidvalidity:
-        return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
-    responses = _apply_device_changes(mail, folder, request.find(f"{A}Commands"), known, preference)
+    get_changes = request.find(f"{A}GetChanges")
+    wanted = get_changes is None or (get_changes.text or "1") != "0"
+    device_commands = request.find(f"{A}Commands")
+    # The next page of a folder being sent (MoreAvailable), with nothing from the device: no
+    # STATUS first. It could not show the folder unchanged (the state is not complete), and the
+    # listing below checks the UIDVALIDITY itself (and NotFound) in its own SELECT.
+    before = None
+    if state.complete or device_commands is not None or not wanted:
+        before = mail.folder_status(folder.name)
+        if before.uidvalidity != state.uidvalidity:
+            return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
+    responses = _apply_device_changes(mail, folder, device_commands, known, preference)
 
     commands: list[Element] = []
     more = False
-    get_changes = request.find(f"{A}GetChanges")
-    wanted = get_changes is None or (get_changes.text or "1") != "0"
     # Nothing changed in the folder since the device was sent all of it: no listing at all (the
     # common case of a phone syncing every few minutes costs one STATUS, not the folder's size).
     # The device's own changes of this request moved HIGHESTMODSEQ, so they are listed.
@@ -288,7 +294,8 @@ def _sync_current(
     # moved by a day, nor another FilterType since).
     since = window_since(state.filter_type)
     unchanged = (
-        state.complete
+        before is not None
+        and state.complete
         and not responses_changed_folder(request)
         and (before.highestmodseq, before.uidnext, before.messages)
         == (state.highestmodseq, state.uidnext, state.messages)
