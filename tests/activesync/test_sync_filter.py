@@ -165,3 +165,23 @@ def test_a_message_that_ages_out_of_the_window_is_soft_deleted(
     assert fetches and all("CHANGEDSINCE" in c for c in fetches), spy.commands
     key = page.findtext(f"{A}SyncKey")
     assert phone.sync(inbox, key, extra=_filter(3)).find(f"{A}Commands") is None
+
+
+def test_a_filter_type_that_is_not_a_time_window_is_refused(running_mailplane, mailbox_factory):
+    # given a phone with a synced INBOX
+    address, password = mailbox_factory()
+    phone = Phone(address, password)
+    phone.provision()
+    inbox = _inbox_id(phone)
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    # when it asks for FilterType 8 (incomplete tasks) on email
+    answer = phone.request(
+        "Sync",
+        f'<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>{key}</SyncKey>'
+        f"<CollectionId>{inbox}</CollectionId><Options><FilterType>8</FilterType></Options>"
+        "</Collection></Collections></Sync>",
+    )
+    # then the request is refused and the folder's state keeps its key and FilterType
+    assert answer.status == 400
+    state = SyncState.objects.get(folder__server_id=int(inbox), folder__device__device_id=phone.device_id)
+    assert (str(state.sync_key), state.filter_type) == (key, 0)
