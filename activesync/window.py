@@ -3,10 +3,11 @@
 A device sends it in a collection's Options; it holds for the folder's later Syncs until the
 device sends Options again (Options without a FilterType: all of the folder, as the spec says of
 an omitted FilterType). The window is asked of IMAP as SEARCH SINCE <day>: whole days, so a
-device asking for one day gets the messages since the start (UTC) of yesterday's date, never
-fewer than it asked for. A message the device holds that falls out of the window (it aged, or
-the device asked for a narrower window) is removed from the device with a SoftDelete, not a
-Delete: it is still in the mailbox (activesync.sync)."""
+device gets a little more than it asked for, never less: the day is that of the window's start
+less half a day, so that a server that reads the day in its own time zone (down to UTC-12)
+still takes in every message inside the window. A message the device holds that falls out of
+the window (it aged, or the device asked for a narrower window) is removed from the device with
+a SoftDelete, not a Delete: it is still in the mailbox (activesync.sync)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ def now() -> dt.datetime:
 
 
 def window_since(kind: int) -> dt.date | None:
-    """The first day (UTC) of FilterType `kind`'s window as of now; None: no window."""
+    """The day to SEARCH SINCE for FilterType `kind`'s window as of now; None: no window."""
     days = FILTER_DAYS.get(kind)
     if days is None:
         return None
-    return (now() - dt.timedelta(days=days)).astimezone(dt.UTC).date()
+    return (now() - dt.timedelta(days=days, hours=12)).astimezone(dt.UTC).date()

@@ -112,7 +112,7 @@ class SyncState(models.Model):
     # sends its Options once and expects them to hold for the next Syncs of the folder.
     body_preference = models.JSONField(default=dict)
     # The device's FilterType (MS-ASCMD Sync Options: 0 all, 1 one day … 5 one month), held like
-    # the body preference; and the first day (SINCE, UTC) of the window the device was last
+    # the body preference; and the day (SEARCH SINCE, activesync.window) of the window the device was last
     # given messages of (None: no window). Another day means the window moved: look again.
     filter_type = models.PositiveSmallIntegerField(default=0)
     window_since = models.DateField(null=True, blank=True)

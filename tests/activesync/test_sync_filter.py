@@ -135,9 +135,9 @@ def test_filter_type_sends_only_the_window_and_takes_back_what_leaves_it(running
 def test_a_message_that_ages_out_of_the_window_is_soft_deleted(
     running_mailplane, mailbox_factory, settings, monkeypatch
 ):
-    # given a phone that holds, for one week, the messages of 1 and 5 days ago
+    # given a phone that holds, for one week, the messages of 1 and 6 days ago
     address, password = mailbox_factory()
-    old = _append(address, "d5", 5)
+    old = _append(address, "d6", 6)
     _append(address, "d1", 1)
     _append(address, "d20", 20)
     phone = Phone(address, password)
@@ -145,7 +145,7 @@ def test_a_message_that_ages_out_of_the_window_is_soft_deleted(
     inbox = _inbox_id(phone)
     key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
     page = phone.sync(inbox, key, extra=_filter(3))
-    assert _subjects(page) == ["d1", "d5"]
+    assert _subjects(page) == ["d1", "d6"]
     key = page.findtext(f"{A}SyncKey")
     key = phone.sync(inbox, key, extra=_filter(3)).findtext(f"{A}SyncKey")
 
@@ -153,8 +153,9 @@ def test_a_message_that_ages_out_of_the_window_is_soft_deleted(
     settings.ACTIVESYNC_FILTER_NOW = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
     spy = ImapSpy(monkeypatch)
 
-    # then GetItemEstimate counts one, and the next Sync soft-deletes the 5-day-old message
-    # (now 9 days old), with no Delete and no Add
+    # then GetItemEstimate counts one, and the next Sync soft-deletes the 6-day-old message
+    # (now 10 days old: the window is a week and a half day more, in whole days), with no Delete
+    # and no Add
     assert _estimate(phone, inbox, key) == "1"
     page = phone.sync(inbox, key, extra=_filter(3))
     assert _ids(page, "SoftDelete") == [f"{inbox}:{old}"]
