@@ -7,10 +7,18 @@ listing, what the device holds (`items`: UID → read/flag bits) and what it sti
 changed since that HIGHESTMODSEQ (mailstore's changes_since: CONDSTORE/QRESYNC) and merges it
 in: its cost is what changed, not the folder's size. The whole folder is listed only when that
 cannot be done: the first Sync after key 0, a state from before `pending` was kept, or a
-server without QRESYNC."""
+server without QRESYNC.
+
+With a FilterType (activesync.window) `pending` still covers the whole folder (what the device
+holds and what it lacks add up to all of it), and the window is laid over it at each Sync: of
+what it lacks only what is inside the window is sent, and what it holds outside the window is
+taken back with a SoftDelete (and goes back among what it lacks, should the window widen). So a
+narrower or wider FilterType, or a window moved by time, needs no listing of the folder: one
+SEARCH SINCE says what is inside."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from activesync.message import flag_bits
@@ -27,10 +35,30 @@ class Pending:
     deleted: list[int] = field(default_factory=list)
     changed: dict[int, int] = field(default_factory=dict)  # UID → its bits now
     added: list[int] = field(default_factory=list)
+    # The folder's UIDs inside the device's filter window (FilterType), not stored: asked of
+    # IMAP at each Sync. None: no window, the whole folder.
+    window: set[int] | None = None
 
-    @property
-    def count(self) -> int:
-        return len(self.deleted) + len(self.changed) + len(self.added)
+    def inside(self, uid: int) -> bool:
+        return self.window is None or uid in self.window
+
+    def soft_deleted(self, known: dict[int, int]) -> list[int]:
+        """What the device holds that is still in the folder but outside its window."""
+        if self.window is None:
+            return []
+        gone = set(self.deleted)
+        return [uid for uid in sorted(known) if uid not in self.window and uid not in gone]
+
+    def due(self, known: dict[int, int]) -> int:
+        """How many items a Sync has to send (GetItemEstimate, MoreAvailable)."""
+        if self.window is None:
+            return len(self.deleted) + len(self.changed) + len(self.added)
+        return (
+            len(self.deleted)
+            + len(self.soft_deleted(known))
+            + sum(1 for uid in self.changed if uid in self.window)
+            + sum(1 for uid in self.added if uid in self.window)
+        )
 
     def stored(self) -> dict:
         return {
@@ -90,11 +118,25 @@ def _merged(known: dict[int, int], pending: Pending, flags: dict[int, set], vani
 
 
 def pending_now(
-    mail: MailSession, folder: DeviceFolder, state: SyncState, known: dict[int, int]
+    mail: MailSession,
+    folder: DeviceFolder,
+    state: SyncState,
+    known: dict[int, int],
+    since: datetime.date | None = None,
 ) -> tuple[Pending, FolderStatus] | None:
     """What the device lacks now, and the folder's status it is complete up to (the state's
     next `highestmodseq`); None when the folder's UIDVALIDITY is not the state's (the device
-    must start over). NotFound (mailstore) without the folder."""
+    must start over). `since`: the first day of the device's filter window (None: no window).
+    NotFound (mailstore) without the folder."""
+    found = _pending_now(mail, folder, state, known)
+    if found is not None and since is not None:
+        found[0].window = mail.uids_since(folder.name, since)
+    return found
+
+
+def _pending_now(
+    mail: MailSession, folder: DeviceFolder, state: SyncState, known: dict[int, int]
+) -> tuple[Pending, FolderStatus] | None:
     incremental = state.pending is not None and state.highestmodseq > 0
     changes = mail.changes_since(
         folder.name, uidvalidity=state.uidvalidity, modseq=state.highestmodseq if incremental else 0

@@ -32,7 +32,8 @@ from activesync.message import (
     change_data,
     flag_bits,
 )
-from activesync.wbxml import decode, encode
+from activesync.wbxml import decode, encode, encoded
+from activesync.window import filter_type, window_since
 from devices.models import DeviceFolder, SyncState
 from devices.selectors import device_folder, sync_state, sync_state_locked
 from devices.services import (
@@ -140,6 +141,7 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
     window = _window(request.findtext(f"{A}WindowSize"), window)
     options = request.find(f"{A}Options")
     preference = body_preference(options)
+    kind = filter_type(options)
 
     with transaction.atomic(), mail_session(context.source, owner=context.owner) as mail:
         state = sync_state_locked(folder=folder)
@@ -151,6 +153,7 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
                     sync_state_options_set(
                         state=state,
                         body_preference={"type": preference.body_type, "truncation": preference.truncation},
+                        filter_type=kind,
                     )
                 return _collection(state.sync_key, collection_id, STATUS_OK)
             if state is None or key not in (str(state.sync_key), str(state.sync_key - 1)):
@@ -160,9 +163,13 @@ def _sync_collection(context: Context, request: Element, window: int) -> Element
                     return decode(bytes(state.last_response))
                 return _collection(key, collection_id, STATUS_INVALID_KEY)
             if options is not None:
+                # A FilterType other than the one held is taken as it comes (no Status 3, which
+                # MS-ASCMD allows): the device keeps what is inside the new window, is sent
+                # what the wider one adds, and loses by SoftDelete what the narrower one drops.
                 sync_state_options_set(
                     state=state,
                     body_preference={"type": preference.body_type, "truncation": preference.truncation},
+                    filter_type=kind,
                 )
             elif state.body_preference:
                 preference = BodyPreference(
@@ -265,24 +272,35 @@ def _sync_current(
 ) -> Element:
     known = known_items(state)
     collection_id = str(folder.server_id)
-    before = mail.folder_status(folder.name)
-    if before.uidvalidity != state.uidvalidity:
-        return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
-    responses = _apply_device_changes(mail, folder, request.find(f"{A}Commands"), known, preference)
+    get_changes = request.find(f"{A}GetChanges")
+    wanted = get_changes is None or (get_changes.text or "1") != "0"
+    device_commands = request.find(f"{A}Commands")
+    # The next page of a folder being sent (MoreAvailable), with nothing from the device: no
+    # STATUS first. It could not show the folder unchanged (the state is not complete), and the
+    # listing below checks the UIDVALIDITY itself (and NotFound) in its own SELECT.
+    before = None
+    if state.complete or device_commands is not None or not wanted:
+        before = mail.folder_status(folder.name)
+        if before.uidvalidity != state.uidvalidity:
+            return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
+    responses = _apply_device_changes(mail, folder, device_commands, known, preference)
 
     commands: list[Element] = []
     more = False
-    get_changes = request.find(f"{A}GetChanges")
-    wanted = get_changes is None or (get_changes.text or "1") != "0"
     # Nothing changed in the folder since the device was sent all of it: no listing at all (the
     # common case of a phone syncing every few minutes costs one STATUS, not the folder's size).
     # The device's own changes of this request moved HIGHESTMODSEQ, so they are listed.
+    # With a FilterType the window must also be the one the device was given messages of (not
+    # moved by a day, nor another FilterType since).
+    since = window_since(state.filter_type)
     unchanged = (
-        state.complete
+        before is not None
+        and state.complete
         and not responses_changed_folder(request)
         and (before.highestmodseq, before.uidnext, before.messages)
         == (state.highestmodseq, state.uidnext, state.messages)
         and before.highestmodseq > 0
+        and since == state.window_since
     )
     # Without a listing the state stays as of its last one (the device's own changes are in
     # `known`; they come back from IMAP as changes equal to what it holds, and are not sent).
@@ -291,7 +309,7 @@ def _sync_current(
         state.pending,
     )
     if wanted and not unchanged:
-        found = pending_now(mail, folder, state, known)
+        found = pending_now(mail, folder, state, known, since)
         if found is None:
             return _collection(state.sync_key, collection_id, STATUS_INVALID_KEY)
         pending, status = found
@@ -301,7 +319,17 @@ def _sync_current(
             commands.append(element(f"{A}Delete", None, element(f"{A}ServerId", f"{collection_id}:{uid}")))
             known.pop(uid, None)
             budget -= 1
-        for uid in list(pending.changed)[:budget]:
+        # Out of the window but still in the folder: SoftDelete, and back among what the device
+        # lacks (sent again should the window widen).
+        for uid in pending.soft_deleted(known)[:budget]:
+            commands.append(
+                element(f"{A}SoftDelete", None, element(f"{A}ServerId", f"{collection_id}:{uid}"))
+            )
+            known.pop(uid, None)
+            pending.changed.pop(uid, None)
+            pending.added.append(uid)
+            budget -= 1
+        for uid in [uid for uid in pending.changed if pending.inside(uid)][:budget]:
             bits = pending.changed.pop(uid)
             commands.append(
                 element(
@@ -314,7 +342,12 @@ def _sync_current(
             known[uid] = bits
             budget -= 1
         if budget and pending.added:
-            wanted_uids, pending.added = pending.added[:budget], pending.added[budget:]
+            if pending.window is None:
+                wanted_uids, pending.added = pending.added[:budget], pending.added[budget:]
+            else:
+                wanted_uids = [uid for uid in pending.added if uid in pending.window][:budget]
+                taken = set(wanted_uids)
+                pending.added = [uid for uid in pending.added if uid not in taken]
             for message in mail.messages_raw(folder.name, wanted_uids):
                 server_id = f"{collection_id}:{message.uid}"
                 commands.append(
@@ -327,7 +360,7 @@ def _sync_current(
                 )
                 known[message.uid] = flag_bits(message.flags)
             # A message expunged between the listing and the fetch is simply not sent (nor known).
-        more = pending.count > 0
+        more = pending.due(known) > 0
         left = pending.stored()
     answer = _collection(
         state.sync_key + 1,
@@ -337,15 +370,18 @@ def _sync_current(
         element(f"{A}Commands", None, *commands) if commands else None,
         element(f"{A}Responses", None, *responses) if responses else None,
     )
+    # Encoded once: kept for a repeated key, and copied as it is into this answer's document.
+    document, answer = encoded(answer)
     sync_state_advance(
         state=state,
         items=items_pack(known),
-        response=encode(answer),
+        response=document,
         uidnext=status.uidnext,
         highestmodseq=status.highestmodseq,
         messages=status.messages,
         complete=not more and wanted,
         pending=left,
+        window_since=since,
     )
     return answer
 
@@ -369,13 +405,18 @@ def get_item_estimate(context: Context, document: Element | None) -> Element:
             elif state is None or key != str(state.sync_key):
                 status, estimate = 4, None  # invalid sync key: Sync with key 0 first
             else:
+                # The FilterType of the request's Options (protocol 14.x), else the one the
+                # device's Syncs of the folder hold.
+                options = collection.find(f"{A}Options")
+                kind = filter_type(options) if options is not None else state.filter_type
+                known = known_items(state)
                 try:
-                    found = pending_now(mail, folder, state, known_items(state))
+                    found = pending_now(mail, folder, state, known, window_since(kind))
                 except NotFound:
                     status, estimate = 2, None
                 else:
                     # Another UIDVALIDITY: the next Sync answers Status 3 (start over).
-                    status, estimate = (1, found[0].count) if found is not None else (4, None)
+                    status, estimate = (1, found[0].due(known)) if found is not None else (4, None)
             answers.append(
                 element(
                     f"{E}Response",

@@ -67,10 +67,38 @@ def _code(tag: str) -> tuple[int, int]:
     return _CODES[tag]
 
 
+class Encoded(Element):
+    """An element that was encoded already (`encoded`): a document containing it copies its
+    bytes instead of encoding it again (a Sync's collection is encoded once to be kept for a
+    repeated request, and that same encoding goes into the answer)."""
+
+    wbxml: bytes  # the element's encoding, without the header, starting on code page 0
+    end_page: int  # the code page in force after it
+
+
+def encoded(root: Element) -> tuple[bytes, Encoded]:
+    """The document of `root` (as `encode` gives it) and `root` as an Encoded element that a
+    larger document can take without encoding it again. `root` must not change afterwards."""
+    out = bytearray(HEADER)
+    end_page = _encode(root, out)
+    document = bytes(out)
+    copy = Encoded(root.tag)
+    copy.text = root.text
+    copy.extend(root)
+    copy.wbxml, copy.end_page = document[len(HEADER) :], end_page
+    return document, copy
+
+
 def encode(root: Element) -> bytes:
+    out = bytearray(HEADER)
+    _encode(root, out)
+    return bytes(out)
+
+
+def _encode(root: Element, out: bytearray) -> int:
+    """Append the encoding of `root` to `out`, starting on code page 0; the page it ends on."""
     # A Sync answer of 512 messages is ~20,000 elements: a bytearray and a tag cache, not a
     # BytesIO and a namespace split per element (the encoder was a third of such a Sync).
-    out = bytearray(HEADER)
     page = 0
     codes = _CODES
     # An explicit stack, not recursion: (element, children started?)
@@ -79,6 +107,13 @@ def encode(root: Element) -> bytes:
         element, opened = stack.pop()
         if opened:
             out.append(END)
+            continue
+        if type(element) is Encoded:
+            if page != 0:
+                out.append(SWITCH_PAGE)
+                out.append(0)
+            out += element.wbxml
+            page = element.end_page
             continue
         wanted, token = codes.get(element.tag) or _code(element.tag)
         if element.attrib:
@@ -119,7 +154,7 @@ def encode(root: Element) -> bytes:
             out += data
             out.append(0)
         out.append(END)
-    return bytes(out)
+    return page
 
 
 # Decoder -----------------------------------------------------------------------------------

@@ -111,6 +111,11 @@ class SyncState(models.Model):
     # The body the device asked for ({"type": 1|2|4, "truncation": bytes or null}): a device
     # sends its Options once and expects them to hold for the next Syncs of the folder.
     body_preference = models.JSONField(default=dict)
+    # The device's FilterType (MS-ASCMD Sync Options: 0 all, 1 one day … 5 one month), held like
+    # the body preference; and the day (SEARCH SINCE, activesync.window) of the window the device was last
+    # given messages of (None: no window). Another day means the window moved: look again.
+    filter_type = models.PositiveSmallIntegerField(default=0)
+    window_since = models.DateField(null=True, blank=True)
     # The answer (WBXML of the Collection element) given for the request that made `sync_key`,
     # sent again when the device repeats the previous key.
     last_response = models.BinaryField(null=True, blank=True)

@@ -240,6 +240,7 @@ def sync_state_reset(*, folder: DeviceFolder, uidvalidity: int) -> SyncState:
     state.uidnext = state.highestmodseq = state.messages = 0
     state.pending = None
     state.complete = False
+    state.window_since = None
     state.save()
     return state
 
@@ -254,10 +255,12 @@ def sync_state_advance(
     messages: int,
     complete: bool,
     pending: dict | None,
+    window_since: datetime.date | None = None,
 ) -> SyncState:
     """The device was sent `response` for its current key: it now holds `items` (packed:
     devices.uidsets.items_pack), and lacks
-    `pending` of the folder as of `highestmodseq`, under the next key. `state` must be locked
+    `pending` of the folder as of `highestmodseq`, under the next key, its messages since
+    `window_since` (FilterType; None: all of them). `state` must be locked
     (select_for_update) by the caller's transaction."""
     state.sync_key += 1
     state.items = items
@@ -265,6 +268,7 @@ def sync_state_advance(
     state.uidnext, state.highestmodseq, state.messages = uidnext, highestmodseq, messages
     state.complete = complete
     state.pending = pending
+    state.window_since = window_since
     state.save()
     return state
 
@@ -320,10 +324,13 @@ def sync_state_item_moved(
             state.save(update_fields=["items", "updated_at"])
 
 
-def sync_state_options_set(*, state: SyncState, body_preference: dict) -> None:
-    if state.body_preference != body_preference:
+def sync_state_options_set(*, state: SyncState, body_preference: dict, filter_type: int = 0) -> None:
+    """The device's Sync Options, kept for its later Syncs of the folder. Another FilterType
+    needs nothing more: the next Sync compares the device's messages with the new window."""
+    if state.body_preference != body_preference or state.filter_type != filter_type:
         state.body_preference = body_preference
-        state.save(update_fields=["body_preference", "updated_at"])
+        state.filter_type = filter_type
+        state.save(update_fields=["body_preference", "filter_type", "updated_at"])
 
 
 # Folder changes made by the device itself (FolderCreate, FolderUpdate, FolderDelete) --------

@@ -910,6 +910,13 @@ class MailSession:
         vanished = _vanished_ranges(imap.untagged_responses.pop("VANISHED", []))
         return FolderChanges(status=status, flags=flags, vanished=vanished)
 
+    def uids_since(self, folder: str, day: date) -> set[int]:
+        """The UIDs of `folder`'s messages that arrived on `day` or later (SEARCH SINCE: by
+        INTERNALDATE, a whole day at a time). NotFound without the folder."""
+        self.select(folder, readonly=True)
+        with imap_errors(f"SEARCH SINCE in {folder!r}"):
+            return set(self._client.search(["SINCE", day]))
+
     def uids_after(self, folder: str, last_uid: int = 0) -> list[int]:
         """The UIDs of `folder` above `last_uid`, ascending (an import resumes from the last
         UID it committed)."""

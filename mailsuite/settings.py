@@ -429,6 +429,9 @@ ACTIVESYNC_SYNC_CONCURRENCY = env.int("MAILSUITE_ACTIVESYNC_SYNC_CONCURRENCY", d
 NEWMAIL_REDIS_URL = env.str("MAILSUITE_NEWMAIL_REDIS_URL", default=REDIS_URL)
 NEWMAIL_CHANNEL_PREFIX = env.str("MAILSUITE_NEWMAIL_CHANNEL_PREFIX", default="mailsuite:eas:mailbox:")
 ACTIVESYNC_ALLOW_PLAIN_HTTP = env.bool("MAILSUITE_ACTIVESYNC_ALLOW_PLAIN_HTTP", default=DEBUG)
+# The time a Sync's FilterType window ("the last week") is measured back from; None: now. Tests
+# set it to a later time to let messages age out of a window (activesync.window).
+ACTIVESYNC_FILTER_NOW = None
 QUOTA_WARNING_LEVELS = (80, 95)  # percent of the quota; one email to the user per crossing
 TRACEMAIL_RETENTION_DAYS = env.int("MAILSUITE_TRACEMAIL_RETENTION_DAYS", default=30)
 ACCESS_LOG_RETENTION_DAYS = env.int("MAILSUITE_ACCESS_LOG_RETENTION_DAYS", default=30)

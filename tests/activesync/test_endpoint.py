@@ -436,6 +436,44 @@ def test_deleted_folder_and_changed_uidvalidity_recover(running_mailplane, mailb
     assert phone.sync(projects, "0").findtext(f"{A}Status") == "12"
 
 
+def test_a_folder_made_again_or_deleted_while_sent_in_pages_is_noticed(running_mailplane, mailbox_factory):
+    # given a phone half-way through a folder sent one message a page
+    address, password = mailbox_factory()
+    with imap_session(address) as imap:
+        imap.create_folder("Projects")
+        for i in range(3):
+            imap.append("Projects", message("a@example.net", address, subject=f"p{i}"))
+    phone = Phone(address, password)
+    phone.provision()
+    folders = phone.folder_sync()
+    projects = phone.folder_ids(folders)["Projects"]
+    key = phone.sync(projects, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(projects, key, window=1)
+    assert page.find(f"{A}MoreAvailable") is not None
+    key = page.findtext(f"{A}SyncKey")
+    # when the folder is deleted and made again (a new UIDVALIDITY)
+    with imap_session(address) as imap:
+        imap.delete_folder("Projects")
+        imap.create_folder("Projects")
+        imap.append("Projects", message("a@example.net", address, subject="again"))
+    # then the next page is Status 3, and the phone starts over with the new folder
+    assert phone.sync(projects, key, window=1).findtext(f"{A}Status") == "3"
+    key = phone.sync(projects, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(projects, key, window=1)
+    assert [a.find(f"{A}ApplicationData").findtext(f"{M}Subject") for a in commands_of(page, "Add")] == [
+        "again"
+    ]
+    # and a folder deleted for good between pages is Status 12
+    with imap_session(address) as imap:
+        imap.append("Projects", message("a@example.net", address, subject="more"))
+    key = phone.sync(projects, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(projects, key, window=1)
+    assert page.find(f"{A}MoreAvailable") is not None
+    with imap_session(address) as imap:
+        imap.delete_folder("Projects")
+    assert phone.sync(projects, page.findtext(f"{A}SyncKey"), window=1).findtext(f"{A}Status") == "12"
+
+
 def test_move_items_between_folders(running_mailplane, mailbox_factory):
     address, password = mailbox_factory()
     with imap_session(address) as imap:

@@ -7,7 +7,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from activesync.codepages import CODE_PAGES
-from activesync.wbxml import HEADER, WBXMLError, decode, encode
+from activesync.wbxml import HEADER, WBXMLError, decode, encode, encoded
 from tests.activesync import libwbxml
 
 
@@ -160,3 +160,35 @@ def test_encoder_refuses_what_activesync_cannot_say():
         encode(E("Sync"))
     with pytest.raises(WBXMLError):
         encode(E("{AirSync}Sync", "text", E("{AirSync}Status", "1")))
+
+
+def test_an_element_encoded_before_is_copied_into_a_document_as_if_encoded_there():
+    # given a collection encoded once (kept for a repeated Sync key), ending on another code page
+    collection = E(
+        "{AirSync}Collection",
+        None,
+        E("{AirSync}SyncKey", "2"),
+        E(
+            "{AirSync}Commands",
+            None,
+            E("{AirSync}Add", None, E("{AirSyncBase}Body", None, E("{AirSyncBase}Type", "2"))),
+        ),
+    )
+    document, copy = encoded(collection)
+
+    # when a Sync answer holds it after an element of another code page, and before one of page 0
+    def answer(inner):
+        return E(
+            "{AirSync}Sync",
+            None,
+            E("{AirSync}Collections", None, E("{AirSyncBase}Body", None, E("{AirSyncBase}Type", "1")), inner),
+            E("{AirSync}Status", "1"),
+        )
+
+    # then the kept document is the element's own encoding, and the answer is byte for byte the
+    # one encoded from scratch, which libwbxml reads
+    assert document == encode(collection)
+    assert encode(answer(copy)) == encode(answer(collection))
+    theirs = libwbxml.read(encode(answer(copy)))
+    assert theirs.findtext("{AirSync}Collections/{AirSync}Collection/{AirSync}SyncKey") == "2"
+    assert theirs.findtext("{AirSync}Status") == "1"
