@@ -549,43 +549,35 @@ class MailHandler:
         # it: the filter's headers (a score) may differ between attempts.
         fingerprint = fingerprint_of("" if envelope.mail_from == "<>" else envelope.mail_from, content)
         if self.mode == MX:
-            try:
-                filtered = await self.run(
-                    self._filter_inbound,
-                    content,
-                    envelope,
-                    trace,
-                    session.host_name or "unknown",
-                    server.hostname,
-                )
-            except DatabaseError:
-                logger.exception("DATA: filter verdict not recorded")
-                filtered = None
-            if filtered is None or filtered.reply:
-                await self._refund([r.key for r in envelope.reservations])
-                envelope.reservations = []
-                return filtered.reply if filtered is not None else TEMP_BACKEND
+            filtered, refusal = await self._checked(
+                envelope,
+                "filter",
+                self._filter_inbound,
+                content,
+                envelope,
+                trace,
+                session.host_name or "unknown",
+                server.hostname,
+            )
+            if refusal:
+                return refusal
             content = filtered.content
         elif sent_by is not None and any(r.kind == routing.Kind.REMOTE for r in envelope.routes.values()):
             login = session.auth_data.login if self.mode == SUBMISSION else trace.sender
-            try:
-                scanned = await self.run(
-                    self._scan_outbound,
-                    content,
-                    envelope,
-                    trace,
-                    sent_by,
-                    login,
-                    session.host_name or "unknown",
-                    server.hostname,
-                )
-            except DatabaseError:
-                logger.exception("DATA: outbound scan verdict not recorded")
-                scanned = None
-            if scanned is None or scanned.reply:
-                await self._refund([r.key for r in envelope.reservations])
-                envelope.reservations = []
-                return scanned.reply if scanned is not None else TEMP_BACKEND
+            _scanned, refusal = await self._checked(
+                envelope,
+                "outbound scan",
+                self._scan_outbound,
+                content,
+                envelope,
+                trace,
+                sent_by,
+                login,
+                session.host_name or "unknown",
+                server.hostname,
+            )
+            if refusal:
+                return refusal
         reservations, envelope.reservations = envelope.reservations, []
         try:
             result: Accepted = await self.run(
@@ -803,6 +795,22 @@ class MailHandler:
         exception's text; the client gets a generic temporary reply, the log the traceback."""
         logger.error("SMTP handler error", exc_info=error)
         return TEMP_BACKEND
+
+    async def _checked(self, envelope: Envelope, what: str, check, *args):
+        """Run a check of the message before its 250 (the MX's filter, the outbound scan):
+        (verdict, None) to go on, or (verdict or None, the reply) when it refuses, or when its
+        verdict could not be recorded (4xx: the sender retries); a refused message gives its
+        send-limit units back before the reply."""
+        try:
+            verdict = await self.run(check, *args)
+        except DatabaseError:
+            logger.exception("DATA: %s verdict not recorded", what)
+            verdict = None
+        if verdict is not None and not verdict.reply:
+            return verdict, None
+        await self._refund([r.key for r in envelope.reservations])
+        envelope.reservations = []
+        return verdict, (verdict.reply if verdict is not None else TEMP_BACKEND)
 
     async def _refund(self, keys: list[str]) -> None:
         for key in keys:
