@@ -31,6 +31,7 @@ from datetime import datetime
 import nh3
 
 from mailstore.reader import Address, decode_text
+from portalkit.mimeparse import quick_parse
 
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 INLINE_IMAGE_MAX = 5 * 1024 * 1024
@@ -163,6 +164,9 @@ class Rendered:
 
 
 def parse(raw: bytes) -> email.message.Message:
+    quick = quick_parse(raw)  # the same tree, sooner, for messages of the usual shape
+    if quick is not None:
+        return quick
     try:
         return email.message_from_bytes(raw)
     except RecursionError:
