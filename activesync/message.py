@@ -10,6 +10,7 @@ from email.parser import BytesHeaderParser
 from xml.etree.ElementTree import Element
 
 from activesync.context import current, element
+from activesync.wbxml import Spec, spec_element, spec_encoded
 from devices.selectors import device_folders
 from mailstore.reader import RawMessage
 from portalkit.rendering import Rendered, render, text_to_html
@@ -62,18 +63,24 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _addresses(addresses) -> str:
-    return ", ".join(str(a) for a in addresses)
+    return _clean(", ".join(str(a) for a in addresses))
 
 
-def _body(raw: bytes, rendered: Rendered, preference: BodyPreference) -> Element:
+def _clean(text: str) -> str:
+    """A message's text as a WBXML string can carry it: a NUL (in hostile or broken mail) ends
+    an inline string, and becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _body(raw: bytes, rendered: Rendered, preference: BodyPreference) -> Spec:
     if preference.body_type == BODY_MIME:
         data: bytes = raw
         kind = BODY_MIME
     elif preference.body_type == BODY_HTML:
         html = rendered.html or text_to_html(rendered.text).replace("\n", "<br>\n")
-        data, kind = html.encode("utf-8"), BODY_HTML
+        data, kind = _clean(html).encode("utf-8"), BODY_HTML
     else:
-        data, kind = rendered.text.encode("utf-8"), BODY_PLAIN
+        data, kind = _clean(rendered.text).encode("utf-8"), BODY_PLAIN
     size = len(data)
     truncated = preference.truncation is not None and size > preference.truncation
     if truncated:
@@ -82,56 +89,74 @@ def _body(raw: bytes, rendered: Rendered, preference: BodyPreference) -> Element
         text: str | bytes = data.decode("utf-8") if not truncated else data.decode("utf-8", "ignore")
     except UnicodeDecodeError:
         text = data  # 8-bit MIME that is not UTF-8: sent as opaque bytes
-    return element(
+    if isinstance(text, str) and "\x00" in text:
+        text = data  # MIME with a NUL: a string cannot carry it
+    return (
         f"{B}Body",
         None,
-        element(f"{B}Type", kind),
-        element(f"{B}EstimatedDataSize", size),
-        element(f"{B}Truncated", 1 if truncated else 0),
-        element(f"{B}Data", text) if text else None,
+        (
+            (f"{B}Type", kind, ()),
+            (f"{B}EstimatedDataSize", size, ()),
+            (f"{B}Truncated", 1 if truncated else 0, ()),
+            (f"{B}Data", text, ()) if text else None,
+        ),
     )
 
 
 def application_data(message: RawMessage, server_id: str, preference: BodyPreference) -> Element:
+    """The message's ApplicationData as an Element tree (for commands that rearrange it)."""
+    return spec_element(application_spec(message, server_id, preference))
+
+
+def application_data_encoded(message: RawMessage, server_id: str, preference: BodyPreference) -> Element:
+    """The same, written to WBXML at once (Sync's pages: no Element tree to build and encode)."""
+    return spec_encoded(application_spec(message, server_id, preference))
+
+
+def application_spec(message: RawMessage, server_id: str, preference: BodyPreference) -> Spec:
     rendered = render(message.raw)
     bits = flag_bits(message.flags)
-    attachments = [
-        element(
+    attachments = tuple(
+        (
             f"{B}Attachment",
             None,
-            element(f"{B}DisplayName", a.filename),
-            element(f"{B}FileReference", f"{server_id}:{a.index}"),
-            element(f"{B}Method", 1),
-            element(f"{B}EstimatedDataSize", a.size),
-            element(f"{B}ContentId", a.content_id) if a.content_id else None,
+            (
+                (f"{B}DisplayName", _clean(a.filename), ()),
+                (f"{B}FileReference", f"{server_id}:{a.index}", ()),
+                (f"{B}Method", 1, ()),
+                (f"{B}EstimatedDataSize", a.size, ()),
+                (f"{B}ContentId", _clean(a.content_id), ()) if a.content_id else None,
+            ),
         )
         for a in rendered.attachments
-    ]
-    return element(
+    )
+    return (
         f"{A}ApplicationData",
         None,
-        element(f"{M}To", _addresses(rendered.to)),
-        element(f"{M}Cc", _addresses(rendered.cc)) if rendered.cc else None,
-        element(f"{M}From", _addresses(rendered.sender)),
-        element(f"{M}Subject", rendered.subject),
-        element(f"{M}Reply-To", _addresses(rendered.reply_to)) if rendered.reply_to else None,
-        element(f"{M}DateReceived", _when(message.internal_date)),
-        element(f"{M}DisplayTo", "; ".join(a.name or a.email for a in rendered.to)),
-        element(f"{M}ThreadTopic", rendered.subject),
-        element(f"{M}Importance", 1),
-        element(f"{M}Read", 1 if bits & READ else 0),
-        element(f"{B}Attachments", None, *attachments) if attachments else None,
-        _body(message.raw, rendered, preference),
-        element(f"{M}MessageClass", "IPM.Note"),
-        element(f"{M}InternetCPID", 65001),
-        flag_element(bits),
-        element(f"{M}ContentClass", "urn:content-classes:message"),
-        element(f"{B}NativeBodyType", BODY_HTML if rendered.html else BODY_PLAIN),
-        *_draft_elements(message, server_id),
+        (
+            (f"{M}To", _addresses(rendered.to), ()),
+            (f"{M}Cc", _addresses(rendered.cc), ()) if rendered.cc else None,
+            (f"{M}From", _addresses(rendered.sender), ()),
+            (f"{M}Subject", _clean(rendered.subject), ()),
+            (f"{M}Reply-To", _addresses(rendered.reply_to), ()) if rendered.reply_to else None,
+            (f"{M}DateReceived", _when(message.internal_date), ()),
+            (f"{M}DisplayTo", _clean("; ".join(a.name or a.email for a in rendered.to)), ()),
+            (f"{M}ThreadTopic", _clean(rendered.subject), ()),
+            (f"{M}Importance", 1, ()),
+            (f"{M}Read", 1 if bits & READ else 0, ()),
+            (f"{B}Attachments", None, attachments) if attachments else None,
+            _body(message.raw, rendered, preference),
+            (f"{M}MessageClass", "IPM.Note", ()),
+            (f"{M}InternetCPID", 65001, ()),
+            flag_spec(bits),
+            (f"{M}ContentClass", "urn:content-classes:message", ()),
+            (f"{B}NativeBodyType", BODY_HTML if rendered.html else BODY_PLAIN, ()),
+            *_draft_specs(message, server_id),
+        ),
     )
 
 
-def _draft_elements(message: RawMessage, server_id: str) -> list[Element]:
+def _draft_specs(message: RawMessage, server_id: str) -> list[Spec | None]:
     """Protocol 16.x (MS-ASEMAIL 2.2.2.42, 2.2.2.x Bcc): IsDraft on every email, and a draft's
     Bcc, so the device can edit it (activesync.drafts). Nothing for 14.x: the tokens do not exist
     there. A draft is a message of the Drafts folder, or one with the \\Draft flag elsewhere."""
@@ -145,21 +170,27 @@ def _draft_elements(message: RawMessage, server_id: str) -> list[Element]:
     flags = {f.decode() if isinstance(f, bytes) else str(f) for f in message.flags}
     draft = server_id.partition(":")[0] in drafts_ids or "\\Draft" in flags
     bcc = _header_addresses(message.raw, "Bcc") if draft else ""
-    return [element(f"{M2}IsDraft", 1 if draft else 0), element(f"{M2}Bcc", bcc) if bcc else None]
+    return [(f"{M2}IsDraft", 1 if draft else 0, ()), (f"{M2}Bcc", bcc, ()) if bcc else None]
 
 
 def _header_addresses(raw: bytes, name: str) -> str:
     value = BytesHeaderParser(policy=policy.default).parsebytes(raw).get(name)
-    return str(value) if value else ""
+    return _clean(str(value)) if value else ""
+
+
+def flag_spec(bits: int) -> Spec:
+    """Email:Flag: FlagStatus 2 (flagged) or an empty Flag (cleared)."""
+    if bits & FLAGGED:
+        return (
+            f"{M}Flag",
+            None,
+            ((f"{M}FlagStatus", 2, ()), (f"{M}FlagType", "Flag for follow up", ())),
+        )
+    return (f"{M}Flag", None, ())
 
 
 def flag_element(bits: int) -> Element:
-    """Email:Flag: FlagStatus 2 (flagged) or an empty Flag (cleared)."""
-    if bits & FLAGGED:
-        return element(
-            f"{M}Flag", None, element(f"{M}FlagStatus", 2), element(f"{M}FlagType", "Flag for follow up")
-        )
-    return element(f"{M}Flag")
+    return spec_element(flag_spec(bits))
 
 
 def change_data(bits: int) -> Element:

@@ -28,6 +28,7 @@ from activesync.message import (
     READ,
     BodyPreference,
     application_data,
+    application_data_encoded,
     body_preference,
     change_data,
     flag_bits,
@@ -355,7 +356,7 @@ def _sync_current(
                         f"{A}Add",
                         None,
                         element(f"{A}ServerId", server_id),
-                        application_data(message, server_id, preference),
+                        application_data_encoded(message, server_id, preference),
                     )
                 )
                 known[message.uid] = flag_bits(message.flags)

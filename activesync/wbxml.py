@@ -157,6 +157,74 @@ def _encode(root: Element, out: bytearray) -> int:
     return page
 
 
+# Element specs: (tag, text, children) tuples, for answers built in bulk ---------------------
+#
+# A Sync page of 512 messages is ~10,000 elements. Built as tuples and written straight to
+# WBXML (spec_encoded), they cost a third of Element objects encoded afterwards; spec_element
+# makes the Element tree of the same spec for the commands that edit it (ItemOperations,
+# Search). A spec's text follows `element`'s rules: None or "" is an empty element, bytes are
+# OPAQUE, anything else its str(); None children are skipped.
+
+Spec = tuple  # (tag: str, text, children: tuple[Spec | None, ...])
+
+
+def spec_element(spec: Spec) -> Element:
+    tag, text, children = spec
+    node = Element(tag)
+    if text is not None:
+        node.text = text if isinstance(text, bytes) else str(text)
+    for child in children:
+        if child is not None:
+            node.append(spec_element(child))
+    return node
+
+
+def spec_encoded(spec: Spec) -> Encoded:
+    """The spec as an Encoded element (copied as it is into the document that takes it); the
+    same bytes `encode(spec_element(spec))` gives, less the header."""
+    out = bytearray()
+    end_page = _write_spec(spec, out, 0)
+    node = Encoded(spec[0])
+    node.wbxml, node.end_page = bytes(out), end_page
+    return node
+
+
+def _write_spec(spec: Spec, out: bytearray, page: int) -> int:
+    tag, text, children = spec
+    wanted, token = _CODES.get(tag) or _code(tag)
+    if wanted != page:
+        out.append(SWITCH_PAGE)
+        out.append(wanted)
+        page = wanted
+    if children and any(child is not None for child in children):
+        if text not in (None, ""):
+            raise WBXMLError(f"{tag} has both text and children")
+        out.append(token | WITH_CONTENT)
+        for child in children:
+            if child is not None:
+                page = _write_spec(child, out, page)
+        out.append(END)
+        return page
+    if text is None or text == "":
+        out.append(token)
+        return page
+    out.append(token | WITH_CONTENT)
+    if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        out.append(OPAQUE)
+        out += _mb_u_int32(len(data))
+        out += data
+    else:
+        data = (text if isinstance(text, str) else str(text)).encode("utf-8")
+        if b"\x00" in data:
+            raise WBXMLError(f"{tag}: a NUL cannot be sent as a string")
+        out.append(STR_I)
+        out += data
+        out.append(0)
+    out.append(END)
+    return page
+
+
 # Decoder -----------------------------------------------------------------------------------
 
 
