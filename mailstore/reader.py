@@ -423,6 +423,9 @@ class MailSession:
         self.read_only = source.read_only
         self._memo_key = memo_key  # the owner's cached folder tree (see folder_tree)
         self.changed = False
+        # The folder changes_since has just selected afresh: the next select() of it needs no
+        # NOOP (a Sync page lists the changes, then fetches what they name).
+        self._just_selected: str | None = None
 
     def _changed(self) -> None:
         """Something this session did changed counts or folders: the cached tree is stale (and
@@ -446,7 +449,10 @@ class MailSession:
         and re-opening its indexes (bench/webmail_list.py)."""
         readonly = readonly or self.read_only
         conn = self._conn
+        just, self._just_selected = self._just_selected, None
         if conn.selected == folder and (readonly or not conn.selected_readonly):
+            if just == folder:
+                return
             changed = view_changes(self._client)
             if changed is not None:
                 if changed:
@@ -908,6 +914,7 @@ class MailSession:
                 parsed = parse_fetch_response(data, client.normalise_times, True)
                 flags = {uid: set(item[b"FLAGS"]) for uid, item in parsed.items() if b"FLAGS" in item}
         vanished = _vanished_ranges(imap.untagged_responses.pop("VANISHED", []))
+        self._just_selected = folder
         return FolderChanges(status=status, flags=flags, vanished=vanished)
 
     def uids_since(self, folder: str, day: date) -> set[int]:
