@@ -220,3 +220,25 @@ def test_the_renderer_gives_the_same_result_either_way(monkeypatch):
     quick = [rendering.render(raw) for raw in raws]
     monkeypatch.setattr(rendering, "quick_parse", lambda raw: None)
     assert [rendering.render(raw) for raw in raws] == quick
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b"text/plain; charset=utf-8",
+        b'text/plain; charset="ISO-8859-1"',
+        b"text/plain; charset*=us-ascii'en'koi8-r",
+        b"text/plain; charset=x-no-such-charset",
+        b"text/plain",
+        b"text/html; CHARSET=Windows-1252; format=flowed",
+        b"text/plain; charset=\xe8\xe8",
+        b"text/plain; charset=" + b"a" * 400,
+    ],
+)
+def test_the_charset_read_by_content_type_is_the_one_read_from_the_part(content_type):
+    """rendering._charset keeps what it read per Content-Type value: the same answer as reading
+    the part itself, the second time too."""
+    part = email.message_from_bytes(b"Content-Type: " + content_type + b"\r\n\r\nx")
+    expected = rendering._charset_uncached(part)
+    assert rendering._charset(part) == expected
+    assert rendering._charset(part) == expected
