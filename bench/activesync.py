@@ -430,7 +430,10 @@ def main() -> None:
 # messages (MULTIAPPEND). Times, alternating, in the same run:
 #   (a) a bare imaplib `UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)`
 #       of the folder (the envelopes a Sync sends), and the same with BODY.PEEK[] (the whole
-#       messages, which is what a Sync reads to make each body);
+#       messages, which is what a Sync reads to make each body), and with BODY.PEEK[1]<0.32768>
+#       (each message's first part, truncated as the phone asks: the least a Sync that sends
+#       bodies must read); and the envelopes parsed by imapclient's parser, as mailstore's
+#       IMAP library hands them to any code that uses them;
 #   (b) a phone's full initial Sync of the folder through the endpoint (Django's request
 #       handler, in this process, with an app password: no Argon2 in the way), key 0 then
 #       pages of WindowSize until no MoreAvailable, for each --windows;
@@ -575,6 +578,25 @@ def _bare_fetch(address: str, items: str) -> tuple[float, int]:
     return seconds, sum(1 for head in heads if isinstance(head, bytes) and re.match(rb"\d+ \(", head))
 
 
+def _parsed_fetch(address: str, items: str) -> tuple[float, int]:
+    """The same fetch as _bare_fetch, and its answer parsed into Python values by imapclient's
+    parser (the IMAP library mailstore uses): what a client pays to hold the envelopes, not only
+    to receive their bytes. (seconds, messages)."""
+    from imapclient.response_parser import parse_fetch_response
+
+    from mailstore.imap import imap_session
+
+    with imap_session(address) as client:
+        imap = client._imap
+        start = time.perf_counter()
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.uid("FETCH", "1:*", f"({items})")
+        parsed = parse_fetch_response(data, client.normalise_times, True)
+        seconds = time.perf_counter() - start
+    assert typ == "OK"
+    return seconds, len(parsed)
+
+
 def sync_main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sync-only", action="store_true", help="the Sync bench (this one)")
@@ -622,6 +644,7 @@ def sync_main() -> None:
         print(f"INBOX filled with {args.messages} messages in {time.perf_counter() - t0:.1f} s")
         envelopes = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE"
         whole = envelopes + " BODY.PEEK[]"
+        first_text = envelopes + " BODY.PEEK[1]<0.32768>"
         _bare_fetch(mailbox.address, whole)  # Dovecot's cache and the page cache warm for both
         windows = [int(w) for w in args.windows.split(",")]
         if args.profile:
@@ -639,15 +662,18 @@ def sync_main() -> None:
                 int(os.environ.get("BENCH_PROFILE_LINES", "30"))
             )
             return
-        bare: dict[str, list[float]] = {"envelopes": [], "whole": []}
+        bare: dict[str, list[float]] = {"envelopes": [], "whole": [], "text": [], "parsed": []}
         full: dict[int, list[float]] = {w: [] for w in windows}
         server: dict[int, list[float]] = {w: [] for w in windows}  # less the phone's decoding
         incremental: list[float] = []
         for run in range(args.runs):
-            for name, items in (("envelopes", envelopes), ("whole", whole)):
+            for name, items in (("envelopes", envelopes), ("whole", whole), ("text", first_text)):
                 seconds, responses = _bare_fetch(mailbox.address, items)
                 assert responses >= args.messages, responses
                 bare[name].append(seconds)
+            seconds, parsed = _parsed_fetch(mailbox.address, envelopes)
+            assert parsed >= args.messages, parsed
+            bare["parsed"].append(seconds)
             for window in windows:
                 phone = InProcessPhone(mailbox.address, password, f"BENCH{run}W{window}")
                 inbox = phone.prepare()
@@ -671,7 +697,9 @@ def sync_main() -> None:
         best = {name: min(values) for name, values in bare.items()}
         print(
             f"bare imaplib UID FETCH 1:* of {args.messages}: envelopes {best['envelopes']:.2f} s, "
-            f"with whole messages {best['whole']:.2f} s (best of {args.runs})"
+            f"with whole messages {best['whole']:.2f} s; with the first part of each, truncated to "
+            f"32 KiB, {best['text']:.2f} s = {best['text'] / best['envelopes']:.2f}x the envelopes alone; "
+            f"the envelopes parsed by imapclient's parser {best['parsed']:.2f} s (best of {args.runs})"
         )
         for window in windows:
             seconds, serving = min(full[window]), min(server[window])
@@ -680,7 +708,8 @@ def sync_main() -> None:
                 f"{seconds / best['envelopes']:.2f}x the envelopes (target <= 2x), "
                 f"{seconds / best['whole']:.2f}x the whole messages; "
                 f"{args.messages / seconds:.0f} messages/s; less the phone's decoding {serving:.2f} s = "
-                f"{serving / best['envelopes']:.2f}x the envelopes"
+                f"{serving / best['envelopes']:.2f}x the envelopes; against the envelopes parsed: "
+                f"{seconds / best['parsed']:.2f}x ({serving / best['parsed']:.2f}x less the phone's decoding)"
             )
         print(
             f"incremental Sync after one new message: {min(incremental) * 1000:.1f} ms "
