@@ -17,6 +17,8 @@ import functools
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 from asgiref.sync import sync_to_async
@@ -161,11 +163,13 @@ def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
     if not result.ok or result.mailbox is None:
         return _unauthorized()
 
-    command = request.GET.get("Cmd", "")
-    device_id = request.GET.get("DeviceId", "")
+    query = _query(request)
+    if query is None:
+        return _server_headers(HttpResponse(status=400))
+    command, device_id = query.command, query.device_id
     if command not in commands.SUPPORTED or not device_id or len(device_id) > 64:
         return _server_headers(HttpResponse(status=400))
-    version = request.headers.get("MS-ASProtocolVersion", "14.1")
+    version = query.version or request.headers.get("MS-ASProtocolVersion", "14.1")
     if version not in PROTOCOL_VERSIONS:
         return _server_headers(HttpResponse(status=400))
     if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
@@ -174,7 +178,7 @@ def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
     device = device_seen(
         mailbox=result.mailbox,
         device_id=device_id,
-        device_type=request.GET.get("DeviceType", ""),
+        device_type=query.device_type,
         user_agent=request.headers.get("User-Agent", ""),
         protocol_version=version,
     )
@@ -197,7 +201,9 @@ def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
         client_ip=client_ip(request),
         login=login,
         password=password,
-        policy_key=request.headers.get("X-MS-PolicyKey", ""),
+        policy_key=query.policy_key
+        if query.policy_key is not None
+        else request.headers.get("X-MS-PolicyKey", ""),
     )
     try:
         answer = commands.run(command, context, document)
@@ -213,6 +219,96 @@ def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
         return _server_headers(HttpResponse(status=200))
     response = HttpResponse(encode(answer), content_type=WBXML_TYPE)
     return _server_headers(response)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What the request line says: the command and the device, and in the base64 form also the
+    protocol version and the policy key (otherwise in headers)."""
+
+    command: str
+    device_id: str
+    device_type: str
+    version: str | None = None
+    policy_key: str | None = None
+
+
+# MS-ASHTTP 2.2.1.1.1.1.2: the command codes of the base64-encoded request line.
+_BASE64_COMMANDS = {
+    0: "Sync",
+    1: "SendMail",
+    2: "SmartForward",
+    3: "SmartReply",
+    4: "GetAttachment",
+    9: "FolderSync",
+    10: "FolderCreate",
+    11: "FolderDelete",
+    12: "FolderUpdate",
+    13: "MoveItems",
+    14: "GetItemEstimate",
+    15: "MeetingResponse",
+    16: "Search",
+    17: "Settings",
+    18: "Ping",
+    19: "ItemOperations",
+    20: "Provision",
+    21: "ResolveRecipients",
+    22: "ValidateCert",
+    23: "Find",
+}
+
+
+def _query(request: HttpRequest) -> _Query | None:
+    """The request line in either form (MS-ASHTTP 2.2.1.1.1.1): "?Cmd=…&DeviceId=…&DeviceType=…",
+    or one base64 value (Windows Mail and other clients): version, command, locale, then the
+    device id (binary, given here as lowercase hex, as other servers do), the policy key (a
+    little-endian 32-bit number) and the device type, each after its length, then tagged
+    parameters this server needs none of. None when the line is neither."""
+    if "Cmd" in request.GET:
+        return _Query(
+            command=request.GET.get("Cmd", ""),
+            device_id=request.GET.get("DeviceId", ""),
+            device_type=request.GET.get("DeviceType", ""),
+        )
+    line = unquote(request.META.get("QUERY_STRING", "")).strip()
+    if not line or len(line) > 2048:
+        return None
+    try:
+        data = base64.b64decode(line, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(data) < 5:
+        return None
+    version, code = data[0], data[1]
+    pos = 4  # after version, command and the two bytes of the locale
+
+    def field(limit: int) -> bytes | None:
+        nonlocal pos
+        if pos >= len(data):
+            return None
+        length = data[pos]
+        value = data[pos + 1 : pos + 1 + length]
+        if length > limit or len(value) != length:
+            return None
+        pos += 1 + length
+        return value
+
+    device_id, policy_key, device_type = field(32), field(4), field(64)
+    if device_id is None or policy_key is None or device_type is None or code not in _BASE64_COMMANDS:
+        return None
+    if policy_key and len(policy_key) != 4:
+        return None
+    try:
+        kind = device_type.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return _Query(
+        command=_BASE64_COMMANDS[code],
+        device_id=device_id.hex(),
+        device_type=kind,
+        version=f"{version // 10}.{version % 10}",
+        policy_key=str(int.from_bytes(policy_key, "little")) if policy_key else "",
+    )
 
 
 def _retry_later() -> HttpResponse:

@@ -68,6 +68,9 @@ class Phone:
     version: str = "14.1"
     policy_key: str = ""
     client: Client | LiveClient = field(default_factory=Client)
+    # The base64 form of the request line (MS-ASHTTP 2.2.1.1.1.1), as Windows Mail sends it: the
+    # version and the policy key go in it, not in headers; device_id must then be hex.
+    base64_query: bool = False
 
     def request(self, command: str, xml: str | None, *, password: str | None = None) -> Response:
         query = urlencode(
@@ -81,6 +84,10 @@ class Phone:
         }
         if self.policy_key:
             headers["HTTP_X_MS_POLICYKEY"] = self.policy_key
+        if self.base64_query:
+            query = base64_request_line(self, command)
+            del headers["HTTP_MS_ASPROTOCOLVERSION"]
+            headers.pop("HTTP_X_MS_POLICYKEY", None)
         body = libwbxml.xml2wbxml(xml) if xml else b""
         answer = self.client.post(
             f"/Microsoft-Server-ActiveSync?{query}", data=body, content_type=WBXML, secure=True, **headers
@@ -159,6 +166,24 @@ class Phone:
         collection = answer.find(f"{A}Collections/{A}Collection")
         assert collection is not None, ET.tostring(answer)
         return collection
+
+
+BASE64_COMMAND_CODES = {"Sync": 0, "SendMail": 1, "FolderSync": 9, "GetItemEstimate": 14, "Ping": 18}
+BASE64_COMMAND_CODES |= {"ItemOperations": 19, "Provision": 20, "Settings": 17, "MoveItems": 13}
+
+
+def base64_request_line(phone: Phone, command: str) -> str:
+    """MS-ASHTTP 2.2.1.1.1.1: version, command code, locale (en-US), then the device id, the
+    policy key (uint32, little-endian) and the device type, each after its one-byte length."""
+    major, minor = phone.version.split(".")
+    device = bytes.fromhex(phone.device_id)
+    key = int(phone.policy_key).to_bytes(4, "little") if phone.policy_key else b""
+    kind = phone.device_type.encode()
+    line = bytes([int(major) * 10 + int(minor), BASE64_COMMAND_CODES[command]]) + (0x0409).to_bytes(
+        2, "little"
+    )
+    line += bytes([len(device)]) + device + bytes([len(key)]) + key + bytes([len(kind)]) + kind
+    return base64.b64encode(line).decode()
 
 
 def commands_of(collection: ET.Element, kind: str) -> list[ET.Element]:
