@@ -204,6 +204,7 @@ def _list_item(uid: int, data: dict) -> ListItem:
 _RAW_UID = re.compile(rb"\bUID (\d+)")
 _RAW_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _RAW_DATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
+_RAW_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
 
 def uid_set(uids: list[int]) -> str:
@@ -423,8 +424,9 @@ class MailSession:
         self.read_only = source.read_only
         self._memo_key = memo_key  # the owner's cached folder tree (see folder_tree)
         self.changed = False
-        # The folder changes_since has just selected afresh: the next select() of it needs no
-        # NOOP (a Sync page lists the changes, then fetches what they name).
+        # The folder changes_since has just selected afresh: selecting it again in this session
+        # needs no NOOP (a Sync page lists the changes, then fetches what they name; the
+        # session's own commands bring their own updates).
         self._just_selected: str | None = None
 
     def _changed(self) -> None:
@@ -449,9 +451,8 @@ class MailSession:
         and re-opening its indexes (bench/webmail_list.py)."""
         readonly = readonly or self.read_only
         conn = self._conn
-        just, self._just_selected = self._just_selected, None
         if conn.selected == folder and (readonly or not conn.selected_readonly):
-            if just == folder:
+            if self._just_selected == folder:
                 return
             changed = view_changes(self._client)
             if changed is not None:
@@ -461,6 +462,7 @@ class MailSession:
                     conn.view_memo.clear()
                 return
             # NOOP failed: SELECT says what is wrong below
+        self._just_selected = None
         try:
             with imap_errors(f"SELECT {folder!r}"):
                 self._client.select_folder(folder, readonly=readonly)
@@ -705,6 +707,26 @@ class MailSession:
         if missing:  # expunged (and missing again), or in another shape: read the careful way
             out.update(client.fetch(missing, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]))
         return out
+
+    def message_sizes(self, folder: str, uids: list[int]) -> dict[int, int]:
+        """RFC822.SIZE of each of `uids` that exists (one FETCH, read straight from imaplib)."""
+        uids = [u for u in uids if 0 < u <= UID_MAX]
+        if not uids:
+            return {}
+        self.select(folder)
+        client = self._client
+        imap = client._imap
+        with imap_errors(f"FETCH RFC822.SIZE in {folder!r}"):
+            imap.untagged_responses.pop("FETCH", None)
+            typ, data = imap.uid("FETCH", uid_set(uids), "(UID RFC822.SIZE)")
+            client._checkok("fetch", typ, data)
+        sizes: dict[int, int] = {}
+        for line in data:
+            if isinstance(line, bytes):
+                uid, size = _RAW_UID.search(line), _RAW_SIZE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
 
     def neighbours(
         self, folder: str, uid: int, *, sort: str = "date", reverse: bool = True

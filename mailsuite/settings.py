@@ -425,6 +425,9 @@ ACTIVESYNC_HEARTBEAT_MIN = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MIN", default
 ACTIVESYNC_HEARTBEAT_MAX = env.int("MAILSUITE_ACTIVESYNC_HEARTBEAT_MAX", default=3540)
 # Worker threads of one ActiveSync process for its requests' synchronous part (each keeps a DB connection).
 ACTIVESYNC_SYNC_CONCURRENCY = env.int("MAILSUITE_ACTIVESYNC_SYNC_CONCURRENCY", default=8)
+# The most a Sync page reads of messages (their RFC822.SIZE), whatever its WindowSize: each of the
+# process's concurrent Syncs holds its page in memory.
+ACTIVESYNC_PAGE_BYTES = env.int("MAILSUITE_ACTIVESYNC_PAGE_BYTES", default=32 * 1024 * 1024)
 # New-mail notifications (mailstore.newmail): the MX publishes, ActiveSync's Ping waits on them.
 NEWMAIL_REDIS_URL = env.str("MAILSUITE_NEWMAIL_REDIS_URL", default=REDIS_URL)
 NEWMAIL_CHANNEL_PREFIX = env.str("MAILSUITE_NEWMAIL_CHANNEL_PREFIX", default="mailsuite:eas:mailbox:")

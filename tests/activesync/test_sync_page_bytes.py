@@ -1,0 +1,60 @@
+"""A Sync page reads at most ACTIVESYNC_PAGE_BYTES of messages, whatever the WindowSize: a folder
+of large messages is sent over more pages (MoreAvailable), each message once, and a message
+larger than the limit still goes, alone in its page."""
+
+import email.message
+import os
+
+from mailstore.imap import imap_session
+from tests.activesync.phone import A, B, F, M, Phone, commands_of
+from tests.protocol.helpers import message
+
+LIMIT = 600_000
+
+
+def with_attachment(address: str, subject: str, size: int) -> bytes:
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "sender@example.net", address, subject
+    msg.set_content("see the attachment\n")
+    msg.add_attachment(
+        os.urandom(size), maintype="application", subtype="octet-stream", filename=f"{subject}.bin"
+    )
+    return msg.as_bytes()
+
+
+def test_pages_of_large_messages_stay_within_the_byte_limit(running_mailplane, mailbox_factory, settings):
+    settings.ACTIVESYNC_PAGE_BYTES = LIMIT
+    address, password = mailbox_factory()
+    raws = {f"big{i}": with_attachment(address, f"big{i}", 180_000) for i in range(5)}  # ~245 KB each
+    raws["huge"] = with_attachment(address, "huge", 700_000)  # alone over the limit
+    raws |= {f"small{i}": message("sender@example.net", address, subject=f"small{i}") for i in range(3)}
+    with imap_session(address) as imap:
+        imap.multiappend("INBOX", list(raws.values()))
+    phone = Phone(address, password)
+    phone.provision()
+    folders = phone.folder_sync()
+    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    seen: list[str] = []
+    pages = []
+    while True:
+        page = phone.sync(inbox, key, window=100)
+        assert page.findtext(f"{A}Status") == "1"
+        subjects = [a.find(f"{A}ApplicationData").findtext(f"{M}Subject") for a in commands_of(page, "Add")]
+        pages.append(subjects)
+        seen += subjects
+        for add in commands_of(page, "Add"):
+            data = add.find(f"{A}ApplicationData")
+            subject = data.findtext(f"{M}Subject")
+            if subject.startswith(("big", "huge")):
+                size = data.findtext(f"{B}Attachments/{B}Attachment/{B}EstimatedDataSize")
+                assert int(size) == (700_000 if subject == "huge" else 180_000)
+        key = page.findtext(f"{A}SyncKey")
+        if page.find(f"{A}MoreAvailable") is None:
+            break
+    assert sorted(seen) == sorted(raws)  # every message, once
+    for subjects in pages:
+        size = sum(len(raws[s]) for s in subjects)
+        assert size <= LIMIT or len(subjects) == 1, (subjects, size)
+    assert ["huge"] in pages
+    assert len(pages) >= 4  # 5 x 245 KB and 940 KB cannot go in fewer pages of 600 KB
