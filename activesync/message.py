@@ -9,10 +9,12 @@ from email import policy
 from email.parser import BytesHeaderParser
 from xml.etree.ElementTree import Element
 
+from django.conf import settings
+
 from activesync.context import current, element
 from activesync.wbxml import Spec, spec_element, spec_encoded
 from devices.selectors import device_folders
-from mailstore.reader import RawMessage
+from mailstore.reader import MailSession, RawMessage
 from portalkit.rendering import Rendered, render, text_to_html
 
 A, B, M, M2 = "{AirSync}", "{AirSyncBase}", "{Email}", "{Email2}"
@@ -20,6 +22,25 @@ A, B, M, M2 = "{AirSync}", "{AirSyncBase}", "{Email}", "{Email2}"
 BODY_PLAIN, BODY_HTML, BODY_MIME = 1, 2, 4
 READ, FLAGGED = 1, 2  # the flag bits a device's copy of a message is tracked by
 FOLDER_TYPE_DRAFTS = 3  # MS-ASCMD FolderHierarchy Type
+
+
+def within_page_bytes(mail: MailSession, items: list[tuple[str, int]]) -> list[int]:
+    """The UIDs of the first of `items` ((folder, UID) pairs) whose messages add up to at most
+    ACTIVESYNC_PAGE_BYTES, always the first one: an answer (a Sync page, a Search range) is
+    read whole into memory, and hundreds of messages with large attachments would be gigabytes.
+    The caller sends the rest later (MoreAvailable, the next Range)."""
+    if len(items) <= 1:
+        return [uid for _folder, uid in items]  # (the common Sync after new mail: no sizes to ask)
+    sizes: dict[tuple[str, int], int] = {}
+    for folder in dict.fromkeys(f for f, _uid in items):
+        found = mail.message_sizes(folder, [uid for f, uid in items if f == folder])
+        sizes.update({(folder, uid): size for uid, size in found.items()})
+    total = 0
+    for count, item in enumerate(items):
+        total += sizes.get(item, 0)  # an expunged one costs nothing: it will not be fetched
+        if count and total > settings.ACTIVESYNC_PAGE_BYTES:
+            return [uid for _folder, uid in items[:count]]
+    return [uid for _folder, uid in items]
 
 
 def flag_bits(flags) -> int:

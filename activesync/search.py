@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 
 from activesync.commands import expect
 from activesync.context import Context, element
-from activesync.message import application_data, body_preference
+from activesync.message import application_data, body_preference, within_page_bytes
 from devices.selectors import device_folder, device_folders
 from domains.selectors import GalEntry, global_address_list
 from mailstore.errors import NotFound
@@ -119,6 +119,7 @@ def _mailbox(context: Context, query: Element, options: Element | None, first: i
             except NotFound:
                 continue  # removed since the last FolderSync: nothing to find there
         shown = found[first : last + 1]
+        shown = shown[: len(within_page_bytes(mail, [(f.name, uid) for f, uid in shown]))]
         results = []
         for folder in dict.fromkeys(f for f, _ in shown):
             uids = [uid for f, uid in shown if f is folder]

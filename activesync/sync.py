@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 from xml.etree.ElementTree import Element
 
-from django.conf import settings
 from django.db import transaction
 
 from activesync import drafts
@@ -33,6 +32,7 @@ from activesync.message import (
     body_preference,
     change_data,
     flag_bits,
+    within_page_bytes,
 )
 from activesync.wbxml import decode, encode, encoded
 from activesync.window import filter_type, window_since
@@ -348,7 +348,7 @@ def _sync_current(
                 wanted_uids = pending.added[:budget]
             else:
                 wanted_uids = [uid for uid in pending.added if uid in pending.window][:budget]
-            wanted_uids = _within_page_bytes(mail, folder.name, wanted_uids)
+            wanted_uids = within_page_bytes(mail, [(folder.name, uid) for uid in wanted_uids])
             taken = set(wanted_uids)
             pending.added = [uid for uid in pending.added if uid not in taken]
             for message in mail.messages_raw(folder.name, wanted_uids):
@@ -387,22 +387,6 @@ def _sync_current(
         window_since=since,
     )
     return answer
-
-
-def _within_page_bytes(mail: MailSession, folder: str, uids: list[int]) -> list[int]:
-    """The first of `uids` whose messages add up to at most ACTIVESYNC_PAGE_BYTES (always the
-    first one): a page is read whole into memory, and 512 messages with large attachments
-    would be gigabytes. The rest waits for the next page (MoreAvailable)."""
-    if len(uids) <= 1:
-        return uids  # (the common Sync after new mail: no sizes to ask)
-    limit = settings.ACTIVESYNC_PAGE_BYTES
-    sizes = mail.message_sizes(folder, uids)
-    total = 0
-    for count, uid in enumerate(uids):
-        total += sizes.get(uid, 0)  # an expunged one costs nothing: it will not be fetched
-        if count and total > limit:
-            return uids[:count]
-    return uids
 
 
 def responses_changed_folder(request: Element) -> bool:

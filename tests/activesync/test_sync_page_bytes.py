@@ -58,3 +58,29 @@ def test_pages_of_large_messages_stay_within_the_byte_limit(running_mailplane, m
         assert size <= LIMIT or len(subjects) == 1, (subjects, size)
     assert ["huge"] in pages
     assert len(pages) >= 4  # 5 x 245 KB and 940 KB cannot go in fewer pages of 600 KB
+
+
+def test_a_search_range_stays_within_the_byte_limit(running_mailplane, mailbox_factory, settings):
+    """Search reads its Range's messages whole too: it answers a shorter Range when they are
+    large, and the phone asks for the next one."""
+    from tests.activesync.test_search import S, _mailbox_search, _subjects
+
+    settings.ACTIVESYNC_PAGE_BYTES = LIMIT
+    address, password = mailbox_factory()
+    raws = [with_attachment(address, f"report {i}", 180_000) for i in range(5)]
+    with imap_session(address) as imap:
+        imap.multiappend("INBOX", raws)
+    phone = Phone(address, password)
+    phone.provision()
+    phone.folder_sync()
+    criteria = "<airsync:Class>Email</airsync:Class><FreeText>report</FreeText>"
+    found, start = [], 0
+    while start < 5:
+        store = _mailbox_search(phone, criteria, f"{start}-{start + 9}")
+        subjects = _subjects(store)
+        assert 1 <= len(subjects) <= 2  # 2 x 245 KB fit in 600 KB, 3 do not
+        assert store.findtext(f"{S}Total") == "5"
+        assert store.findtext(f"{S}Range") == f"{start}-{start + len(subjects) - 1}"
+        found += subjects
+        start += len(subjects)
+    assert sorted(found) == [f"report {i}" for i in range(5)]
