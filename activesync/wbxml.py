@@ -193,36 +193,62 @@ def _write_spec(spec: Spec, out: bytearray, page: int) -> int:
     tag, text, children = spec
     wanted, token = _CODES.get(tag) or _code(tag)
     if wanted != page:
-        out.append(SWITCH_PAGE)
-        out.append(wanted)
+        out += bytes((SWITCH_PAGE, wanted))
         page = wanted
-    if children and any(child is not None for child in children):
-        if text not in (None, ""):
-            raise WBXMLError(f"{tag} has both text and children")
+    if children:
+        opened = len(out)
         out.append(token | WITH_CONTENT)
+        wrote = False
         for child in children:
-            if child is not None:
+            if child is None:
+                continue
+            wrote = True
+            if child[2]:
                 page = _write_spec(child, out, page)
-        out.append(END)
-        return page
+                continue
+            # a leaf, written here: most of a spec's elements (no call per element)
+            child_tag, child_text = child[0], child[1]
+            child_page, child_token = _CODES.get(child_tag) or _code(child_tag)
+            if child_page != page:
+                out += bytes((SWITCH_PAGE, child_page))
+                page = child_page
+            if child_text is None or child_text == "":
+                out.append(child_token)
+            else:
+                out.append(child_token | WITH_CONTENT)
+                _write_text(child_tag, child_text, out)
+                out.append(END)
+        if wrote:
+            if text not in (None, ""):
+                raise WBXMLError(f"{tag} has both text and children")
+            out.append(END)
+            return page
+        del out[opened:]  # every child None: an element without children
     if text is None or text == "":
         out.append(token)
         return page
     out.append(token | WITH_CONTENT)
-    if isinstance(text, bytes | bytearray | memoryview):
+    _write_text(tag, text, out)
+    out.append(END)
+    return page
+
+
+def _write_text(tag: str, text, out: bytearray) -> None:
+    if isinstance(text, str):
+        data = text.encode("utf-8")
+    elif isinstance(text, bytes | bytearray | memoryview):
         data = bytes(text)
         out.append(OPAQUE)
         out += _mb_u_int32(len(data))
         out += data
+        return
     else:
-        data = (text if isinstance(text, str) else str(text)).encode("utf-8")
-        if b"\x00" in data:
-            raise WBXMLError(f"{tag}: a NUL cannot be sent as a string")
-        out.append(STR_I)
-        out += data
-        out.append(0)
-    out.append(END)
-    return page
+        data = str(text).encode("utf-8")
+    if b"\x00" in data:
+        raise WBXMLError(f"{tag}: a NUL cannot be sent as a string")
+    out.append(STR_I)
+    out += data
+    out.append(0)
 
 
 # Decoder -----------------------------------------------------------------------------------
