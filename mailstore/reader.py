@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -236,6 +237,37 @@ def _flatten(node) -> list[int]:
         else:
             out.append(int(item))
     return out
+
+
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+_INTERNALDATE = re.compile(rb"^\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+
+
+def internal_date(text: bytes, *, normalise: bool = True) -> datetime:
+    """An INTERNALDATE ("01-Feb-2026 10:00:00 +0100"): with `normalise`, the local time of that
+    instant without a zone, as imapclient gives it, but with the offset local time had on that
+    day (imapclient applies today's, an hour off for the other half of the year); else aware,
+    in the zone written. Read by hand: imapclient's parser was a quarter of a Sync page's fetch.
+    ValueError when it is not a date."""
+    found = _INTERNALDATE.match(text)
+    month = _MONTHS.get(found.group(2).decode().title()) if found else None
+    if found is None or month is None:
+        aware = parse_to_datetime(text, normalise=False)
+    else:
+        day, _name, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
+        offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+        aware = datetime(
+            int(year),
+            month,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=dt_timezone(-offset if sign == b"-" else offset),
+        )
+    if not normalise or aware.tzinfo is None:
+        return aware
+    return aware.astimezone().replace(tzinfo=None)
 
 
 # Messages -----------------------------------------------------------------------------------
@@ -699,13 +731,13 @@ class MailSession:
             out[int(uid.group(1))] = {
                 b"BODY[]": raw,
                 b"FLAGS": tuple(flags.group(1).split()),
-                b"INTERNALDATE": parse_to_datetime(when.group(1), normalise=client.normalise_times)
+                b"INTERNALDATE": internal_date(when.group(1), normalise=client.normalise_times)
                 if when
                 else None,
             }
         missing = [u for u in uids if u not in out]
         if missing:  # expunged (and missing again), or in another shape: read the careful way
-            out.update(client.fetch(missing, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]))
+            out.update(self._fetch_dated(missing, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]))
         return out
 
     def message_sizes(self, folder: str, uids: list[int]) -> dict[int, int]:
@@ -727,6 +759,22 @@ class MailSession:
                 if uid and size:
                     sizes[int(uid.group(1))] = int(size.group(1))
         return sizes
+
+    def _fetch_dated(self, uids: list[int], items: list[bytes]) -> dict[int, dict]:
+        """imapclient's fetch, with INTERNALDATE as `internal_date` gives it: the local time of
+        the message's own day, not with today's offset."""
+        client = self._client
+        normalise, client.normalise_times = client.normalise_times, False
+        try:
+            data = client.fetch(uids, items)
+        finally:
+            client.normalise_times = normalise
+        if normalise:
+            for item in data.values():
+                when = item.get(b"INTERNALDATE")
+                if isinstance(when, datetime) and when.tzinfo is not None:
+                    item[b"INTERNALDATE"] = when.astimezone().replace(tzinfo=None)
+        return data
 
     def neighbours(
         self, folder: str, uid: int, *, sort: str = "date", reverse: bool = True
@@ -750,7 +798,7 @@ class MailSession:
             raise NotFound(f"UID {uid} out of range")
         self.select(folder)
         with imap_errors(f"FETCH {uid} in {folder!r}"):
-            data = self._client.fetch([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
+            data = self._fetch_dated([uid], [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]).get(uid)
             if not data or b"BODY[]" not in data:
                 raise NotFound(f"no message {uid} in {folder!r}")
             flags = set(data.get(b"FLAGS", ()))
@@ -800,7 +848,7 @@ class MailSession:
             size = sizes.get(uid, 0) if uid is not None else 0
             if batch and (uid is None or weight + size > batch_bytes or len(batch) >= batch_max):
                 with imap_errors(f"FETCH in {folder!r}"):
-                    fetched = self._client.fetch(batch, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"])
+                    fetched = self._fetch_dated(batch, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"])
                 for one in batch:
                     data = fetched.pop(one, None)
                     if data and b"BODY[]" in data:  # expunged meanwhile: skipped
