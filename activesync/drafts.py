@@ -34,6 +34,7 @@ from xml.etree.ElementTree import Element
 from activesync.context import Context, current, element
 from activesync.draft_message import CONTENT, Draft, Unconvertible
 from activesync.message import FOLDER_TYPE_DRAFTS, READ
+from activesync.numbers import number
 from activesync.sendmail import STATUS_RETRY_LATER, prepare, submission_status
 from devices.models import DeviceFolder
 from mailstore.errors import MailstoreError, NotFound, OverQuota
@@ -179,9 +180,9 @@ def _change(
             f"{A}Change", None, element(f"{A}ServerId", server_id), element(f"{A}Status", status), references
         )
 
-    if prefix != str(folder.server_id) or not uid_text.isdigit() or int(uid_text) not in known:
+    uid = number(uid_text)
+    if prefix != str(folder.server_id) or uid is None or uid not in known:
         return answer(STATUS_NOT_FOUND)
-    uid = int(uid_text)
     try:
         current_version = mail.message_raw(folder.name, uid)
     except NotFound:

@@ -17,6 +17,7 @@ from xml.etree.ElementTree import Element
 from activesync import smart
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
+from activesync.numbers import number
 from devices.selectors import device_folder
 from devices.services import sent_message_claim, sent_message_release
 from mailstore.errors import MailstoreError, NotFound
@@ -147,12 +148,13 @@ def _original(context: Context, request: Element):
     folder_id = (source.findtext(f"{C}FolderId") or "").strip()
     item_id = (source.findtext(f"{C}ItemId") or "").strip()
     folder = device_folder(device=context.device, server_id=folder_id)
-    prefix, _, uid = item_id.partition(":")
-    if folder is None or prefix != folder_id or not uid.isdigit():
+    prefix, _, uid_text = item_id.partition(":")
+    uid = number(uid_text)
+    if folder is None or prefix != folder_id or uid is None:
         return None
     with mail_session(context.source, owner=context.owner) as mail:
         try:
-            found = mail.messages_raw(folder.name, [int(uid)])
+            found = mail.messages_raw(folder.name, [uid])
         except NotFound:
             return None
-    return (folder.name, int(uid), found[0]) if found else None
+    return (folder.name, uid, found[0]) if found else None
