@@ -12,6 +12,8 @@ from __future__ import annotations
 import email.utils
 import logging
 from email import message_from_bytes, policy
+from email.message import Message
+from email.parser import BytesParser
 from xml.etree.ElementTree import Element
 
 from activesync import smart
@@ -43,7 +45,15 @@ def _status(status: int, command: str = "SendMail") -> Element:
 
 def prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
     """(what is sent, what is kept in Sent, the envelope recipients)."""
-    message = message_from_bytes(raw, policy=policy.compat32)
+    try:
+        return _prepared(message_from_bytes(raw, policy=policy.compat32), sender)
+    except RecursionError:
+        # A MIME bomb: the parser and the generator recurse once per nesting level. Only the
+        # headers change here: the body goes as the bytes it is.
+        return _prepared(BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True), sender)
+
+
+def _prepared(message: Message, sender: str) -> tuple[bytes, bytes, list[str]]:
     recipients = [
         address
         for _name, address in email.utils.getaddresses(

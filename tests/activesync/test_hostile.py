@@ -598,7 +598,8 @@ def _nested(depth: int) -> bytes:
 
 
 HOSTILE = {
-    "bomb": _nested(2000),
+    "bomb": _nested(2000),  # deeper than the parser goes
+    "bomb 300": _nested(300),  # parsed, deeper than the generator goes
     "nul": b"From: a\x00b@example.net\r\nSubject: nul\x00here \xff\xfe garbage\r\n"
     b"To: \x80\x81@x\r\n\r\nbody \x00 \xff\r\n",
     "charset": b"From: a@example.net\r\nSubject: =?x-unknown-zz?B?AAAA?= charset\r\n"
@@ -688,3 +689,99 @@ def test_hostile_mail_syncs_and_fetches_and_the_rest_of_the_folder_arrives(
     with imap_session(address) as imap:
         imap.select_folder("INBOX", readonly=True)
         assert len(imap.search(["ALL"])) == total
+
+
+def test_replying_to_forwarding_and_sending_hostile_mail(submission, mailbox_factory):
+    """SmartReply and SmartForward of each hostile message, a reply in a charset Python does not
+    know, SendMail of MIME bombs: each is sent (it was a 500: RecursionError, LookupError)."""
+    address, password = mailbox_factory()
+    correspondent, _ = mailbox_factory()
+    with imap_session(address) as imap:
+        for raw in HOSTILE.values():
+            imap.append("INBOX", raw)
+    phone, ids = _ready(address, password)
+    inbox = ids["inbox"]
+    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
+    adds = commands_of(phone.sync(inbox, key, truncation=64), "Add")
+    assert len(adds) == len(HOSTILE)
+    reply = f"From: {address}\r\nTo: {correspondent}\r\nSubject: re\r\n\r\nnoted\r\n"
+    odd_charset = reply.replace("\r\n\r\n", "\r\nContent-Type: text/plain; charset=x-no-such\r\n\r\n", 1)
+    sent = 0
+    for add in adds:
+        item = add.findtext(f"{A}ServerId")
+        if add.findtext(f"{A}ApplicationData/{M}Subject") == "long line":
+            continue  # the submission server's size limit is not what this is about
+        for n, (command, mime) in enumerate(
+            (("SmartReply", reply), ("SmartForward", reply), ("SmartReply", odd_charset))
+        ):
+            response = phone.request(
+                command,
+                f'<{command} xmlns="ComposeMail:"><ClientId>{item}-{n}</ClientId><Source>'
+                f"<FolderId>{inbox}</FolderId><ItemId>{item}</ItemId></Source><MIME><![CDATA[{mime}]]></MIME>"
+                f"</{command}>",
+            )
+            assert response.status == 200, (command, item)
+            if response.document is None:
+                sent += 1
+                continue
+            # The reply quoting the 2,000-level bomb's text is over the test submission server's
+            # 200,000 bytes (tests/mta/smtpd_plugin.py): refused by it (Status 120), as it should be.
+            status = response.document.findtext(f"{C}Status")
+            assert (command, item, status) == ("SmartReply", f"{inbox}:1", "120")
+    envelope = f"From: {address}\r\nTo: {correspondent}\r\n".encode()
+    for name in ("bomb", "bomb 300"):
+        mime = HOSTILE[name].replace(b"From: a@example.net\r\n", envelope).decode()
+        response = phone.request(
+            "SendMail",
+            f'<SendMail xmlns="ComposeMail:"><ClientId>{name}</ClientId>'
+            f"<MIME><![CDATA[{mime}]]></MIME></SendMail>",
+        )
+        assert (response.status, response.document) == (200, None), (name, response)
+        sent += 1
+    with imap_session(correspondent) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        assert len(imap.search(["ALL"])) == sent
+
+
+def test_a_draft_that_is_a_mime_bomb_is_not_converted(running_mailplane, mailbox_factory):
+    # given a MIME bomb in Drafts, synced by a 16.1 phone
+    address, password = mailbox_factory()
+    with imap_session(address) as imap:
+        imap.append("Drafts", HOSTILE["bomb"], flags=[b"\\Draft"])
+        imap.append("Drafts", HOSTILE["bomb 300"], flags=[b"\\Draft"])
+    phone, ids = _ready(address, password, version="16.1")
+    answer = phone.folder_sync("0")
+    drafts = next(a.findtext(f"{F}ServerId") for a in answer.iter(f"{F}Add") if a.findtext(f"{F}Type") == "3")
+    key = phone.sync(drafts, "0").findtext(f"{A}SyncKey")
+    page = phone.sync(drafts, key)
+    key, items = page.findtext(f"{A}SyncKey"), [a.findtext(f"{A}ServerId") for a in commands_of(page, "Add")]
+    assert len(items) == 2
+    # when the phone changes their subject
+    changes = "".join(
+        f"<Change><ServerId>{item}</ServerId><ApplicationData><email:Subject>new</email:Subject>"
+        "</ApplicationData></Change>"
+        for item in items
+    )
+    response = phone.request(
+        "Sync",
+        f'<Sync xmlns="AirSync:" xmlns:email="Email:"><Collections><Collection><SyncKey>{key}</SyncKey>'
+        f"<CollectionId>{drafts}</CollectionId><Commands>{changes}</Commands></Collection></Collections></Sync>",
+    )
+    # then each is answered (a 500 before: RecursionError), and Drafts holds them as they were
+    assert response.status == 200, response
+    statuses = {
+        c.findtext(f"{A}ServerId"): c.findtext(f"{A}Status")
+        for c in response.document.iter(f"{A}Change")
+        if c.find(f"{A}Status") is not None
+    }
+    # the one deeper than the parser goes is not convertible (Status 6) and stays as it was; the
+    # other is changed (replaced: a new ServerId, the old one deleted)
+    assert statuses == {f"{drafts}:1": "6"}
+    assert [d.findtext(f"{A}ServerId") for d in response.document.iter(f"{A}Delete")] == [f"{drafts}:2"]
+    with imap_session(address) as imap:
+        imap.select_folder("Drafts", readonly=True)
+        subjects = [
+            data[b"BODY[HEADER.FIELDS (SUBJECT)]"].strip()
+            for data in imap.fetch(imap.search(["ALL"]), [b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values()
+        ]
+    assert sorted(subjects) == [b"Subject: bomb", b"Subject: new"]
