@@ -785,3 +785,22 @@ def test_a_draft_that_is_a_mime_bomb_is_not_converted(running_mailplane, mailbox
             for data in imap.fetch(imap.search(["ALL"]), [b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values()
         ]
     assert sorted(subjects) == [b"Subject: bomb", b"Subject: new"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mailstore.reader.Search.criteria: the text goes to imapclient, which quotes a string "
+    "only when it holds a space, a quote or a backslash: '(' is a BAD (HTTP 503), and "
+    "'subject:{5}' ends the command with a literal marker: Dovecot waits for the literal, the "
+    "request holds a worker until the 30 s IMAP timeout, twice (Search is retried): HTTP 503 after 60 s",
+)
+def test_search_text_with_imap_specials(running_mailplane, mailbox_factory):
+    phone, ids, _server_id, _reference = _with_a_message(running_mailplane, mailbox_factory)
+    for text in ("(", ")", "50%", "a]b"):
+        found = phone.request(
+            "Search",
+            '<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query><And>'
+            f"<FreeText><![CDATA[{text}]]></FreeText></And></Query></Store></Search>",
+        )
+        assert found.status == 200, text
+        assert found.document.findtext(f"{S}Response/{S}Store/{S}Total") == "0"
