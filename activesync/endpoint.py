@@ -191,7 +191,12 @@ def _handle(request: HttpRequest) -> HttpResponse | ping.Waiting:
     if device.state == Device.State.BLOCKED:
         return _server_headers(HttpResponse(status=403))
 
-    body = request.body
+    # Read from the stream, not request.body: that refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE
+    # (2.5 MB: a SendMail with a photo was a 400); the limit here is MAX_BODY_BYTES, also for a
+    # body sent without Content-Length.
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _server_headers(HttpResponse(status=413))
     document: Element | None = None
     if body:
         try:

@@ -804,3 +804,25 @@ def test_search_text_with_imap_specials(running_mailplane, mailbox_factory):
         )
         assert found.status == 200, text
         assert found.document.findtext(f"{S}Response/{S}Store/{S}Total") == "0"
+
+
+def test_a_send_of_more_than_django_s_upload_limit_reaches_the_command(submission, mailbox_factory):
+    """MAX_BODY_BYTES (50 MB) is the endpoint's limit; Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    (2.5 MB) refused a SendMail with a 3 MB attachment first (HTTP 400)."""
+    address, password = mailbox_factory()
+    correspondent, _ = mailbox_factory()
+    phone, _ids = _ready(address, password)
+    attachment = base64.encodebytes(b"\x00\xff" * 1_500_000).decode()
+    mime = (
+        f"From: {address}\r\nTo: {correspondent}\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+        "--z\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: attachment; filename=big.bin\r\n\r\n{attachment}--z--\r\n"
+    )
+    response = phone.request(
+        "SendMail",
+        f'<SendMail xmlns="ComposeMail:"><ClientId>big</ClientId><MIME><![CDATA[{mime}]]></MIME></SendMail>',
+    )
+    # the command ran: the test submission server takes 200,000 bytes at most (Status 120)
+    assert response.status == 200, response
+    assert response.document.findtext(f"{C}Status") == "120"
