@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextvars
 import functools
 import logging
@@ -73,10 +72,10 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or a header that is not ASCII
         return None
     login, sep, password = decoded.partition(":")
-    if not sep or not login:
+    if not sep or not login or "\x00" in decoded:  # PostgreSQL text holds no NUL: no such login
         return None
     # Some devices send DOMAIN\user; our logins are addresses.
     return login.rsplit("\\", 1)[-1], password

@@ -570,6 +570,14 @@ def test_query_parameters_and_headers_out_of_bounds(running_mailplane, mailbox_f
         HTTP_AUTHORIZATION=f"Basic {secret}",
     )
     assert encoded.status_code == 400
+    # credentials that cannot be anyone's: 401, not a 500 (ValueError from b64decode, and a NUL
+    # reaching PostgreSQL) nor a 503 (the DataError taken for the database being down)
+    for authorization in (
+        "Basic \u00e9t\u00e9",
+        "Basic " + base64.b64encode(f"{address}\x00:{password}".encode()).decode(),
+        "Basic " + base64.b64encode(f"{address}:{password}\x00".encode()).decode(),
+    ):
+        assert status(HTTP_AUTHORIZATION=authorization) == 401, authorization
     # a DeviceType of 100,000 characters is kept clipped
     assert status({"DeviceType": "T" * 100_000}) == 200
     assert _device(phone).device_type == "T" * 64
