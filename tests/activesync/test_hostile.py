@@ -266,7 +266,16 @@ def test_numbers_that_are_not_ascii_digits_or_too_long(running_mailplane, mailbo
     500. Now each is a number the command does not know, answered with its Status."""
     phone, ids, server_id, reference = _with_a_message(running_mailplane, mailbox_factory)
     inbox, huge = ids["inbox"], "9" * 5000
-    for bad in (f"{inbox}:\u00b2:1", f"{inbox}:1:\u00b2", f"{inbox}:{huge}:1", f"{inbox}:1:{huge}"):
+    garbage = (
+        "../../etc/passwd",
+        f"{inbox}/../1:1",
+        f"{inbox}:1:-1",
+        f"{inbox}:1",
+        f"{inbox}:1:1:1",
+        "%2e%2e:1:1",
+        ":::",
+    )
+    for bad in (f"{inbox}:\u00b2:1", f"{inbox}:1:\u00b2", f"{inbox}:{huge}:1", f"{inbox}:1:{huge}", *garbage):
         assert _io(phone, f"<airsyncbase:FileReference>{bad}</airsyncbase:FileReference>") == (200, "15"), bad
     for bad in (f"{inbox}:\u00b2", f"{inbox}:{huge}"):
         fetch = f"<as:CollectionId>{inbox}</as:CollectionId><as:ServerId>{bad}</as:ServerId>"
