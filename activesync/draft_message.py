@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
+from activesync.numbers import number
 from portalkit.rendering import html_to_text
 
 B, M, M2 = "{AirSyncBase}", "{Email}", "{Email2}"
@@ -144,9 +145,9 @@ class Draft:
 
     def _delete_part(self, reference: str, server_id: str) -> None:
         owner, _, index = unquote(reference).rpartition(":")
-        if owner != server_id or not index.isdigit():
+        position = number(index)
+        if owner != server_id or position is None:
             return  # another item's attachment, or none: nothing of this draft to remove
-        position = int(index)
         self.parts = [p for p in self.parts if p.client_id or not p.index <= position <= p.index + p.span]
 
     def build(self) -> bytes:

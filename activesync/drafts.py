@@ -28,12 +28,14 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
-from email import message_from_bytes, policy
+from email import policy
+from email.parser import BytesParser
 from xml.etree.ElementTree import Element
 
 from activesync.context import Context, current, element
 from activesync.draft_message import CONTENT, Draft, Unconvertible
 from activesync.message import FOLDER_TYPE_DRAFTS, READ
+from activesync.numbers import number
 from activesync.sendmail import STATUS_RETRY_LATER, prepare, submission_status
 from devices.models import DeviceFolder
 from mailstore.errors import MailstoreError, NotFound, OverQuota
@@ -148,8 +150,8 @@ def _add(
     try:
         draft.update(command.find(f"{A}ApplicationData"))
         raw = draft.build()
-    except Unconvertible as exc:
-        logger.info("ActiveSync draft from %s refused: %s", context.device.device_id, exc)
+    except (Unconvertible, RecursionError) as exc:  # RecursionError: a MIME bomb attached
+        logger.info("ActiveSync draft from %s refused: %r", context.device.device_id, exc)
         return answer(STATUS_CONVERSION)
     try:
         uid = mail.append(folder.name, raw, flags=DRAFT_FLAGS)
@@ -179,9 +181,9 @@ def _change(
             f"{A}Change", None, element(f"{A}ServerId", server_id), element(f"{A}Status", status), references
         )
 
-    if prefix != str(folder.server_id) or not uid_text.isdigit() or int(uid_text) not in known:
+    uid = number(uid_text)
+    if prefix != str(folder.server_id) or uid is None or uid not in known:
         return answer(STATUS_NOT_FOUND)
-    uid = int(uid_text)
     try:
         current_version = mail.message_raw(folder.name, uid)
     except NotFound:
@@ -189,19 +191,21 @@ def _change(
     data = command.find(f"{A}ApplicationData")
     raw, references = current_version.raw, None
     if data is not None and any(data.find(tag) is not None for tag in CONTENT):
-        draft = Draft.parse(current_version.raw)
         try:
+            draft = Draft.parse(current_version.raw)
             draft.update(data, server_id=server_id)
-        except Unconvertible as exc:
-            logger.info("ActiveSync draft change from %s refused: %s", context.device.device_id, exc)
+            draft.headers["Date"] = email.utils.formatdate(localtime=True)
+            draft.headers.setdefault("From", context.mailbox.address)
+            if "Message-ID" not in draft.headers:
+                draft.headers["Message-ID"] = email.utils.make_msgid(
+                    domain=context.mailbox.address.rpartition("@")[2]
+                )
+            raw = draft.build()
+        except (Unconvertible, RecursionError) as exc:
+            # RecursionError: a MIME bomb in Drafts (the parser and the generator recurse once
+            # per nesting level); the draft stays as it is.
+            logger.info("ActiveSync draft change from %s refused: %r", context.device.device_id, exc)
             return answer(STATUS_CONVERSION)
-        draft.headers["Date"] = email.utils.formatdate(localtime=True)
-        draft.headers.setdefault("From", context.mailbox.address)
-        if "Message-ID" not in draft.headers:
-            draft.headers["Message-ID"] = email.utils.make_msgid(
-                domain=context.mailbox.address.rpartition("@")[2]
-            )
-        raw = draft.build()
         flags = _flags(current_version.flags, data)
         try:
             new_uid = mail.message_replace(folder.name, uid, raw, flags=flags)
@@ -241,7 +245,8 @@ def _send(context: Context, mail: MailSession, folder: DeviceFolder, uid: int, r
     data, kept, recipients = prepare(raw, context.mailbox.address)
     if not recipients:
         return STATUS_CONVERSION
-    message_id = str(message_from_bytes(kept, policy=policy.compat32)["Message-ID"] or "")
+    head = BytesParser(policy=policy.compat32).parsebytes(kept, headersonly=True)  # a bomb too
+    message_id = str(head["Message-ID"] or "")
     try:
         already_sent = mail.has_message("Sent", message_id=message_id, size=None)
     except NotFound:

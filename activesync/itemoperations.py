@@ -12,6 +12,7 @@ from xml.etree.ElementTree import Element
 from activesync.commands import expect
 from activesync.context import Context, element
 from activesync.message import application_data, body_preference
+from activesync.numbers import number
 from devices.selectors import device_folder
 from mailstore.errors import NotFound, Refused
 from mailstore.reader import mail_session
@@ -56,11 +57,12 @@ def _fetch(context: Context, mail, operation: Element) -> Element:
     collection_id = (operation.findtext(f"{A}CollectionId") or "").strip()
     server_id = (operation.findtext(f"{A}ServerId") or "").strip()
     folder = device_folder(device=context.device, server_id=collection_id)
-    prefix, _, uid = server_id.partition(":")
-    if folder is None or prefix != collection_id or not uid.isdigit():
+    prefix, _, uid_text = server_id.partition(":")
+    uid = number(uid_text)
+    if folder is None or prefix != collection_id or uid is None:
         return element(f"{IO}Fetch", None, element(f"{IO}Status", STATUS_NOT_FOUND))
     try:
-        found = mail.messages_raw(folder.name, [int(uid)])
+        found = mail.messages_raw(folder.name, [uid])
     except NotFound:
         found = []
     if not found:
@@ -79,26 +81,27 @@ def _fetch(context: Context, mail, operation: Element) -> Element:
 
 def _fetch_attachment(context: Context, mail, reference: str) -> Element:
     """FileReference "<folder id>:<UID>:<part index>" (activesync.message)."""
-    parts = reference.split(":")
+    parts = [number(p) for p in reference.split(":")]
     invalid = element(
         f"{IO}Fetch",
         None,
         element(f"{IO}Status", STATUS_ATTACHMENT_INVALID),
         element(f"{B}FileReference", reference),
     )
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or None in parts:
         return invalid
-    folder = device_folder(device=context.device, server_id=parts[0])
+    folder_id, uid, index = parts
+    folder = device_folder(device=context.device, server_id=str(folder_id))
     if folder is None:
         return invalid
     try:
-        found = mail.messages_raw(folder.name, [int(parts[1])])
+        found = mail.messages_raw(folder.name, [uid])
     except NotFound:
         found = []
     if not found:
         return invalid
     try:
-        content_type, _filename, payload = part_bytes(found[0].raw, int(parts[2]))
+        content_type, _filename, payload = part_bytes(found[0].raw, index)
     except IndexError:
         return invalid
     return element(

@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 from activesync.commands import expect
 from activesync.context import Context, element
 from activesync.message import flag_bits
+from activesync.numbers import number
 from devices.selectors import device_folder
 from devices.services import sync_state_item_moved
 from mailstore.errors import NotFound
@@ -47,13 +48,13 @@ def _move_one(context: Context, mail, move: Element, source_id: str) -> tuple[in
     source = device_folder(device=context.device, server_id=move.findtext(f"{V}SrcFldId") or "")
     target = device_folder(device=context.device, server_id=move.findtext(f"{V}DstFldId") or "")
     prefix, _, uid_text = source_id.partition(":")
-    if source is None or prefix != str(source.server_id) or not uid_text.isdigit():
+    uid = number(uid_text)
+    if source is None or prefix != str(source.server_id) or uid is None:
         return STATUS_INVALID_SOURCE, ""
     if target is None:
         return STATUS_INVALID_DESTINATION, ""
     if target.pk == source.pk:
         return STATUS_SAME_FOLDER, ""
-    uid = int(uid_text)
     try:
         found = mail.messages_raw(source.name, [uid])
         if not found:

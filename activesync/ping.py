@@ -20,6 +20,7 @@ from django.conf import settings
 
 from activesync.commands import expect
 from activesync.context import Context, element
+from activesync.numbers import number
 from activesync.push import new_mail_events
 from devices.models import DeviceFolder
 from devices.selectors import device_folder, sync_state
@@ -60,7 +61,8 @@ def ping(context: Context, document: Element | None) -> Element | Waiting:
         ids = [(f.findtext(f"{P}Id") or "").strip() for f in request.findall(f"{P}Folders/{P}Folder")]
     device = context.device
     # What the request leaves out is what the previous Ping said.
-    heartbeat = int(heartbeat_text) if heartbeat_text.isdigit() else device.ping_heartbeat
+    heartbeat = number(heartbeat_text)
+    heartbeat = device.ping_heartbeat if heartbeat is None else heartbeat
     ids = ids or list(device.ping_folders or [])
     if not heartbeat or not ids:
         return element(f"{P}Ping", None, element(f"{P}Status", STATUS_MISSING))

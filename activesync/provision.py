@@ -11,6 +11,7 @@ from xml.etree.ElementTree import Element
 
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
+from activesync.numbers import number
 from devices.models import Device
 from devices.services import (
     device_information_set,
@@ -103,11 +104,8 @@ def provision(context: Context, document: Element | None) -> Element:
         return _policy_answer(
             POLICY_TYPE, 1, element(f"{P}PolicyKey", key), element(f"{P}Data", None, document_element)
         )
-    final = (
-        device_provision_accept(device=device, temporary_key=int(acknowledged))
-        if acknowledged.isdigit()
-        else None
-    )
+    temporary = number(acknowledged)
+    final = device_provision_accept(device=device, temporary_key=temporary) if temporary is not None else None
     if final is None:
         # An unknown temporary key: the device starts over at step 1 (Policy Status 5: invalid key).
         return _policy_answer(POLICY_TYPE, 5)

@@ -19,6 +19,7 @@ from xml.etree.ElementTree import Element
 from activesync.commands import expect
 from activesync.context import Context, element
 from activesync.message import application_data, body_preference, within_page_bytes
+from activesync.numbers import number
 from devices.selectors import device_folder, device_folders
 from domains.selectors import GalEntry, global_address_list
 from mailstore.errors import NotFound
@@ -43,10 +44,11 @@ _PREFIX = re.compile(r"^\s*(from|subject):\s*", re.IGNORECASE)
 
 
 def _range(text: str | None) -> tuple[int, int]:
-    first, _, last = (text or "").partition("-")
-    if not (first.strip().isdigit() and last.strip().isdigit()) or int(last) < int(first):
+    first_text, _, last_text = (text or "").partition("-")
+    first, last = number(first_text), number(last_text)
+    if first is None or last is None or last < first:
         return DEFAULT_RANGE
-    return int(first), min(int(last), int(first) + MAX_RANGE - 1)
+    return first, min(last, first + MAX_RANGE - 1)
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -176,8 +178,8 @@ def resolve_recipients(context: Context, document: Element | None) -> Element:
     names = [(to.text or "").strip() for to in request.findall(f"{R}To")]
     if not names or not all(names):
         return element(f"{R}ResolveRecipients", None, element(f"{R}Status", 5))  # protocol error
-    limit_text = request.findtext(f"{R}Options/{R}MaxAmbiguousRecipients") or ""
-    limit = int(limit_text) if limit_text.strip().isdigit() else DEFAULT_AMBIGUOUS
+    limit = number(request.findtext(f"{R}Options/{R}MaxAmbiguousRecipients"))
+    limit = DEFAULT_AMBIGUOUS if limit is None else limit
     responses = []
     for name in names:
         entries = global_address_list(mailbox=context.mailbox, query=name)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import email.utils
 import logging
 from email import message_from_bytes, policy
+from email.message import Message
+from email.parser import BytesParser
 from xml.etree.ElementTree import Element
 
 from activesync import smart
 from activesync.commands import BadRequest, expect
 from activesync.context import Context, element
+from activesync.numbers import number
 from devices.selectors import device_folder
 from devices.services import sent_message_claim, sent_message_release
 from mailstore.errors import MailstoreError, NotFound
@@ -42,7 +45,15 @@ def _status(status: int, command: str = "SendMail") -> Element:
 
 def prepare(raw: bytes, sender: str) -> tuple[bytes, bytes, list[str]]:
     """(what is sent, what is kept in Sent, the envelope recipients)."""
-    message = message_from_bytes(raw, policy=policy.compat32)
+    try:
+        return _prepared(message_from_bytes(raw, policy=policy.compat32), sender)
+    except RecursionError:
+        # A MIME bomb: the parser and the generator recurse once per nesting level. Only the
+        # headers change here: the body goes as the bytes it is.
+        return _prepared(BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True), sender)
+
+
+def _prepared(message: Message, sender: str) -> tuple[bytes, bytes, list[str]]:
     recipients = [
         address
         for _name, address in email.utils.getaddresses(
@@ -147,12 +158,13 @@ def _original(context: Context, request: Element):
     folder_id = (source.findtext(f"{C}FolderId") or "").strip()
     item_id = (source.findtext(f"{C}ItemId") or "").strip()
     folder = device_folder(device=context.device, server_id=folder_id)
-    prefix, _, uid = item_id.partition(":")
-    if folder is None or prefix != folder_id or not uid.isdigit():
+    prefix, _, uid_text = item_id.partition(":")
+    uid = number(uid_text)
+    if folder is None or prefix != folder_id or uid is None:
         return None
     with mail_session(context.source, owner=context.owner) as mail:
         try:
-            found = mail.messages_raw(folder.name, [int(uid)])
+            found = mail.messages_raw(folder.name, [uid])
         except NotFound:
             return None
-    return (folder.name, int(uid), found[0]) if found else None
+    return (folder.name, uid, found[0]) if found else None

@@ -3,7 +3,8 @@
 A document is an xml.etree.ElementTree element whose tags are "{Namespace}Tag", Namespace being
 the code page's name (activesync.codepages): "{AirSync}Sync", "{AirSyncBase}Body". An element's
 text is a str (sent as an inline string, STR_I) or bytes (sent as OPAQUE: MIME bodies,
-ConversationId); the decoder gives OPAQUE back as bytes. ActiveSync uses no attributes, no
+ConversationId); the decoder gives OPAQUE back as bytes for those elements (BINARY), and as a
+str for any other (a device may send any string as OPAQUE). ActiveSync uses no attributes, no
 string table and no entities; an element has either text or children.
 
 The header is the one devices send: WBXML 1.3, public id 1 (unknown), UTF-8, empty string table.
@@ -28,6 +29,19 @@ WITH_ATTRIBUTES = 0x80
 HEADER = bytes([0x03, 0x01, 0x6A, 0x00])  # version 1.3, public id 1, UTF-8 (MIBenum 106), no string table
 UTF8_MIB = 0x6A
 MAX_DEPTH = 64  # ActiveSync documents are a dozen levels deep; a deeper one is hostile
+# The elements whose content is data, not a string: MIME, an attachment's or a body's content,
+# a conversation's id. Any other element's OPAQUE is read as a string like STR_I (the commands
+# compare and echo it as one: bytes made them fail with TypeError).
+BINARY = frozenset(
+    {
+        "{ComposeMail}Mime",
+        "{AirSyncBase}Content",
+        "{AirSyncBase}Data",
+        "{ItemOperations}Data",
+        "{Email2}ConversationId",
+        "{Email2}ConversationIndex",
+    }
+)
 
 
 class WBXMLError(ValueError):
@@ -298,7 +312,10 @@ _TAGS = {
 }
 
 
-def decode(data: bytes) -> Element:
+def decode(data: bytes, *, max_elements: int | None = None) -> Element:
+    """The document in `data`; WBXMLError when it is not one ActiveSync can mean. `max_elements`:
+    refuse a document of more elements (a request: each costs ~80 bytes decoded, and 50 MB of
+    one-byte empty tags would be 4 GB)."""
     reader = _Reader(bytes(data))
     version = reader.byte()
     if version not in (0x01, 0x02, 0x03):
@@ -314,6 +331,7 @@ def decode(data: bytes) -> Element:
     root: Element | None = None
     stack: list[Element] = []
     texts: list[list] = []  # the text parts of each open element
+    count = 0
     data, size = reader.data, len(reader.data)
     while reader.pos < size:
         b = data[reader.pos]  # the hot path of the loop without a method call
@@ -329,6 +347,15 @@ def decode(data: bytes) -> Element:
             element = stack.pop()
             parts = texts.pop()
             if parts:
+                if len(element):
+                    raise WBXMLError(f"{element.tag} has both text and children")
+                if element.tag not in BINARY:
+                    # A string, like STR_I; NUL (which STR_I cannot hold) would make echoing it
+                    # back fail in the encoder.
+                    parts = [
+                        p.decode("utf-8", "replace").replace("\x00", "\ufffd") if isinstance(p, bytes) else p
+                        for p in parts
+                    ]
                 if any(isinstance(p, bytes) for p in parts):
                     element.text = b"".join(p if isinstance(p, bytes) else p.encode() for p in parts)
                 else:
@@ -353,6 +380,9 @@ def decode(data: bytes) -> Element:
         tag = _TAGS.get((page, b & 0x3F))
         if tag is None:
             raise WBXMLError(f"unknown tag {b & 0x3F:#x} in code page {page}")
+        count += 1
+        if max_elements is not None and count > max_elements:
+            raise WBXMLError(f"more than {max_elements} elements")
         element = Element(tag)
         if stack:
             stack[-1].append(element)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from activesync.commands import BadRequest
+from activesync.numbers import number
 
 A = "{AirSync}"
 
@@ -29,9 +30,10 @@ def filter_type(options) -> int:
     """The FilterType of an Options element (0 when it has none); BadRequest for one that is
     not a time window (8, incomplete tasks, or anything else)."""
     text = (options.findtext(f"{A}FilterType") or "0").strip() if options is not None else "0"
-    if not text.isdigit() or (int(text) != 0 and int(text) not in FILTER_DAYS):
-        raise BadRequest(f"FilterType {text!r} is not a window for email")
-    return int(text)
+    kind = number(text)
+    if kind is None or (kind != 0 and kind not in FILTER_DAYS):
+        raise BadRequest(f"FilterType {text[:20]!r} is not a window for email")
+    return kind
 
 
 def now() -> dt.datetime:
