@@ -12,6 +12,7 @@ from xml.etree.ElementTree import Element
 from django.conf import settings
 
 from activesync.context import current, element
+from activesync.numbers import number
 from activesync.wbxml import Spec, spec_element, spec_encoded
 from devices.selectors import device_folders
 from mailstore.reader import MailSession, RawMessage
@@ -61,11 +62,10 @@ def body_preference(options: Element | None) -> BodyPreference:
         return BodyPreference()
     offered: dict[int, int | None] = {}
     for pref in options.findall(f"{B}BodyPreference"):
-        kind = pref.findtext(f"{B}Type") or ""
-        if not kind.isdigit():
+        kind = number(pref.findtext(f"{B}Type"))
+        if kind is None:
             continue
-        size = pref.findtext(f"{B}TruncationSize") or ""
-        offered[int(kind)] = int(size) if size.isdigit() else None
+        offered[kind] = number(pref.findtext(f"{B}TruncationSize"))
     mime_support = options.findtext(f"{A}MIMESupport") or "0"
     if BODY_MIME in offered and mime_support in ("1", "2"):
         return BodyPreference(BODY_MIME, offered[BODY_MIME])

@@ -34,6 +34,7 @@ from activesync.message import (
     flag_bits,
     within_page_bytes,
 )
+from activesync.numbers import number
 from activesync.wbxml import decode, encode, encoded
 from activesync.window import filter_type, window_since
 from devices.models import DeviceFolder, SyncState
@@ -64,9 +65,7 @@ MAX_WINDOW = 512
 
 def _uid_of(folder: DeviceFolder, server_id: str | None) -> int | None:
     prefix, _, uid = (server_id or "").partition(":")
-    if prefix != str(folder.server_id) or not uid.isdigit():
-        return None
-    return int(uid)
+    return number(uid) if prefix == str(folder.server_id) else None
 
 
 def _collection(key, collection_id, status, *children: Element | None) -> Element:
@@ -81,9 +80,8 @@ def _collection(key, collection_id, status, *children: Element | None) -> Elemen
 
 
 def _window(text: str | None, default: int) -> int:
-    if text is None or not text.strip().isdigit():
-        return default
-    return max(1, min(int(text), MAX_WINDOW))
+    value = number(text)
+    return default if value is None else max(1, min(value, MAX_WINDOW))
 
 
 def _remembered(context: Context) -> Element | None:

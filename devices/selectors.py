@@ -21,9 +21,11 @@ def device_of_mailbox(*, mailbox: Any, pk: int) -> Device | None:
 
 def device_folder(*, device: Device, server_id: str) -> DeviceFolder | None:
     """The present folder `server_id` (the EAS CollectionId) of this device, or None."""
-    if not str(server_id).isdigit():
+    text = str(server_id).strip()
+    # ASCII digits of a value the column can hold ("²" passes isdigit() and fails int()).
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
         return None
-    return DeviceFolder.objects.filter(device=device, server_id=int(server_id), present=True).first()
+    return DeviceFolder.objects.filter(device=device, server_id=int(text), present=True).first()
 
 
 def device_folders(*, device: Device) -> QuerySet[DeviceFolder]:
