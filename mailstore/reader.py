@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from imapclient.datetime_util import parse_to_datetime
+from imapclient.imapclient import _literal
 from imapclient.response_parser import parse_fetch_response
 
 from mailstore.errors import NotFound, ReadOnly, Refused, Unavailable
@@ -67,10 +68,15 @@ class Search:
         # could delete the user's folders). No header or body search needs control characters.
         text = _CONTROL_CHARS.sub(" ", self.text).strip()
         if text:
+            # Always a literal or a quoted string, never bare: imapclient quotes a string only when
+            # it holds a space, a quote or a backslash, so "(" went bare (a BAD) and "{5}" ended
+            # the command line with a literal's announcement (the server then waits for it). Its
+            # _literal is sent as a literal, or quoted when quoting is needed anyway.
+            value = _literal(text.encode("utf-8"))
             if self.where in ("from", "to", "subject", "body"):
-                crit += [self.where.upper(), text]
+                crit += [self.where.upper(), value]
             else:
-                crit += ["OR", "OR", "FROM", text, "TO", text, "OR", "SUBJECT", text, "BODY", text]
+                crit += ["OR", "OR", "FROM", value, "TO", value, "OR", "SUBJECT", value, "BODY", value]
         # imapclient writes the year without leading zeros (1-Jan-1) and Dovecot answers BAD: a
         # date before 1900 is no lower bound, or an upper bound nothing is older than.
         if self.since and self.since >= _OLDEST:
