@@ -117,7 +117,8 @@ def authenticate_mail(
 
     def temporary(exc: Exception) -> AuthResult:
         logger.warning("mail authentication for %s unavailable: %s", login, exc)
-        _log(**log, result=Result.FAILURE, reason=BACKEND_UNAVAILABLE, user=None, domain=None)
+        # `log` holds the user and domain once the mailbox was found (the database failed later)
+        _log(**{"user": None, "domain": None, **log}, result=Result.FAILURE, reason=BACKEND_UNAVAILABLE)
         return AuthResult(ok=False, reason=BACKEND_UNAVAILABLE, temporary=True)
 
     try:

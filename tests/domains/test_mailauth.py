@@ -33,7 +33,13 @@ def test_main_password_of_active_mailbox_is_accepted_and_logged(mailbox):
     assert result.mailbox == mailbox and result.user == mailbox.user
     row = AccessLogEntry.objects.get()
     assert (row.login, row.protocol, row.remote_ip, row.tls, row.result, row.reason) == (
-        "mario@example.test", "submission", IP, True, "success", "password")
+        "mario@example.test",
+        "submission",
+        IP,
+        True,
+        "success",
+        "password",
+    )
     assert (row.domain, row.user) == (mailbox.domain, mailbox.user)
     mailbox.refresh_from_db()
     assert before <= mailbox.last_login_at <= row.at
@@ -106,8 +112,10 @@ def test_totp_device_refuses_main_password_but_not_app_password(mailbox):
 
     assert (main.ok, main.reason) == (False, "2fa_required")
     assert (app.ok, app.reason) == (True, "app_password")
-    assert log_rows() == [("mario@example.test", "failure", "2fa_required"),
-                          ("mario@example.test", "success", "app_password")]
+    assert log_rows() == [
+        ("mario@example.test", "failure", "2fa_required"),
+        ("mario@example.test", "success", "app_password"),
+    ]
 
 
 def test_unconfirmed_totp_device_does_not_require_2fa(mailbox):
@@ -224,3 +232,21 @@ def test_the_same_wrong_password_repeated_counts_once(mailbox):
     # then the user is not locked out, and every attempt is still in the access log
     assert auth("mario@example.test", MAILBOX_PASSWORD).ok is True
     assert AccessLogEntry.objects.filter(result="failure").count() == 25
+
+
+def test_a_database_failure_after_the_mailbox_was_found_is_temporary(mailbox, monkeypatch):
+    """ "Try later" (SMTP 4xx, IMAP [UNAVAILABLE], ActiveSync 503) when the database fails once
+    the mailbox is known, not an exception: the log of that failure repeated the user and domain
+    keyword arguments (TypeError)."""
+    from django.db import DatabaseError
+
+    from domains import mailauth
+
+    def fail(*args, **kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(mailauth, "_check_credentials", fail)
+    result = auth("Mario@Example.TEST", MAILBOX_PASSWORD)
+    assert (result.ok, result.reason, result.temporary) == (False, mailauth.BACKEND_UNAVAILABLE, True)
+    row = AccessLogEntry.objects.get()
+    assert (row.result, row.reason, row.user_id) == ("failure", mailauth.BACKEND_UNAVAILABLE, mailbox.user_id)
