@@ -74,6 +74,9 @@ def ping(context: Context, document: Element | None) -> Element | Waiting:
             element(f"{P}Status", STATUS_BAD_HEARTBEAT),
             element(f"{P}HeartbeatInterval", low if heartbeat < low else high),
         )
+    if any(len(i) > 20 for i in ids):
+        # no folder id is that long: FolderSync (and nothing stored for the next empty Ping)
+        return element(f"{P}Ping", None, element(f"{P}Status", STATUS_HIERARCHY))
     if len(ids) > MAX_FOLDERS:
         return element(
             f"{P}Ping", None, element(f"{P}Status", STATUS_TOO_MANY), element(f"{P}MaxFolders", MAX_FOLDERS)

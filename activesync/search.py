@@ -39,6 +39,7 @@ AMBIGUOUS = 2
 UNRESOLVED = 4
 TYPE_GAL = 1
 DEFAULT_AMBIGUOUS = 19  # MS-ASCMD: MaxAmbiguousRecipients defaults to 19
+MAX_RECIPIENTS = 100  # MS-ASCMD: a ResolveRecipients request has at most 100 To elements
 
 _PREFIX = re.compile(r"^\s*(from|subject):\s*", re.IGNORECASE)
 
@@ -176,7 +177,7 @@ def _gal(context: Context, query: str, first: int, last: int) -> Element:
 def resolve_recipients(context: Context, document: Element | None) -> Element:
     request = expect(document, f"{R}ResolveRecipients")
     names = [(to.text or "").strip() for to in request.findall(f"{R}To")]
-    if not names or not all(names):
+    if not names or not all(names) or len(names) > MAX_RECIPIENTS:
         return element(f"{R}ResolveRecipients", None, element(f"{R}Status", 5))  # protocol error
     limit = number(request.findtext(f"{R}Options/{R}MaxAmbiguousRecipients"))
     limit = DEFAULT_AMBIGUOUS if limit is None else limit

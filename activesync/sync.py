@@ -61,6 +61,8 @@ STATUS_EMPTY_REQUEST = 13
 
 DEFAULT_WINDOW = 100
 MAX_WINDOW = 512
+MAX_COLLECTIONS = 300  # folders in one Sync or GetItemEstimate
+STATUS_PROTOCOL_ERROR = 4
 
 
 def _uid_of(folder: DeviceFolder, server_id: str | None) -> int | None:
@@ -109,6 +111,10 @@ def _remember(context: Context, request: Element) -> None:
 
 def sync(context: Context, document: Element | None) -> Element:
     request = expect(document, f"{A}Sync") if document is not None else None
+    if request is not None and len(request.findall(f"{A}Collections/{A}Collection")) > MAX_COLLECTIONS:
+        # More folders than any phone syncs at once: each costs a listing (protocol error, and
+        # not remembered for the next empty Sync).
+        return element(f"{A}Sync", None, element(f"{A}Status", STATUS_PROTOCOL_ERROR))
     if request is None or not request.findall(f"{A}Collections/{A}Collection"):
         # A Sync without a body (or without collections) repeats the previous one (MS-ASCMD
         # 2.2.3.x Sync: phones send it after a Ping named changes), with its WindowSize if given.
@@ -394,6 +400,8 @@ def responses_changed_folder(request: Element) -> bool:
 
 def get_item_estimate(context: Context, document: Element | None) -> Element:
     request = expect(document, f"{E}GetItemEstimate")
+    if len(request.findall(f"{E}Collections/{E}Collection")) > MAX_COLLECTIONS:
+        raise BadRequest(f"GetItemEstimate of more than {MAX_COLLECTIONS} collections")
     answers = []
     with mail_session(context.source, owner=context.owner) as mail:
         for collection in request.findall(f"{E}Collections/{E}Collection"):

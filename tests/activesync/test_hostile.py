@@ -826,3 +826,53 @@ def test_a_send_of_more_than_django_s_upload_limit_reaches_the_command(submissio
     # the command ran: the test submission server takes 200,000 bytes at most (Status 120)
     assert response.status == 200, response
     assert response.document.findtext(f"{C}Status") == "120"
+
+
+def test_requests_of_absurd_size_are_refused_before_their_work(running_mailplane, mailbox_factory):
+    """A Sync or GetItemEstimate of more than 300 folders, a ResolveRecipients of more than 100
+    names (MS-ASCMD's limit), a Ping naming a folder id no folder has: refused at once, and
+    nothing of them is kept for the device's next empty request."""
+    address, password = mailbox_factory()
+    phone, ids = _ready(address, password)
+    inbox = ids["inbox"]
+    collections = "".join(
+        f"<Collection><SyncKey>0</SyncKey><CollectionId>{inbox}</CollectionId></Collection>"
+        for _ in range(301)
+    )
+    answer = phone.command("Sync", f'<Sync xmlns="AirSync:"><Collections>{collections}</Collections></Sync>')
+    assert answer.findtext(f"{A}Status") == "4"
+    assert phone.request("Sync", None).document.findtext(f"{A}Status") == "13"  # nothing remembered
+    estimate = phone.request(
+        "GetItemEstimate",
+        '<GetItemEstimate xmlns="GetItemEstimate:" xmlns:as="AirSync:"><Collections>'
+        + "".join(
+            f"<Collection><as:SyncKey>1</as:SyncKey><CollectionId>{inbox}</CollectionId></Collection>"
+            for _ in range(301)
+        )
+        + "</Collections></GetItemEstimate>",
+    )
+    assert estimate.status == 400
+    names = "".join(f"<To>name{i}</To>" for i in range(101))
+    resolved = phone.command(
+        "ResolveRecipients", f'<ResolveRecipients xmlns="ResolveRecipients:">{names}</ResolveRecipients>'
+    )
+    assert resolved.findtext("{ResolveRecipients}Status") == "5"
+    ping = phone.command(
+        "Ping",
+        '<Ping xmlns="Ping:"><HeartbeatInterval>60</HeartbeatInterval><Folders><Folder>'
+        f"<Id>{'9' * 5000}</Id><Class>Email</Class></Folder></Folders></Ping>",
+    )
+    assert ping.findtext("{Ping}Status") == "7"
+    assert not Device.objects.get(device_id=phone.device_id).ping_folders
+    # the same requests of a sane size still work
+    one = phone.command(
+        "Sync",
+        f'<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>0</SyncKey><CollectionId>{inbox}'
+        "</CollectionId></Collection></Collections></Sync>",
+    )
+    assert one.findtext(f"{A}Collections/{A}Collection/{A}Status") == "1"
+    few = phone.command(
+        "ResolveRecipients",
+        f'<ResolveRecipients xmlns="ResolveRecipients:"><To>{address}</To></ResolveRecipients>',
+    )
+    assert few.findtext("{ResolveRecipients}Status") == "1"
