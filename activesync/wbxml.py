@@ -148,25 +148,7 @@ def _encode(root: Element, out: bytearray) -> int:
             out.append(token)  # an empty element: no content, no END
             continue
         out.append(token | WITH_CONTENT)
-        if isinstance(text, str):
-            data = text.encode("utf-8")
-            if b"\x00" in data:
-                raise WBXMLError(f"{element.tag}: a NUL cannot be sent as a string")
-            out.append(STR_I)
-            out += data
-            out.append(0)
-        elif isinstance(text, bytes | bytearray | memoryview):
-            data = bytes(text)
-            out.append(OPAQUE)
-            out += _mb_u_int32(len(data))
-            out += data
-        else:
-            data = str(text).encode("utf-8")
-            if b"\x00" in data:
-                raise WBXMLError(f"{element.tag}: a NUL cannot be sent as a string")
-            out.append(STR_I)
-            out += data
-            out.append(0)
+        _write_text(element.tag, text, out)
         out.append(END)
     return page
 
