@@ -27,6 +27,11 @@ common_patterns = [
     path("mail/config-v1.1.xml", clientsetup.thunderbird_autoconfig, name="autoconfig_host"),
     path("autodiscover/autodiscover.xml", clientsetup.outlook_autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", clientsetup.outlook_autodiscover, name="autodiscover_outlook"),
+    # Autodiscover v2 (JSON): phones' ActiveSync set-up asks it first (Outlook mobile, newer clients).
+    path("autodiscover/autodiscover.json", clientsetup.autodiscover_json, name="autodiscover_json"),
+    path("autodiscover/autodiscover.json/v1.0/<str:address>", clientsetup.autodiscover_json),
+    path("Autodiscover/Autodiscover.json", clientsetup.autodiscover_json),
+    path("Autodiscover/Autodiscover.json/v1.0/<str:address>", clientsetup.autodiscover_json),
 ]
 
 

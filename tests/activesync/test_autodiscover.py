@@ -59,3 +59,49 @@ def test_an_unknown_domain_gets_nothing(db):
         content_type="text/xml",
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/autodiscover/autodiscover.json?Email={address}&Protocol=ActiveSync",
+        "/autodiscover/autodiscover.json/v1.0/{address}?Protocol=activesync",
+        "/Autodiscover/Autodiscover.json?Email={address}&Protocol=ActiveSync",
+    ],
+)
+def test_autodiscover_v2_names_the_activesync_url(acme, settings, path):
+    """The JSON form (Autodiscover v2) that Outlook mobile and newer clients ask first."""
+    settings.PORTAL_HOSTS = {**settings.PORTAL_HOSTS, "webmail": "mail.example.net"}
+    response = Client().get(path.format(address="anna@acme.test"), HTTP_HOST="autodiscover.acme.test")
+    assert response.status_code == 200
+    assert response.json() == {
+        "Protocol": "ActiveSync",
+        "Url": "https://mail.example.net/Microsoft-Server-ActiveSync",
+    }
+    # the XML form's URL for AutodiscoverV1, an error for a protocol not served here
+    v1 = Client().get(
+        "/autodiscover/autodiscover.json?Email=anna@acme.test&Protocol=AutodiscoverV1",
+        HTTP_HOST="autodiscover.acme.test",
+    )
+    assert v1.json() == {
+        "Protocol": "AutodiscoverV1",
+        "Url": "https://autodiscover.acme.test/autodiscover/autodiscover.xml",
+    }
+    ews = Client().get(
+        "/autodiscover/autodiscover.json?Email=anna@acme.test&Protocol=Ews",
+        HTTP_HOST="autodiscover.acme.test",
+    )
+    assert ews.status_code == 400 and ews.json()["ErrorCode"] == "InvalidProtocol"
+
+
+def test_autodiscover_v2_knows_nothing_of_other_domains(acme):
+    for path in (
+        "/autodiscover/autodiscover.json?Email=anna@nowhere.test&Protocol=ActiveSync",
+        "/autodiscover/autodiscover.json?Protocol=ActiveSync",
+        "/autodiscover/autodiscover.json/v1.0/not-an-address?Protocol=ActiveSync",
+    ):
+        assert Client().get(path, HTTP_HOST="autodiscover.acme.test").status_code == 404, path
+    assert (
+        Client().post("/autodiscover/autodiscover.json?Email=anna@acme.test&Protocol=ActiveSync").status_code
+        == 405
+    )

@@ -8,7 +8,7 @@ import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - used to build documents, never to parse input
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -149,6 +149,38 @@ def outlook_autodiscover(request: HttpRequest) -> HttpResponse:
     if b"/mobilesync/responseschema/" in body:  # a phone's request (AcceptableResponseSchema)
         return _xml(mobilesync_document(setup, local_part), content_type="text/xml; charset=utf-8")
     return _xml(outlook_document(setup, local_part), content_type="text/xml; charset=utf-8")
+
+
+# Autodiscover v2 (the JSON form Outlook mobile and newer clients ask first): which URL serves a
+# protocol for an address. Only what this suite serves; the protocol names are case-insensitive.
+AUTODISCOVER_V2_PROTOCOLS = {"activesync": "ActiveSync", "autodiscoverv1": "AutodiscoverV1"}
+
+
+@require_GET
+def autodiscover_json(request: HttpRequest, address: str = "") -> HttpResponse:
+    """GET /autodiscover/autodiscover.json?Email=…&Protocol=ActiveSync (or …/v1.0/<address>?…):
+    {"Protocol": …, "Url": …}; 400 with an ErrorCode for a protocol not served here, 404 for an
+    address of a domain not hosted here (as the XML form)."""
+    address = (address or request.GET.get("Email", "")).strip()[:320]
+    found = setup_for_address(address) if address else None
+    if found is None:
+        raise Http404
+    wanted = request.GET.get("Protocol", "").strip().lower()
+    protocol = AUTODISCOVER_V2_PROTOCOLS.get(wanted)
+    if protocol is None:
+        return JsonResponse(
+            {
+                "ErrorCode": "InvalidProtocol",
+                "ErrorMessage": f"The given protocol value '{wanted[:40]}' is invalid.",
+            },
+            status=400,
+        )
+    if protocol == "ActiveSync":
+        url = activesync_url()
+    else:
+        url = request.build_absolute_uri(reverse("autodiscover", urlconf=settings.ROOT_URLCONF))
+        url = "https://" + url.partition("://")[2]
+    return JsonResponse({"Protocol": protocol, "Url": url})
 
 
 def apple_profile_document(setup: ClientSetup, *, address: str, mailbox_id: int, full_name: str) -> bytes:
