@@ -498,8 +498,8 @@ ssl_prefer_server_ciphers = yes
 
 mail_location = maildir:~/Maildir
 # Only Dovecot writes in a live Maildir (delivery is LMTP, restores and imports are IMAP; snapshots
-# only link files out of it, layout moves take the indexes along): no directory scan of cur/ at
-# every SELECT and NOOP, which cost ~10 ms a command on a 10,000-message folder.
+# only link files out of it, layout moves take the indexes along): no directory scan of cur/ each
+# time a folder is opened or checked, ~10 ms a command on a 10,000-message folder.
 maildir_very_dirty_syncs = yes
 mail_uid = {uid}
 mail_gid = {gid}
