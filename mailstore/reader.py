@@ -271,9 +271,13 @@ def internal_date(text: bytes, *, normalise: bool = True) -> datetime:
             int(second),
             tzinfo=dt_timezone(-offset if sign == b"-" else offset),
         )
-    if not normalise or aware.tzinfo is None:
-        return aware
-    return aware.astimezone().replace(tzinfo=None)
+    return local_time(aware) if normalise else aware
+
+
+def local_time(when: datetime) -> datetime:
+    """An aware time as local wall-clock time without a zone, with the offset local time had at
+    that instant (what imapclient's normalise_times means, less its use of today's offset)."""
+    return when.astimezone().replace(tzinfo=None) if when.tzinfo is not None else when
 
 
 # Messages -----------------------------------------------------------------------------------
@@ -778,8 +782,8 @@ class MailSession:
         if normalise:
             for item in data.values():
                 when = item.get(b"INTERNALDATE")
-                if isinstance(when, datetime) and when.tzinfo is not None:
-                    item[b"INTERNALDATE"] = when.astimezone().replace(tzinfo=None)
+                if isinstance(when, datetime):
+                    item[b"INTERNALDATE"] = local_time(when)
         return data
 
     def neighbours(
