@@ -129,6 +129,14 @@ class Phone:
             "FolderSync", f'<FolderSync xmlns="FolderHierarchy:"><SyncKey>{key}</SyncKey></FolderSync>'
         )
 
+    def inbox_id(self) -> str:
+        """A FolderSync from key 0: the INBOX's ServerId (FolderHierarchy Type 2)."""
+        return next(
+            add.findtext(f"{F}ServerId")
+            for add in self.folder_sync().iter(f"{F}Add")
+            if add.findtext(f"{F}Type") == "2"
+        )
+
     def folder_ids(self, answer: ET.Element) -> dict[str, str]:
         """DisplayName → ServerId of the folders added in a FolderSync answer, by Type for specials."""
         return {

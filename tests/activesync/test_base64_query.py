@@ -22,8 +22,7 @@ def test_a_client_using_the_base64_request_line_provisions_folder_syncs_and_sync
         imap.multiappend("INBOX", [message("sender@example.net", address, subject=f"b{i}") for i in range(3)])
     phone = Phone(address, password, device_id=DEVICE, device_type="WindowsMail", base64_query=True)
     phone.provision()
-    folders = phone.folder_sync()
-    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+    inbox = phone.inbox_id()
     key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
     page = phone.sync(inbox, key)
     assert sorted(

@@ -8,7 +8,7 @@ import pytest
 
 from mailstore.imap import imap_session
 from mailstore.reader import internal_date
-from tests.activesync.phone import A, F, M, Phone, commands_of
+from tests.activesync.phone import A, M, Phone, commands_of
 from tests.protocol.helpers import message
 
 SUMMER = dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
@@ -50,8 +50,7 @@ def test_date_received_is_right_in_both_halves_of_the_year(running_mailplane, ma
             imap.append("INBOX", message("sender@example.net", address, subject=subject), msg_time=when)
     phone = Phone(address, password)
     phone.provision()
-    folders = phone.folder_sync()
-    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+    inbox = phone.inbox_id()
     key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
     page = phone.sync(inbox, key)
     received = {

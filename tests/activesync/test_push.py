@@ -78,15 +78,7 @@ def test_a_waiting_ping_is_woken_by_mail_through_the_mx_then_sync_returns_it(
 
     address, password = mailbox_factory()
     mailbox = Mailbox.objects.get(local_part=address.split("@")[0], domain__name=address.split("@")[1])
-    phone = Phone(address, password, client=LiveClient(*asgi_server))
-    phone.provision()
-    inbox = next(
-        add.findtext(f"{F}ServerId")
-        for add in phone.folder_sync().iter(f"{F}Add")
-        if add.findtext(f"{F}Type") == "2"
-    )
-    key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
-    key = phone.sync(inbox, key).findtext(f"{A}SyncKey")
+    phone, inbox, key = _ready_phone(asgi_server, address, password, Phone.device_id)
 
     # nothing arrives: the heartbeat ends with Status 1
     assert _ping(phone, inbox, 1) == ("1", [])
@@ -121,11 +113,7 @@ def _ready_phone(server, address: str, password: str, device_id: str) -> tuple[P
     """A provisioned phone that synced its INBOX: (phone, INBOX's id, its sync key)."""
     phone = Phone(address, password, device_id=device_id, client=LiveClient(*server))
     phone.provision()
-    inbox = next(
-        add.findtext(f"{F}ServerId")
-        for add in phone.folder_sync().iter(f"{F}Add")
-        if add.findtext(f"{F}Type") == "2"
-    )
+    inbox = phone.inbox_id()
     key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
     key = phone.sync(inbox, key).findtext(f"{A}SyncKey")
     return phone, inbox, key

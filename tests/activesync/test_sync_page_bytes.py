@@ -6,7 +6,7 @@ import email.message
 import os
 
 from mailstore.imap import imap_session
-from tests.activesync.phone import A, B, F, M, Phone, commands_of
+from tests.activesync.phone import A, B, M, Phone, commands_of
 from tests.protocol.helpers import message
 
 LIMIT = 600_000
@@ -32,8 +32,7 @@ def test_pages_of_large_messages_stay_within_the_byte_limit(running_mailplane, m
         imap.multiappend("INBOX", list(raws.values()))
     phone = Phone(address, password)
     phone.provision()
-    folders = phone.folder_sync()
-    inbox = next(a.findtext(f"{F}ServerId") for a in folders.iter(f"{F}Add") if a.findtext(f"{F}Type") == "2")
+    inbox = phone.inbox_id()
     key = phone.sync(inbox, "0").findtext(f"{A}SyncKey")
     seen: list[str] = []
     pages = []
